@@ -1,0 +1,150 @@
+package backend
+
+import "fmt"
+
+// Tensor is a handle to a dense float32 array owned by a backend. Its shape
+// is in logical NCHW order (or [N, features] for fully connected layers),
+// whatever layout the backend keeps in memory.
+type Tensor interface {
+	Shape() []int
+}
+
+// Len is the number of elements of a tensor with the given shape.
+func Len(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// ConvDesc describes a 2-D convolution beyond its tensors' shapes.
+// Padding is explicit on each side so that TensorFlow's "SAME" padding,
+// which puts the extra row/column at the bottom/right, is representable.
+type ConvDesc struct {
+	StrideH, StrideW int
+	PadTop, PadBottom int
+	PadLeft, PadRight int
+	// ReLU fuses a rectifier after the bias: y = max(0, conv(x, w) + b).
+	ReLU bool
+}
+
+// OutSize returns the output height and width for an input of h x w and a
+// kernel of kh x kw.
+func (d ConvDesc) OutSize(h, w, kh, kw int) (int, int) {
+	oh := (h+d.PadTop+d.PadBottom-kh)/d.StrideH + 1
+	ow := (w+d.PadLeft+d.PadRight-kw)/d.StrideW + 1
+	return oh, ow
+}
+
+// PoolDesc describes a max or average pooling window.
+type PoolDesc struct {
+	KH, KW           int
+	StrideH, StrideW int
+	PadTop, PadBottom int
+	PadLeft, PadRight int
+}
+
+// OutSize returns the pooled height and width for an input of h x w.
+func (d PoolDesc) OutSize(h, w int) (int, int) {
+	oh := (h+d.PadTop+d.PadBottom-d.KH)/d.StrideH + 1
+	ow := (w+d.PadLeft+d.PadRight-d.KW)/d.StrideW + 1
+	return oh, ow
+}
+
+// SamePadding returns TensorFlow's "SAME" output size and padding for one
+// spatial axis: out = ceil(in/stride), and when the total padding is odd the
+// extra element goes after (bottom/right).
+func SamePadding(in, kernel, stride int) (out, before, after int) {
+	out = (in + stride - 1) / stride
+	total := (out-1)*stride + kernel - in
+	if total < 0 {
+		total = 0
+	}
+	before = total / 2
+	return out, before, total - before
+}
+
+// Backend is the set of layer-level primitives a model needs for training
+// and inference. Unless a method says otherwise, outputs are overwritten
+// (never accumulated into) and must not alias inputs.
+type Backend interface {
+	// Name identifies the backend, e.g. "native".
+	Name() string
+	// Threads is the number of OS threads the backend computes with.
+	Threads() int
+
+	// New returns a zero-filled tensor of the given shape.
+	New(shape ...int) Tensor
+	// Upload copies host data (row-major, logical NCHW) into t.
+	Upload(t Tensor, src []float32)
+	// Download copies t into dst (row-major, logical NCHW).
+	Download(t Tensor, dst []float32)
+	// Zero sets every element of t to 0.
+	Zero(t Tensor)
+	// Copy copies src into dst; shapes must have equal length.
+	Copy(dst, src Tensor)
+	// Reshape returns a tensor of another shape with the same elements in
+	// logical row-major order, sharing memory where the backend can.
+	Reshape(t Tensor, shape ...int) Tensor
+
+	// ConvForward computes y = act(conv(x, w) + b) with x [N,C,H,W],
+	// w [O,C,KH,KW], b [O] (nil for no bias) and y [N,O,OH,OW].
+	ConvForward(x, w, b, y Tensor, d ConvDesc)
+	// ConvBackwardData computes dx from dy, the gradient with respect to the
+	// convolution's pre-activation output (see ReLUBackward).
+	ConvBackwardData(dy, w, dx Tensor, d ConvDesc)
+	// ConvBackwardFilter computes dw and, when db is not nil, db from x and
+	// the pre-activation gradient dy.
+	ConvBackwardFilter(x, dy, dw, db Tensor, d ConvDesc)
+
+	// ReLUBackward computes dx = dy where y > 0, else 0. dx may alias dy.
+	ReLUBackward(y, dy, dx Tensor)
+
+	// MaxPoolForward and MaxPoolBackward: padded cells never win.
+	MaxPoolForward(x, y Tensor, d PoolDesc)
+	MaxPoolBackward(x, y, dy, dx Tensor, d PoolDesc)
+	// AvgPoolForward and AvgPoolBackward average over the window's cells
+	// that lie inside the input (TensorFlow's convention for SAME padding).
+	AvgPoolForward(x, y Tensor, d PoolDesc)
+	AvgPoolBackward(dy, dx Tensor, d PoolDesc)
+
+	// ChannelPadForward zero-pads x [N,C,H,W] on the channel axis into
+	// y [N,C+before+after,H,W], placing x at channel offset before.
+	ChannelPadForward(x, y Tensor, before int)
+	// ChannelPadBackward takes the channels [before, before+C) of dy.
+	ChannelPadBackward(dy, dx Tensor, before int)
+
+	// AddTo computes y += x.
+	AddTo(y, x Tensor)
+
+	// LinearForward computes y = x w^T + b with x [N,K], w [M,K], b [M].
+	LinearForward(x, w, b, y Tensor)
+	// LinearBackward computes dx (skipped when nil), dw and db.
+	LinearBackward(x, w, dy, dx, dw, db Tensor)
+
+	// SoftmaxCrossEntropy returns the mean over the batch of the softmax
+	// cross-entropy of logits [N,K] against integer labels, and writes its
+	// gradient with respect to the logits into dlogits (nil to skip).
+	SoftmaxCrossEntropy(logits Tensor, labels []int32, dlogits Tensor) float64
+
+	// Axpy computes y += alpha * x.
+	Axpy(alpha float32, x, y Tensor)
+	// Lerp computes y += t * (x - y), the moving-average update.
+	Lerp(y, x Tensor, t float32)
+	// SumSquares returns the sum of the squares of t's elements.
+	SumSquares(t Tensor) float64
+}
+
+// CheckShape panics with a readable message when a tensor's shape is not
+// the one a primitive needs: a programming error, not a user error.
+func CheckShape(what string, t Tensor, want ...int) {
+	got := t.Shape()
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(got); i++ {
+		ok = got[i] == want[i]
+	}
+	if !ok {
+		panic(fmt.Sprintf("backend: %s has shape %v, want %v", what, got, want))
+	}
+}

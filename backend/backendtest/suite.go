@@ -1,0 +1,232 @@
+package backendtest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/native"
+)
+
+// Tolerance is the largest relative error a backend may show against the
+// reference: |got-want| <= Tolerance * max(1, max|want|) per tensor.
+const Tolerance = 1e-5
+
+// ConvCase is one convolution of the suite.
+type ConvCase struct {
+	Name             string
+	N, C, H, W, O    int
+	KH, KW, Stride   int
+	Same, ReLU, Bias bool
+}
+
+// Desc returns the convolution descriptor: SAME padding, or none (VALID).
+func (c ConvCase) Desc() backend.ConvDesc {
+	d := backend.ConvDesc{StrideH: c.Stride, StrideW: c.Stride, ReLU: c.ReLU}
+	if c.Same {
+		_, d.PadTop, d.PadBottom = backend.SamePadding(c.H, c.KH, c.Stride)
+		_, d.PadLeft, d.PadRight = backend.SamePadding(c.W, c.KW, c.Stride)
+	}
+	return d
+}
+
+// ConvCases covers the shapes of the seed ResNet-34 and the corners.
+var ConvCases = []ConvCase{
+	{"stem7x7", 2, 1, 28, 28, 8, 7, 7, 1, true, true, true},
+	{"3x3same", 2, 5, 7, 7, 6, 3, 3, 1, true, true, true},
+	{"3x3noact", 3, 4, 4, 4, 5, 3, 3, 1, true, false, true},
+	{"3x3on2x2", 2, 6, 2, 2, 7, 3, 3, 1, true, false, true},
+	{"1x1stride2odd", 2, 6, 7, 7, 3, 1, 1, 2, true, true, true},
+	{"3x3stride2odd", 1, 3, 9, 9, 4, 3, 3, 2, true, true, true},
+	{"2x2stride2same", 2, 3, 5, 5, 4, 2, 2, 2, true, false, true},
+	{"valid5x3", 1, 2, 8, 6, 3, 5, 3, 1, false, false, false},
+	{"batch1wide", 1, 64, 14, 14, 32, 3, 3, 1, true, true, true},
+}
+
+func randTensor(be backend.Backend, r *rand.Rand, shape ...int) (backend.Tensor, []float32) {
+	t := be.New(shape...)
+	v := make([]float32, backend.Len(shape))
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	be.Upload(t, v)
+	return t, v
+}
+
+func download(be backend.Backend, t backend.Tensor) []float32 {
+	v := make([]float32, backend.Len(t.Shape()))
+	be.Download(t, v)
+	return v
+}
+
+// Compare fails the test when got differs from want beyond Tolerance.
+func Compare(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	scale := 1.0
+	for _, v := range want {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	for i := range got {
+		if d := math.Abs(float64(got[i]) - float64(want[i])); d > Tolerance*scale || math.IsNaN(float64(got[i])) {
+			t.Fatalf("%s: element %d = %v, want %v (scale %v)", what, i, got[i], want[i], scale)
+		}
+	}
+}
+
+// Run checks every primitive of be against the reference backend.
+func Run(t *testing.T, be backend.Backend) {
+	ref := native.NewReference()
+	for _, c := range ConvCases {
+		t.Run("conv/"+c.Name, func(t *testing.T) { checkConv(t, be, ref, c) })
+	}
+	t.Run("pool", func(t *testing.T) { checkPools(t, be, ref) })
+	t.Run("linear", func(t *testing.T) { checkLinear(t, be, ref) })
+	t.Run("elementwise", func(t *testing.T) { checkElementwise(t, be, ref) })
+}
+
+// pair makes the same random tensor on both backends.
+func pair(be, ref backend.Backend, r *rand.Rand, shape ...int) (backend.Tensor, backend.Tensor) {
+	a, v := randTensor(be, r, shape...)
+	b := ref.New(shape...)
+	ref.Upload(b, v)
+	return a, b
+}
+
+func checkConv(t *testing.T, be, ref backend.Backend, c ConvCase) {
+	r := rand.New(rand.NewPCG(7, uint64(c.C*1000+c.H)))
+	d := c.Desc()
+	oh, ow := d.OutSize(c.H, c.W, c.KH, c.KW)
+	x, xr := pair(be, ref, r, c.N, c.C, c.H, c.W)
+	w, wr := pair(be, ref, r, c.O, c.C, c.KH, c.KW)
+	var b, br backend.Tensor
+	if c.Bias {
+		b, br = pair(be, ref, r, c.O)
+	}
+	y, yr := be.New(c.N, c.O, oh, ow), ref.New(c.N, c.O, oh, ow)
+	be.ConvForward(x, w, b, y, d)
+	ref.ConvForward(xr, wr, br, yr, d)
+	Compare(t, "forward", download(be, y), download(ref, yr))
+
+	dy, dyr := pair(be, ref, r, c.N, c.O, oh, ow)
+	dx, dxr := be.New(c.N, c.C, c.H, c.W), ref.New(c.N, c.C, c.H, c.W)
+	be.ConvBackwardData(dy, w, dx, d)
+	ref.ConvBackwardData(dyr, wr, dxr, d)
+	Compare(t, "backward data", download(be, dx), download(ref, dxr))
+
+	dw, dwr := be.New(c.O, c.C, c.KH, c.KW), ref.New(c.O, c.C, c.KH, c.KW)
+	var db, dbr backend.Tensor
+	if c.Bias {
+		db, dbr = be.New(c.O), ref.New(c.O)
+	}
+	// Stale values must be overwritten, not accumulated into.
+	be.Upload(dw, download(be, w))
+	be.ConvBackwardFilter(x, dy, dw, db, d)
+	ref.ConvBackwardFilter(xr, dyr, dwr, dbr, d)
+	Compare(t, "backward filter", download(be, dw), download(ref, dwr))
+	if c.Bias {
+		Compare(t, "backward bias", download(be, db), download(ref, dbr))
+	}
+}
+
+func checkPools(t *testing.T, be, ref backend.Backend) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, p := range []struct {
+		h, w int
+		d    backend.PoolDesc
+	}{
+		{28, 28, backend.PoolDesc{KH: 2, KW: 2, StrideH: 2, StrideW: 2}},
+		{7, 7, backend.PoolDesc{KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadBottom: 1, PadRight: 1}},
+		{5, 6, backend.PoolDesc{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{2, 2, backend.PoolDesc{KH: 2, KW: 2, StrideH: 2, StrideW: 2}},
+	} {
+		name := fmt.Sprintf("%dx%d/k%d/s%d", p.h, p.w, p.d.KH, p.d.StrideH)
+		oh, ow := p.d.OutSize(p.h, p.w)
+		x, xr := pair(be, ref, r, 2, 3, p.h, p.w)
+		dy, dyr := pair(be, ref, r, 2, 3, oh, ow)
+		y, yr := be.New(2, 3, oh, ow), ref.New(2, 3, oh, ow)
+		dx, dxr := be.New(2, 3, p.h, p.w), ref.New(2, 3, p.h, p.w)
+		be.MaxPoolForward(x, y, p.d)
+		ref.MaxPoolForward(xr, yr, p.d)
+		Compare(t, "max forward "+name, download(be, y), download(ref, yr))
+		be.MaxPoolBackward(x, y, dy, dx, p.d)
+		ref.MaxPoolBackward(xr, yr, dyr, dxr, p.d)
+		Compare(t, "max backward "+name, download(be, dx), download(ref, dxr))
+		be.AvgPoolForward(x, y, p.d)
+		ref.AvgPoolForward(xr, yr, p.d)
+		Compare(t, "avg forward "+name, download(be, y), download(ref, yr))
+		be.AvgPoolBackward(dy, dx, p.d)
+		ref.AvgPoolBackward(dyr, dxr, p.d)
+		Compare(t, "avg backward "+name, download(be, dx), download(ref, dxr))
+	}
+}
+
+func checkLinear(t *testing.T, be, ref backend.Backend) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, s := range [][3]int{{1, 3, 2}, {100, 512, 10}, {7, 33, 13}} {
+		n, k, m := s[0], s[1], s[2]
+		x, xr := pair(be, ref, r, n, k)
+		w, wr := pair(be, ref, r, m, k)
+		b, br := pair(be, ref, r, m)
+		y, yr := be.New(n, m), ref.New(n, m)
+		be.LinearForward(x, w, b, y)
+		ref.LinearForward(xr, wr, br, yr)
+		Compare(t, "linear forward", download(be, y), download(ref, yr))
+		dy, dyr := pair(be, ref, r, n, m)
+		dx, dxr := be.New(n, k), ref.New(n, k)
+		dw, dwr := be.New(m, k), ref.New(m, k)
+		db, dbr := be.New(m), ref.New(m)
+		be.LinearBackward(x, w, dy, dx, dw, db)
+		ref.LinearBackward(xr, wr, dyr, dxr, dwr, dbr)
+		Compare(t, "linear dx", download(be, dx), download(ref, dxr))
+		Compare(t, "linear dw", download(be, dw), download(ref, dwr))
+		Compare(t, "linear db", download(be, db), download(ref, dbr))
+	}
+}
+
+func checkElementwise(t *testing.T, be, ref backend.Backend) {
+	r := rand.New(rand.NewPCG(8, 9))
+	x, xr := pair(be, ref, r, 2, 4, 3, 3)
+	y, yr := be.New(2, 8, 3, 3), ref.New(2, 8, 3, 3)
+	be.ChannelPadForward(x, y, 2)
+	ref.ChannelPadForward(xr, yr, 2)
+	Compare(t, "channel pad", download(be, y), download(ref, yr))
+	dy, dyr := pair(be, ref, r, 2, 8, 3, 3)
+	dx, dxr := be.New(2, 4, 3, 3), ref.New(2, 4, 3, 3)
+	be.ChannelPadBackward(dy, dx, 2)
+	ref.ChannelPadBackward(dyr, dxr, 2)
+	Compare(t, "channel pad backward", download(be, dx), download(ref, dxr))
+
+	a, ar := pair(be, ref, r, 5000)
+	g, gr := pair(be, ref, r, 5000)
+	o, or := be.New(5000), ref.New(5000)
+	be.ReLUBackward(a, g, o)
+	ref.ReLUBackward(ar, gr, or)
+	Compare(t, "relu backward", download(be, o), download(ref, or))
+	be.AddTo(a, g)
+	ref.AddTo(ar, gr)
+	Compare(t, "add", download(be, a), download(ref, ar))
+	be.Axpy(-0.5, g, a)
+	ref.Axpy(-0.5, gr, ar)
+	Compare(t, "axpy", download(be, a), download(ref, ar))
+	be.Lerp(a, g, 0.25)
+	ref.Lerp(ar, gr, 0.25)
+	Compare(t, "lerp", download(be, a), download(ref, ar))
+	if s, sr := be.SumSquares(a), ref.SumSquares(ar); math.Abs(s-sr) > 1e-5*sr {
+		t.Fatalf("sum of squares %v, want %v", s, sr)
+	}
+
+	logits, lr := pair(be, ref, r, 6, 10)
+	labels := []int32{0, 3, 9, 2, 2, 7}
+	dl, dlr := be.New(6, 10), ref.New(6, 10)
+	loss := be.SoftmaxCrossEntropy(logits, labels, dl)
+	lossr := ref.SoftmaxCrossEntropy(lr, labels, dlr)
+	if math.Abs(loss-lossr) > 1e-6*lossr {
+		t.Fatalf("softmax cross-entropy %v, want %v", loss, lossr)
+	}
+	Compare(t, "softmax cross-entropy gradient", download(be, dl), download(ref, dlr))
+}

@@ -1,0 +1,220 @@
+package native
+
+import (
+	"github.com/resgo/resgo/backend"
+)
+
+// The fast convolution lowers to GEMM. For a group of g images, the input
+// is unrolled (im2col) into a K x (g*P) matrix, K = C*KH*KW and P = OH*OW,
+// so that
+//
+//	forward:          Y[O x gP]  = W[O x K] * col
+//	backward filter:  dW[O x K] += dY[O x gP] * col^T
+//	backward data:    dcol[K x gP] = W^T * dY, then scattered back (col2im).
+//
+// Images are processed in groups so the unrolled matrix stays near the
+// size of the last-level cache instead of growing with the batch.
+
+// colBudget is the number of floats of unrolled input per group.
+const colBudget = 1 << 22
+
+type convGeom struct {
+	n, c, h, w, o, kh, kw, oh, ow int
+	d                             backend.ConvDesc
+}
+
+func newConvGeom(x, w, y backend.Tensor, d backend.ConvDesc) convGeom {
+	n, c, h, wd := dims4(x)
+	o, c2, kh, kw := dims4(w)
+	n2, o2, oh, ow := dims4(y)
+	if c2 != c || n2 != n || o2 != o {
+		panic("native: convolution tensor shapes disagree")
+	}
+	if eh, ew := d.OutSize(h, wd, kh, kw); eh != oh || ew != ow {
+		panic("native: convolution output shape disagrees with its descriptor")
+	}
+	return convGeom{n, c, h, wd, o, kh, kw, oh, ow, d}
+}
+
+func (g convGeom) k() int { return g.c * g.kh * g.kw }
+func (g convGeom) p() int { return g.oh * g.ow }
+
+// group is how many images to unroll at once.
+func (g convGeom) group() int {
+	return max(1, min(g.n, colBudget/max(1, g.k()*g.p())))
+}
+
+// im2col unrolls images [n0, n0+cnt) of x into col (K rows of cnt*P).
+func (be *Backend) im2col(g convGeom, xs []float32, n0, cnt int, col []float32) {
+	p, cols := g.p(), cnt*g.p()
+	be.parallel(cnt, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			img := xs[(n0+i)*g.c*g.h*g.w:]
+			for c := 0; c < g.c; c++ {
+				plane := img[c*g.h*g.w : (c+1)*g.h*g.w]
+				for ky := 0; ky < g.kh; ky++ {
+					for kx := 0; kx < g.kw; kx++ {
+						row := ((c*g.kh+ky)*g.kw + kx) * cols
+						dst := col[row+i*p : row+(i+1)*p]
+						unrollTap(g, plane, ky, kx, dst)
+					}
+				}
+			}
+		}
+	})
+}
+
+// unrollTap writes, for every output position, the input value that kernel
+// tap (ky, kx) sees, or 0 where it falls in the padding.
+func unrollTap(g convGeom, plane []float32, ky, kx int, dst []float32) {
+	d := g.d
+	for oy := 0; oy < g.oh; oy++ {
+		out := dst[oy*g.ow : (oy+1)*g.ow]
+		iy := oy*d.StrideH - d.PadTop + ky
+		if iy < 0 || iy >= g.h {
+			clear(out)
+			continue
+		}
+		src := plane[iy*g.w : (iy+1)*g.w]
+		ix := kx - d.PadLeft
+		for ox := range out {
+			if ix >= 0 && ix < g.w {
+				out[ox] = src[ix]
+			} else {
+				out[ox] = 0
+			}
+			ix += d.StrideW
+		}
+	}
+}
+
+// col2im adds the unrolled gradient dcol back into images [n0, n0+cnt) of dx,
+// which the caller has zeroed.
+func (be *Backend) col2im(g convGeom, dcol []float32, n0, cnt int, dxs []float32) {
+	p, cols := g.p(), cnt*g.p()
+	d := g.d
+	be.parallel(cnt, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			img := dxs[(n0+i)*g.c*g.h*g.w:]
+			for c := 0; c < g.c; c++ {
+				plane := img[c*g.h*g.w : (c+1)*g.h*g.w]
+				for ky := 0; ky < g.kh; ky++ {
+					for kx := 0; kx < g.kw; kx++ {
+						row := ((c*g.kh+ky)*g.kw + kx) * cols
+						src := dcol[row+i*p : row+(i+1)*p]
+						for oy := 0; oy < g.oh; oy++ {
+							iy := oy*d.StrideH - d.PadTop + ky
+							if iy < 0 || iy >= g.h {
+								continue
+							}
+							dst := plane[iy*g.w : (iy+1)*g.w]
+							ix := kx - d.PadLeft
+							for _, v := range src[oy*g.ow : (oy+1)*g.ow] {
+								if ix >= 0 && ix < g.w {
+									dst[ix] += v
+								}
+								ix += d.StrideW
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
+	g := newConvGeom(x, w, y, d)
+	xs, ws, bs, ys := data(x), data(w), data(b), data(y)
+	k, p := g.k(), g.p()
+	step := g.group()
+	for n0 := 0; n0 < g.n; n0 += step {
+		cnt := min(step, g.n-n0)
+		cols := cnt * p
+		col := be.scratch(0, k*cols)
+		be.im2col(g, xs, n0, cnt, col)
+		out := be.scratch(1, g.o*cols)
+		gemm(be.threads, g.o, cols, k, matrix{data: ws, stride: k}, matrix{data: col, stride: cols}, 0, out, cols)
+		// Scatter [O x cnt*P] into NCHW, adding the bias and the ReLU.
+		be.parallel(cnt, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				for o := 0; o < g.o; o++ {
+					src := out[o*cols+i*p : o*cols+(i+1)*p]
+					dst := ys[((n0+i)*g.o+o)*p : ((n0+i)*g.o+o+1)*p]
+					bias := float32(0)
+					if bs != nil {
+						bias = bs[o]
+					}
+					for j, v := range src {
+						v += bias
+						if d.ReLU && v < 0 {
+							v = 0
+						}
+						dst[j] = v
+					}
+				}
+			}
+		})
+	}
+}
+
+// gatherGrad copies images [n0, n0+cnt) of dy into the [O x cnt*P] layout.
+func (be *Backend) gatherGrad(g convGeom, dys []float32, n0, cnt int, dst []float32) {
+	p, cols := g.p(), cnt*g.p()
+	be.parallel(cnt, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for o := 0; o < g.o; o++ {
+				copy(dst[o*cols+i*p:o*cols+(i+1)*p], dys[((n0+i)*g.o+o)*p:])
+			}
+		}
+	})
+}
+
+func (be *Backend) fastConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
+	g := newConvGeom(dx, w, dy, d)
+	dys, ws, dxs := data(dy), data(w), data(dx)
+	k, p := g.k(), g.p()
+	clear(dxs)
+	step := g.group()
+	for n0 := 0; n0 < g.n; n0 += step {
+		cnt := min(step, g.n-n0)
+		cols := cnt * p
+		dyt := be.scratch(1, g.o*cols)
+		be.gatherGrad(g, dys, n0, cnt, dyt)
+		dcol := be.scratch(0, k*cols)
+		gemm(be.threads, k, cols, g.o, matrix{data: ws, stride: k, trans: true}, matrix{data: dyt, stride: cols}, 0, dcol, cols)
+		be.col2im(g, dcol, n0, cnt, dxs)
+	}
+}
+
+func (be *Backend) fastConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
+	g := newConvGeom(x, dw, dy, d)
+	xs, dys, dws, dbs := data(x), data(dy), data(dw), data(db)
+	k, p := g.k(), g.p()
+	step := g.group()
+	if dbs != nil {
+		clear(dbs)
+	}
+	for n0 := 0; n0 < g.n; n0 += step {
+		cnt := min(step, g.n-n0)
+		cols := cnt * p
+		dyt := be.scratch(1, g.o*cols)
+		be.gatherGrad(g, dys, n0, cnt, dyt)
+		col := be.scratch(0, k*cols)
+		be.im2col(g, xs, n0, cnt, col)
+		beta := float32(1)
+		if n0 == 0 {
+			beta = 0
+		}
+		gemm(be.threads, g.o, k, cols, matrix{data: dyt, stride: cols}, matrix{data: col, stride: cols, trans: true}, beta, dws, k)
+		if dbs != nil {
+			for o := 0; o < g.o; o++ {
+				var s float32
+				for _, v := range dyt[o*cols : (o+1)*cols] {
+					s += v
+				}
+				dbs[o] += s
+			}
+		}
+	}
+}

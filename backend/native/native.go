@@ -1,0 +1,277 @@
+package native
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/resgo/resgo/backend"
+)
+
+// Backend is the pure-Go backend. It is not safe for concurrent use: it
+// keeps scratch buffers that primitives reuse from call to call, so a
+// training step allocates nothing once its shapes have been seen.
+type Backend struct {
+	threads   int
+	reference bool
+	buffers   [2][]float32
+}
+
+// New returns the fast native backend using threads goroutines
+// (0 means one per CPU).
+func New(threads int) *Backend {
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	return &Backend{threads: threads}
+}
+
+// NewReference returns the backend that runs only the plain reference loops.
+func NewReference() *Backend { return &Backend{threads: 1, reference: true} }
+
+// Name implements backend.Backend.
+func (be *Backend) Name() string {
+	if be.reference {
+		return "native-reference"
+	}
+	return "native"
+}
+
+// Threads implements backend.Backend.
+func (be *Backend) Threads() int { return be.threads }
+
+// scratch returns scratch buffer i with at least n elements.
+func (be *Backend) scratch(i, n int) []float32 {
+	if cap(be.buffers[i]) < n {
+		be.buffers[i] = make([]float32, n)
+	}
+	return be.buffers[i][:n]
+}
+
+// parallel splits [0, n) into contiguous ranges run on up to be.threads
+// goroutines.
+func (be *Backend) parallel(n int, fn func(lo, hi int)) {
+	parts := min(be.threads, n)
+	if parts <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := 0; t < parts; t++ {
+		lo, hi := t*n/parts, (t+1)*n/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// New implements backend.Backend.
+func (be *Backend) New(shape ...int) backend.Tensor { return NewTensor(shape...) }
+
+// Upload implements backend.Backend.
+func (be *Backend) Upload(t backend.Tensor, src []float32) {
+	d := data(t)
+	if len(src) != len(d) {
+		panic(fmt.Sprintf("native: upload of %d values into shape %v", len(src), t.Shape()))
+	}
+	copy(d, src)
+}
+
+// Download implements backend.Backend.
+func (be *Backend) Download(t backend.Tensor, dst []float32) {
+	d := data(t)
+	if len(dst) != len(d) {
+		panic(fmt.Sprintf("native: download of shape %v into %d values", t.Shape(), len(dst)))
+	}
+	copy(dst, d)
+}
+
+// Zero implements backend.Backend.
+func (be *Backend) Zero(t backend.Tensor) { clear(data(t)) }
+
+// Copy implements backend.Backend.
+func (be *Backend) Copy(dst, src backend.Tensor) {
+	d, s := data(dst), data(src)
+	if len(d) != len(s) {
+		panic("native: copy between tensors of different sizes")
+	}
+	copy(d, s)
+}
+
+// Reshape implements backend.Backend: a view on the same memory.
+func (be *Backend) Reshape(t backend.Tensor, shape ...int) backend.Tensor {
+	return Wrap(data(t), shape...)
+}
+
+// ConvForward implements backend.Backend.
+func (be *Backend) ConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
+	if be.reference {
+		refConvForward(x, w, b, y, d)
+		return
+	}
+	be.fastConvForward(x, w, b, y, d)
+}
+
+// ConvBackwardData implements backend.Backend.
+func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
+	if be.reference {
+		refConvBackwardData(dy, w, dx, d)
+		return
+	}
+	be.fastConvBackwardData(dy, w, dx, d)
+}
+
+// ConvBackwardFilter implements backend.Backend.
+func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
+	if be.reference {
+		refConvBackwardFilter(x, dy, dw, db, d)
+		return
+	}
+	be.fastConvBackwardFilter(x, dy, dw, db, d)
+}
+
+// ReLUBackward implements backend.Backend.
+func (be *Backend) ReLUBackward(y, dy, dx backend.Tensor) {
+	ys, dys, dxs := data(y), data(dy), data(dx)
+	be.parallel(len(ys)/4096+1, func(lo, hi int) {
+		lo, hi = lo*4096, min(hi*4096, len(ys))
+		for i := lo; i < hi; i++ {
+			if ys[i] > 0 {
+				dxs[i] = dys[i]
+			} else {
+				dxs[i] = 0
+			}
+		}
+	})
+}
+
+// MaxPoolForward implements backend.Backend.
+func (be *Backend) MaxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
+	refMaxPoolForward(x, y, d)
+}
+
+// MaxPoolBackward implements backend.Backend.
+func (be *Backend) MaxPoolBackward(x, y, dy, dx backend.Tensor, d backend.PoolDesc) {
+	refMaxPoolBackward(x, dy, dx, d)
+}
+
+// AvgPoolForward implements backend.Backend.
+func (be *Backend) AvgPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
+	refAvgPoolForward(x, y, d)
+}
+
+// AvgPoolBackward implements backend.Backend.
+func (be *Backend) AvgPoolBackward(dy, dx backend.Tensor, d backend.PoolDesc) {
+	refAvgPoolBackward(dy, dx, d)
+}
+
+// ChannelPadForward implements backend.Backend.
+func (be *Backend) ChannelPadForward(x, y backend.Tensor, before int) {
+	n, c, h, w := dims4(x)
+	_, cy, _, _ := dims4(y)
+	xs, ys := data(x), data(y)
+	plane := h * w
+	clear(ys)
+	for i := 0; i < n; i++ {
+		copy(ys[(i*cy+before)*plane:(i*cy+before+c)*plane], xs[i*c*plane:(i+1)*c*plane])
+	}
+}
+
+// ChannelPadBackward implements backend.Backend.
+func (be *Backend) ChannelPadBackward(dy, dx backend.Tensor, before int) {
+	n, c, h, w := dims4(dx)
+	_, cy, _, _ := dims4(dy)
+	dys, dxs := data(dy), data(dx)
+	plane := h * w
+	for i := 0; i < n; i++ {
+		copy(dxs[i*c*plane:(i+1)*c*plane], dys[(i*cy+before)*plane:(i*cy+before+c)*plane])
+	}
+}
+
+// AddTo implements backend.Backend.
+func (be *Backend) AddTo(y, x backend.Tensor) {
+	ys, xs := data(y), data(x)
+	if len(ys) != len(xs) {
+		panic("native: AddTo between tensors of different sizes")
+	}
+	for i, v := range xs {
+		ys[i] += v
+	}
+}
+
+// LinearForward implements backend.Backend.
+func (be *Backend) LinearForward(x, w, b, y backend.Tensor) {
+	if be.reference {
+		refLinearForward(x, w, b, y)
+		return
+	}
+	n, k := x.Shape()[0], x.Shape()[1]
+	m := w.Shape()[0]
+	ys, bs := data(y), data(b)
+	gemm(be.threads, n, m, k, matrix{data: data(x), stride: k}, matrix{data: data(w), stride: k, trans: true}, 0, ys, m)
+	if bs != nil {
+		for i := 0; i < n; i++ {
+			for j := range bs {
+				ys[i*m+j] += bs[j]
+			}
+		}
+	}
+}
+
+// LinearBackward implements backend.Backend.
+func (be *Backend) LinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
+	if be.reference {
+		refLinearBackward(x, w, dy, dx, dw, db)
+		return
+	}
+	n, k := x.Shape()[0], x.Shape()[1]
+	m := w.Shape()[0]
+	dys := data(dy)
+	if dx != nil {
+		gemm(be.threads, n, k, m, matrix{data: dys, stride: m}, matrix{data: data(w), stride: k}, 0, data(dx), k)
+	}
+	gemm(be.threads, m, k, n, matrix{data: dys, stride: m, trans: true}, matrix{data: data(x), stride: k}, 0, data(dw), k)
+	if dbs := data(db); dbs != nil {
+		clear(dbs)
+		for i := 0; i < n; i++ {
+			for j := range dbs {
+				dbs[j] += dys[i*m+j]
+			}
+		}
+	}
+}
+
+// SoftmaxCrossEntropy implements backend.Backend.
+func (be *Backend) SoftmaxCrossEntropy(logits backend.Tensor, labels []int32, dlogits backend.Tensor) float64 {
+	return softmaxCrossEntropy(logits, labels, dlogits)
+}
+
+// Axpy implements backend.Backend.
+func (be *Backend) Axpy(alpha float32, x, y backend.Tensor) {
+	xs, ys := data(x), data(y)
+	for i, v := range xs {
+		ys[i] += alpha * v
+	}
+}
+
+// Lerp implements backend.Backend.
+func (be *Backend) Lerp(y, x backend.Tensor, t float32) {
+	ys, xs := data(y), data(x)
+	for i, v := range xs {
+		ys[i] += t * (v - ys[i])
+	}
+}
+
+// SumSquares implements backend.Backend.
+func (be *Backend) SumSquares(t backend.Tensor) float64 {
+	var s float64
+	for _, v := range data(t) {
+		s += float64(v) * float64(v)
+	}
+	return s
+}
+
+var _ backend.Backend = (*Backend)(nil)

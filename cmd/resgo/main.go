@@ -1,0 +1,132 @@
+// Command resgo trains, evaluates and describes residual networks. Its
+// defaults reproduce the TensorFlow tutorial "train a ResNet-34 on MNIST".
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/native"
+)
+
+type command struct {
+	name, summary string
+	run           func(args []string) error
+}
+
+var commands = []command{
+	{"train", "train a model (default: the tutorial's ResNet-34 on MNIST)", runTrain},
+	{"eval", "evaluate a checkpoint on the validation and test sets", runEval},
+	{"summary", "print a model's layers, output shapes, parameters and multiply-adds", runSummary},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "resgo: train, evaluate and inspect residual networks in pure Go.\n\nUsage:\n  resgo <command> [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'resgo <command> --help' for a command's flags.\n")
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	name := os.Args[1]
+	if name == "-h" || name == "--help" || name == "help" {
+		usage(os.Stdout)
+		return
+	}
+	for _, c := range commands {
+		if c.name == name {
+			err := c.run(os.Args[2:])
+			switch {
+			case err == nil, errors.Is(err, flag.ErrHelp):
+				return
+			case errors.Is(err, errInterrupted):
+				os.Exit(130)
+			default:
+				fmt.Fprintf(os.Stderr, "resgo %s: %v\n", name, err)
+				os.Exit(1)
+			}
+		}
+	}
+	fmt.Fprintf(os.Stderr, "resgo: unknown command %q (commands: %s; see resgo --help)\n", name, commandNames())
+	os.Exit(2)
+}
+
+var errInterrupted = errors.New("interrupted")
+
+func commandNames() string {
+	var n []string
+	for _, c := range commands {
+		n = append(n, c.name)
+	}
+	return strings.Join(n, ", ")
+}
+
+// newFlagSet makes a flag set whose parse errors come back as one line.
+func newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	// The flag package calls Usage on every parse error; help is printed
+	// only when asked for (see parse).
+	fs.Usage = func() {}
+	synopses[fs] = synopsis
+	return fs
+}
+
+var synopses = map[*flag.FlagSet]string{}
+
+func printHelp(fs *flag.FlagSet) {
+	fmt.Fprintf(os.Stdout, "Usage: resgo %s [flags]\n\n%s\n\nFlags:\n", fs.Name(), synopses[fs])
+	fs.SetOutput(os.Stdout)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// parse parses args, turning errors into one line that points at --help.
+func parse(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(fs)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%v (see resgo %s --help)", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see resgo %s --help)", fs.Arg(0), fs.Name())
+	}
+	return nil
+}
+
+// backendFlags are shared by every command that computes.
+type backendFlags struct {
+	name    string
+	threads int
+}
+
+func (b *backendFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&b.name, "backend", "native", "compute backend: native (pure Go)")
+	fs.IntVar(&b.threads, "threads", 0, "compute threads (0: one per CPU core)")
+}
+
+func (b *backendFlags) open() (backend.Backend, error) {
+	if b.threads < 0 {
+		return nil, fmt.Errorf("--threads %d: must be 0 (all cores) or more", b.threads)
+	}
+	switch b.name {
+	case "native":
+		return native.New(b.threads), nil
+	case "reference":
+		return native.NewReference(), nil
+	}
+	return nil, fmt.Errorf("--backend %q: unknown backend (available: native, reference)", b.name)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/train"
+)
+
+func runTrain(args []string) error {
+	fs := newFlagSet("train", "Trains a model on MNIST, printing the loss of every step, saving a checkpoint\n"+
+		"every --save-every steps and resuming from the newest checkpoint when one exists.\n"+
+		"Ctrl-C saves a checkpoint and stops; run the same command again to continue.")
+	h := train.DefaultHyper()
+	mc := model.DefaultConfig()
+	var bf backendFlags
+	bf.register(fs)
+	var (
+		dataDir, ckDir, prefix string
+		saveEvery              int64
+		keep, validation       int
+		fresh                  bool
+	)
+	fs.StringVar(&mc.Arch, "arch", mc.Arch, "model architecture")
+	fs.IntVar(&mc.BaseDepth, "base-depth", mc.BaseDepth, "channels of the first stage")
+	fs.IntVar(&h.BatchSize, "batch-size", h.BatchSize, "examples per step")
+	fs.Int64Var(&h.Steps, "steps", h.Steps, "train until this global step")
+	fs.Float64Var(&h.LearningRate, "learning-rate", h.LearningRate, "base learning rate")
+	fs.Float64Var(&h.DecayRate, "decay-rate", h.DecayRate, "learning-rate decay factor per period")
+	fs.Int64Var(&h.DecaySteps, "decay-steps", 0, "learning-rate decay period in steps (0: one epoch)")
+	fs.BoolVar(&h.Staircase, "staircase", h.Staircase, "decay in whole periods (false: continuously)")
+	fs.Float64Var(&h.L2, "l2", h.L2, "L2 regularisation rate on the final fully connected weight")
+	fs.Float64Var(&h.EMADecay, "ema-decay", h.EMADecay, "moving-average decay of the weights")
+	fs.Uint64Var(&h.Seed, "seed", h.Seed, "seed for the initial weights and the data order")
+	fs.StringVar(&dataDir, "data-dir", "MNIST_data", "where the MNIST files are (fetched there when missing)")
+	fs.IntVar(&validation, "validation-size", 5000, "training images held out for validation")
+	fs.StringVar(&ckDir, "checkpoint-dir", "MNIST_model", "checkpoint directory")
+	fs.StringVar(&prefix, "checkpoint-name", "mnist_model", "checkpoint file name prefix")
+	fs.Int64Var(&saveEvery, "save-every", 100, "save a checkpoint every this many steps")
+	fs.IntVar(&keep, "keep", 5, "how many recent checkpoints to keep")
+	fs.BoolVar(&fresh, "fresh", false, "start from new weights; earlier checkpoints are moved aside, not deleted")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case h.BatchSize <= 0:
+		return fmt.Errorf("--batch-size %d: must be positive", h.BatchSize)
+	case h.Steps <= 0:
+		return fmt.Errorf("--steps %d: must be positive", h.Steps)
+	case h.LearningRate <= 0:
+		return fmt.Errorf("--learning-rate %g: must be positive", h.LearningRate)
+	case h.DecayRate <= 0 || h.DecayRate > 1:
+		return fmt.Errorf("--decay-rate %g: must be in (0, 1]", h.DecayRate)
+	case h.DecaySteps < 0:
+		return fmt.Errorf("--decay-steps %d: must be 0 (one epoch) or positive", h.DecaySteps)
+	case h.L2 < 0:
+		return fmt.Errorf("--l2 %g: must not be negative", h.L2)
+	case h.EMADecay < 0 || h.EMADecay >= 1:
+		return fmt.Errorf("--ema-decay %g: must be in [0, 1)", h.EMADecay)
+	case saveEvery <= 0:
+		return fmt.Errorf("--save-every %d: must be positive", saveEvery)
+	case keep <= 0:
+		return fmt.Errorf("--keep %d: must be positive", keep)
+	}
+	be, err := bf.open()
+	if err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "resgo: "+format+"\n", a...) }
+	ds, err := loadMNIST(dataDir, validation, logf)
+	if err != nil {
+		return err
+	}
+	if h.BatchSize > ds.Train.N {
+		return fmt.Errorf("--batch-size %d: larger than the %d training images", h.BatchSize, ds.Train.N)
+	}
+	kernel := ""
+	if be.Name() == "native" {
+		kernel = ", GEMM kernel " + native.KernelName()
+	}
+	logf("training %s on %d MNIST images (backend %s, %d threads%s)", mc.Arch, ds.Train.N, be.Name(), be.Threads(), kernel)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		// A second signal now kills the process; checkpoints are written
+		// atomically, so that loses at most the current step.
+		stop()
+	}()
+	start := time.Now()
+	res, err := train.Run(ctx, be, ds.Train, train.Options{
+		Hyper: h, Model: mc, Prefix: prefix, CheckpointDir: ckDir, SaveEvery: saveEvery, Keep: keep,
+		Fresh: fresh, Out: os.Stdout, Log: os.Stderr,
+	})
+	if errors.Is(err, train.ErrInterrupted) {
+		logf("interrupted at step %d; saved %s. Run the same command to resume.", res.Step, res.Checkpoint)
+		return errInterrupted
+	}
+	if err != nil {
+		return err
+	}
+	if res.Checkpoint != "" {
+		logf("finished step %d in %s; final checkpoint %s", res.Step, time.Since(start).Round(time.Second), res.Checkpoint)
+		logf("evaluate it with: resgo eval --checkpoint-dir %s", ckDir)
+	}
+	return nil
+}
+
+func loadMNIST(dir string, validation int, logf func(string, ...any)) (*data.MNIST, error) {
+	if err := data.EnsureMNIST(dir, logf); err != nil {
+		return nil, err
+	}
+	return data.LoadMNIST(dir, validation)
+}

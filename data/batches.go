@@ -1,0 +1,119 @@
+package data
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+)
+
+// Batcher draws mini-batches from a Set like TensorFlow's
+// DataSet.next_batch: each epoch visits every example once in a fresh
+// random order, and a batch that runs past the end of an epoch is
+// completed from the start of the next, reshuffled, epoch. In other
+// words the batches tile an endless stream made of epoch 0's permutation,
+// then epoch 1's, and so on.
+//
+// Epoch e's permutation depends only on (seed, e), so the batcher's
+// whole state is one position in that stream; SeekBatch restores it
+// arithmetically when training resumes from a checkpoint.
+type Batcher struct {
+	set       *Set
+	size      int
+	seed      uint64
+	pos       int64   // examples drawn so far, over all epochs
+	perm      []int32 // example order of epoch permEpoch
+	permEpoch int64   // -1 until perm is first built
+	pcg       *rand.PCG
+}
+
+// NewBatcher returns a Batcher over set drawing batchSize examples per
+// batch, its order fixed by seed.
+func NewBatcher(set *Set, batchSize int, seed uint64) *Batcher {
+	if batchSize <= 0 || set.N <= 0 || set.N > math.MaxInt32 {
+		panic(fmt.Sprintf("data: NewBatcher: batch size %d over %d examples", batchSize, set.N))
+	}
+	return &Batcher{
+		set:       set,
+		size:      batchSize,
+		seed:      seed,
+		perm:      make([]int32, set.N),
+		permEpoch: -1,
+		pcg:       rand.NewPCG(0, 0),
+	}
+}
+
+// SeekBatch positions b as if batchIndex batches had already been drawn,
+// so the next call to Next returns batch number batchIndex (0-based).
+// (Not named Seek: go vet reserves that name for io.Seeker's signature.)
+func (b *Batcher) SeekBatch(batchIndex int64) {
+	if batchIndex < 0 || batchIndex > math.MaxInt64/int64(b.size) {
+		panic(fmt.Sprintf("data: Batcher.SeekBatch(%d) out of range", batchIndex))
+	}
+	b.pos = batchIndex * int64(b.size)
+}
+
+// Epoch returns the number of epochs drawn completely. Unlike
+// TensorFlow's lazy epochs_completed it counts an epoch as soon as its
+// last example has been drawn.
+func (b *Batcher) Epoch() int {
+	return int(b.pos / int64(b.set.N))
+}
+
+// Next copies the next batch into images (batchSize*Rows*Cols pixels)
+// and labels (batchSize). It does not allocate.
+func (b *Batcher) Next(images []float32, labels []int32) {
+	px := b.set.Rows * b.set.Cols
+	if len(images) != b.size*px || len(labels) != b.size {
+		panic(fmt.Sprintf("data: Batcher.Next: buffers hold %d pixels and %d labels, want %d and %d",
+			len(images), len(labels), b.size*px, b.size))
+	}
+	n := int64(b.set.N)
+	for i := range b.size {
+		if epoch := b.pos / n; epoch != b.permEpoch {
+			b.shuffle(epoch)
+		}
+		j := int(b.perm[b.pos%n])
+		copy(images[i*px:(i+1)*px], b.set.Image(j))
+		labels[i] = int32(b.set.Labels[j])
+		b.pos++
+	}
+}
+
+// shuffle builds epoch's permutation from (seed, epoch) alone. It uses
+// its own Fisher-Yates over PCG output rather than rand.Shuffle, whose
+// algorithm Go does not promise to keep: a checkpoint must resume onto
+// the same order after a toolchain upgrade.
+func (b *Batcher) shuffle(epoch int64) {
+	b.pcg.Seed(b.seed, splitmix64(uint64(epoch)))
+	for i := range b.perm {
+		b.perm[i] = int32(i)
+	}
+	for i := len(b.perm) - 1; i > 0; i-- {
+		j := uniform(b.pcg, uint64(i+1))
+		b.perm[i], b.perm[j] = b.perm[j], b.perm[i]
+	}
+	b.permEpoch = epoch
+}
+
+// uniform returns an unbiased value in [0, n) by Lemire's
+// multiply-and-reject method.
+func uniform(src *rand.PCG, n uint64) uint64 {
+	hi, lo := bits.Mul64(src.Uint64(), n)
+	if lo < n {
+		thresh := -n % n
+		for lo < thresh {
+			hi, lo = bits.Mul64(src.Uint64(), n)
+		}
+	}
+	return hi
+}
+
+// splitmix64 scrambles the epoch number so that consecutive epochs seed
+// PCG with unrelated streams rather than states one apart.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}

@@ -1,0 +1,245 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/checkpoint"
+)
+
+// The golden file is written by tools/golden/make_golden.py (see the README
+// there): PyTorch's float64 forward pass, gradients and five SGD steps of the
+// same network from the same float32 weights.
+const goldenFile = "golden_seed_resnet34_d8.safetensors"
+
+// goldenTol bounds the error of every compared tensor relative to the
+// largest magnitude in that tensor's golden value:
+//
+//	max_i |got_i - want_i| <= goldenTol * max(max_i |want_i|, goldenFloor)
+//
+// Go computes in float32 (the reference backend accumulates each dot
+// product in float64 but rounds every layer's output to float32; the fast
+// path also accumulates in float32, in a blocked order). Rounding errors of
+// that kind scale with the size of the values being summed, i.e. with the
+// tensor's overall magnitude, not with each element: an element that is
+// small because of cancellation (a gradient entry near 0) carries the same
+// absolute error as its neighbours, so an element-wise relative check would
+// fail spuriously on it. Relative to the tensor's maximum, float32 noise
+// through ~35 layers stays around 1e-6; 1e-4 leaves a wide margin for that,
+// yet anything structural (a padding offset, a swapped parameter, a wrong
+// flatten order or channel-pad position, a missing bias or L2 term) changes
+// the results by order 1e-2 to 1 and fails. The floor only guards tensors
+// whose golden value is all (near) zeros.
+const (
+	goldenTol   = 1e-4
+	goldenFloor = 1e-6
+)
+
+type golden struct {
+	tensors map[string]checkpoint.Tensor
+	meta    map[string]string
+	lr, l2  float32
+	depth   int
+}
+
+func loadGolden(t *testing.T) *golden {
+	t.Helper()
+	path := filepath.Join("..", "testdata", goldenFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (regenerate with /usr/bin/python3 tools/golden/make_golden.py)", err)
+	}
+	tensors, meta, err := checkpoint.Decode(data, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &golden{tensors: tensors, meta: meta}
+	num := func(key string) float64 {
+		v, err := strconv.ParseFloat(meta[key], 64)
+		if err != nil {
+			t.Fatalf("%s: metadata %q: %v", path, key, err)
+		}
+		return v
+	}
+	g.lr, g.l2, g.depth = float32(num("lr")), float32(num("l2")), int(num("base_depth"))
+	return g
+}
+
+func (g *golden) get(t *testing.T, name string, shape ...int) checkpoint.Tensor {
+	t.Helper()
+	v, ok := g.tensors[name]
+	if !ok {
+		t.Fatalf("golden file lacks %q", name)
+	}
+	if fmt.Sprint(v.Shape) != fmt.Sprint(shape) {
+		t.Fatalf("golden %q has shape %v, want %v", name, v.Shape, shape)
+	}
+	return v
+}
+
+func labelsOf(t *testing.T, v []float32) []int32 {
+	t.Helper()
+	out := make([]int32, len(v))
+	for i, f := range v {
+		out[i] = int32(f)
+		if float32(out[i]) != f {
+			t.Fatalf("label %v is not an integer", f)
+		}
+	}
+	return out
+}
+
+// relErr is the comparison goldenTol bounds: the largest absolute
+// difference relative to the golden tensor's largest magnitude.
+func relErr(got, want []float32) float64 {
+	var diff, scale float64
+	for i := range want {
+		diff = math.Max(diff, math.Abs(float64(got[i])-float64(want[i])))
+		scale = math.Max(scale, math.Abs(float64(want[i])))
+	}
+	return diff / math.Max(scale, goldenFloor)
+}
+
+// lossAndGrads runs one forward and backward pass: the loss is the mean
+// softmax cross-entropy plus l2*sum(w^2)/2 over the parameters marked
+// Decay (the fully connected weight), whose gradients get l2*w added.
+func lossAndGrads(be backend.Backend, m *Model, x backend.Tensor, labels []int32, l2 float32) (float64, backend.Tensor) {
+	logits := m.Forward(x)
+	dlogits := be.New(logits.Shape()...)
+	loss := be.SoftmaxCrossEntropy(logits, labels, dlogits)
+	for _, p := range m.Params {
+		if p.Decay {
+			loss += float64(l2) * be.SumSquares(p.Value) / 2
+		}
+	}
+	m.Backward(dlogits)
+	for _, p := range m.Params {
+		if p.Decay {
+			be.Axpy(l2, p.Value, p.Grad)
+		}
+	}
+	return loss, logits
+}
+
+// sgdStep is one plain SGD step (no momentum) and returns the loss before
+// the update, as a training loop reports it. A trainer package may later
+// take its place.
+func sgdStep(be backend.Backend, m *Model, x backend.Tensor, labels []int32, lr, l2 float32) float64 {
+	loss, _ := lossAndGrads(be, m, x, labels, l2)
+	for _, p := range m.Params {
+		be.Axpy(-lr, p.Grad, p.Value)
+	}
+	return loss
+}
+
+// TestGoldenPyTorch holds the seed-resnet34 model, on both native paths, to
+// PyTorch's logits, loss, parameter gradients and SGD trajectory.
+func TestGoldenPyTorch(t *testing.T) {
+	g := loadGolden(t)
+	for _, c := range []struct {
+		name string
+		be   backend.Backend
+	}{
+		{"reference", native.NewReference()},
+		{"fast", native.New(2)},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkGolden(t, c.be, g) })
+	}
+}
+
+func checkGolden(t *testing.T, be backend.Backend, g *golden) {
+	cfg := Config{Arch: "seed-resnet34", BaseDepth: g.depth, Classes: 10, Input: [3]int{1, 28, 28}}
+	m, err := Build(be, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, cls := 4, cfg.Classes
+	inShape := []int{n, cfg.Input[0], cfg.Input[1], cfg.Input[2]}
+
+	// Every model parameter has a golden value and a golden gradient of its
+	// shape, and the file has nothing the model lacks.
+	initial := make(map[string][]float32)
+	for _, p := range m.Params {
+		initial[p.Name] = g.get(t, "param/"+p.Name, p.Shape...).Data
+		g.get(t, "grad/"+p.Name, p.Shape...)
+	}
+	var extra []string
+	for name := range g.tensors {
+		for _, prefix := range []string{"param/", "grad/"} {
+			if rest, ok := strings.CutPrefix(name, prefix); ok && m.Param(rest) == nil {
+				extra = append(extra, name)
+			}
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		t.Fatalf("golden values for parameters the model lacks: %v", extra)
+	}
+	restore := func() {
+		for _, p := range m.Params {
+			be.Upload(p.Value, initial[p.Name])
+		}
+	}
+
+	check := func(what string, got, want []float32) float64 {
+		t.Helper()
+		e := relErr(got, want)
+		if e > goldenTol {
+			t.Errorf("%s: relative error %.3g exceeds %g", what, e, goldenTol)
+		}
+		return e
+	}
+	// Losses are float64 on the Go side; compare them unrounded.
+	checkLoss := func(what string, got float64, want float32) float64 {
+		t.Helper()
+		e := math.Abs(got-float64(want)) / math.Max(math.Abs(float64(want)), goldenFloor)
+		if e > goldenTol {
+			t.Errorf("%s: loss %.7f, want %.7f: relative error %.3g exceeds %g", what, got, want, e, goldenTol)
+		}
+		return e
+	}
+
+	// One forward and backward pass.
+	restore()
+	x := be.New(inShape...)
+	be.Upload(x, g.get(t, "input", inShape...).Data)
+	labels := labelsOf(t, g.get(t, "labels", n).Data)
+	loss, logits := lossAndGrads(be, m, x, labels, g.l2)
+	got := make([]float32, n*cls)
+	be.Download(logits, got)
+	t.Logf("logits: max relative error %.3g", check("logits", got, g.get(t, "logits", n, cls).Data))
+	t.Logf("loss %.7f: relative error %.3g", loss, checkLoss("loss", loss, g.get(t, "loss", 1).Data[0]))
+	var worst float64
+	worstName := ""
+	for _, p := range m.Params {
+		got := make([]float32, backend.Len(p.Shape))
+		be.Download(p.Grad, got)
+		if e := check("gradient of "+p.Name, got, g.tensors["grad/"+p.Name].Data); e >= worst {
+			worst, worstName = e, p.Name
+		}
+	}
+	t.Logf("gradients: max relative error %.3g (%s)", worst, worstName)
+
+	// Plain SGD from the initial weights, one fixed batch per step.
+	restore()
+	steps := 5
+	inputs := g.get(t, "sgd/inputs", append([]int{steps}, inShape...)...).Data
+	allLabels := g.get(t, "sgd/labels", steps, n).Data
+	losses := g.get(t, "sgd/losses", steps).Data
+	per := backend.Len(inShape)
+	worst = 0
+	for i := 0; i < steps; i++ {
+		be.Upload(x, inputs[i*per:(i+1)*per])
+		loss := sgdStep(be, m, x, labelsOf(t, allLabels[i*n:(i+1)*n]), g.lr, g.l2)
+		worst = math.Max(worst, checkLoss(fmt.Sprintf("SGD step %d", i), loss, losses[i]))
+	}
+	t.Logf("SGD losses: max relative error %.3g", worst)
+}

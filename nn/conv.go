@@ -1,0 +1,104 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/resgo/resgo/backend"
+)
+
+// Padding chooses how a convolution or pooling pads its input.
+type Padding int
+
+const (
+	// Same is TensorFlow's SAME: output = ceil(input/stride), the odd extra
+	// padding at the bottom/right.
+	Same Padding = iota
+	// Valid pads nothing.
+	Valid
+)
+
+func (p Padding) conv(h, w, kh, kw, sh, sw int) backend.ConvDesc {
+	d := backend.ConvDesc{StrideH: sh, StrideW: sw}
+	if p == Same {
+		_, d.PadTop, d.PadBottom = backend.SamePadding(h, kh, sh)
+		_, d.PadLeft, d.PadRight = backend.SamePadding(w, kw, sw)
+	}
+	return d
+}
+
+// Conv2D is a 2-D convolution with a bias and an optional fused ReLU.
+type Conv2D struct {
+	Name            string
+	In, Out         int
+	KH, KW, Stride  int
+	Padding         Padding
+	ReLU            bool
+	Weights, Biases *Param
+
+	be       backend.Backend
+	x, y     backend.Tensor
+	dpre, dx backend.Tensor
+	desc     backend.ConvDesc
+}
+
+// NewConv2D makes a convolution whose parameters are named name/weights
+// ([out, in, kh, kw]) and name/biases.
+func NewConv2D(be backend.Backend, name string, in, out, k, stride int, pad Padding, relu bool) *Conv2D {
+	return &Conv2D{
+		Name: name, In: in, Out: out, KH: k, KW: k, Stride: stride, Padding: pad, ReLU: relu,
+		Weights: newParam(be, name+"/weights", out, in, k, k),
+		Biases:  newParam(be, name+"/biases", out),
+		be:      be,
+	}
+}
+
+func (c *Conv2D) outShape(in []int) (backend.ConvDesc, int, int) {
+	if len(in) != 3 || in[0] != c.In {
+		panic(fmt.Sprintf("nn: %s expects [%d, H, W] inputs, got %v", c.Name, c.In, in))
+	}
+	d := c.Padding.conv(in[1], in[2], c.KH, c.KW, c.Stride, c.Stride)
+	d.ReLU = c.ReLU
+	oh, ow := d.OutSize(in[1], in[2], c.KH, c.KW)
+	return d, oh, ow
+}
+
+// Forward implements Layer.
+func (c *Conv2D) Forward(x backend.Tensor) backend.Tensor {
+	s := x.Shape()
+	d, oh, ow := c.outShape(s[1:])
+	c.desc, c.x = d, x
+	c.y = buffer(c.be, c.y, s[0], c.Out, oh, ow)
+	c.be.ConvForward(x, c.Weights.Value, c.Biases.Value, c.y, d)
+	return c.y
+}
+
+// Backward implements Layer.
+func (c *Conv2D) Backward(dy backend.Tensor) backend.Tensor {
+	pre := dy
+	if c.ReLU {
+		c.dpre = buffer(c.be, c.dpre, dy.Shape()...)
+		c.be.ReLUBackward(c.y, dy, c.dpre)
+		pre = c.dpre
+	}
+	c.be.ConvBackwardFilter(c.x, pre, c.Weights.Grad, c.Biases.Grad, c.desc)
+	c.dx = buffer(c.be, c.dx, c.x.Shape()...)
+	c.be.ConvBackwardData(pre, c.Weights.Value, c.dx, c.desc)
+	return c.dx
+}
+
+// Params implements Layer.
+func (c *Conv2D) Params() []*Param { return []*Param{c.Weights, c.Biases} }
+
+// Describe implements Layer.
+func (c *Conv2D) Describe(in []int) Info {
+	_, oh, ow := c.outShape(in)
+	kind := fmt.Sprintf("conv %dx%d/%d", c.KH, c.KW, c.Stride)
+	if c.ReLU {
+		kind += " +relu"
+	}
+	return Info{
+		Name: c.Name, Kind: kind, Out: []int{c.Out, oh, ow},
+		MACs:   int64(c.Out*oh*ow) * int64(c.In*c.KH*c.KW),
+		Params: count(c.Weights.Shape) + count(c.Biases.Shape),
+	}
+}

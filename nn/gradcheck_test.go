@@ -1,0 +1,117 @@
+package nn_test
+
+import (
+	"testing"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/nn"
+	"github.com/resgo/resgo/nn/nntest"
+)
+
+// The checks run on the reference backend, whose float64 accumulation keeps
+// finite differences precise; the fast path is held to the reference by the
+// backend conformance suite.
+
+func check(t *testing.T, be backend.Backend, l nn.Layer, x []float32, shape ...int) {
+	t.Helper()
+	nntest.RandomizeParams(be, l, 11, 0.3)
+	if err := nntest.CheckGradients(be, l, x, shape, nntest.Options{Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConvGradients(t *testing.T) {
+	be := native.NewReference()
+	for _, c := range []struct {
+		name                string
+		in, out, k, s, h, w int
+		pad                 nn.Padding
+		relu                bool
+	}{
+		{"3x3same", 3, 4, 3, 1, 5, 5, nn.Same, false},
+		{"3x3same-relu", 3, 4, 3, 1, 5, 5, nn.Same, true},
+		{"7x7stem", 1, 3, 7, 1, 8, 8, nn.Same, true},
+		{"1x1stride2odd", 4, 2, 1, 2, 7, 7, nn.Same, true},
+		{"3x3stride2odd", 2, 3, 3, 2, 7, 7, nn.Same, false},
+		{"3x3on2x2", 3, 3, 3, 1, 2, 2, nn.Same, false},
+		{"valid", 2, 2, 3, 1, 5, 4, nn.Valid, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := nn.NewConv2D(be, "conv", c.in, c.out, c.k, c.s, c.pad, c.relu)
+			check(t, be, l, nntest.RandomInput(1, 2*c.in*c.h*c.w), 2, c.in, c.h, c.w)
+		})
+	}
+}
+
+func TestPoolGradients(t *testing.T) {
+	be := native.NewReference()
+	for _, max := range []bool{true, false} {
+		for _, hw := range []int{4, 5, 2} {
+			var l nn.Layer
+			if max {
+				l = nn.NewMaxPool(be, "pool", 2, 2, nn.Same)
+			} else {
+				l = nn.NewAvgPool(be, "pool", 2, 2, nn.Same)
+			}
+			x := nntest.DistinctInput(2, 2*3*hw*hw)
+			if err := nntest.CheckGradients(be, l, x, []int{2, 3, hw, hw}, nntest.Options{Seed: 1}); err != nil {
+				t.Fatalf("max=%v %dx%d: %v", max, hw, hw, err)
+			}
+		}
+	}
+}
+
+func TestLinearGradients(t *testing.T) {
+	be := native.NewReference()
+	l := nn.NewLinear(be, "fc", 12, 5)
+	check(t, be, l, nntest.RandomInput(3, 3*12), 3, 3, 2, 2)
+}
+
+func TestResidualGradients(t *testing.T) {
+	be := native.NewReference()
+	for _, widen := range []bool{false, true} {
+		in := 4
+		if widen {
+			in = 2
+		}
+		l := nn.NewResidual(be, "res",
+			nn.NewConv2D(be, "res/Conv", in, 4, 3, 1, nn.Same, true),
+			nn.NewConv2D(be, "res/Conv_1", 4, 4, 3, 1, nn.Same, false))
+		check(t, be, l, nntest.RandomInput(4, 2*in*3*3), 2, in, 3, 3)
+	}
+}
+
+func TestSequentialGradients(t *testing.T) {
+	be := native.NewReference()
+	l := &nn.Sequential{Layers: []nn.Layer{
+		nn.NewConv2D(be, "a", 1, 2, 3, 1, nn.Same, true),
+		nn.NewMaxPool(be, "p", 2, 2, nn.Same),
+		nn.NewConv2D(be, "b", 2, 2, 1, 2, nn.Same, true),
+		nn.NewAvgPool(be, "q", 2, 2, nn.Valid),
+		nn.NewLinear(be, "fc", 2, 3),
+	}}
+	check(t, be, l, nntest.RandomInput(6, 2*1*8*8), 2, 1, 8, 8)
+}
+
+// TestGradCheckCatchesErrors makes sure the checker can fail: a layer whose
+// backward is deliberately wrong must be reported.
+func TestGradCheckCatchesErrors(t *testing.T) {
+	be := native.NewReference()
+	l := &scaledBackward{Linear: nn.NewLinear(be, "fc", 6, 3), be: be}
+	nntest.RandomizeParams(be, l, 1, 0.5)
+	if err := nntest.CheckGradients(be, l, nntest.RandomInput(1, 12), []int{2, 6}, nntest.Options{}); err == nil {
+		t.Fatal("a wrong gradient passed the check")
+	}
+}
+
+type scaledBackward struct {
+	*nn.Linear
+	be backend.Backend
+}
+
+func (s *scaledBackward) Backward(dy backend.Tensor) backend.Tensor {
+	dx := s.Linear.Backward(dy)
+	s.be.Axpy(0.1, s.Weight.Grad, s.Weight.Grad)
+	return dx
+}

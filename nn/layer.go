@@ -1,0 +1,66 @@
+package nn
+
+import (
+	"github.com/resgo/resgo/backend"
+)
+
+// Param is one trainable tensor with its gradient.
+type Param struct {
+	Name  string
+	Shape []int
+	Value backend.Tensor
+	Grad  backend.Tensor
+	// Decay marks parameters that get the L2 penalty.
+	Decay bool
+}
+
+// Layer is a differentiable function with parameters.
+type Layer interface {
+	// Forward computes the output for x. The returned tensor is owned by
+	// the layer and stays valid until its next Forward.
+	Forward(x backend.Tensor) backend.Tensor
+	// Backward takes the gradient with respect to the last Forward's output,
+	// sets the gradients of the layer's parameters (overwriting them) and
+	// returns the gradient with respect to its input (owned by the layer).
+	Backward(dy backend.Tensor) backend.Tensor
+	// Params lists the layer's parameters, in a stable order.
+	Params() []*Param
+	// Describe reports the output shape and the multiply-adds per example
+	// for an input of shape in (without the batch axis).
+	Describe(in []int) Info
+}
+
+// Info describes a layer for summaries.
+type Info struct {
+	Name   string
+	Kind   string
+	Out    []int
+	MACs   int64
+	Params int64
+}
+
+// buffer returns t when it already has the wanted shape, else a new tensor.
+func buffer(be backend.Backend, t backend.Tensor, shape ...int) backend.Tensor {
+	if t != nil && sameShape(t.Shape(), shape) {
+		return t
+	}
+	return be.New(shape...)
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func newParam(be backend.Backend, name string, shape ...int) *Param {
+	return &Param{Name: name, Shape: shape, Value: be.New(shape...), Grad: be.New(shape...)}
+}
+
+func count(shape []int) int64 { return int64(backend.Len(shape)) }

@@ -1,0 +1,99 @@
+package optim
+
+import (
+	"math"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/nn"
+)
+
+// ExponentialDecay is tf.train.exponential_decay:
+// lr = Base * Rate^(step/Steps), with the exponent floored when Staircase.
+type ExponentialDecay struct {
+	Base, Rate float64
+	Steps      int64
+	Staircase  bool
+}
+
+// At returns the learning rate for the step that starts at global step
+// step (0 for the first).
+func (d ExponentialDecay) At(step int64) float64 {
+	if d.Steps <= 0 || d.Rate == 1 {
+		return d.Base
+	}
+	e := float64(step) / float64(d.Steps)
+	if d.Staircase {
+		e = math.Floor(e)
+	}
+	return d.Base * math.Pow(d.Rate, e)
+}
+
+// L2 returns the penalty rate * sum(w^2) / 2 over the parameters marked
+// Decay (tf.contrib.layers.l2_regularizer's form).
+func L2(be backend.Backend, params []*nn.Param, rate float64) float64 {
+	if rate == 0 {
+		return 0
+	}
+	var s float64
+	for _, p := range params {
+		if p.Decay {
+			s += be.SumSquares(p.Value)
+		}
+	}
+	return rate * s / 2
+}
+
+// AddL2Grad adds the penalty's gradient, rate * w, to each Decay parameter.
+func AddL2Grad(be backend.Backend, params []*nn.Param, rate float64) {
+	if rate == 0 {
+		return
+	}
+	for _, p := range params {
+		if p.Decay {
+			be.Axpy(float32(rate), p.Value, p.Grad)
+		}
+	}
+}
+
+// SGDStep applies w -= lr * grad to every parameter.
+func SGDStep(be backend.Backend, params []*nn.Param, lr float64) {
+	for _, p := range params {
+		be.Axpy(float32(-lr), p.Grad, p.Value)
+	}
+}
+
+// EMA keeps tf.train.ExponentialMovingAverage shadows of parameters:
+// shadow = decay*shadow + (1-decay)*w with decay = min(Decay,
+// (1+step)/(10+step)), so early shadows follow the weights closely.
+type EMA struct {
+	Decay   float64
+	Shadows []backend.Tensor
+}
+
+// NewEMA makes shadows initialised to the parameters' current values, as
+// TensorFlow does.
+func NewEMA(be backend.Backend, params []*nn.Param, decay float64) *EMA {
+	e := &EMA{Decay: decay}
+	for _, p := range params {
+		s := be.New(p.Shape...)
+		be.Copy(s, p.Value)
+		e.Shadows = append(e.Shadows, s)
+	}
+	return e
+}
+
+// DecayAt is the effective decay at global step step.
+func (e *EMA) DecayAt(step int64) float64 {
+	return math.Min(e.Decay, float64(1+step)/float64(10+step))
+}
+
+// Update moves every shadow towards its parameter.
+func (e *EMA) Update(be backend.Backend, params []*nn.Param, step int64) {
+	t := float32(1 - e.DecayAt(step))
+	for i, p := range params {
+		be.Lerp(e.Shadows[i], p.Value, t)
+	}
+}
+
+// ShadowName is the name a shadow is saved under, TensorFlow's convention.
+func ShadowName(param string) string { return param + "/ExponentialMovingAverage" }

@@ -1,0 +1,59 @@
+package train
+
+import (
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/model"
+)
+
+// Evaluation is a model's accuracy on a data set.
+type Evaluation struct {
+	Correct, Total int
+	// Confusion[true][predicted] counts examples.
+	Confusion [][]int
+}
+
+// Accuracy is the fraction classified correctly.
+func (e Evaluation) Accuracy() float64 {
+	if e.Total == 0 {
+		return 0
+	}
+	return float64(e.Correct) / float64(e.Total)
+}
+
+// Evaluate classifies every example of set in batches.
+func Evaluate(be backend.Backend, m *model.Model, set *data.Set, batch int) Evaluation {
+	k := m.Config.Classes
+	ev := Evaluation{Confusion: make([][]int, k)}
+	for i := range ev.Confusion {
+		ev.Confusion[i] = make([]int, k)
+	}
+	per := set.Rows * set.Cols
+	logits := make([]float32, batch*k)
+	var x backend.Tensor
+	for lo := 0; lo < set.N; lo += batch {
+		n := min(batch, set.N-lo)
+		if x == nil || x.Shape()[0] != n {
+			x = be.New(n, m.Config.Input[0], set.Rows, set.Cols)
+		}
+		be.Upload(x, set.Images[lo*per:(lo+n)*per])
+		out := m.Forward(x)
+		be.Download(out, logits[:n*k])
+		for i := 0; i < n; i++ {
+			row := logits[i*k : (i+1)*k]
+			best := 0
+			for j, v := range row {
+				if v > row[best] {
+					best = j
+				}
+			}
+			truth := int(set.Labels[lo+i])
+			ev.Confusion[truth][best]++
+			if best == truth {
+				ev.Correct++
+			}
+			ev.Total++
+		}
+	}
+	return ev
+}

@@ -1,0 +1,170 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/checkpoint"
+	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/model"
+)
+
+// Options configures a training run.
+type Options struct {
+	Hyper  Hyper
+	Model  model.Config
+	Prefix string
+	// CheckpointDir receives a checkpoint every SaveEvery steps, at the end
+	// and on interruption; the newest Keep are kept.
+	CheckpointDir string
+	SaveEvery     int64
+	Keep          int
+	// Fresh starts from new weights even when checkpoints exist; the old
+	// ones are moved into a subdirectory, never deleted.
+	Fresh bool
+	// Out receives the tutorial's line per step; Log receives status.
+	Out, Log io.Writer
+}
+
+// ErrInterrupted is returned when the context was cancelled; the state at
+// that step has been saved.
+var ErrInterrupted = errors.New("training interrupted")
+
+// Result summarises a finished (or interrupted) run.
+type Result struct {
+	Step       int64
+	Loss       float64
+	Checkpoint string
+	Trainer    *Trainer
+}
+
+// Run trains on train until the configured number of steps, resuming from
+// the newest loadable checkpoint unless Fresh is set.
+func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*Result, error) {
+	h := o.Hyper
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	m, err := model.Build(be, o.Model)
+	if err != nil {
+		return nil, err
+	}
+	store := &checkpoint.Store{Dir: o.CheckpointDir, Prefix: o.Prefix, Keep: o.Keep}
+	if err := prepareDir(store, o); err != nil {
+		return nil, err
+	}
+	m.Init(h.Seed)
+	t := NewTrainer(be, m, h, train.N)
+	if !o.Fresh {
+		if err := resume(t, store, o.Log); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Step: t.Step, Trainer: t}
+	if t.Step >= h.Steps {
+		fmt.Fprintf(o.Log, "resgo: %s already holds step %d of %d; nothing to do (raise --steps to train on, or --fresh to start over)\n",
+			o.CheckpointDir, t.Step, h.Steps)
+		return res, nil
+	}
+	batcher := data.NewBatcher(train, h.BatchSize, h.Seed)
+	batcher.SeekBatch(t.Step)
+	images := make([]float32, h.BatchSize*train.Rows*train.Cols)
+	labels := make([]int32, h.BatchSize)
+	lastSaved, start, startStep := t.Step, time.Now(), t.Step
+	save := func() error {
+		tensors, meta := t.Snapshot()
+		path, err := store.Save(t.Step, tensors, meta)
+		if err != nil {
+			return fmt.Errorf("saving checkpoint at step %d: %w", t.Step, err)
+		}
+		lastSaved, res.Checkpoint = t.Step, path
+		return nil
+	}
+	for t.Step < h.Steps {
+		if ctx.Err() != nil {
+			if t.Step > lastSaved {
+				if err := save(); err != nil {
+					return res, err
+				}
+			}
+			return res, ErrInterrupted
+		}
+		batcher.Next(images, labels)
+		loss := t.TrainStep(images, labels)
+		res.Step, res.Loss = t.Step, loss
+		if !Finite(loss) {
+			return res, fmt.Errorf("loss is %v at step %d: training diverged (lower --learning-rate); the last good checkpoint is kept in %s",
+				loss, t.Step, o.CheckpointDir)
+		}
+		fmt.Fprintf(o.Out, "After %d training step(s), loss on training batch is %s.\n", t.Step, FormatLoss(loss))
+		if t.Step%o.SaveEvery == 0 || t.Step == h.Steps {
+			if err := save(); err != nil {
+				return res, err
+			}
+			rate := float64((t.Step-startStep)*int64(h.BatchSize)) / time.Since(start).Seconds()
+			eta := time.Duration(float64(h.Steps-t.Step) * float64(h.BatchSize) / rate * float64(time.Second))
+			fmt.Fprintf(o.Log, "resgo: step %d/%d, lr %.6g, %.1f images/s, ETA %s; saved %s\n",
+				t.Step, h.Steps, t.LearningRate(), rate, eta.Round(time.Second), res.Checkpoint)
+		}
+	}
+	return res, nil
+}
+
+// prepareDir clears temp files a killed process left and, for a fresh
+// start, moves earlier checkpoints aside so they are neither resumed nor
+// pruned.
+func prepareDir(store *checkpoint.Store, o Options) error {
+	if err := os.MkdirAll(store.Dir, 0o755); err != nil {
+		return fmt.Errorf("checkpoint directory %s: %w", store.Dir, err)
+	}
+	if err := checkpoint.RemoveStaleTemps(store.Dir); err != nil {
+		return err
+	}
+	if !o.Fresh {
+		return nil
+	}
+	old, err := store.List()
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	aside := filepath.Join(store.Dir, "previous-"+time.Now().UTC().Format("20060102-150405"))
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		return err
+	}
+	for _, e := range old {
+		if err := os.Rename(e.Path, filepath.Join(aside, filepath.Base(e.Path))); err != nil {
+			return fmt.Errorf("moving %s aside: %w", e.Path, err)
+		}
+	}
+	_ = os.Rename(filepath.Join(store.Dir, checkpoint.IndexFile), filepath.Join(aside, checkpoint.IndexFile))
+	fmt.Fprintf(o.Log, "resgo: --fresh: moved %d earlier checkpoint(s) to %s\n", len(old), aside)
+	return nil
+}
+
+func resume(t *Trainer, store *checkpoint.Store, log io.Writer) error {
+	ck, skipped, err := store.LoadLatestGood()
+	for _, s := range skipped {
+		fmt.Fprintf(log, "resgo: warning: skipping unreadable checkpoint: %v\n", s)
+	}
+	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.Restore(ck); err != nil {
+		return fmt.Errorf("%w (use --fresh to start over, or another --checkpoint-dir)", err)
+	}
+	if h, err := HyperOf(ck); err == nil && (h.LearningRate != t.Hyper.LearningRate || h.BatchSize != t.Hyper.BatchSize || h.Seed != t.Hyper.Seed) {
+		fmt.Fprintf(log, "resgo: warning: %s was trained with learning rate %g, batch %d, seed %d; continuing with %g, %d, %d\n",
+			ck.Path, h.LearningRate, h.BatchSize, h.Seed, t.Hyper.LearningRate, t.Hyper.BatchSize, t.Hyper.Seed)
+	}
+	fmt.Fprintf(log, "resgo: resuming from %s at step %d (learning rate %.6g)\n", ck.Path, t.Step, t.LearningRate())
+	return nil
+}

@@ -1,0 +1,89 @@
+package train
+
+import (
+	"math"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/optim"
+)
+
+// Hyper holds the optimisation hyperparameters; the defaults are the
+// tutorial's.
+type Hyper struct {
+	BatchSize    int     `json:"batch_size"`
+	Steps        int64   `json:"steps"`
+	LearningRate float64 `json:"learning_rate"`
+	DecayRate    float64 `json:"decay_rate"`
+	// DecaySteps is the decay period; 0 means one epoch (train examples
+	// divided by the batch size, 550 on MNIST).
+	DecaySteps int64   `json:"decay_steps"`
+	Staircase  bool    `json:"staircase"`
+	L2         float64 `json:"l2"`
+	EMADecay   float64 `json:"ema_decay"`
+	Seed       uint64  `json:"seed"`
+}
+
+// DefaultHyper is the tutorial's configuration.
+func DefaultHyper() Hyper {
+	return Hyper{BatchSize: 100, Steps: 8000, LearningRate: 0.03, DecayRate: 0.99, Staircase: true,
+		L2: 0.0001, EMADecay: 0.99, Seed: 1}
+}
+
+// Trainer holds a model being trained and its optimiser state.
+type Trainer struct {
+	Be       backend.Backend
+	Model    *model.Model
+	Hyper    Hyper
+	Schedule optim.ExponentialDecay
+	EMA      *optim.EMA
+	// Step is the global step: the number of updates applied so far.
+	Step int64
+
+	x       backend.Tensor
+	dlogits backend.Tensor
+}
+
+// NewTrainer wraps a model whose weights are already set (by Init or a
+// checkpoint); the moving averages start at the current weights.
+func NewTrainer(be backend.Backend, m *model.Model, h Hyper, trainExamples int) *Trainer {
+	decay := h.DecaySteps
+	if decay == 0 && h.BatchSize > 0 {
+		decay = int64(max(1, trainExamples/h.BatchSize))
+	}
+	return &Trainer{
+		Be: be, Model: m, Hyper: h,
+		Schedule: optim.ExponentialDecay{Base: h.LearningRate, Rate: h.DecayRate, Steps: decay, Staircase: h.Staircase},
+		EMA:      optim.NewEMA(be, m.Params, h.EMADecay),
+	}
+}
+
+// LearningRate is the rate the next step will use.
+func (t *Trainer) LearningRate() float64 { return t.Schedule.At(t.Step) }
+
+// TrainStep runs one SGD step on a batch (images as N x C*H*W floats) and
+// returns the loss on that batch before the update, as TensorFlow's
+// session.run([train_op, loss]) reports it.
+func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
+	c := t.Model.Config
+	n := len(labels)
+	if t.x == nil || t.x.Shape()[0] != n {
+		t.x = t.Be.New(n, c.Input[0], c.Input[1], c.Input[2])
+		t.dlogits = t.Be.New(n, c.Classes)
+	}
+	t.Be.Upload(t.x, images)
+	logits := t.Model.Forward(t.x)
+	loss := t.Be.SoftmaxCrossEntropy(logits, labels, t.dlogits)
+	loss += optim.L2(t.Be, t.Model.Params, t.Hyper.L2)
+	t.Model.Backward(t.dlogits)
+	optim.AddL2Grad(t.Be, t.Model.Params, t.Hyper.L2)
+	optim.SGDStep(t.Be, t.Model.Params, t.LearningRate())
+	// The averages follow the updated weights, with the decay of the step
+	// the update belonged to.
+	t.EMA.Update(t.Be, t.Model.Params, t.Step)
+	t.Step++
+	return loss
+}
+
+// Finite reports whether a loss is a usable number.
+func Finite(loss float64) bool { return !math.IsNaN(loss) && !math.IsInf(loss, 0) }
