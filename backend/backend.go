@@ -22,7 +22,7 @@ func Len(shape []int) int {
 // Padding is explicit on each side so that TensorFlow's "SAME" padding,
 // which puts the extra row/column at the bottom/right, is representable.
 type ConvDesc struct {
-	StrideH, StrideW int
+	StrideH, StrideW  int
 	PadTop, PadBottom int
 	PadLeft, PadRight int
 	// ReLU fuses a rectifier after the bias: y = max(0, conv(x, w) + b).
@@ -39,8 +39,8 @@ func (d ConvDesc) OutSize(h, w, kh, kw int) (int, int) {
 
 // PoolDesc describes a max or average pooling window.
 type PoolDesc struct {
-	KH, KW           int
-	StrideH, StrideW int
+	KH, KW            int
+	StrideH, StrideW  int
 	PadTop, PadBottom int
 	PadLeft, PadRight int
 }

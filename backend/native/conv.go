@@ -16,7 +16,7 @@ import (
 // size of the last-level cache instead of growing with the batch.
 
 // colBudget is the number of floats of unrolled input per group.
-const colBudget = 1 << 22
+const colBudget = 1 << 20
 
 type convGeom struct {
 	n, c, h, w, o, kh, kw, oh, ow int
@@ -64,26 +64,43 @@ func (be *Backend) im2col(g convGeom, xs []float32, n0, cnt int, col []float32) 
 	})
 }
 
+// tapRange returns the output columns [lo, hi) whose input column
+// ox*stride - pad + kx lies inside a row of width w.
+func tapRange(kx, pad, stride, w, ow int) (lo, hi int) {
+	// ox*stride >= pad-kx  and  ox*stride <= w-1+pad-kx.
+	if pad > kx {
+		lo = (pad - kx + stride - 1) / stride
+	}
+	top := w - 1 + pad - kx
+	if top < 0 {
+		return 0, 0
+	}
+	hi = min(ow, top/stride+1)
+	return lo, max(lo, hi)
+}
+
 // unrollTap writes, for every output position, the input value that kernel
 // tap (ky, kx) sees, or 0 where it falls in the padding.
 func unrollTap(g convGeom, plane []float32, ky, kx int, dst []float32) {
 	d := g.d
+	lo, hi := tapRange(kx, d.PadLeft, d.StrideW, g.w, g.ow)
+	off := kx - d.PadLeft
 	for oy := 0; oy < g.oh; oy++ {
 		out := dst[oy*g.ow : (oy+1)*g.ow]
 		iy := oy*d.StrideH - d.PadTop + ky
-		if iy < 0 || iy >= g.h {
+		if iy < 0 || iy >= g.h || lo == hi {
 			clear(out)
 			continue
 		}
 		src := plane[iy*g.w : (iy+1)*g.w]
-		ix := kx - d.PadLeft
-		for ox := range out {
-			if ix >= 0 && ix < g.w {
-				out[ox] = src[ix]
-			} else {
-				out[ox] = 0
-			}
-			ix += d.StrideW
+		clear(out[:lo])
+		clear(out[hi:])
+		if d.StrideW == 1 {
+			copy(out[lo:hi], src[lo+off:hi+off])
+			continue
+		}
+		for ox := lo; ox < hi; ox++ {
+			out[ox] = src[ox*d.StrideW+off]
 		}
 	}
 }
@@ -92,7 +109,6 @@ func unrollTap(g convGeom, plane []float32, ky, kx int, dst []float32) {
 // which the caller has zeroed.
 func (be *Backend) col2im(g convGeom, dcol []float32, n0, cnt int, dxs []float32) {
 	p, cols := g.p(), cnt*g.p()
-	d := g.d
 	be.parallel(cnt, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			img := dxs[(n0+i)*g.c*g.h*g.w:]
@@ -102,25 +118,38 @@ func (be *Backend) col2im(g convGeom, dcol []float32, n0, cnt int, dxs []float32
 					for kx := 0; kx < g.kw; kx++ {
 						row := ((c*g.kh+ky)*g.kw + kx) * cols
 						src := dcol[row+i*p : row+(i+1)*p]
-						for oy := 0; oy < g.oh; oy++ {
-							iy := oy*d.StrideH - d.PadTop + ky
-							if iy < 0 || iy >= g.h {
-								continue
-							}
-							dst := plane[iy*g.w : (iy+1)*g.w]
-							ix := kx - d.PadLeft
-							for _, v := range src[oy*g.ow : (oy+1)*g.ow] {
-								if ix >= 0 && ix < g.w {
-									dst[ix] += v
-								}
-								ix += d.StrideW
-							}
-						}
+						addTap(g, src, ky, kx, plane)
 					}
 				}
 			}
 		}
 	})
+}
+
+// addTap is unrollTap's adjoint: it adds each output position's value
+// into the input cell that tap (ky, kx) saw.
+func addTap(g convGeom, src []float32, ky, kx int, plane []float32) {
+	d := g.d
+	lo, hi := tapRange(kx, d.PadLeft, d.StrideW, g.w, g.ow)
+	off := kx - d.PadLeft
+	for oy := 0; oy < g.oh; oy++ {
+		iy := oy*d.StrideH - d.PadTop + ky
+		if iy < 0 || iy >= g.h || lo == hi {
+			continue
+		}
+		row := plane[iy*g.w : (iy+1)*g.w]
+		in := src[oy*g.ow+lo : oy*g.ow+hi]
+		if d.StrideW == 1 {
+			dst := row[lo+off : hi+off]
+			for i, v := range in {
+				dst[i] += v
+			}
+			continue
+		}
+		for i, v := range in {
+			row[(lo+i)*d.StrideW+off] += v
+		}
+	}
 }
 
 func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
