@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 )
 
@@ -93,4 +94,16 @@ func BenchmarkGemm(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestKernelSwitch: RESGO_KERNEL forces a kernel, so CI can test the
+// portable fallback on a machine with AVX-512.
+func TestKernelSwitch(t *testing.T) {
+	switch want := os.Getenv("RESGO_KERNEL"); want {
+	case "generic", "avx2":
+		if KernelName() != want {
+			t.Fatalf("RESGO_KERNEL=%s but the kernel is %s", want, KernelName())
+		}
+	}
+	t.Logf("GEMM kernel: %s (mr %d, nr %d)", KernelName(), kern.mr, kern.nr)
 }

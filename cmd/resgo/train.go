@@ -27,6 +27,7 @@ func runTrain(args []string) error {
 		dataDir, ckDir, prefix string
 		saveEvery              int64
 		keep, validation       int
+		trainLimit             int
 		fresh                  bool
 	)
 	fs.StringVar(&mc.Arch, "arch", mc.Arch, "model architecture")
@@ -42,6 +43,7 @@ func runTrain(args []string) error {
 	fs.Uint64Var(&h.Seed, "seed", h.Seed, "seed for the initial weights and the data order")
 	fs.StringVar(&dataDir, "data-dir", "MNIST_data", "where the MNIST files are (fetched there when missing)")
 	fs.IntVar(&validation, "validation-size", 5000, "training images held out for validation")
+	fs.IntVar(&trainLimit, "train-limit", 0, "train on only the first N training images (0: all), for quick trials")
 	fs.StringVar(&ckDir, "checkpoint-dir", "MNIST_model", "checkpoint directory")
 	fs.StringVar(&prefix, "checkpoint-name", "mnist_model", "checkpoint file name prefix")
 	fs.Int64Var(&saveEvery, "save-every", 100, "save a checkpoint every this many steps")
@@ -69,6 +71,8 @@ func runTrain(args []string) error {
 		return fmt.Errorf("--save-every %d: must be positive", saveEvery)
 	case keep <= 0:
 		return fmt.Errorf("--keep %d: must be positive", keep)
+	case trainLimit < 0:
+		return fmt.Errorf("--train-limit %d: must be 0 (all) or positive", trainLimit)
 	}
 	be, err := bf.open()
 	if err != nil {
@@ -78,6 +82,9 @@ func runTrain(args []string) error {
 	ds, err := loadMNIST(dataDir, validation, logf)
 	if err != nil {
 		return err
+	}
+	if trainLimit > 0 && trainLimit < ds.Train.N {
+		ds.Train = ds.Train.Subset(0, trainLimit)
 	}
 	if h.BatchSize > ds.Train.N {
 		return fmt.Errorf("--batch-size %d: larger than the %d training images", h.BatchSize, ds.Train.N)

