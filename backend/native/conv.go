@@ -47,6 +47,10 @@ func (g convGeom) group() int {
 // im2col unrolls images [n0, n0+cnt) of x into col (K rows of cnt*P).
 func (be *Backend) im2col(g convGeom, xs []float32, n0, cnt int, col []float32) {
 	p, cols := g.p(), cnt*g.p()
+	if g.ow < smallWidth {
+		be.im2colSmall(g, xs, n0, cnt, col)
+		return
+	}
 	be.parallel(cnt, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			img := xs[(n0+i)*g.c*g.h*g.w:]
@@ -57,6 +61,99 @@ func (be *Backend) im2col(g convGeom, xs []float32, n0, cnt int, col []float32) 
 						row := ((c*g.kh+ky)*g.kw + kx) * cols
 						dst := col[row+i*p : row+(i+1)*p]
 						unrollTap(g, plane, ky, kx, dst)
+					}
+				}
+			}
+		}
+	})
+}
+
+// smallWidth is the output width below which unrolling goes through a
+// precomputed table: on 2x2 to 7x7 maps the per-row set-up of unrollTap
+// costs more than the copying.
+const smallWidth = 8
+
+// tapTable lists, for every kernel tap t and output position j, the offset
+// in the input plane that the tap reads, or -1 in the padding.
+func (be *Backend) tapTable(g convGeom) []int32 {
+	if t, ok := be.tables[g.key()]; ok {
+		return t
+	}
+	d, p := g.d, g.p()
+	t := make([]int32, g.kh*g.kw*p)
+	for ky := 0; ky < g.kh; ky++ {
+		for kx := 0; kx < g.kw; kx++ {
+			tap := ky*g.kw + kx
+			for oy := 0; oy < g.oh; oy++ {
+				for ox := 0; ox < g.ow; ox++ {
+					iy, ix := oy*d.StrideH-d.PadTop+ky, ox*d.StrideW-d.PadLeft+kx
+					off := int32(-1)
+					if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+						off = int32(iy*g.w + ix)
+					}
+					t[tap*p+oy*g.ow+ox] = off
+				}
+			}
+		}
+	}
+	if be.tables == nil {
+		be.tables = map[tableKey][]int32{}
+	}
+	be.tables[g.key()] = t
+	return t
+}
+
+// tableKey identifies a tap table: everything but the batch and channels.
+type tableKey struct {
+	h, w, kh, kw, oh, ow int
+	d                    backend.ConvDesc
+}
+
+func (g convGeom) key() tableKey {
+	d := g.d
+	d.ReLU = false
+	return tableKey{g.h, g.w, g.kh, g.kw, g.oh, g.ow, d}
+}
+
+func (be *Backend) im2colSmall(g convGeom, xs []float32, n0, cnt int, col []float32) {
+	p, cols, taps := g.p(), cnt*g.p(), g.kh*g.kw
+	table := be.tapTable(g)
+	be.parallel(cnt, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			img := xs[(n0+i)*g.c*g.h*g.w:]
+			for c := 0; c < g.c; c++ {
+				plane := img[c*g.h*g.w : (c+1)*g.h*g.w]
+				for t := 0; t < taps; t++ {
+					row := (c*taps+t)*cols + i*p
+					dst := col[row : row+p]
+					for j, off := range table[t*p : (t+1)*p] {
+						if off >= 0 {
+							dst[j] = plane[off]
+						} else {
+							dst[j] = 0
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func (be *Backend) col2imSmall(g convGeom, dcol []float32, n0, cnt int, dxs []float32) {
+	p, cols, taps := g.p(), cnt*g.p(), g.kh*g.kw
+	table := be.tapTable(g)
+	be.parallel(cnt, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			img := dxs[(n0+i)*g.c*g.h*g.w:]
+			for c := 0; c < g.c; c++ {
+				plane := img[c*g.h*g.w : (c+1)*g.h*g.w]
+				for t := 0; t < taps; t++ {
+					row := (c*taps+t)*cols + i*p
+					src := dcol[row : row+p]
+					for j, off := range table[t*p : (t+1)*p] {
+						if off >= 0 {
+							plane[off] += src[j]
+						}
 					}
 				}
 			}
@@ -109,6 +206,10 @@ func unrollTap(g convGeom, plane []float32, ky, kx int, dst []float32) {
 // which the caller has zeroed.
 func (be *Backend) col2im(g convGeom, dcol []float32, n0, cnt int, dxs []float32) {
 	p, cols := g.p(), cnt*g.p()
+	if g.ow < smallWidth {
+		be.col2imSmall(g, dcol, n0, cnt, dxs)
+		return
+	}
 	be.parallel(cnt, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			img := dxs[(n0+i)*g.c*g.h*g.w:]

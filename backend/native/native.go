@@ -15,6 +15,7 @@ type Backend struct {
 	threads   int
 	reference bool
 	buffers   [2][]float32
+	tables    map[tableKey][]int32
 }
 
 // New returns the fast native backend using threads goroutines
