@@ -107,3 +107,13 @@ func TestKernelSwitch(t *testing.T) {
 	}
 	t.Logf("GEMM kernel: %s (mr %d, nr %d)", KernelName(), kern.mr, kern.nr)
 }
+
+// TestMeasurePeak: the probe gives a plausible figure, and the GEMM kernel
+// cannot beat it by much (which would mean the probe undercounts).
+func TestMeasurePeak(t *testing.T) {
+	peak, isa := MeasurePeak(1)
+	t.Logf("one-thread FMA peak: %.1f GFLOP/s (%s)", peak, isa)
+	if peak < 0.5 || peak > 1000 {
+		t.Fatalf("implausible peak %v", peak)
+	}
+}

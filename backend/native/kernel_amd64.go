@@ -29,3 +29,21 @@ func selectKernel() microKernel {
 	}
 	return genericKernel
 }
+
+//go:noescape
+func peakLoopAVX512(n int)
+
+//go:noescape
+func peakLoopAVX2(n int)
+
+// peakProbe returns the FMA loop of the widest instruction set, and the
+// FLOPs of one iteration (12 FMAs of a full vector, 2 FLOPs per lane).
+func peakProbe() (func(int), float64, string) {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return peakLoopAVX512, 12 * 16 * 2, "avx512"
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return peakLoopAVX2, 12 * 8 * 2, "avx2"
+	}
+	return peakLoopGo, 8 * 2, "scalar"
+}

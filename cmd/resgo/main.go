@@ -23,6 +23,7 @@ var commands = []command{
 	{"train", "train a model (default: the tutorial's ResNet-34 on MNIST)", runTrain},
 	{"eval", "evaluate a checkpoint on the validation and test sets", runEval},
 	{"summary", "print a model's layers, output shapes, parameters and multiply-adds", runSummary},
+	{"bench", "measure training and inference speed (images/s, GFLOP/s, fraction of FMA peak, memory)", runBench},
 }
 
 func usage(w io.Writer) {

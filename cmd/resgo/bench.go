@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/train"
+)
+
+// benchRow is one measured configuration.
+type benchRow struct {
+	Mode      string  `json:"mode"`
+	Batch     int     `json:"batch"`
+	MsPerStep float64 `json:"ms_per_step"`
+	ImagesPS  float64 `json:"images_per_s"`
+	GFLOPS    float64 `json:"gflops"`
+	PeakFrac  float64 `json:"peak_fraction"`
+	RSSMiB    float64 `json:"peak_rss_mib"`
+}
+
+type benchReport struct {
+	Arch      string     `json:"arch"`
+	Backend   string     `json:"backend"`
+	Kernel    string     `json:"kernel,omitempty"`
+	Threads   int        `json:"threads"`
+	PeakGF    float64    `json:"fma_peak_gflops"`
+	PeakISA   string     `json:"fma_peak_isa"`
+	MACs      int64      `json:"macs_per_image"`
+	Rows      []benchRow `json:"rows"`
+	GoVersion string     `json:"go"`
+}
+
+func runBench(args []string) error {
+	fs := newFlagSet("bench", "Measures training and inference throughput on random 28x28 images: ms per step,\n"+
+		"images/s, GFLOP/s (2 FLOPs per multiply-add; training counts 3x the forward pass) and the\n"+
+		"fraction of this machine's FMA peak, measured by a probe before the runs; and the peak RSS.")
+	var bf backendFlags
+	bf.register(fs)
+	mc := model.DefaultConfig()
+	var (
+		modes, batches string
+		steps, warmup  int
+		asJSON         bool
+	)
+	fs.StringVar(&mc.Arch, "arch", mc.Arch, "model architecture")
+	fs.IntVar(&mc.BaseDepth, "base-depth", mc.BaseDepth, "channels of the first stage")
+	fs.StringVar(&modes, "modes", "train,infer", "what to measure: train, infer or both")
+	fs.StringVar(&batches, "batch-sizes", "100,1", "comma-separated batch sizes (training skips batch 1)")
+	fs.IntVar(&steps, "steps", 10, "timed steps per configuration")
+	fs.IntVar(&warmup, "warmup", 2, "untimed steps first")
+	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if steps <= 0 || warmup < 0 {
+		return fmt.Errorf("--steps %d / --warmup %d: need steps > 0 and warmup >= 0", steps, warmup)
+	}
+	var sizes []int
+	for _, s := range strings.Split(batches, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("--batch-sizes %q: %q is not a positive integer", batches, s)
+		}
+		sizes = append(sizes, n)
+	}
+	var doTrain, doInfer bool
+	for _, m := range strings.Split(modes, ",") {
+		switch strings.TrimSpace(m) {
+		case "train":
+			doTrain = true
+		case "infer":
+			doInfer = true
+		default:
+			return fmt.Errorf("--modes %q: unknown mode %q (train, infer)", modes, m)
+		}
+	}
+	be, err := bf.open()
+	if err != nil {
+		return err
+	}
+	m, err := model.Build(be, mc)
+	if err != nil {
+		return err
+	}
+	m.Init(1)
+	_, macs := m.Summary(discard{})
+	rep := benchReport{Arch: mc.Arch, Backend: be.Name(), Threads: be.Threads(), MACs: macs, GoVersion: goVersion()}
+	if be.Name() == "native" {
+		rep.Kernel = native.KernelName()
+	}
+	rep.PeakGF, rep.PeakISA = native.MeasurePeak(be.Threads())
+	if !asJSON {
+		fmt.Printf("%s on %s (kernel %s), %d threads; measured FMA peak %.1f GFLOP/s (%s)\n\n",
+			mc.Arch, be.Name(), rep.Kernel, be.Threads(), rep.PeakGF, rep.PeakISA)
+		fmt.Printf("%-6s %6s %10s %10s %9s %7s %10s\n", "mode", "batch", "ms/step", "images/s", "GFLOP/s", "%peak", "peak RSS")
+	}
+	measure := func(mode string, batch int, step func()) {
+		for i := 0; i < warmup; i++ {
+			step()
+		}
+		start := time.Now()
+		for i := 0; i < steps; i++ {
+			step()
+		}
+		el := time.Since(start).Seconds() / float64(steps)
+		flops := 2 * float64(macs) * float64(batch)
+		if mode == "train" {
+			flops *= 3
+		}
+		row := benchRow{Mode: mode, Batch: batch, MsPerStep: el * 1e3, ImagesPS: float64(batch) / el,
+			GFLOPS: flops / el / 1e9, RSSMiB: peakRSSMiB()}
+		row.PeakFrac = row.GFLOPS / rep.PeakGF
+		rep.Rows = append(rep.Rows, row)
+		if !asJSON {
+			fmt.Printf("%-6s %6d %10.1f %10.1f %9.1f %6.1f%% %7.0f MiB\n", mode, batch, row.MsPerStep, row.ImagesPS,
+				row.GFLOPS, 100*row.PeakFrac, row.RSSMiB)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	per := mc.Input[0] * mc.Input[1] * mc.Input[2]
+	for _, batch := range sizes {
+		images := make([]float32, batch*per)
+		labels := make([]int32, batch)
+		for i := range images {
+			images[i] = r.Float32()
+		}
+		for i := range labels {
+			labels[i] = int32(r.IntN(mc.Classes))
+		}
+		if doTrain && batch > 1 {
+			h := train.DefaultHyper()
+			h.BatchSize = batch
+			tr := train.NewTrainer(be, m, h, 55000)
+			measure("train", batch, func() { tr.TrainStep(images, labels) })
+		}
+		if doInfer {
+			x := be.New(batch, mc.Input[0], mc.Input[1], mc.Input[2])
+			logits := make([]float32, batch*mc.Classes)
+			measure("infer", batch, func() {
+				be.Upload(x, images)
+				be.Download(m.Forward(x), logits)
+			})
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
