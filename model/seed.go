@@ -19,8 +19,9 @@ func buildSeedResNet34(be backend.Backend, c Config) (*nn.Sequential, error) {
 		return nil, fmt.Errorf("model: seed-resnet34 needs even input sizes, got %dx%d", c.Input[1], c.Input[2])
 	}
 	net := &nn.Sequential{Name: "seed-resnet34"}
-	net.Layers = append(net.Layers,
-		nn.NewConv2D(be, "layer1-initconv/Conv", c.Input[0], d, 7, 1, nn.Same, true),
+	stem := nn.NewConv2D(be, "layer1-initconv/Conv", c.Input[0], d, 7, 1, nn.Same, true)
+	stem.NoInputGrad = true
+	net.Layers = append(net.Layers, stem,
 		nn.NewMaxPool(be, "layer1-initconv/MaxPool2D", 2, 2, nn.Same))
 	stages := []struct {
 		scope  string

@@ -34,6 +34,9 @@ type Conv2D struct {
 	Padding         Padding
 	ReLU            bool
 	Weights, Biases *Param
+	// NoInputGrad skips the gradient with respect to the input, which
+	// the first layer of a network does not need; Backward returns nil.
+	NoInputGrad bool
 
 	be       backend.Backend
 	x, y     backend.Tensor
@@ -81,6 +84,9 @@ func (c *Conv2D) Backward(dy backend.Tensor) backend.Tensor {
 		pre = c.dpre
 	}
 	c.be.ConvBackwardFilter(c.x, pre, c.Weights.Grad, c.Biases.Grad, c.desc)
+	if c.NoInputGrad {
+		return nil
+	}
 	c.dx = buffer(c.be, c.dx, c.x.Shape()...)
 	c.be.ConvBackwardData(pre, c.Weights.Value, c.dx, c.desc)
 	return c.dx

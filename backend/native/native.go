@@ -151,12 +151,20 @@ func (be *Backend) ReLUBackward(y, dy, dx backend.Tensor) {
 
 // MaxPoolForward implements backend.Backend.
 func (be *Backend) MaxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
-	refMaxPoolForward(x, y, d)
+	if be.reference {
+		refMaxPoolForward(x, y, d)
+		return
+	}
+	be.maxPoolForward(x, y, d)
 }
 
 // MaxPoolBackward implements backend.Backend.
 func (be *Backend) MaxPoolBackward(x, y, dy, dx backend.Tensor, d backend.PoolDesc) {
-	refMaxPoolBackward(x, dy, dx, d)
+	if be.reference {
+		refMaxPoolBackward(x, dy, dx, d)
+		return
+	}
+	be.maxPoolBackward(x, dy, dx, d)
 }
 
 // AvgPoolForward implements backend.Backend.
