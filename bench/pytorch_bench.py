@@ -118,7 +118,7 @@ def run_child(args):
     g.apply_conv = apply_conv
 
     gen = torch.Generator().manual_seed(g.SEED)
-    params = {k: v.float().contiguous() for k, v in g.init_params(shapes, gen).items()}
+    params = init_params32(torch, g, shapes, gen)
     x = torch.rand((args.batch,) + g.INPUT, generator=gen, dtype=torch.float32)
     labels = torch.randint(0, g.CLASSES, (args.batch,), generator=gen)
 
@@ -192,6 +192,26 @@ def run_child(args):
             "rows": [row]}
 
 
+def init_params32(torch, g, shapes, gen):
+    """make_golden.py's initial distributions (Glorot-uniform convolutions,
+    fc weight normal(0, 0.1), biases uniform(-0.1, 0.1)), drawn in place in
+    float32. g.init_params draws in float64 and would leave its temporaries
+    (1.5x the float32 model at depth 64) in the peak RSS."""
+    params = {}
+    for name, shape in shapes.items():
+        t = torch.empty(shape, dtype=torch.float32)
+        if len(shape) == 4:
+            o, i, kh, kw = shape
+            a = (6.0 / ((i + o) * kh * kw)) ** 0.5
+            t.uniform_(-a, a, generator=gen)
+        elif name == g.FC_WEIGHT:
+            t.normal_(0.0, 0.1, generator=gen)
+        else:
+            t.uniform_(-0.1, 0.1, generator=gen)
+        params[name] = t
+    return params
+
+
 def _prod(shape):
     n = 1
     for v in shape:
@@ -210,7 +230,7 @@ def run_all(args):
                 plan.append(("train", b, args.steps))
     if "infer" in args.modes:
         for b in args.infer_batches:
-            plan.append(("infer", b, args.b1_steps if b == 1 and args.b1_steps else args.steps))
+            plan.append(("infer", b, args.b1_steps if b == 1 else args.steps))
     if not plan:
         raise SystemExit("pytorch_bench: nothing to measure")
 
@@ -267,8 +287,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     ap.add_argument("--steps", type=int, default=10, help="timed steps per row (as resgo bench)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (as resgo bench)")
-    ap.add_argument("--b1-steps", type=int, default=100,
-                    help="timed steps for batch-1 inference (0: use --steps)")
+    ap.add_argument("--b1-steps", type=int, default=0,
+                    help="timed steps for batch-1 inference (0: 10x --steps, i.e. 100)")
     ap.add_argument("--modes", default="train,infer", help="train, infer or both")
     ap.add_argument("--train-batches", type=int_list, default=[100], help="training batch sizes")
     ap.add_argument("--infer-batches", type=int_list, default=[100, 1], help="inference batch sizes")
@@ -281,6 +301,8 @@ def main():
     args = ap.parse_args()
     if args.steps <= 0 or args.warmup < 0 or args.threads <= 0 or args.b1_steps < 0:
         ap.error("need --steps > 0, --warmup >= 0, --threads > 0, --b1-steps >= 0")
+    if args.b1_steps == 0:
+        args.b1_steps = 10 * args.steps
     if args.depth < 4 or args.depth % 4:
         ap.error("--depth %d: must be a multiple of 4, at least 4" % args.depth)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -244,4 +245,56 @@ func TestInterruptAndKill(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEvalWatch: --watch evaluates checkpoints as training writes them and
+// stops cleanly on Ctrl-C.
+func TestEvalWatch(t *testing.T) {
+	dir := t.TempDir()
+	if r := run(t, dir, quick("--steps", "5")...); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	cmd := exec.Command(binary, "eval", "--watch", "--interval", "50ms", "--data-dir", mnistDir)
+	cmd.Dir = dir
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(s string) {
+		deadline := time.Now().Add(time.Minute)
+		for !strings.Contains(out.String(), s) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("After 5 training step(s)")
+	if r := run(t, dir, quick("--steps", "10")...); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	waitFor("After 10 training step(s)")
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("watch did not stop cleanly: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "After 5 training step(s)") || !strings.Contains(out.String(), "After 10 training step(s)") {
+		t.Fatalf("watch output:\n%s", out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
