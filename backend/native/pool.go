@@ -14,6 +14,20 @@ func window(o, stride, pad, k, size int) (lo, hi int) {
 	return max(lo, 0), hi
 }
 
+// argmax returns the plane offset of the first maximum in rows [y0, y1)
+// and columns [x0, x1), or -1 for an empty window.
+func argmax(plane []float32, w, y0, y1, x0, x1 int) int {
+	best := -1
+	for iy := y0; iy < y1; iy++ {
+		for ix := x0; ix < x1; ix++ {
+			if best < 0 || plane[iy*w+ix] > plane[best] {
+				best = iy*w + ix
+			}
+		}
+	}
+	return best
+}
+
 func (be *Backend) maxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 	n, c, h, w := dims4(x)
 	_, _, oh, ow := dims4(y)
@@ -26,14 +40,7 @@ func (be *Backend) maxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 				y0, y1 := window(py, d.StrideH, d.PadTop, d.KH, h)
 				for px := 0; px < ow; px++ {
 					x0, x1 := window(px, d.StrideW, d.PadLeft, d.KW, w)
-					best := -1
-					for iy := y0; iy < y1; iy++ {
-						for ix := x0; ix < x1; ix++ {
-							if best < 0 || plane[iy*w+ix] > plane[best] {
-								best = iy*w + ix
-							}
-						}
-					}
+					best := argmax(plane, w, y0, y1, x0, x1)
 					v := float32(0)
 					if best >= 0 {
 						v = plane[best]
@@ -59,14 +66,7 @@ func (be *Backend) maxPoolBackward(x, dy, dx backend.Tensor, d backend.PoolDesc)
 				y0, y1 := window(py, d.StrideH, d.PadTop, d.KH, h)
 				for px := 0; px < ow; px++ {
 					x0, x1 := window(px, d.StrideW, d.PadLeft, d.KW, w)
-					best := -1
-					for iy := y0; iy < y1; iy++ {
-						for ix := x0; ix < x1; ix++ {
-							if best < 0 || plane[iy*w+ix] > plane[best] {
-								best = iy*w + ix
-							}
-						}
-					}
+					best := argmax(plane, w, y0, y1, x0, x1)
 					if best >= 0 {
 						grad[best] += g[py*ow+px]
 					}

@@ -22,18 +22,18 @@ func runEval(args []string) error {
 	fs := newFlagSet("eval", "Evaluates a checkpoint (the newest in --checkpoint-dir unless --checkpoint names\n"+
 		"one) on the validation and test sets, with the moving-average weights unless --raw.\n"+
 		"--watch evaluates every new checkpoint as training writes it.")
-	var bf backendFlags
-	bf.register(fs)
 	var (
-		dataDir, ckDir, prefix, ckPath string
-		validation, batch              int
-		raw, watch, confusion          bool
-		interval                       time.Duration
+		bf                    backendFlags
+		df                    dataFlags
+		cf                    checkpointFlags
+		ckPath                string
+		batch                 int
+		raw, watch, confusion bool
+		interval              time.Duration
 	)
-	fs.StringVar(&dataDir, "data-dir", "MNIST_data", "where the MNIST files are (fetched there when missing)")
-	fs.IntVar(&validation, "validation-size", 5000, "training images held out for validation")
-	fs.StringVar(&ckDir, "checkpoint-dir", "MNIST_model", "checkpoint directory")
-	fs.StringVar(&prefix, "checkpoint-name", "mnist_model", "checkpoint file name prefix")
+	bf.register(fs)
+	df.register(fs)
+	cf.register(fs)
 	fs.StringVar(&ckPath, "checkpoint", "", "a checkpoint file to evaluate instead of the newest")
 	fs.BoolVar(&raw, "raw", false, "evaluate the raw weights instead of their moving averages")
 	fs.BoolVar(&confusion, "confusion", true, "print the test set's confusion matrix")
@@ -50,12 +50,11 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "resgo: "+format+"\n", a...) }
-	ds, err := loadMNIST(dataDir, validation, logf)
+	ds, err := df.load()
 	if err != nil {
 		return err
 	}
-	store := &checkpoint.Store{Dir: ckDir, Prefix: prefix}
+	store := &checkpoint.Store{Dir: cf.dir, Prefix: cf.prefix}
 	if !watch {
 		path := ckPath
 		if path == "" {
@@ -64,7 +63,7 @@ func runEval(args []string) error {
 				return err
 			}
 			if !ok {
-				return fmt.Errorf("%s: no checkpoint found (train first with resgo train)", ckDir)
+				return fmt.Errorf("%s: no checkpoint found (train first with resgo train)", cf.dir)
 			}
 			path = e.Path
 		}
@@ -73,7 +72,7 @@ func runEval(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	seen := ""
-	logf("watching %s for new checkpoints every %s (Ctrl-C to stop)", ckDir, interval)
+	logf("watching %s for new checkpoints every %s (Ctrl-C to stop)", cf.dir, interval)
 	for {
 		e, ok, err := store.Latest()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/data"
 )
 
 type command struct {
@@ -106,6 +107,36 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("unexpected argument %q (see resgo %s --help)", fs.Arg(0), fs.Name())
 	}
 	return nil
+}
+
+// logf prints a progress or status line on stderr.
+func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, "resgo: "+format+"\n", a...) }
+
+// dataFlags locate MNIST and its validation split.
+type dataFlags struct {
+	dir        string
+	validation int
+}
+
+func (d *dataFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.dir, "data-dir", "MNIST_data", "where the MNIST files are (fetched there when missing)")
+	fs.IntVar(&d.validation, "validation-size", 5000, "training images held out for validation")
+}
+
+// load fetches MNIST when missing, verifies it and splits it.
+func (d *dataFlags) load() (*data.MNIST, error) {
+	if err := data.EnsureMNIST(d.dir, logf); err != nil {
+		return nil, err
+	}
+	return data.LoadMNIST(d.dir, d.validation)
+}
+
+// checkpointFlags locate a checkpoint directory.
+type checkpointFlags struct{ dir, prefix string }
+
+func (c *checkpointFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dir, "checkpoint-dir", "MNIST_model", "checkpoint directory")
+	fs.StringVar(&c.prefix, "checkpoint-name", "mnist_model", "checkpoint file name prefix")
 }
 
 // backendFlags are shared by every command that computes.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/resgo/resgo/backend/native"
-	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/model"
 	"github.com/resgo/resgo/train"
 )
@@ -21,15 +20,18 @@ func runTrain(args []string) error {
 		"Ctrl-C saves a checkpoint and stops; run the same command again to continue.")
 	h := train.DefaultHyper()
 	mc := model.DefaultConfig()
-	var bf backendFlags
-	bf.register(fs)
 	var (
-		dataDir, ckDir, prefix string
-		saveEvery              int64
-		keep, validation       int
-		trainLimit             int
-		fresh                  bool
+		bf         backendFlags
+		df         dataFlags
+		cf         checkpointFlags
+		saveEvery  int64
+		keep       int
+		trainLimit int
+		fresh      bool
 	)
+	bf.register(fs)
+	df.register(fs)
+	cf.register(fs)
 	fs.StringVar(&mc.Arch, "arch", mc.Arch, "model architecture")
 	fs.IntVar(&mc.BaseDepth, "base-depth", mc.BaseDepth, "channels of the first stage")
 	fs.IntVar(&h.BatchSize, "batch-size", h.BatchSize, "examples per step")
@@ -41,11 +43,7 @@ func runTrain(args []string) error {
 	fs.Float64Var(&h.L2, "l2", h.L2, "L2 regularisation rate on the final fully connected weight")
 	fs.Float64Var(&h.EMADecay, "ema-decay", h.EMADecay, "moving-average decay of the weights")
 	fs.Uint64Var(&h.Seed, "seed", h.Seed, "seed for the initial weights and the data order")
-	fs.StringVar(&dataDir, "data-dir", "MNIST_data", "where the MNIST files are (fetched there when missing)")
-	fs.IntVar(&validation, "validation-size", 5000, "training images held out for validation")
 	fs.IntVar(&trainLimit, "train-limit", 0, "train on only the first N training images (0: all), for quick trials")
-	fs.StringVar(&ckDir, "checkpoint-dir", "MNIST_model", "checkpoint directory")
-	fs.StringVar(&prefix, "checkpoint-name", "mnist_model", "checkpoint file name prefix")
 	fs.Int64Var(&saveEvery, "save-every", 100, "save a checkpoint every this many steps")
 	fs.IntVar(&keep, "keep", 5, "how many recent checkpoints to keep")
 	fs.BoolVar(&fresh, "fresh", false, "start from new weights; earlier checkpoints are moved aside, not deleted")
@@ -78,8 +76,7 @@ func runTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "resgo: "+format+"\n", a...) }
-	ds, err := loadMNIST(dataDir, validation, logf)
+	ds, err := df.load()
 	if err != nil {
 		return err
 	}
@@ -105,7 +102,7 @@ func runTrain(args []string) error {
 	}()
 	start := time.Now()
 	res, err := train.Run(ctx, be, ds.Train, train.Options{
-		Hyper: h, Model: mc, Prefix: prefix, CheckpointDir: ckDir, SaveEvery: saveEvery, Keep: keep,
+		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
 		Fresh: fresh, Out: os.Stdout, Log: os.Stderr,
 	})
 	if errors.Is(err, train.ErrInterrupted) {
@@ -117,14 +114,7 @@ func runTrain(args []string) error {
 	}
 	if res.Checkpoint != "" {
 		logf("finished step %d in %s; final checkpoint %s", res.Step, time.Since(start).Round(time.Second), res.Checkpoint)
-		logf("evaluate it with: resgo eval --checkpoint-dir %s", ckDir)
+		logf("evaluate it with: resgo eval --checkpoint-dir %s", cf.dir)
 	}
 	return nil
-}
-
-func loadMNIST(dir string, validation int, logf func(string, ...any)) (*data.MNIST, error) {
-	if err := data.EnsureMNIST(dir, logf); err != nil {
-		return nil, err
-	}
-	return data.LoadMNIST(dir, validation)
 }
