@@ -127,17 +127,22 @@ func lossAndGrads(be backend.Backend, m *model.Model, x backend.Tensor, labels [
 	return loss, logits
 }
 
+type namedBackend struct {
+	name string
+	be   backend.Backend
+}
+
+// extraBackends are the backends built in by build tags (see dnnl_test.go).
+var extraBackends []namedBackend
+
 // TestGoldenPyTorch holds the seed-resnet34 model, on both native paths, to
 // PyTorch's logits, loss, parameter gradients and SGD trajectory.
 func TestGoldenPyTorch(t *testing.T) {
 	g := loadGolden(t)
-	for _, c := range []struct {
-		name string
-		be   backend.Backend
-	}{
+	for _, c := range append([]namedBackend{
 		{"reference", native.NewReference()},
 		{"fast", native.New(2)},
-	} {
+	}, extraBackends...) {
 		t.Run(c.name, func(t *testing.T) { checkGolden(t, c.be, g) })
 	}
 }

@@ -87,6 +87,42 @@ func Run(t *testing.T, be backend.Backend) {
 	t.Run("pool", func(t *testing.T) { checkPools(t, be, ref) })
 	t.Run("linear", func(t *testing.T) { checkLinear(t, be, ref) })
 	t.Run("elementwise", func(t *testing.T) { checkElementwise(t, be, ref) })
+	t.Run("chain", func(t *testing.T) { checkChain(t, be, ref) })
+}
+
+// checkChain runs the pieces of a widening residual layer in sequence, so
+// that tensors arrive in whatever layouts the backend's primitives left
+// them (blocked channels, for oneDNN) rather than freshly uploaded:
+// conv -> channel pad -> conv, add the shortcut, then back again.
+func checkChain(t *testing.T, be, ref backend.Backend) {
+	r := rand.New(rand.NewPCG(10, 11))
+	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
+	x, xr := pair(be, ref, r, 2, 16, 5, 5)
+	w1, w1r := pair(be, ref, r, 32, 16, 3, 3)
+	w2, w2r := pair(be, ref, r, 64, 64, 3, 3)
+	b1, b1r := pair(be, ref, r, 32)
+	run := func(be backend.Backend, x, w1, w2, b1 backend.Tensor) (out, dx backend.Tensor) {
+		z := be.New(2, 32, 5, 5)
+		be.ConvForward(x, w1, b1, z, d)
+		p := be.New(2, 64, 5, 5)
+		be.ChannelPadForward(z, p, 16)
+		q := be.New(2, 64, 5, 5)
+		be.ConvForward(p, w2, nil, q, backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1})
+		be.AddTo(q, p)
+		dp := be.New(2, 64, 5, 5)
+		be.ConvBackwardData(q, w2, dp, d)
+		be.AddTo(dp, q)
+		dz := be.New(2, 32, 5, 5)
+		be.ChannelPadBackward(dp, dz, 16)
+		be.ReLUBackward(z, dz, dz)
+		dx = be.New(2, 16, 5, 5)
+		be.ConvBackwardData(dz, w1, dx, d)
+		return q, dx
+	}
+	q, dx := run(be, x, w1, w2, b1)
+	qr, dxr := run(ref, xr, w1r, w2r, b1r)
+	Compare(t, "chain forward", download(be, q), download(ref, qr))
+	Compare(t, "chain backward", download(be, dx), download(ref, dxr))
 }
 
 // pair makes the same random tensor on both backends.

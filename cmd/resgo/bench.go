@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,7 @@ func runBench(args []string) error {
 		modes, batches string
 		steps, warmup  int
 		asJSON         bool
+		cpuProfile     string
 	)
 	fs.StringVar(&mc.Arch, "arch", mc.Arch, "model architecture")
 	fs.IntVar(&mc.BaseDepth, "base-depth", mc.BaseDepth, "channels of the first stage")
@@ -56,6 +58,7 @@ func runBench(args []string) error {
 	fs.IntVar(&steps, "steps", 10, "timed steps per configuration")
 	fs.IntVar(&warmup, "warmup", 2, "untimed steps first")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured steps to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -122,6 +125,17 @@ func runBench(args []string) error {
 			fmt.Printf("%-6s %6d %10.1f %10.1f %9.1f %6.1f%% %7.0f MiB\n", mode, batch, row.MsPerStep, row.ImagesPS,
 				row.GFLOPS, 100*row.PeakFrac, row.RSSMiB)
 		}
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	per := mc.Input[0] * mc.Input[1] * mc.Input[2]

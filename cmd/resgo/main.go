@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/resgo/resgo/backend"
@@ -146,19 +147,36 @@ type backendFlags struct {
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&b.name, "backend", "native", "compute backend: native (pure Go)")
+	fs.StringVar(&b.name, "backend", defaultBackend, "compute backend: "+strings.Join(backendNames(), ", "))
 	fs.IntVar(&b.threads, "threads", 0, "compute threads (0: one per CPU core)")
+}
+
+// backends maps a --backend name to its constructor; build-tagged files
+// add theirs (see backend_dnnl.go).
+var backends = map[string]func(threads int) (backend.Backend, error){
+	"native":    func(threads int) (backend.Backend, error) { return native.New(threads), nil },
+	"reference": func(int) (backend.Backend, error) { return native.NewReference(), nil },
+}
+
+// defaultBackend is the fastest backend built in.
+var defaultBackend = "native"
+
+func backendNames() []string {
+	var names []string
+	for n := range backends {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (b *backendFlags) open() (backend.Backend, error) {
 	if b.threads < 0 {
 		return nil, fmt.Errorf("--threads %d: must be 0 (all cores) or more", b.threads)
 	}
-	switch b.name {
-	case "native":
-		return native.New(b.threads), nil
-	case "reference":
-		return native.NewReference(), nil
+	open, ok := backends[b.name]
+	if !ok {
+		return nil, fmt.Errorf("--backend %q: unknown backend (available: %s)", b.name, strings.Join(backendNames(), ", "))
 	}
-	return nil, fmt.Errorf("--backend %q: unknown backend (available: native, reference)", b.name)
+	return open(b.threads)
 }

@@ -1,0 +1,152 @@
+//go:build dnnl
+
+// C glue: builds oneDNN descriptors from plain integers so the Go side
+// stays free of C array and struct juggling.
+#include <stdlib.h>
+#include <string.h>
+#include "glue.h"
+
+extern void omp_set_num_threads(int);
+
+void rg_set_threads(int n) { omp_set_num_threads(n); }
+
+static int md_any(dnnl_memory_desc_t *md, int nd, int64_t a, int64_t b, int64_t c, int64_t d) {
+	dnnl_dims_t dims = {a, b, c, d};
+	return dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, dnnl_format_tag_any);
+}
+
+int rg_plain_md(dnnl_memory_desc_t *md, int nd, const int64_t *dims) {
+	dnnl_dims_t d;
+	static const dnnl_format_tag_t tags[] = {dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd};
+	if (nd < 1 || nd > 4) return dnnl_invalid_arguments;
+	for (int i = 0; i < nd; i++) d[i] = dims[i];
+	return dnnl_memory_desc_init_by_tag(md, nd, d, dnnl_f32, tags[nd]);
+}
+
+int rg_blocked_md(dnnl_memory_desc_t *md, int n, int c, int h, int w) {
+	dnnl_dims_t d = {n, c, h, w};
+	return dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, dnnl_nChw16c);
+}
+
+static int finish(rg_prim *p, dnnl_status_t st) {
+	if (st != dnnl_success) return st;
+	return dnnl_primitive_create(&p->prim, p->pd);
+}
+
+int rg_conv_fwd(rg_prim *p, dnnl_engine_t eng, const rg_geom *g, int bias, int relu) {
+	dnnl_memory_desc_t src, wei, b, dst;
+	md_any(&src, 4, g->n, g->c, g->h, g->w);
+	md_any(&wei, 4, g->o, g->c, g->kh, g->kw);
+	md_any(&b, 1, g->o, 0, 0, 0);
+	md_any(&dst, 4, g->n, g->o, g->oh, g->ow);
+	dnnl_dims_t strides = {g->sh, g->sw}, pl = {g->pt, g->pl}, pr = {g->pb, g->pr};
+	dnnl_convolution_desc_t cd;
+	dnnl_status_t st = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training,
+		dnnl_convolution_direct, &src, &wei, bias ? &b : NULL, &dst, strides, pl, pr);
+	if (st != dnnl_success) return st;
+	dnnl_primitive_attr_t attr;
+	dnnl_primitive_attr_create(&attr);
+	if (relu) {
+		dnnl_post_ops_t po;
+		dnnl_post_ops_create(&po);
+		dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+		dnnl_primitive_attr_set_post_ops(attr, po);
+		dnnl_post_ops_destroy(po);
+	}
+	st = dnnl_primitive_desc_create(&p->pd, &cd, attr, eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	return finish(p, st);
+}
+
+int rg_conv_bwd_data(rg_prim *p, dnnl_engine_t eng, const rg_geom *g, const rg_prim *fwd) {
+	dnnl_memory_desc_t dsrc, wei, ddst;
+	md_any(&dsrc, 4, g->n, g->c, g->h, g->w);
+	md_any(&wei, 4, g->o, g->c, g->kh, g->kw);
+	md_any(&ddst, 4, g->n, g->o, g->oh, g->ow);
+	dnnl_dims_t strides = {g->sh, g->sw}, pl = {g->pt, g->pl}, pr = {g->pb, g->pr};
+	dnnl_convolution_desc_t cd;
+	dnnl_status_t st = dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct,
+		&dsrc, &wei, &ddst, strides, pl, pr);
+	if (st != dnnl_success) return st;
+	return finish(p, dnnl_primitive_desc_create(&p->pd, &cd, NULL, eng, fwd->pd));
+}
+
+int rg_conv_bwd_weights(rg_prim *p, dnnl_engine_t eng, const rg_geom *g, int bias, const rg_prim *fwd) {
+	dnnl_memory_desc_t src, dwei, db, ddst;
+	md_any(&src, 4, g->n, g->c, g->h, g->w);
+	// Ask for the forward pass's weight layout, so gradients, weights and
+	// their moving averages share one layout and update element-wise.
+	dwei = *dnnl_primitive_desc_query_md(fwd->pd, dnnl_query_weights_md, 0);
+	md_any(&db, 1, g->o, 0, 0, 0);
+	md_any(&ddst, 4, g->n, g->o, g->oh, g->ow);
+	dnnl_dims_t strides = {g->sh, g->sw}, pl = {g->pt, g->pl}, pr = {g->pb, g->pr};
+	dnnl_convolution_desc_t cd;
+	dnnl_status_t st = dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct,
+		&src, &dwei, bias ? &db : NULL, &ddst, strides, pl, pr);
+	if (st != dnnl_success) return st;
+	st = dnnl_primitive_desc_create(&p->pd, &cd, NULL, eng, fwd->pd);
+	if (st != dnnl_success) {
+		// Fall back to the library's choice of gradient layout.
+		md_any(&dwei, 4, g->o, g->c, g->kh, g->kw);
+		st = dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct,
+			&src, &dwei, bias ? &db : NULL, &ddst, strides, pl, pr);
+		if (st != dnnl_success) return st;
+		st = dnnl_primitive_desc_create(&p->pd, &cd, NULL, eng, fwd->pd);
+	}
+	return finish(p, st);
+}
+
+int rg_pool_fwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *src, const rg_geom *g, int max) {
+	dnnl_memory_desc_t dst;
+	md_any(&dst, 4, g->n, g->c, g->oh, g->ow);
+	dnnl_dims_t strides = {g->sh, g->sw}, kernel = {g->kh, g->kw}, dil = {0, 0};
+	dnnl_dims_t pl = {g->pt, g->pl}, pr = {g->pb, g->pr};
+	dnnl_pooling_v2_desc_t pd;
+	dnnl_status_t st = dnnl_pooling_v2_forward_desc_init(&pd, dnnl_forward_training,
+		max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, src, &dst, strides, kernel, dil, pl, pr);
+	if (st != dnnl_success) return st;
+	return finish(p, dnnl_primitive_desc_create(&p->pd, &pd, NULL, eng, NULL));
+}
+
+int rg_pool_bwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *diff_dst, const rg_geom *g, int max, const rg_prim *fwd) {
+	dnnl_memory_desc_t dsrc;
+	md_any(&dsrc, 4, g->n, g->c, g->h, g->w);
+	dnnl_dims_t strides = {g->sh, g->sw}, kernel = {g->kh, g->kw}, dil = {0, 0};
+	dnnl_dims_t pl = {g->pt, g->pl}, pr = {g->pb, g->pr};
+	dnnl_pooling_v2_desc_t pd;
+	dnnl_status_t st = dnnl_pooling_v2_backward_desc_init(&pd,
+		max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &dsrc, diff_dst, strides, kernel, dil, pl, pr);
+	if (st != dnnl_success) return st;
+	return finish(p, dnnl_primitive_desc_create(&p->pd, &pd, NULL, eng, fwd->pd));
+}
+
+int rg_reorder(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+	return finish(p, dnnl_reorder_primitive_desc_create(&p->pd, from, eng, to, eng, NULL));
+}
+
+const dnnl_memory_desc_t *rg_query_md(const rg_prim *p, dnnl_query_t what) {
+	return dnnl_primitive_desc_query_md(p->pd, what, 0);
+}
+
+int rg_exec(const rg_prim *p, dnnl_stream_t s, int nargs, const int *kinds, const dnnl_memory_t *mems) {
+	dnnl_exec_arg_t args[8];
+	if (nargs > 8) return dnnl_invalid_arguments;
+	for (int i = 0; i < nargs; i++) {
+		args[i].arg = kinds[i];
+		args[i].memory = mems[i];
+	}
+	dnnl_status_t st = dnnl_primitive_execute(p->prim, s, nargs, args);
+	if (st != dnnl_success) return st;
+	return dnnl_stream_wait(s);
+}
+
+void rg_destroy(rg_prim *p) {
+	if (p->prim) dnnl_primitive_destroy(p->prim);
+	if (p->pd) dnnl_primitive_desc_destroy(p->pd);
+}
+
+const char *rg_impl(const rg_prim *p) {
+	const char *s = NULL;
+	dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &s);
+	return s;
+}

@@ -1,0 +1,157 @@
+//go:build dnnl
+
+package dnnl
+
+/*
+#cgo LDFLAGS: -ldnnl -lgomp
+#include <string.h>
+#include "glue.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+)
+
+// buffer owns one oneDNN memory object; it is freed when unreachable.
+type buffer struct {
+	mem  C.dnnl_memory_t
+	size int // bytes
+}
+
+// Tensor is a dnnl tensor: a logical shape and memory in some layout.
+type Tensor struct {
+	shape []int
+	md    C.dnnl_memory_desc_t
+	buf   *buffer
+	// ws is the max-pooling workspace of the forward pass that wrote this
+	// tensor, which the backward pass needs.
+	ws *Tensor
+	// pool is that forward primitive, the backward pass's hint.
+	pool *C.rg_prim
+	// version counts writes, so that copies of t in other layouts (views,
+	// keyed by layout) are redone only when t has changed: a weight is
+	// reordered for the backward pass once per update, not once per use.
+	version uint64
+	views   map[string]*view
+}
+
+type view struct {
+	version uint64
+	buf     *buffer
+}
+
+// Shape implements backend.Tensor.
+func (t *Tensor) Shape() []int { return t.shape }
+
+func check(st C.int, what string) {
+	if st != 0 {
+		panic(fmt.Sprintf("dnnl: %s failed (status %d)", what, int(st)))
+	}
+}
+
+func (be *Backend) alloc(md *C.dnnl_memory_desc_t) *buffer {
+	var mem C.dnnl_memory_t
+	check(C.int(C.dnnl_memory_create(&mem, md, be.eng, C.DNNL_MEMORY_ALLOCATE)), "memory allocation")
+	b := &buffer{mem: mem, size: int(C.dnnl_memory_desc_get_size(md))}
+	C.memset(b.ptr(), 0, C.size_t(b.size))
+	runtime.AddCleanup(b, func(m C.dnnl_memory_t) { C.dnnl_memory_destroy(m) }, mem)
+	return b
+}
+
+func (b *buffer) ptr() unsafe.Pointer {
+	var p unsafe.Pointer
+	C.dnnl_memory_get_data_handle(b.mem, &p)
+	return p
+}
+
+// floats views the whole buffer, padding included, as float32s.
+func (b *buffer) floats() []float32 {
+	return unsafe.Slice((*float32)(b.ptr()), b.size/4)
+}
+
+func plainMD(shape []int) C.dnnl_memory_desc_t {
+	var md C.dnnl_memory_desc_t
+	dims := make([]C.int64_t, len(shape))
+	for i, d := range shape {
+		dims[i] = C.int64_t(d)
+	}
+	check(C.rg_plain_md(&md, C.int(len(shape)), &dims[0]), fmt.Sprintf("plain layout of %v", shape))
+	return md
+}
+
+func mdEqual(a, b *C.dnnl_memory_desc_t) bool { return C.dnnl_memory_desc_equal(a, b) != 0 }
+
+func mdKey(md *C.dnnl_memory_desc_t) string {
+	return C.GoStringN((*C.char)(unsafe.Pointer(md)), C.int(unsafe.Sizeof(*md)))
+}
+
+func (be *Backend) newTensor(shape []int, md C.dnnl_memory_desc_t) *Tensor {
+	return &Tensor{shape: append([]int(nil), shape...), md: md, buf: be.alloc(&md)}
+}
+
+func (be *Backend) isPlain(t *Tensor) bool {
+	p := plainMD(t.shape)
+	return mdEqual(&t.md, &p)
+}
+
+// reorder copies src's content into dst (a new buffer when nil), which
+// has layout md.
+func (be *Backend) reorder(src *Tensor, md C.dnnl_memory_desc_t, dst *buffer) *buffer {
+	p := be.reorderPrim(&src.md, &md)
+	if dst == nil {
+		dst = be.alloc(&md)
+	}
+	be.exec(p, []arg{{C.DNNL_ARG_FROM, src.buf}, {C.DNNL_ARG_TO, dst}})
+	runtime.KeepAlive(src)
+	return dst
+}
+
+// as returns a buffer holding t in layout md: t's own when it already has
+// that layout, else a reordered view, kept and refreshed only after t is
+// written (t itself is left as it is).
+func (be *Backend) as(t *Tensor, md *C.dnnl_memory_desc_t) *buffer {
+	if mdEqual(&t.md, md) {
+		return t.buf
+	}
+	key := mdKey(md)
+	v := t.views[key]
+	if v == nil {
+		if t.views == nil {
+			t.views = map[string]*view{}
+		}
+		v = &view{version: t.version - 1}
+		t.views[key] = v
+	}
+	if v.version != t.version || v.buf == nil {
+		v.buf = be.reorder(t, *md, v.buf)
+		v.version = t.version
+	}
+	return v.buf
+}
+
+// convert changes t's own layout to md, keeping its values.
+func (be *Backend) convert(t *Tensor, md *C.dnnl_memory_desc_t) {
+	if mdEqual(&t.md, md) {
+		return
+	}
+	t.buf = be.reorder(t, *md, nil)
+	t.md = *md
+	t.touch()
+}
+
+// becomeOutput gives t the layout md for a primitive to overwrite, and
+// marks it written.
+func (be *Backend) becomeOutput(t *Tensor, md *C.dnnl_memory_desc_t) {
+	t.touch()
+	if mdEqual(&t.md, md) {
+		return
+	}
+	t.md = *md
+	t.buf = be.alloc(md)
+}
+
+// touch records a write to t, invalidating its views.
+func (t *Tensor) touch() { t.version++ }

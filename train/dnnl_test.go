@@ -1,0 +1,75 @@
+//go:build dnnl
+
+package train_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/dnnl"
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/train"
+)
+
+func init() {
+	be, err := dnnl.New(2)
+	if err != nil {
+		panic(err)
+	}
+	extraBackends = append(extraBackends, namedBackend{"dnnl", be})
+}
+
+// TestDNNLMatchesNativeFullSize trains the real-width model (where channel
+// counts are whole 16-channel blocks and oneDNN's blocked layouts and
+// block-copy channel padding come into play) for a few steps on both
+// backends from the same weights: the losses and weights must agree.
+func TestDNNLMatchesNativeFullSize(t *testing.T) {
+	be, err := dnnl.New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nat := native.New(2)
+	h := train.DefaultHyper()
+	h.BatchSize = 8
+	trainers := []*train.Trainer{}
+	for _, b := range []backend.Backend{nat, be} {
+		m, err := model.Build(b, model.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Init(3)
+		trainers = append(trainers, train.NewTrainer(b, m, h, 55000))
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	images := make([]float32, 8*28*28)
+	labels := make([]int32, 8)
+	for step := 0; step < 3; step++ {
+		for i := range images {
+			images[i] = r.Float32()
+		}
+		for i := range labels {
+			labels[i] = int32(r.IntN(10))
+		}
+		ln := trainers[0].TrainStep(images, labels)
+		ld := trainers[1].TrainStep(images, labels)
+		if math.Abs(ln-ld) > 1e-4*math.Abs(ln) {
+			t.Fatalf("step %d: loss native %v, dnnl %v", step+1, ln, ld)
+		}
+	}
+	a, _ := trainers[0].Snapshot()
+	b, _ := trainers[1].Snapshot()
+	for name, ta := range a {
+		tb := b[name]
+		var diff, scale float64
+		for i := range ta.Data {
+			diff = math.Max(diff, math.Abs(float64(ta.Data[i]-tb.Data[i])))
+			scale = math.Max(scale, math.Abs(float64(ta.Data[i])))
+		}
+		if diff > 1e-4*scale {
+			t.Fatalf("%s differs by %g (scale %g)", name, diff, scale)
+		}
+	}
+}
