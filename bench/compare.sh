@@ -18,6 +18,7 @@ depth=64
 steps=10
 warmup=2
 threads=2
+backend=native
 b1_steps=""
 out=""
 py=${PYTHON:-/usr/bin/python3}
@@ -38,6 +39,8 @@ Options:
   --warmup N     untimed steps first (default $warmup)
   --threads T    compute threads for both (default $threads)
   --b1-steps N   timed steps for batch-1 inference, both tools (default 10x --steps: 100)
+  --backend B    resgo backend: native (pure Go) or dnnl (oneDNN; built with -tags dnnl,
+                 needs libdnnl-dev) (default $backend)
   --out DIR      keep the raw JSON reports in DIR (default: a temporary directory, removed)
 Environment: PYTHON (default /usr/bin/python3, the interpreter with torch),
   TUNED_MMAP_THRESHOLD / TUNED_TRIM_THRESHOLD (bytes; default $mmap_threshold / $trim_threshold).
@@ -60,6 +63,8 @@ while [[ $# -gt 0 ]]; do
 		shift 2 ;;
 	--depth=* | --steps=* | --warmup=* | --threads=* | --b1-steps=*)
 		set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
+	--backend) [[ $# -ge 2 ]] || { echo "compare.sh: --backend needs a name" >&2; exit 2; }; backend=$2; shift 2 ;;
+	--backend=*) backend=${1#*=}; shift ;;
 	--out) [[ $# -ge 2 ]] || { echo "compare.sh: --out needs a directory" >&2; exit 2; }; out=$2; shift 2 ;;
 	--out=*) out=${1#*=}; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -90,7 +95,9 @@ fi
 log() { echo "compare.sh: $*" >&2; }
 
 log "building resgo"
-(cd "$root" && go build -o "$tmp/resgo" ./cmd/resgo)
+tags=()
+[[ $backend == dnnl ]] && tags=(-tags dnnl)
+(cd "$root" && go build "${tags[@]}" -o "$tmp/resgo" ./cmd/resgo)
 
 # The malloc variables are unset for every run but the tuned one.
 plain_env=(env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_)
@@ -102,7 +109,7 @@ resgo_run() { # name, then resgo bench flags
 	local name=$1
 	shift
 	log "resgo $name"
-	"${plain_env[@]}" "$tmp/resgo" bench --json --base-depth "$depth" "${common[@]}" "$@" >"$res/resgo_$name.json"
+	"${plain_env[@]}" "$tmp/resgo" bench --json --base-depth "$depth" --backend "$backend" "${common[@]}" "$@" >"$res/resgo_$name.json"
 }
 resgo_run train --modes train --batch-sizes 100 --steps "$steps"
 resgo_run infer100 --modes infer --batch-sizes 100 --steps "$steps"
