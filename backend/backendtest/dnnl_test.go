@@ -17,3 +17,12 @@ func TestDNNL(t *testing.T) {
 		Run(t, be)
 	}
 }
+
+// BenchmarkConvDNNL is BenchmarkConv on the oneDNN backend.
+func BenchmarkConvDNNL(b *testing.B) {
+	be, err := dnnl.New(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	BenchConvs(b, be)
+}

@@ -23,10 +23,14 @@ type Backend struct {
 	eng     C.dnnl_engine_t
 	stream  C.dnnl_stream_t
 	threads int
-	prims   map[string]*C.rg_prim
+	prims   map[primKey]*C.rg_prim
 	// avgFwd remembers the forward primitive of each average-pooling
 	// geometry: its backward pass needs it as a hint.
 	avgFwd map[C.rg_geom]*C.rg_prim
+	// argKinds and argMems pass a primitive's arguments to C without
+	// allocating.
+	argKinds [8]C.int
+	argMems  [8]C.dnnl_memory_t
 }
 
 // New makes a backend computing with threads threads (0: one per CPU).
@@ -34,7 +38,7 @@ func New(threads int) (*Backend, error) {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	be := &Backend{threads: threads, prims: map[string]*C.rg_prim{}, avgFwd: map[C.rg_geom]*C.rg_prim{}}
+	be := &Backend{threads: threads, prims: map[primKey]*C.rg_prim{}, avgFwd: map[C.rg_geom]*C.rg_prim{}}
 	if st := C.dnnl_engine_create(&be.eng, C.dnnl_cpu, 0); st != 0 {
 		return nil, fmt.Errorf("dnnl: no CPU engine (status %d)", int(st))
 	}
@@ -57,28 +61,40 @@ type arg struct {
 }
 
 func (be *Backend) exec(p *C.rg_prim, args []arg) {
-	kinds := make([]C.int, len(args))
-	mems := make([]C.dnnl_memory_t, len(args))
 	for i, a := range args {
-		kinds[i], mems[i] = a.kind, a.buf.mem
+		be.argKinds[i], be.argMems[i] = a.kind, a.buf.mem
 	}
-	check(C.rg_exec(p, be.stream, C.int(len(args)), &kinds[0], &mems[0]), "execution")
+	if st := C.rg_exec(p, be.stream, C.int(len(args)), &be.argKinds[0], &be.argMems[0]); st != 0 {
+		panic(fmt.Sprintf("dnnl: executing a primitive failed (status %d)", int(st)))
+	}
 	runtime.KeepAlive(args)
 }
 
+// primKey identifies a primitive: its kind, geometry, flags and the
+// layouts it was made for. It is a comparable value, so looking a
+// primitive up allocates nothing.
+type primKey struct {
+	op    string
+	g     C.rg_geom
+	flags int
+	a, b  C.dnnl_memory_desc_t
+}
+
 // prim returns the cached primitive for key, creating it with make.
-func (be *Backend) prim(key string, make func(p *C.rg_prim) C.int) *C.rg_prim {
+func (be *Backend) prim(key primKey, make func(p *C.rg_prim) C.int) *C.rg_prim {
 	if p, ok := be.prims[key]; ok {
 		return p
 	}
 	p := new(C.rg_prim)
-	check(make(p), "creating primitive "+key)
+	if st := make(p); st != 0 {
+		panic(fmt.Sprintf("dnnl: creating a %s primitive for %+v failed (status %d)", key.op, key.g, int(st)))
+	}
 	be.prims[key] = p
 	return p
 }
 
 func (be *Backend) reorderPrim(from, to *C.dnnl_memory_desc_t) *C.rg_prim {
-	return be.prim("reorder"+mdKey(from)+mdKey(to), func(p *C.rg_prim) C.int { return C.rg_reorder(p, be.eng, from, to) })
+	return be.prim(primKey{op: "reorder", a: *from, b: *to}, func(p *C.rg_prim) C.int { return C.rg_reorder(p, be.eng, from, to) })
 }
 
 func query(p *C.rg_prim, what C.dnnl_query_t) *C.dnnl_memory_desc_t { return C.rg_query_md(p, what) }
@@ -154,7 +170,7 @@ func b2i(b bool) C.int {
 }
 
 func (be *Backend) convFwdPrim(g C.rg_geom, bias, relu bool) *C.rg_prim {
-	return be.prim(fmt.Sprintf("conv-fwd%v/%v/%v", g, bias, relu), func(p *C.rg_prim) C.int {
+	return be.prim(primKey{op: "conv-fwd", g: g, flags: int(b2i(bias) + 2*b2i(relu))}, func(p *C.rg_prim) C.int {
 		return C.rg_conv_fwd(p, be.eng, &g, b2i(bias), b2i(relu))
 	})
 }
@@ -185,7 +201,7 @@ func (be *Backend) biasBuf(p *C.rg_prim, b *Tensor) *buffer {
 func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
 	g := convGeom(dx, w, dy, d)
 	fwd := be.convFwdPrim(g, true, false)
-	p := be.prim(fmt.Sprintf("conv-bwd-data%v", g), func(p *C.rg_prim) C.int {
+	p := be.prim(primKey{op: "conv-bwd-data", g: g}, func(p *C.rg_prim) C.int {
 		return C.rg_conv_bwd_data(p, be.eng, &g, fwd)
 	})
 	dyt, wt, dxt := tensor(dy), tensor(w), tensor(dx)
@@ -199,7 +215,7 @@ func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc
 func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
 	g := convGeom(x, dw, dy, d)
 	fwd := be.convFwdPrim(g, db != nil, false)
-	p := be.prim(fmt.Sprintf("conv-bwd-weights%v/%v", g, db != nil), func(p *C.rg_prim) C.int {
+	p := be.prim(primKey{op: "conv-bwd-weights", g: g, flags: int(b2i(db != nil))}, func(p *C.rg_prim) C.int {
 		return C.rg_conv_bwd_weights(p, be.eng, &g, b2i(db != nil), fwd)
 	})
 	xt, dyt, dwt := tensor(x), tensor(dy), tensor(dw)
@@ -264,7 +280,7 @@ func poolGeom(x, y backend.Tensor, d backend.PoolDesc) C.rg_geom {
 func (be *Backend) poolForward(x, y backend.Tensor, d backend.PoolDesc, max bool) *C.rg_prim {
 	g := poolGeom(x, y, d)
 	xt, yt := tensor(x), tensor(y)
-	p := be.prim(fmt.Sprintf("pool-fwd%v/%v%s", g, max, mdKey(&xt.md)), func(p *C.rg_prim) C.int {
+	p := be.prim(primKey{op: "pool-fwd", g: g, flags: int(b2i(max)), a: xt.md}, func(p *C.rg_prim) C.int {
 		return C.rg_pool_fwd(p, be.eng, &xt.md, &g, b2i(max))
 	})
 	be.becomeOutput(yt, query(p, C.dnnl_query_dst_md))
@@ -285,7 +301,7 @@ func (be *Backend) poolBackward(fwd *C.rg_prim, dy, dx backend.Tensor, ws *Tenso
 	dyt, dxt := tensor(dy), tensor(dx)
 	want := query(fwd, C.dnnl_query_dst_md)
 	be.convert(dyt, want)
-	p := be.prim(fmt.Sprintf("pool-bwd%v/%v%s", g, max, mdKey(want)), func(p *C.rg_prim) C.int {
+	p := be.prim(primKey{op: "pool-bwd", g: g, flags: int(b2i(max)), a: *want}, func(p *C.rg_prim) C.int {
 		return C.rg_pool_bwd(p, be.eng, want, &g, b2i(max), fwd)
 	})
 	be.becomeOutput(dxt, query(p, C.dnnl_query_diff_src_md))

@@ -35,7 +35,7 @@ type Tensor struct {
 	// keyed by layout) are redone only when t has changed: a weight is
 	// reordered for the backward pass once per update, not once per use.
 	version uint64
-	views   map[string]*view
+	views   map[C.dnnl_memory_desc_t]*view
 }
 
 type view struct {
@@ -46,15 +46,11 @@ type view struct {
 // Shape implements backend.Tensor.
 func (t *Tensor) Shape() []int { return t.shape }
 
-func check(st C.int, what string) {
-	if st != 0 {
-		panic(fmt.Sprintf("dnnl: %s failed (status %d)", what, int(st)))
-	}
-}
-
 func (be *Backend) alloc(md *C.dnnl_memory_desc_t) *buffer {
 	var mem C.dnnl_memory_t
-	check(C.int(C.dnnl_memory_create(&mem, md, be.eng, C.DNNL_MEMORY_ALLOCATE)), "memory allocation")
+	if st := C.dnnl_memory_create(&mem, md, be.eng, C.DNNL_MEMORY_ALLOCATE); st != 0 {
+		panic(fmt.Sprintf("dnnl: allocating %d bytes failed (status %d)", int(C.dnnl_memory_desc_get_size(md)), int(st)))
+	}
 	b := &buffer{mem: mem, size: int(C.dnnl_memory_desc_get_size(md))}
 	C.memset(b.ptr(), 0, C.size_t(b.size))
 	runtime.AddCleanup(b, func(m C.dnnl_memory_t) { C.dnnl_memory_destroy(m) }, mem)
@@ -78,15 +74,13 @@ func plainMD(shape []int) C.dnnl_memory_desc_t {
 	for i, d := range shape {
 		dims[i] = C.int64_t(d)
 	}
-	check(C.rg_plain_md(&md, C.int(len(shape)), &dims[0]), fmt.Sprintf("plain layout of %v", shape))
+	if st := C.rg_plain_md(&md, C.int(len(shape)), &dims[0]); st != 0 {
+		panic(fmt.Sprintf("dnnl: no plain layout for shape %v (status %d)", shape, int(st)))
+	}
 	return md
 }
 
 func mdEqual(a, b *C.dnnl_memory_desc_t) bool { return C.dnnl_memory_desc_equal(a, b) != 0 }
-
-func mdKey(md *C.dnnl_memory_desc_t) string {
-	return C.GoStringN((*C.char)(unsafe.Pointer(md)), C.int(unsafe.Sizeof(*md)))
-}
 
 func (be *Backend) newTensor(shape []int, md C.dnnl_memory_desc_t) *Tensor {
 	return &Tensor{shape: append([]int(nil), shape...), md: md, buf: be.alloc(&md)}
@@ -116,14 +110,13 @@ func (be *Backend) as(t *Tensor, md *C.dnnl_memory_desc_t) *buffer {
 	if mdEqual(&t.md, md) {
 		return t.buf
 	}
-	key := mdKey(md)
-	v := t.views[key]
+	v := t.views[*md]
 	if v == nil {
 		if t.views == nil {
-			t.views = map[string]*view{}
+			t.views = map[C.dnnl_memory_desc_t]*view{}
 		}
 		v = &view{version: t.version - 1}
-		t.views[key] = v
+		t.views[*md] = v
 	}
 	if v.version != t.version || v.buf == nil {
 		v.buf = be.reorder(t, *md, v.buf)
