@@ -73,3 +73,34 @@ func TestDNNLMatchesNativeFullSize(t *testing.T) {
 		}
 	}
 }
+
+// TestDNNLSteadyStateAllocatesNothing: once the first steps have settled
+// every tensor's layout, a training step allocates no oneDNN memory.
+func TestDNNLSteadyStateAllocatesNothing(t *testing.T) {
+	be, err := dnnl.New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Build(be, model.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Init(1)
+	h := train.DefaultHyper()
+	h.BatchSize = 4
+	tr := train.NewTrainer(be, m, h, 100)
+	images := make([]float32, 4*28*28)
+	labels := []int32{1, 2, 3, 4}
+	for range 3 {
+		tr.TrainStep(images, labels)
+	}
+	before, live := dnnl.AllocStats()
+	for range 3 {
+		tr.TrainStep(images, labels)
+	}
+	after, _ := dnnl.AllocStats()
+	t.Logf("%d MiB held by oneDNN buffers", live>>20)
+	if after != before {
+		t.Fatalf("%d buffers allocated in 3 steady-state steps", after-before)
+	}
+}

@@ -31,6 +31,17 @@ type Backend struct {
 	// allocating.
 	argKinds [8]C.int
 	argMems  [8]C.dnnl_memory_t
+	// scratch is the scratchpad all primitives share (they run one at a
+	// time), grown to the largest any of them asks for.
+	scratch    *buffer
+	scratchMem map[*C.rg_prim]scratchView
+}
+
+// scratchView is a memory object with one primitive's scratchpad layout
+// over the shared scratch bytes.
+type scratchView struct {
+	mem C.dnnl_memory_t
+	of  *buffer
 }
 
 // New makes a backend computing with threads threads (0: one per CPU).
@@ -64,7 +75,20 @@ func (be *Backend) exec(p *C.rg_prim, args []arg) {
 	for i, a := range args {
 		be.argKinds[i], be.argMems[i] = a.kind, a.buf.mem
 	}
-	if st := C.rg_exec(p, be.stream, C.int(len(args)), &be.argKinds[0], &be.argMems[0]); st != 0 {
+	n := len(args)
+	if md := query(p, C.dnnl_query_scratchpad_md); C.dnnl_memory_desc_get_size(md) > 0 {
+		need := int(C.dnnl_memory_desc_get_size(md))
+		if be.scratch == nil || be.scratch.size < need {
+			be.scratch.free()
+			var flat C.dnnl_memory_desc_t
+			dims := []C.int64_t{C.int64_t((need + 3) / 4)}
+			C.rg_plain_md(&flat, 1, &dims[0])
+			be.scratch = be.alloc(&flat)
+		}
+		be.argKinds[n], be.argMems[n] = C.DNNL_ARG_SCRATCHPAD, be.scratchFor(p, md)
+		n++
+	}
+	if st := C.rg_exec(p, be.stream, C.int(n), &be.argKinds[0], &be.argMems[0]); st != 0 {
 		panic(fmt.Sprintf("dnnl: executing a primitive failed (status %d)", int(st)))
 	}
 	runtime.KeepAlive(args)
@@ -78,6 +102,25 @@ type primKey struct {
 	g     C.rg_geom
 	flags int
 	a, b  C.dnnl_memory_desc_t
+}
+
+// scratchFor returns a memory object with p's scratchpad layout over the
+// shared scratch buffer, made once per primitive and buffer.
+func (be *Backend) scratchFor(p *C.rg_prim, md *C.dnnl_memory_desc_t) C.dnnl_memory_t {
+	if v, ok := be.scratchMem[p]; ok && v.of == be.scratch {
+		return v.mem
+	} else if ok {
+		C.dnnl_memory_destroy(v.mem)
+	}
+	var mem C.dnnl_memory_t
+	if st := C.dnnl_memory_create(&mem, md, be.eng, be.scratch.ptr()); st != 0 {
+		panic(fmt.Sprintf("dnnl: scratchpad memory (status %d)", int(st)))
+	}
+	if be.scratchMem == nil {
+		be.scratchMem = map[*C.rg_prim]scratchView{}
+	}
+	be.scratchMem[p] = scratchView{mem: mem, of: be.scratch}
+	return mem
 }
 
 // prim returns the cached primitive for key, creating it with make.
@@ -145,13 +188,28 @@ func (be *Backend) Copy(dst, src backend.Tensor) {
 	copy(d.buf.floats(), s.buf.floats())
 }
 
-// Reshape implements backend.Backend: t becomes plain, and the result
-// shares its memory.
+// Reshape implements backend.Backend. The result shares t's memory when t
+// is plain, else it holds a plain copy (refreshed by each call); either way
+// it is the same tensor object on every call with the same shape, so its
+// own layout views are kept from step to step.
 func (be *Backend) Reshape(t backend.Tensor, shape ...int) backend.Tensor {
 	dt := tensor(t)
+	var key [4]int
+	copy(key[:], shape)
+	r := dt.reshapes[key]
+	if r == nil {
+		if dt.reshapes == nil {
+			dt.reshapes = map[[4]int]*Tensor{}
+		}
+		r = &Tensor{shape: append([]int(nil), shape...), md: plainMD(shape)}
+		dt.reshapes[key] = r
+	}
 	md := plainMD(dt.shape)
-	be.convert(dt, &md)
-	return &Tensor{shape: append([]int(nil), shape...), md: plainMD(shape), buf: dt.buf}
+	r.buf = be.as(dt, &md)
+	r.buf.shared = true
+	r.md = plainMD(shape)
+	r.touch()
+	return r
 }
 
 func convGeom(x, w, y backend.Tensor, d backend.ConvDesc) C.rg_geom {
@@ -300,12 +358,11 @@ func (be *Backend) poolBackward(fwd *C.rg_prim, dy, dx backend.Tensor, ws *Tenso
 	g := poolGeom(dx, dy, d)
 	dyt, dxt := tensor(dy), tensor(dx)
 	want := query(fwd, C.dnnl_query_dst_md)
-	be.convert(dyt, want)
 	p := be.prim(primKey{op: "pool-bwd", g: g, flags: int(b2i(max)), a: *want}, func(p *C.rg_prim) C.int {
 		return C.rg_pool_bwd(p, be.eng, want, &g, b2i(max), fwd)
 	})
 	be.becomeOutput(dxt, query(p, C.dnnl_query_diff_src_md))
-	args := []arg{{C.DNNL_ARG_DIFF_DST, dyt.buf}, {C.DNNL_ARG_DIFF_SRC, dxt.buf}}
+	args := []arg{{C.DNNL_ARG_DIFF_DST, be.as(dyt, want)}, {C.DNNL_ARG_DIFF_SRC, dxt.buf}}
 	if max {
 		args = append(args, arg{C.DNNL_ARG_WORKSPACE, ws.buf})
 	}

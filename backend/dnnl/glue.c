@@ -28,6 +28,23 @@ int rg_blocked_md(dnnl_memory_desc_t *md, int n, int c, int h, int w) {
 	return dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, dnnl_nChw16c);
 }
 
+// user_attr returns attributes asking for a user-provided scratchpad: the
+// backend shares one scratch buffer among all primitives instead of each
+// primitive keeping its own.
+static dnnl_primitive_attr_t user_attr(void) {
+	dnnl_primitive_attr_t attr;
+	dnnl_primitive_attr_create(&attr);
+	dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+	return attr;
+}
+
+static dnnl_status_t create(rg_prim *p, const_dnnl_op_desc_t d, dnnl_engine_t eng, const rg_prim *hint) {
+	dnnl_primitive_attr_t attr = user_attr();
+	dnnl_status_t st = dnnl_primitive_desc_create(&p->pd, d, attr, eng, hint ? hint->pd : NULL);
+	dnnl_primitive_attr_destroy(attr);
+	return st;
+}
+
 static int finish(rg_prim *p, dnnl_status_t st) {
 	if (st != dnnl_success) return st;
 	return dnnl_primitive_create(&p->prim, p->pd);
@@ -44,8 +61,7 @@ int rg_conv_fwd(rg_prim *p, dnnl_engine_t eng, const rg_geom *g, int bias, int r
 	dnnl_status_t st = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training,
 		dnnl_convolution_direct, &src, &wei, bias ? &b : NULL, &dst, strides, pl, pr);
 	if (st != dnnl_success) return st;
-	dnnl_primitive_attr_t attr;
-	dnnl_primitive_attr_create(&attr);
+	dnnl_primitive_attr_t attr = user_attr();
 	if (relu) {
 		dnnl_post_ops_t po;
 		dnnl_post_ops_create(&po);
@@ -68,7 +84,7 @@ int rg_conv_bwd_data(rg_prim *p, dnnl_engine_t eng, const rg_geom *g, const rg_p
 	dnnl_status_t st = dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct,
 		&dsrc, &wei, &ddst, strides, pl, pr);
 	if (st != dnnl_success) return st;
-	return finish(p, dnnl_primitive_desc_create(&p->pd, &cd, NULL, eng, fwd->pd));
+	return finish(p, create(p, &cd, eng, fwd));
 }
 
 int rg_conv_bwd_weights(rg_prim *p, dnnl_engine_t eng, const rg_geom *g, int bias, const rg_prim *fwd) {
@@ -84,14 +100,14 @@ int rg_conv_bwd_weights(rg_prim *p, dnnl_engine_t eng, const rg_geom *g, int bia
 	dnnl_status_t st = dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct,
 		&src, &dwei, bias ? &db : NULL, &ddst, strides, pl, pr);
 	if (st != dnnl_success) return st;
-	st = dnnl_primitive_desc_create(&p->pd, &cd, NULL, eng, fwd->pd);
+	st = create(p, &cd, eng, fwd);
 	if (st != dnnl_success) {
 		// Fall back to the library's choice of gradient layout.
 		md_any(&dwei, 4, g->o, g->c, g->kh, g->kw);
 		st = dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct,
 			&src, &dwei, bias ? &db : NULL, &ddst, strides, pl, pr);
 		if (st != dnnl_success) return st;
-		st = dnnl_primitive_desc_create(&p->pd, &cd, NULL, eng, fwd->pd);
+		st = create(p, &cd, eng, fwd);
 	}
 	return finish(p, st);
 }
@@ -105,7 +121,7 @@ int rg_pool_fwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *src, co
 	dnnl_status_t st = dnnl_pooling_v2_forward_desc_init(&pd, dnnl_forward_training,
 		max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, src, &dst, strides, kernel, dil, pl, pr);
 	if (st != dnnl_success) return st;
-	return finish(p, dnnl_primitive_desc_create(&p->pd, &pd, NULL, eng, NULL));
+	return finish(p, create(p, &pd, eng, NULL));
 }
 
 int rg_pool_bwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *diff_dst, const rg_geom *g, int max, const rg_prim *fwd) {
@@ -117,11 +133,14 @@ int rg_pool_bwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *diff_ds
 	dnnl_status_t st = dnnl_pooling_v2_backward_desc_init(&pd,
 		max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, &dsrc, diff_dst, strides, kernel, dil, pl, pr);
 	if (st != dnnl_success) return st;
-	return finish(p, dnnl_primitive_desc_create(&p->pd, &pd, NULL, eng, fwd->pd));
+	return finish(p, create(p, &pd, eng, fwd));
 }
 
 int rg_reorder(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
-	return finish(p, dnnl_reorder_primitive_desc_create(&p->pd, from, eng, to, eng, NULL));
+	dnnl_primitive_attr_t attr = user_attr();
+	dnnl_status_t st = dnnl_reorder_primitive_desc_create(&p->pd, from, eng, to, eng, attr);
+	dnnl_primitive_attr_destroy(attr);
+	return finish(p, st);
 }
 
 const dnnl_memory_desc_t *rg_query_md(const rg_prim *p, dnnl_query_t what) {

@@ -12,6 +12,7 @@ import "C"
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -19,6 +20,22 @@ import (
 type buffer struct {
 	mem  C.dnnl_memory_t
 	size int // bytes
+	// shared marks a buffer that more than one tensor uses (see Reshape);
+	// the others are freed as soon as their tensor moves to a new one.
+	shared  bool
+	cleanup runtime.Cleanup
+}
+
+// free releases the buffer's memory now rather than at the next garbage
+// collection, which may be far off: the Go heap does not see C memory.
+func (b *buffer) free() {
+	if b == nil || b.shared || b.mem == nil {
+		return
+	}
+	b.cleanup.Stop()
+	C.dnnl_memory_destroy(b.mem)
+	liveBytes.Add(-int64(b.size))
+	b.mem = nil
 }
 
 // Tensor is a dnnl tensor: a logical shape and memory in some layout.
@@ -36,6 +53,8 @@ type Tensor struct {
 	// reordered for the backward pass once per update, not once per use.
 	version uint64
 	views   map[C.dnnl_memory_desc_t]*view
+	// reshapes are the tensors Reshape made of this one, by shape.
+	reshapes map[[4]int]*Tensor
 }
 
 type view struct {
@@ -46,6 +65,14 @@ type view struct {
 // Shape implements backend.Tensor.
 func (t *Tensor) Shape() []int { return t.shape }
 
+// allocs and liveBytes count buffer allocations and the bytes not yet
+// freed, for tests and for finding where memory goes.
+var allocs, liveBytes atomic.Int64
+
+// AllocStats reports how many buffers the package has allocated so far and
+// how many bytes are still held.
+func AllocStats() (count, live int64) { return allocs.Load(), liveBytes.Load() }
+
 func (be *Backend) alloc(md *C.dnnl_memory_desc_t) *buffer {
 	var mem C.dnnl_memory_t
 	if st := C.dnnl_memory_create(&mem, md, be.eng, C.DNNL_MEMORY_ALLOCATE); st != 0 {
@@ -53,7 +80,13 @@ func (be *Backend) alloc(md *C.dnnl_memory_desc_t) *buffer {
 	}
 	b := &buffer{mem: mem, size: int(C.dnnl_memory_desc_get_size(md))}
 	C.memset(b.ptr(), 0, C.size_t(b.size))
-	runtime.AddCleanup(b, func(m C.dnnl_memory_t) { C.dnnl_memory_destroy(m) }, mem)
+	allocs.Add(1)
+	liveBytes.Add(int64(b.size))
+	size := int64(b.size)
+	b.cleanup = runtime.AddCleanup(b, func(m C.dnnl_memory_t) {
+		C.dnnl_memory_destroy(m)
+		liveBytes.Add(-size)
+	}, mem)
 	return b
 }
 
@@ -130,7 +163,9 @@ func (be *Backend) convert(t *Tensor, md *C.dnnl_memory_desc_t) {
 	if mdEqual(&t.md, md) {
 		return
 	}
-	t.buf = be.reorder(t, *md, nil)
+	nb := be.reorder(t, *md, nil)
+	t.buf.free()
+	t.buf = nb
 	t.md = *md
 	t.touch()
 }
@@ -143,6 +178,7 @@ func (be *Backend) becomeOutput(t *Tensor, md *C.dnnl_memory_desc_t) {
 		return
 	}
 	t.md = *md
+	t.buf.free()
 	t.buf = be.alloc(md)
 }
 
