@@ -9,8 +9,8 @@ import (
 )
 
 func TestDNNL(t *testing.T) {
-	for _, threads := range []int{1, 2} {
-		be, err := dnnl.New(threads)
+	for _, o := range []dnnl.Options{{Threads: 1}, {Threads: 2}, {Threads: 2, Winograd: true}} {
+		be, err := dnnl.NewWithOptions(o)
 		if err != nil {
 			t.Fatal(err)
 		}

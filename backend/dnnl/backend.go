@@ -20,10 +20,11 @@ import (
 // Backend runs primitives on oneDNN's CPU engine. Like the native backend
 // it is not safe for concurrent use.
 type Backend struct {
-	eng     C.dnnl_engine_t
-	stream  C.dnnl_stream_t
-	threads int
-	prims   map[primKey]*C.rg_prim
+	eng      C.dnnl_engine_t
+	stream   C.dnnl_stream_t
+	threads  int
+	winograd bool
+	prims    map[primKey]*C.rg_prim
 	// avgFwd remembers the forward primitive of each average-pooling
 	// geometry: its backward pass needs it as a hint.
 	avgFwd map[C.rg_geom]*C.rg_prim
@@ -44,12 +45,28 @@ type scratchView struct {
 	of  *buffer
 }
 
-// New makes a backend computing with threads threads (0: one per CPU).
-func New(threads int) (*Backend, error) {
+// Options tune the backend.
+type Options struct {
+	// Threads is the number of compute threads (0: one per CPU).
+	Threads int
+	// Winograd computes 3x3 stride-1 convolutions on maps of 4x4 and more
+	// with Winograd's F(4x4, 3x3) algorithm: about 20% faster training on
+	// the tutorial's model, but gradients differ from direct convolution
+	// by up to about 1e-3 relative, so it is off unless asked for.
+	Winograd bool
+}
+
+// New makes a backend computing with threads threads (0: one per CPU) and
+// direct convolutions.
+func New(threads int) (*Backend, error) { return NewWithOptions(Options{Threads: threads}) }
+
+// NewWithOptions makes a backend.
+func NewWithOptions(o Options) (*Backend, error) {
+	threads := o.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	be := &Backend{threads: threads, prims: map[primKey]*C.rg_prim{}, avgFwd: map[C.rg_geom]*C.rg_prim{}}
+	be := &Backend{threads: threads, winograd: o.Winograd, prims: map[primKey]*C.rg_prim{}, avgFwd: map[C.rg_geom]*C.rg_prim{}}
 	if st := C.dnnl_engine_create(&be.eng, C.dnnl_cpu, 0); st != 0 {
 		return nil, fmt.Errorf("dnnl: no CPU engine (status %d)", int(st))
 	}
@@ -61,7 +78,12 @@ func New(threads int) (*Backend, error) {
 }
 
 // Name implements backend.Backend.
-func (be *Backend) Name() string { return "dnnl" }
+func (be *Backend) Name() string {
+	if be.winograd {
+		return "dnnl-winograd"
+	}
+	return "dnnl"
+}
 
 // Threads implements backend.Backend.
 func (be *Backend) Threads() int { return be.threads }
@@ -220,6 +242,12 @@ func convGeom(x, w, y backend.Tensor, d backend.ConvDesc) C.rg_geom {
 		pl: C.int(d.PadLeft), pr: C.int(d.PadRight)}
 }
 
+func (be *Backend) convGeom(x, w, y backend.Tensor, d backend.ConvDesc) C.rg_geom {
+	g := convGeom(x, w, y, d)
+	g.winograd = b2i(be.winograd)
+	return g
+}
+
 func b2i(b bool) C.int {
 	if b {
 		return 1
@@ -235,7 +263,7 @@ func (be *Backend) convFwdPrim(g C.rg_geom, bias, relu bool) *C.rg_prim {
 
 // ConvForward implements backend.Backend.
 func (be *Backend) ConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
-	g := convGeom(x, w, y, d)
+	g := be.convGeom(x, w, y, d)
 	p := be.convFwdPrim(g, b != nil, d.ReLU)
 	xt, wt, yt := tensor(x), tensor(w), tensor(y)
 	be.convert(xt, query(p, C.dnnl_query_src_md))
@@ -257,7 +285,7 @@ func (be *Backend) biasBuf(p *C.rg_prim, b *Tensor) *buffer {
 
 // ConvBackwardData implements backend.Backend.
 func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
-	g := convGeom(dx, w, dy, d)
+	g := be.convGeom(dx, w, dy, d)
 	fwd := be.convFwdPrim(g, true, false)
 	p := be.prim(primKey{op: "conv-bwd-data", g: g}, func(p *C.rg_prim) C.int {
 		return C.rg_conv_bwd_data(p, be.eng, &g, fwd)
@@ -271,7 +299,7 @@ func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc
 
 // ConvBackwardFilter implements backend.Backend.
 func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
-	g := convGeom(x, dw, dy, d)
+	g := be.convGeom(x, dw, dy, d)
 	fwd := be.convFwdPrim(g, db != nil, false)
 	p := be.prim(primKey{op: "conv-bwd-weights", g: g, flags: int(b2i(db != nil))}, func(p *C.rg_prim) C.int {
 		return C.rg_conv_bwd_weights(p, be.eng, &g, b2i(db != nil), fwd)

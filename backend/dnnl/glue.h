@@ -9,6 +9,7 @@ typedef struct {
 typedef struct {
 	int n, c, h, w, o, kh, kw, oh, ow;
 	int sh, sw, pt, pb, pl, pr;
+	int winograd; // use Winograd's algorithm where oneDNN has it
 } rg_geom;
 
 int rg_conv_fwd(rg_prim *p, dnnl_engine_t eng, const rg_geom *g, int bias, int relu);

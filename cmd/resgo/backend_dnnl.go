@@ -9,5 +9,8 @@ import (
 
 func init() {
 	backends["dnnl"] = func(threads int) (backend.Backend, error) { return dnnl.New(threads) }
+	backends["dnnl-winograd"] = func(threads int) (backend.Backend, error) {
+		return dnnl.NewWithOptions(dnnl.Options{Threads: threads, Winograd: true})
+	}
 	defaultBackend = "dnnl"
 }
