@@ -96,7 +96,7 @@ log() { echo "compare.sh: $*" >&2; }
 
 log "building resgo"
 tags=()
-[[ $backend == dnnl ]] && tags=(-tags dnnl)
+[[ $backend == dnnl* ]] && tags=(-tags dnnl)
 (cd "$root" && go build "${tags[@]}" -o "$tmp/resgo" ./cmd/resgo)
 
 # The malloc variables are unset for every run but the tuned one.
