@@ -121,3 +121,41 @@ func TestDNNLSteadyStateAllocatesNothing(t *testing.T) {
 		t.Fatalf("%d buffers allocated in 3 steady-state steps", after-before)
 	}
 }
+
+// TestDNNLDeterministic: the same seed gives the same losses, bit for bit.
+func TestDNNLDeterministic(t *testing.T) {
+	var losses [2][]float64
+	for run := range losses {
+		be, err := dnnl.New(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc := model.DefaultConfig()
+		mc.BaseDepth = 16
+		m, err := model.Build(be, mc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Init(7)
+		h := train.DefaultHyper()
+		h.BatchSize = 16
+		tr := train.NewTrainer(be, m, h, 1000)
+		r := rand.New(rand.NewPCG(9, 9))
+		images := make([]float32, 16*28*28)
+		labels := make([]int32, 16)
+		for range 4 {
+			for i := range images {
+				images[i] = r.Float32()
+			}
+			for i := range labels {
+				labels[i] = int32(r.IntN(10))
+			}
+			losses[run] = append(losses[run], tr.TrainStep(images, labels))
+		}
+	}
+	for i := range losses[0] {
+		if losses[0][i] != losses[1][i] {
+			t.Fatalf("step %d: %v then %v", i+1, losses[0][i], losses[1][i])
+		}
+	}
+}

@@ -100,8 +100,12 @@ func runBench(args []string) error {
 	}
 	rep.PeakGF, rep.PeakISA = native.MeasurePeak(be.Threads())
 	if !asJSON {
-		fmt.Printf("%s on %s (kernel %s), %d threads; measured FMA peak %.1f GFLOP/s (%s)\n\n",
-			mc.Arch, be.Name(), rep.Kernel, be.Threads(), rep.PeakGF, rep.PeakISA)
+		kernel := ""
+		if rep.Kernel != "" {
+			kernel = " (GEMM kernel " + rep.Kernel + ")"
+		}
+		fmt.Printf("%s on %s%s, %d threads; measured FMA peak %.1f GFLOP/s (%s)\n\n",
+			mc.Arch, be.Name(), kernel, be.Threads(), rep.PeakGF, rep.PeakISA)
 		fmt.Printf("%-6s %6s %10s %10s %9s %7s %10s\n", "mode", "batch", "ms/step", "images/s", "GFLOP/s", "%peak", "peak RSS")
 	}
 	measure := func(mode string, batch int, step func()) {
