@@ -5,13 +5,13 @@ import (
 	"unsafe"
 )
 
-// microKernel computes C[mr x nr] += A*B over kc steps, where A is packed as
-// kc groups of mr values and B as kc groups of nr values; ldc is C's row
-// stride in elements.
+// microKernel computes C[mr x nr] += A*B over kc steps (fn), or C = A*B
+// (set), where A is packed as kc groups of mr values and B as kc groups of
+// nr values; ldc is C's row stride in elements.
 type microKernel struct {
-	name   string
-	mr, nr int
-	fn     func(kc int, a, b, c *float32, ldc int)
+	name    string
+	mr, nr  int
+	fn, set func(kc int, a, b, c *float32, ldc int)
 }
 
 // The cache blocking (BLIS's Kc, Mc, Nc): an Mc x Kc block of A stays in L2
@@ -99,12 +99,12 @@ func gemm(threads, m, n, k int, a, b matrix, beta float32, c []float32, ldc int)
 }
 
 func gemmSerial(m, n, k int, a, b matrix, beta float32, c []float32, ldc int) {
-	if beta == 0 {
-		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
-		}
-	}
 	if k == 0 {
+		if beta == 0 {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
 		return
 	}
 	mr, nr := kern.mr, kern.nr
@@ -123,15 +123,18 @@ func gemmSerial(m, n, k int, a, b matrix, beta float32, c []float32, ldc int) {
 				mcPadded := (mcc + mr - 1) / mr * mr
 				buf.a = grow(buf.a, kc*mcPadded)
 				packA(buf.a, a, ic, pc, mcc, kc, mr)
-				macroKernel(buf, mcc, nc, kc, c[ic*ldc+jc:], ldc)
+				// With beta 0 the first pass over K overwrites C, so C
+				// never needs clearing.
+				macroKernel(buf, mcc, nc, kc, c[ic*ldc+jc:], ldc, beta == 0 && pc == 0)
 			}
 		}
 	}
 }
 
-// macroKernel runs the micro-kernel over one packed A block and B panel.
-// Edge tiles go through a scratch tile so the kernel always writes mr x nr.
-func macroKernel(buf *packBuffers, mc, nc, kc int, c []float32, ldc int) {
+// macroKernel runs the micro-kernel over one packed A block and B panel,
+// adding into C, or overwriting it when set. Edge tiles go through a
+// scratch tile so the kernel always writes mr x nr.
+func macroKernel(buf *packBuffers, mc, nc, kc int, c []float32, ldc int, set bool) {
 	mr, nr := kern.mr, kern.nr
 	for jr := 0; jr < nc; jr += nr {
 		bp := &buf.b[jr*kc]
@@ -140,15 +143,23 @@ func macroKernel(buf *packBuffers, mc, nc, kc int, c []float32, ldc int) {
 			ap := &buf.a[ir*kc]
 			rows := min(mr, mc-ir)
 			if rows == mr && cols == nr {
-				kern.fn(kc, ap, bp, &c[ir*ldc+jr], ldc)
+				if set {
+					kern.set(kc, ap, bp, &c[ir*ldc+jr], ldc)
+				} else {
+					kern.fn(kc, ap, bp, &c[ir*ldc+jr], ldc)
+				}
 				continue
 			}
 			tile := buf.tile
-			clear(tile)
-			kern.fn(kc, ap, bp, &tile[0], nr)
+			kern.set(kc, ap, bp, &tile[0], nr)
 			for r := 0; r < rows; r++ {
 				dst := c[(ir+r)*ldc+jr : (ir+r)*ldc+jr+cols]
-				for j, v := range tile[r*nr : r*nr+cols] {
+				src := tile[r*nr : r*nr+cols]
+				if set {
+					copy(dst, src)
+					continue
+				}
+				for j, v := range src {
 					dst[j] += v
 				}
 			}
@@ -217,7 +228,16 @@ func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
 
 // genericKernel is the portable micro-kernel: 4 x 4 accumulators kept in
 // registers by the compiler.
-var genericKernel = microKernel{name: "generic", mr: 4, nr: 4, fn: kernel4x4Go}
+var genericKernel = microKernel{name: "generic", mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet}
+
+// kernel4x4GoSet is kernel4x4Go overwriting C.
+func kernel4x4GoSet(kc int, a, b, c *float32, ldc int) {
+	cs := unsafe.Slice(c, 3*ldc+4)
+	for r := 0; r < 4; r++ {
+		clear(cs[r*ldc : r*ldc+4])
+	}
+	kernel4x4Go(kc, a, b, c, ldc)
+}
 
 func kernel4x4Go(kc int, a, b, c *float32, ldc int) {
 	as := unsafe.Slice(a, kc*4)

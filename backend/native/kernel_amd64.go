@@ -16,16 +16,22 @@ func kernel12x32AVX512(kc int, a, b, c *float32, ldc int)
 //go:noescape
 func kernel6x16AVX2(kc int, a, b, c *float32, ldc int)
 
+//go:noescape
+func kernel12x32AVX512Set(kc int, a, b, c *float32, ldc int)
+
+//go:noescape
+func kernel6x16AVX2Set(kc int, a, b, c *float32, ldc int)
+
 // selectKernel picks the widest micro-kernel this CPU (and OS) supports.
 func selectKernel() microKernel {
 	if os.Getenv("RESGO_KERNEL") == "generic" {
 		return genericKernel
 	}
 	if cpu.X86.HasAVX512F && os.Getenv("RESGO_KERNEL") != "avx2" {
-		return microKernel{name: "avx512", mr: 12, nr: 32, fn: kernel12x32AVX512}
+		return microKernel{name: "avx512", mr: 12, nr: 32, fn: kernel12x32AVX512, set: kernel12x32AVX512Set}
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		return microKernel{name: "avx2", mr: 6, nr: 16, fn: kernel6x16AVX2}
+		return microKernel{name: "avx2", mr: 6, nr: 16, fn: kernel6x16AVX2, set: kernel6x16AVX2Set}
 	}
 	return genericKernel
 }
