@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/resgo/resgo/backend"
@@ -114,4 +115,31 @@ func (s *scaledBackward) Backward(dy backend.Tensor) backend.Tensor {
 	dx := s.Linear.Backward(dy)
 	s.be.Axpy(0.1, s.Weight.Grad, s.Weight.Grad)
 	return dx
+}
+
+// TestSoftmaxCrossEntropyGradient checks the loss's gradient with respect
+// to the logits by central differences.
+func TestSoftmaxCrossEntropyGradient(t *testing.T) {
+	be := native.NewReference()
+	logits := nntest.RandomInput(8, 3*10)
+	labels := []int32{2, 9, 0}
+	lt, dl := be.New(3, 10), be.New(3, 10)
+	be.Upload(lt, logits)
+	be.SoftmaxCrossEntropy(lt, labels, dl)
+	grad := make([]float32, 30)
+	be.Download(dl, grad)
+	const eps = 1e-2
+	for i := range logits {
+		orig := logits[i]
+		logits[i] = orig + eps
+		be.Upload(lt, logits)
+		lp := be.SoftmaxCrossEntropy(lt, labels, nil)
+		logits[i] = orig - eps
+		be.Upload(lt, logits)
+		lm := be.SoftmaxCrossEntropy(lt, labels, nil)
+		logits[i] = orig
+		if num := (lp - lm) / (2 * eps); math.Abs(num-float64(grad[i])) > 1e-4 {
+			t.Fatalf("logit %d: analytic %v, numeric %v", i, grad[i], num)
+		}
+	}
 }
