@@ -30,6 +30,18 @@ type Options struct {
 	Fresh bool
 	// Out receives the tutorial's line per step; Log receives status.
 	Out, Log io.Writer
+	// Events, when set, receives the loss and learning rate every step,
+	// the speed at every checkpoint and weight histograms every
+	// HistogramEvery steps (0: never): a TensorBoard log (see tblog).
+	Events         EventSink
+	HistogramEvery int64
+}
+
+// EventSink records training curves; *tblog.Writer is one.
+type EventSink interface {
+	Scalars(step int64, values map[string]float64) error
+	Histogram(tag string, step int64, values []float32) error
+	Flush() error
 }
 
 // ErrInterrupted is returned when the context was cancelled; the state at
@@ -103,6 +115,9 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 				loss, t.Step, o.CheckpointDir)
 		}
 		fmt.Fprintf(o.Out, "After %d training step(s), loss on training batch is %s.\n", t.Step, FormatLoss(loss))
+		if err := logStep(o, t, loss); err != nil {
+			return res, err
+		}
 		if t.Step%o.SaveEvery == 0 || t.Step == h.Steps {
 			if err := save(); err != nil {
 				return res, err
@@ -111,9 +126,41 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 			eta := time.Duration(float64(h.Steps-t.Step) * float64(h.BatchSize) / rate * float64(time.Second))
 			fmt.Fprintf(o.Log, "resgo: step %d/%d, lr %.6g, %.1f images/s, ETA %s; saved %s\n",
 				t.Step, h.Steps, t.LearningRate(), rate, eta.Round(time.Second), res.Checkpoint)
+			if o.Events != nil {
+				if err := o.Events.Scalars(t.Step, map[string]float64{"images_per_second": rate}); err != nil {
+					return res, err
+				}
+				if err := o.Events.Flush(); err != nil {
+					return res, err
+				}
+			}
 		}
 	}
 	return res, nil
+}
+
+// logStep sends one step's curves (and, now and then, the weights'
+// histograms) to the event sink.
+func logStep(o Options, t *Trainer, loss float64) error {
+	if o.Events == nil {
+		return nil
+	}
+	// The rate the step used: Step has already advanced.
+	lr := t.Schedule.At(t.Step - 1)
+	if err := o.Events.Scalars(t.Step, map[string]float64{"loss": loss, "learning_rate": lr}); err != nil {
+		return fmt.Errorf("writing the TensorBoard log: %w", err)
+	}
+	if o.HistogramEvery <= 0 || t.Step%o.HistogramEvery != 0 {
+		return nil
+	}
+	for _, p := range t.Model.Params {
+		v := make([]float32, backend.Len(p.Shape))
+		t.Be.Download(p.Value, v)
+		if err := o.Events.Histogram(p.Name, t.Step, v); err != nil {
+			return fmt.Errorf("writing the TensorBoard log: %w", err)
+		}
+	}
+	return nil
 }
 
 // prepareDir clears temp files a killed process left and, for a fresh

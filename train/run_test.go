@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,3 +232,54 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 	}
 	return c.w.Write(p)
 }
+
+// TestEventsAreLogged: every step's loss and learning rate, the speed at
+// each checkpoint and histograms of every weight at the chosen steps go to
+// the event sink.
+func TestEventsAreLogged(t *testing.T) {
+	ds := realMNIST(t)
+	o := narrowOptions(t.TempDir(), 10)
+	o.Out = &bytes.Buffer{}
+	sink := &recordingSink{}
+	o.Events, o.HistogramEvery = sink, 5
+	res, err := train.Run(context.Background(), native.New(2), ds.Train.Subset(0, 100), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.scalars["loss"]) != 10 || len(sink.scalars["learning_rate"]) != 10 || len(sink.scalars["images_per_second"]) != 1 {
+		t.Fatalf("scalars: %v", sink.scalars)
+	}
+	if sink.scalars["loss"][0].step != 1 || sink.scalars["loss"][9].step != 10 || res.Loss != sink.scalars["loss"][9].value {
+		t.Fatalf("loss events %v, final loss %v", sink.scalars["loss"], res.Loss)
+	}
+	if n := len(res.Trainer.Model.Params); len(sink.histograms) != 2*n {
+		t.Fatalf("%d histograms, want %d (steps 5 and 10)", len(sink.histograms), 2*n)
+	}
+}
+
+type point struct {
+	step  int64
+	value float64
+}
+
+type recordingSink struct {
+	scalars    map[string][]point
+	histograms []string
+}
+
+func (r *recordingSink) Scalars(step int64, values map[string]float64) error {
+	if r.scalars == nil {
+		r.scalars = map[string][]point{}
+	}
+	for k, v := range values {
+		r.scalars[k] = append(r.scalars[k], point{step, v})
+	}
+	return nil
+}
+
+func (r *recordingSink) Histogram(tag string, step int64, values []float32) error {
+	r.histograms = append(r.histograms, fmt.Sprintf("%s@%d", tag, step))
+	return nil
+}
+
+func (r *recordingSink) Flush() error { return nil }

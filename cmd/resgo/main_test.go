@@ -160,6 +160,7 @@ func TestTrainEvalAndOtherModel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	checkEventLog(t, filepath.Join(dir, "log"))
 	ev := run(t, dir, "eval", "--data-dir", mnistDir)
 	if ev.code != 0 || !strings.Contains(ev.stdout, "After 12 training step(s)") || !strings.Contains(ev.stdout, "test accuracy = ") ||
 		!strings.Contains(ev.stdout, "confusion matrix") {
@@ -297,4 +298,30 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// checkEventLog reads the TensorBoard log a run wrote with an independent
+// reader (tools/tbcheck: Python's protobuf library and its own CRC-32C),
+// when this machine has it.
+func checkEventLog(t *testing.T, dir string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
+	if len(files) != 1 {
+		t.Fatalf("event files in %s: %v", dir, files)
+	}
+	out, err := exec.Command("/usr/bin/python3", "../../tools/tbcheck/tbcheck.py", files[0]).CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 2 || errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+		// tbcheck's "cannot check here" (no protoc or python3-protobuf).
+		t.Logf("TensorBoard log not checked independently: %s", strings.TrimSpace(string(out)))
+		return
+	}
+	if err != nil {
+		t.Fatalf("tbcheck: %v\n%s", err, out)
+	}
+	for _, want := range []string{"loss", "learning_rate", "images_per_second"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("tbcheck output lacks %q:\n%s", want, out)
+		}
+	}
 }

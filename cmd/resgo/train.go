@@ -11,6 +11,7 @@ import (
 
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/tblog"
 	"github.com/resgo/resgo/train"
 )
 
@@ -28,6 +29,8 @@ func runTrain(args []string) error {
 		keep       int
 		trainLimit int
 		fresh      bool
+		logDir     string
+		histEvery  int64
 	)
 	bf.register(fs)
 	df.register(fs)
@@ -47,6 +50,8 @@ func runTrain(args []string) error {
 	fs.Int64Var(&saveEvery, "save-every", 100, "save a checkpoint every this many steps")
 	fs.IntVar(&keep, "keep", 5, "how many recent checkpoints to keep")
 	fs.BoolVar(&fresh, "fresh", false, "start from new weights; earlier checkpoints are moved aside, not deleted")
+	fs.StringVar(&logDir, "log-dir", "log", "TensorBoard log directory (empty: no log)")
+	fs.Int64Var(&histEvery, "histogram-every", 500, "log weight histograms every this many steps (0: never)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -71,6 +76,8 @@ func runTrain(args []string) error {
 		return fmt.Errorf("--keep %d: must be positive", keep)
 	case trainLimit < 0:
 		return fmt.Errorf("--train-limit %d: must be 0 (all) or positive", trainLimit)
+	case histEvery < 0:
+		return fmt.Errorf("--histogram-every %d: must be 0 (never) or positive", histEvery)
 	}
 	be, err := bf.open()
 	if err != nil {
@@ -100,11 +107,21 @@ func runTrain(args []string) error {
 		// atomically, so that loses at most the current step.
 		stop()
 	}()
-	start := time.Now()
-	res, err := train.Run(ctx, be, ds.Train, train.Options{
+	opts := train.Options{
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
-		Fresh: fresh, Out: os.Stdout, Log: os.Stderr,
-	})
+		Fresh: fresh, Out: os.Stdout, Log: os.Stderr, HistogramEvery: histEvery,
+	}
+	if logDir != "" {
+		w, err := tblog.NewWriter(logDir)
+		if err != nil {
+			return fmt.Errorf("--log-dir %s: %w", logDir, err)
+		}
+		defer w.Close()
+		opts.Events = w
+		logf("TensorBoard log: %s (tensorboard --logdir %s)", w.Path(), logDir)
+	}
+	start := time.Now()
+	res, err := train.Run(ctx, be, ds.Train, opts)
 	if errors.Is(err, train.ErrInterrupted) {
 		logf("interrupted at step %d; saved %s. Run the same command to resume.", res.Step, res.Checkpoint)
 		return errInterrupted
