@@ -48,3 +48,48 @@ func BenchConvs(b *testing.B, be backend.Backend) {
 		}
 	}
 }
+
+// BenchmarkOther times the model's other primitives at their real shapes.
+func BenchmarkOther(b *testing.B) {
+	BenchOthers(b, native.New(0))
+}
+
+// BenchOthers is the body of BenchmarkOther, for any backend.
+func BenchOthers(b *testing.B, be backend.Backend) {
+	r := rand.New(rand.NewPCG(2, 2))
+	pool := backend.PoolDesc{KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	stemOut, _ := randTensor(be, r, 100, 64, 28, 28)
+	pooled, _ := randTensor(be, r, 100, 64, 14, 14)
+	dpooled, _ := randTensor(be, r, 100, 64, 14, 14)
+	dstem := be.New(100, 64, 28, 28)
+	act, _ := randTensor(be, r, 100, 64, 14, 14)
+	gradAct, _ := randTensor(be, r, 100, 64, 14, 14)
+	dact := be.New(100, 64, 14, 14)
+	narrow, _ := randTensor(be, r, 100, 32, 7, 7)
+	wide := be.New(100, 128, 7, 7)
+	last, _ := randTensor(be, r, 100, 512, 2, 2)
+	avg := be.New(100, 512, 1, 1)
+	feat, _ := randTensor(be, r, 100, 512)
+	fcw, _ := randTensor(be, r, 10, 512)
+	fcb, _ := randTensor(be, r, 10)
+	logits := be.New(100, 10)
+	for _, op := range []struct {
+		name string
+		fn   func()
+	}{
+		{"maxpool_fwd_64x28", func() { be.MaxPoolForward(stemOut, pooled, pool) }},
+		{"maxpool_bwd_64x28", func() { be.MaxPoolBackward(stemOut, pooled, dpooled, dstem, pool) }},
+		{"relu_bwd_64x14", func() { be.ReLUBackward(act, gradAct, dact) }},
+		{"add_64x14", func() { be.AddTo(dact, act) }},
+		{"channel_pad_32to128x7", func() { be.ChannelPadForward(narrow, wide, 48) }},
+		{"avgpool_fwd_512x2", func() { be.AvgPoolForward(last, avg, pool) }},
+		{"linear_fwd_512to10", func() { be.LinearForward(feat, fcw, fcb, logits) }},
+	} {
+		b.Run(op.name, func(b *testing.B) {
+			op.fn()
+			for b.Loop() {
+				op.fn()
+			}
+		})
+	}
+}

@@ -26,3 +26,12 @@ func BenchmarkConvDNNL(b *testing.B) {
 	}
 	BenchConvs(b, be)
 }
+
+// BenchmarkOtherDNNL is BenchmarkOther on the oneDNN backend.
+func BenchmarkOtherDNNL(b *testing.B) {
+	be, err := dnnl.New(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	BenchOthers(b, be)
+}
