@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -134,19 +135,22 @@ func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.Co
 	be.fastConvBackwardFilter(x, dy, dw, db, d)
 }
 
-// ReLUBackward implements backend.Backend.
+// ReLUBackward implements backend.Backend. It is branch-free: whether a
+// unit was active is close to a coin toss, which a branch predicts badly.
 func (be *Backend) ReLUBackward(y, dy, dx backend.Tensor) {
 	ys, dys, dxs := data(y), data(dy), data(dx)
 	be.parallel(len(ys)/4096+1, func(lo, hi int) {
 		lo, hi = lo*4096, min(hi*4096, len(ys))
 		for i := lo; i < hi; i++ {
-			if ys[i] > 0 {
-				dxs[i] = dys[i]
-			} else {
-				dxs[i] = 0
-			}
+			dxs[i] = math.Float32frombits(math.Float32bits(dys[i]) & activeMask(ys[i]))
 		}
 	})
+}
+
+// activeMask is all ones when y > 0 and zero otherwise (-0 and NaN
+// included): a positive float's bits, read as an int32, are positive.
+func activeMask(y float32) uint32 {
+	return uint32(^((int64(int32(math.Float32bits(y))) - 1) >> 63))
 }
 
 // MaxPoolForward implements backend.Backend.

@@ -28,10 +28,42 @@ func argmax(plane []float32, w, y0, y1, x0, x1 int) int {
 	return best
 }
 
+// tiles2x2 reports whether a pooling is the common 2x2, stride-2 one that
+// tiles an even map exactly (no padding, no overlap).
+func tiles2x2(d backend.PoolDesc, h, w, oh, ow int) bool {
+	return d.KH == 2 && d.KW == 2 && d.StrideH == 2 && d.StrideW == 2 &&
+		d.PadTop == 0 && d.PadLeft == 0 && h == 2*oh && w == 2*ow
+}
+
+// b2f is 1 for true and 0 for false; the compiler makes it a flag move.
+func b2f(b bool) float32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func (be *Backend) maxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 	n, c, h, w := dims4(x)
 	_, _, oh, ow := dims4(y)
 	xs, ys := data(x), data(y)
+	if tiles2x2(d, h, w, oh, ow) {
+		be.parallel(n*c, func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				plane, out := xs[p*h*w:(p+1)*h*w], ys[p*oh*ow:(p+1)*oh*ow]
+				for py := 0; py < oh; py++ {
+					r0, r1 := plane[2*py*w:(2*py+1)*w], plane[(2*py+1)*w:(2*py+2)*w]
+					row := out[py*ow : (py+1)*ow]
+					for px := range row {
+						// Builtin max is branch-free; which cell wins is
+						// too random for branches to predict.
+						row[px] = max(max(r0[2*px], r0[2*px+1]), max(r1[2*px], r1[2*px+1]))
+					}
+				}
+			}
+		})
+		return
+	}
 	be.parallel(n*c, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := xs[p*h*w : (p+1)*h*w]
@@ -56,6 +88,29 @@ func (be *Backend) maxPoolBackward(x, dy, dx backend.Tensor, d backend.PoolDesc)
 	n, c, h, w := dims4(x)
 	_, _, oh, ow := dims4(dy)
 	xs, dys, dxs := data(x), data(dy), data(dx)
+	if tiles2x2(d, h, w, oh, ow) {
+		be.parallel(n*c, func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				plane, grad := xs[p*h*w:(p+1)*h*w], dxs[p*h*w:(p+1)*h*w]
+				g := dys[p*oh*ow : (p+1)*oh*ow]
+				for py := 0; py < oh; py++ {
+					r0, r1 := plane[2*py*w:(2*py+1)*w], plane[(2*py+1)*w:(2*py+2)*w]
+					d0, d1 := grad[2*py*w:(2*py+1)*w], grad[(2*py+1)*w:(2*py+2)*w]
+					for px, gv := range g[py*ow : (py+1)*ow] {
+						a, b, c, e := r0[2*px], r0[2*px+1], r1[2*px], r1[2*px+1]
+						v := max(max(a, b), max(c, e))
+						// One-hot masks of the first maximum, without branches.
+						k0 := b2f(a == v)
+						k1 := b2f(b == v) * (1 - k0)
+						k2 := b2f(c == v) * (1 - k0) * (1 - k1)
+						k3 := 1 - k0 - k1 - k2
+						d0[2*px], d0[2*px+1], d1[2*px], d1[2*px+1] = gv*k0, gv*k1, gv*k2, gv*k3
+					}
+				}
+			}
+		})
+		return
+	}
 	be.parallel(n*c, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := xs[p*h*w : (p+1)*h*w]
