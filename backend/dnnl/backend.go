@@ -10,7 +10,6 @@ import "C"
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 
@@ -607,39 +606,14 @@ func (be *Backend) LinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
 // a few hundred values.
 func (be *Backend) SoftmaxCrossEntropy(logits backend.Tensor, labels []int32, dlogits backend.Tensor) float64 {
 	lt := tensor(logits)
-	n, k := lt.shape[0], lt.shape[1]
-	ls := be.hostPlain(lt)
 	var ds []float32
 	if dlogits != nil {
 		dt := tensor(dlogits)
 		md := plainMD(dt.shape)
 		be.becomeOutput(dt, &md)
-		ds = dt.buf.floats()
+		ds = dt.buf.floats()[:backend.Len(dt.shape)]
 	}
-	var total float64
-	for i := 0; i < n; i++ {
-		row := ls[i*k : (i+1)*k]
-		maxv := math.Inf(-1)
-		for _, v := range row {
-			maxv = math.Max(maxv, float64(v))
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v) - maxv)
-		}
-		lse := maxv + math.Log(sum)
-		total += lse - float64(row[labels[i]])
-		if ds != nil {
-			for j, v := range row {
-				p := math.Exp(float64(v) - lse)
-				if j == int(labels[i]) {
-					p--
-				}
-				ds[i*k+j] = float32(p / float64(n))
-			}
-		}
-	}
-	return total / float64(n)
+	return backend.SoftmaxCrossEntropyHost(be.hostPlain(lt), lt.shape[0], lt.shape[1], labels, ds)
 }
 
 // Axpy implements backend.Backend.

@@ -1,8 +1,6 @@
 package native
 
 import (
-	"math"
-
 	"github.com/resgo/resgo/backend"
 )
 
@@ -282,36 +280,7 @@ func refLinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
 	}
 }
 
-// softmaxCrossEntropy is shared by both paths: it is O(N*K) and exact enough
-// in float64.
+// softmaxCrossEntropy is shared by both paths.
 func softmaxCrossEntropy(logits backend.Tensor, labels []int32, dlogits backend.Tensor) float64 {
-	ls, ds := data(logits), data(dlogits)
-	n, k := logits.Shape()[0], logits.Shape()[1]
-	if len(labels) != n {
-		panic("native: softmax cross-entropy: label count differs from batch size")
-	}
-	var total float64
-	for i := 0; i < n; i++ {
-		row := ls[i*k : (i+1)*k]
-		maxv := math.Inf(-1)
-		for _, v := range row {
-			maxv = math.Max(maxv, float64(v))
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v) - maxv)
-		}
-		lse := maxv + math.Log(sum)
-		total += lse - float64(row[labels[i]])
-		if ds != nil {
-			for j, v := range row {
-				p := math.Exp(float64(v) - lse)
-				if j == int(labels[i]) {
-					p--
-				}
-				ds[i*k+j] = float32(p / float64(n))
-			}
-		}
-	}
-	return total / float64(n)
+	return backend.SoftmaxCrossEntropyHost(data(logits), logits.Shape()[0], logits.Shape()[1], labels, data(dlogits))
 }
