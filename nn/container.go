@@ -108,13 +108,14 @@ func (r *Residual) Forward(x backend.Tensor) backend.Tensor {
 
 // Backward implements Layer.
 func (r *Residual) Backward(dy backend.Tensor) backend.Tensor {
-	dbody := r.Body.Backward(dy)
+	// The shortcut's share first: the body may overwrite dy.
 	r.dx = buffer(r.be, r.dx, r.x.Shape()...)
 	if r.padBefore == 0 {
 		r.be.Copy(r.dx, dy)
 	} else {
 		r.be.ChannelPadBackward(dy, r.dx, r.padBefore)
 	}
+	dbody := r.Body.Backward(dy)
 	r.be.AddTo(r.dx, dbody)
 	return r.dx
 }

@@ -38,10 +38,10 @@ type Conv2D struct {
 	// the first layer of a network does not need; Backward returns nil.
 	NoInputGrad bool
 
-	be       backend.Backend
-	x, y     backend.Tensor
-	dpre, dx backend.Tensor
-	desc     backend.ConvDesc
+	be   backend.Backend
+	x, y backend.Tensor
+	dx   backend.Tensor
+	desc backend.ConvDesc
 }
 
 // NewConv2D makes a convolution whose parameters are named name/weights
@@ -77,11 +77,11 @@ func (c *Conv2D) Forward(x backend.Tensor) backend.Tensor {
 
 // Backward implements Layer.
 func (c *Conv2D) Backward(dy backend.Tensor) backend.Tensor {
+	// The ReLU's gradient is taken in place: Backward may overwrite dy,
+	// which saves a buffer the size of the layer's output.
 	pre := dy
 	if c.ReLU {
-		c.dpre = buffer(c.be, c.dpre, dy.Shape()...)
-		c.be.ReLUBackward(c.y, dy, c.dpre)
-		pre = c.dpre
+		c.be.ReLUBackward(c.y, dy, dy)
 	}
 	c.be.ConvBackwardFilter(c.x, pre, c.Weights.Grad, c.Biases.Grad, c.desc)
 	if c.NoInputGrad {

@@ -22,6 +22,7 @@ type Layer interface {
 	// Backward takes the gradient with respect to the last Forward's output,
 	// sets the gradients of the layer's parameters (overwriting them) and
 	// returns the gradient with respect to its input (owned by the layer).
+	// It may overwrite dy: callers that need dy afterwards keep a copy.
 	Backward(dy backend.Tensor) backend.Tensor
 	// Params lists the layer's parameters, in a stable order.
 	Params() []*Param

@@ -340,6 +340,10 @@ func (be *Backend) parallel(n int, fn func(lo, hi int)) {
 // ReLUBackward implements backend.Backend.
 func (be *Backend) ReLUBackward(y, dy, dx backend.Tensor) {
 	yt, dyt, dxt := tensor(y), tensor(dy), tensor(dx)
+	if dxt == dyt {
+		// In place: dy takes y's layout first.
+		be.convert(dyt, &yt.md)
+	}
 	g := be.as(dyt, &yt.md).floats()
 	if dxt != dyt {
 		be.becomeOutput(dxt, &yt.md)
