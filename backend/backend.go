@@ -65,6 +65,17 @@ func SamePadding(in, kernel, stride int) (out, before, after int) {
 	return out, before, total - before
 }
 
+// BatchNormDesc describes a batch normalisation.
+type BatchNormDesc struct {
+	// Epsilon is added to the variance before its square root.
+	Epsilon float32
+	// Training normalises with the batch's own statistics (and writes
+	// them out); otherwise the given running statistics are used.
+	Training bool
+	// ReLU fuses a rectifier after the affine transform.
+	ReLU bool
+}
+
 // Backend is the set of layer-level primitives a model needs for training
 // and inference. Unless a method says otherwise, outputs are overwritten
 // (never accumulated into) and must not alias inputs.
@@ -98,8 +109,21 @@ type Backend interface {
 	// the pre-activation gradient dy.
 	ConvBackwardFilter(x, dy, dw, db Tensor, d ConvDesc)
 
+	// ReLUForward computes y = max(0, x). y may alias x.
+	ReLUForward(x, y Tensor)
 	// ReLUBackward computes dx = dy where y > 0, else 0. dx may alias dy.
 	ReLUBackward(y, dy, dx Tensor)
+
+	// BatchNormForward normalises x [N,C,H,W] per channel:
+	// y = act(gamma * (x - mean) / sqrt(variance + eps) + beta), with
+	// gamma, beta, mean and variance of shape [C]. In training the batch's
+	// mean and biased variance are computed and written into mean and
+	// variance; otherwise they are read (running statistics).
+	BatchNormForward(x, gamma, beta, mean, variance, y Tensor, d BatchNormDesc)
+	// BatchNormBackward computes dx, dgamma and dbeta of a training-mode
+	// forward from the pre-activation gradient dy and the batch statistics
+	// that forward wrote.
+	BatchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta Tensor, d BatchNormDesc)
 
 	// MaxPoolForward and MaxPoolBackward: padded cells never win.
 	MaxPoolForward(x, y Tensor, d PoolDesc)
@@ -130,6 +154,8 @@ type Backend interface {
 
 	// Axpy computes y += alpha * x.
 	Axpy(alpha float32, x, y Tensor)
+	// Scale computes t *= alpha.
+	Scale(t Tensor, alpha float32)
 	// Lerp computes y += t * (x - y), the moving-average update.
 	Lerp(y, x Tensor, t float32)
 	// SumSquares returns the sum of the squares of t's elements.

@@ -87,6 +87,7 @@ func Run(t *testing.T, be backend.Backend) {
 	t.Run("pool", func(t *testing.T) { checkPools(t, be, ref) })
 	t.Run("linear", func(t *testing.T) { checkLinear(t, be, ref) })
 	t.Run("elementwise", func(t *testing.T) { checkElementwise(t, be, ref) })
+	t.Run("batchnorm", func(t *testing.T) { checkBatchNorm(t, be, ref) })
 	t.Run("chain", func(t *testing.T) { checkChain(t, be, ref) })
 }
 
@@ -250,6 +251,12 @@ func checkElementwise(t *testing.T, be, ref backend.Backend) {
 	be.ReLUBackward(a, g, o)
 	ref.ReLUBackward(ar, gr, or)
 	Compare(t, "relu backward", download(be, o), download(ref, or))
+	be.ReLUForward(g, o)
+	ref.ReLUForward(gr, or)
+	Compare(t, "relu forward", download(be, o), download(ref, or))
+	be.Scale(o, -1.5)
+	ref.Scale(or, -1.5)
+	Compare(t, "scale", download(be, o), download(ref, or))
 	be.AddTo(a, g)
 	ref.AddTo(ar, gr)
 	Compare(t, "add", download(be, a), download(ref, ar))
@@ -272,4 +279,63 @@ func checkElementwise(t *testing.T, be, ref backend.Backend) {
 		t.Fatalf("softmax cross-entropy %v, want %v", loss, lossr)
 	}
 	Compare(t, "softmax cross-entropy gradient", download(be, dl), download(ref, dlr))
+}
+
+// checkBatchNorm runs training and inference batch normalisation, with and
+// without the fused ReLU, on inputs whose channels have a large mean (as
+// after a ReLU) so that a one-pass variance would lose precision.
+func checkBatchNorm(t *testing.T, be, ref backend.Backend) {
+	r := rand.New(rand.NewPCG(12, 13))
+	for _, s := range [][4]int{{4, 5, 3, 3}, {2, 32, 7, 7}, {8, 3, 1, 1}} {
+		n, c, h, w := s[0], s[1], s[2], s[3]
+		for _, relu := range []bool{false, true} {
+			name := fmt.Sprintf("%dx%dx%dx%d relu=%v", n, c, h, w, relu)
+			d := backend.BatchNormDesc{Epsilon: 1e-5, Training: true, ReLU: relu}
+			// x comes out of a 1x1 convolution, in whatever layout the
+			// backend's convolutions produce, with a bias of 20.
+			x0, x0r := pair(be, ref, r, n, c, h, w)
+			k, kr := pair(be, ref, r, c, c, 1, 1)
+			bias := make([]float32, c)
+			for i := range bias {
+				bias[i] = 20
+			}
+			b, br := be.New(c), ref.New(c)
+			be.Upload(b, bias)
+			ref.Upload(br, bias)
+			x, xr := be.New(n, c, h, w), ref.New(n, c, h, w)
+			one := backend.ConvDesc{StrideH: 1, StrideW: 1}
+			be.ConvForward(x0, k, b, x, one)
+			ref.ConvForward(x0r, kr, br, xr, one)
+			gamma, gammar := pair(be, ref, r, c)
+			beta, betar := pair(be, ref, r, c)
+			mean, meanr := be.New(c), ref.New(c)
+			vari, varir := be.New(c), ref.New(c)
+			y, yr := be.New(n, c, h, w), ref.New(n, c, h, w)
+			be.BatchNormForward(x, gamma, beta, mean, vari, y, d)
+			ref.BatchNormForward(xr, gammar, betar, meanr, varir, yr, d)
+			Compare(t, "batchnorm forward "+name, download(be, y), download(ref, yr))
+			Compare(t, "batchnorm mean "+name, download(be, mean), download(ref, meanr))
+			Compare(t, "batchnorm variance "+name, download(be, vari), download(ref, varir))
+
+			dy, dyr := pair(be, ref, r, n, c, h, w)
+			if relu {
+				be.ReLUBackward(y, dy, dy)
+				ref.ReLUBackward(yr, dyr, dyr)
+			}
+			dx, dxr := be.New(n, c, h, w), ref.New(n, c, h, w)
+			dg, dgr := be.New(c), ref.New(c)
+			db, dbr := be.New(c), ref.New(c)
+			be.BatchNormBackward(x, dy, gamma, mean, vari, dx, dg, db, d)
+			ref.BatchNormBackward(xr, dyr, gammar, meanr, varir, dxr, dgr, dbr, d)
+			Compare(t, "batchnorm dx "+name, download(be, dx), download(ref, dxr))
+			Compare(t, "batchnorm dgamma "+name, download(be, dg), download(ref, dgr))
+			Compare(t, "batchnorm dbeta "+name, download(be, db), download(ref, dbr))
+
+			// Inference with given statistics.
+			d.Training = false
+			be.BatchNormForward(x, gamma, beta, mean, vari, y, d)
+			ref.BatchNormForward(xr, gammar, betar, meanr, varir, yr, d)
+			Compare(t, "batchnorm inference "+name, download(be, y), download(ref, yr))
+		}
+	}
 }

@@ -29,8 +29,8 @@ type Backend struct {
 	avgFwd map[C.rg_geom]*C.rg_prim
 	// argKinds and argMems pass a primitive's arguments to C without
 	// allocating.
-	argKinds [8]C.int
-	argMems  [8]C.dnnl_memory_t
+	argKinds [12]C.int
+	argMems  [12]C.dnnl_memory_t
 	// scratch is the scratchpad all primitives share (they run one at a
 	// time), grown to the largest any of them asks for.
 	scratch    *buffer

@@ -159,8 +159,8 @@ const dnnl_memory_desc_t *rg_query_md(const rg_prim *p, dnnl_query_t what) {
 }
 
 int rg_exec(const rg_prim *p, dnnl_stream_t s, int nargs, const int *kinds, const dnnl_memory_t *mems) {
-	dnnl_exec_arg_t args[8];
-	if (nargs > 8) return dnnl_invalid_arguments;
+	dnnl_exec_arg_t args[12];
+	if (nargs > 12) return dnnl_invalid_arguments;
 	for (int i = 0; i < nargs; i++) {
 		args[i].arg = kinds[i];
 		args[i].memory = mems[i];
@@ -179,4 +179,26 @@ const char *rg_impl(const rg_prim *p) {
 	const char *s = NULL;
 	dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &s);
 	return s;
+}
+
+// rg_bnorm_fwd builds batch normalisation over data laid out as md, with
+// a learned scale and shift; inference uses the given statistics, and
+// relu fuses the rectifier (training then needs a workspace).
+int rg_bnorm_fwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *md, float eps, int training, int relu) {
+	unsigned flags = dnnl_use_scale | dnnl_use_shift;
+	if (!training) flags |= dnnl_use_global_stats;
+	if (relu) flags |= dnnl_fuse_norm_relu;
+	dnnl_batch_normalization_desc_t bd;
+	dnnl_status_t st = dnnl_batch_normalization_forward_desc_init(&bd,
+		training ? dnnl_forward_training : dnnl_forward_inference, md, eps, flags);
+	if (st != dnnl_success) return st;
+	return finish(p, create(p, &bd, eng, NULL));
+}
+
+int rg_bnorm_bwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *md, float eps, const rg_prim *fwd) {
+	dnnl_batch_normalization_desc_t bd;
+	dnnl_status_t st = dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward,
+		diff, md, eps, dnnl_use_scale | dnnl_use_shift);
+	if (st != dnnl_success) return st;
+	return finish(p, create(p, &bd, eng, fwd));
 }

@@ -25,3 +25,5 @@ int rg_exec(const rg_prim *p, dnnl_stream_t s, int nargs, const int *kinds, cons
 void rg_destroy(rg_prim *p);
 void rg_set_threads(int n);
 const char *rg_impl(const rg_prim *p);
+int rg_bnorm_fwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *md, float eps, int training, int relu);
+int rg_bnorm_bwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *md, float eps, const rg_prim *fwd);

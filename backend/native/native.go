@@ -135,6 +135,17 @@ func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.Co
 	be.fastConvBackwardFilter(x, dy, dw, db, d)
 }
 
+// ReLUForward implements backend.Backend.
+func (be *Backend) ReLUForward(x, y backend.Tensor) {
+	xs, ys := data(x), data(y)
+	if len(xs) != len(ys) {
+		panic("native: ReLUForward between tensors of different sizes")
+	}
+	for i, v := range xs {
+		ys[i] = max(0, v)
+	}
+}
+
 // ReLUBackward implements backend.Backend. It is branch-free: whether a
 // unit was active is close to a coin toss, which a branch predicts badly.
 func (be *Backend) ReLUBackward(y, dy, dx backend.Tensor) {
@@ -267,6 +278,14 @@ func (be *Backend) Axpy(alpha float32, x, y backend.Tensor) {
 	xs, ys := data(x), data(y)
 	for i, v := range xs {
 		ys[i] += alpha * v
+	}
+}
+
+// Scale implements backend.Backend.
+func (be *Backend) Scale(t backend.Tensor, alpha float32) {
+	ts := data(t)
+	for i := range ts {
+		ts[i] *= alpha
 	}
 }
 
