@@ -37,6 +37,9 @@ func (s *Sequential) Params() []*Param {
 	return ps
 }
 
+// Children implements Container.
+func (s *Sequential) Children() []Layer { return s.Layers }
+
 // Describe implements Layer: the totals over its layers.
 func (s *Sequential) Describe(in []int) Info {
 	info := Info{Name: s.Name, Kind: "sequential", Out: in}
@@ -64,18 +67,24 @@ func Walk(l Layer, in []int, fn func(l Layer, in []int)) []int {
 	}
 }
 
-// Residual computes out = body(x) + shortcut(x), where the shortcut is the
-// identity, zero-padded on the channel axis when the body widens it
-// (He et al.'s option A). No activation follows the sum.
+// Residual computes out = body(x) + shortcut(x), optionally rectified.
+// The shortcut is the identity when Shortcut is nil, else Shortcut's
+// output; when that has fewer channels than the body's output it is
+// zero-padded on the channel axis (He et al.'s option A).
 type Residual struct {
-	Name string
-	Body *Sequential
+	Name     string
+	Body     *Sequential
+	Shortcut *Sequential
+	// ReLU rectifies the sum, as in He et al.; the tutorial's seed model
+	// leaves it out.
+	ReLU bool
 
-	be        backend.Backend
-	x, padded backend.Tensor
-	y, dshort backend.Tensor
-	dx        backend.Tensor
-	padBefore int
+	be         backend.Backend
+	x          backend.Tensor
+	y, dshort  backend.Tensor
+	dx         backend.Tensor
+	padBefore  int
+	shortShape []int
 }
 
 // NewResidual wraps body in an identity (or zero-padding) shortcut.
@@ -85,7 +94,7 @@ func NewResidual(be backend.Backend, name string, body ...Layer) *Residual {
 
 func (r *Residual) padding(in, out []int) (before int) {
 	if in[1] != out[1] || in[2] != out[2] || out[0] < in[0] || (out[0]-in[0])%2 != 0 {
-		panic(fmt.Sprintf("nn: %s: shortcut cannot match body output %v from input %v", r.Name, out, in))
+		panic(fmt.Sprintf("nn: %s: shortcut output %v cannot match body output %v", r.Name, in, out))
 	}
 	return (out[0] - in[0]) / 2
 }
@@ -94,41 +103,86 @@ func (r *Residual) padding(in, out []int) (before int) {
 func (r *Residual) Forward(x backend.Tensor) backend.Tensor {
 	r.x = x
 	body := r.Body.Forward(x)
+	short := x
+	if r.Shortcut != nil {
+		short = r.Shortcut.Forward(x)
+	}
 	s := body.Shape()
-	r.padBefore = r.padding(x.Shape()[1:], s[1:])
+	r.shortShape = short.Shape()
+	r.padBefore = r.padding(r.shortShape[1:], s[1:])
 	r.y = buffer(r.be, r.y, s...)
 	if r.padBefore == 0 {
-		r.be.Copy(r.y, x)
+		r.be.Copy(r.y, short)
 	} else {
-		r.be.ChannelPadForward(x, r.y, r.padBefore)
+		r.be.ChannelPadForward(short, r.y, r.padBefore)
 	}
 	r.be.AddTo(r.y, body)
+	if r.ReLU {
+		r.be.ReLUForward(r.y, r.y)
+	}
 	return r.y
 }
 
 // Backward implements Layer.
 func (r *Residual) Backward(dy backend.Tensor) backend.Tensor {
+	if r.ReLU {
+		r.be.ReLUBackward(r.y, dy, dy)
+	}
 	// The shortcut's share first: the body may overwrite dy.
 	r.dx = buffer(r.be, r.dx, r.x.Shape()...)
+	var dshort backend.Tensor = r.dx
+	if r.Shortcut != nil {
+		r.dshort = buffer(r.be, r.dshort, r.shortShape...)
+		dshort = r.dshort
+	}
 	if r.padBefore == 0 {
-		r.be.Copy(r.dx, dy)
+		r.be.Copy(dshort, dy)
 	} else {
-		r.be.ChannelPadBackward(dy, r.dx, r.padBefore)
+		r.be.ChannelPadBackward(dy, dshort, r.padBefore)
+	}
+	var dxShort backend.Tensor
+	if r.Shortcut != nil {
+		dxShort = r.Shortcut.Backward(dshort)
 	}
 	dbody := r.Body.Backward(dy)
+	if dxShort != nil {
+		r.be.Copy(r.dx, dxShort)
+	}
 	r.be.AddTo(r.dx, dbody)
 	return r.dx
 }
 
 // Params implements Layer.
-func (r *Residual) Params() []*Param { return r.Body.Params() }
+func (r *Residual) Params() []*Param {
+	ps := r.Body.Params()
+	if r.Shortcut != nil {
+		ps = append(ps, r.Shortcut.Params()...)
+	}
+	return ps
+}
+
+// Children implements Container.
+func (r *Residual) Children() []Layer {
+	if r.Shortcut != nil {
+		return []Layer{r.Body, r.Shortcut}
+	}
+	return []Layer{r.Body}
+}
 
 // Describe implements Layer.
 func (r *Residual) Describe(in []int) Info {
 	info := r.Body.Describe(in)
 	info.Name, info.Kind = r.Name, "residual"
-	if in[0] != info.Out[0] {
-		info.Kind = fmt.Sprintf("residual (pad %d->%d)", in[0], info.Out[0])
+	short := in
+	if r.Shortcut != nil {
+		si := r.Shortcut.Describe(in)
+		info.MACs += si.MACs
+		info.Params += si.Params
+		short = si.Out
+		info.Kind = "residual (projection)"
+	}
+	if short[0] != info.Out[0] {
+		info.Kind = fmt.Sprintf("residual (pad %d->%d)", short[0], info.Out[0])
 	}
 	return info
 }

@@ -15,18 +15,25 @@ const (
 	Same Padding = iota
 	// Valid pads nothing.
 	Valid
+	// Symmetric pads (k-1)/2 on every side, PyTorch's usual choice:
+	// output = floor((input - 1)/stride) + 1 for odd kernels.
+	Symmetric
 )
 
 func (p Padding) conv(h, w, kh, kw, sh, sw int) backend.ConvDesc {
 	d := backend.ConvDesc{StrideH: sh, StrideW: sw}
-	if p == Same {
+	switch p {
+	case Same:
 		_, d.PadTop, d.PadBottom = backend.SamePadding(h, kh, sh)
 		_, d.PadLeft, d.PadRight = backend.SamePadding(w, kw, sw)
+	case Symmetric:
+		d.PadTop, d.PadBottom = (kh-1)/2, (kh-1)/2
+		d.PadLeft, d.PadRight = (kw-1)/2, (kw-1)/2
 	}
 	return d
 }
 
-// Conv2D is a 2-D convolution with a bias and an optional fused ReLU.
+// Conv2D is a 2-D convolution with an optional bias and fused ReLU.
 type Conv2D struct {
 	Name            string
 	In, Out         int
@@ -42,6 +49,16 @@ type Conv2D struct {
 	x, y backend.Tensor
 	dx   backend.Tensor
 	desc backend.ConvDesc
+}
+
+// NewConvNoBias makes a convolution without a bias, as before a batch
+// norm, whose weight is named name.weight ([out, in, kh, kw]).
+func NewConvNoBias(be backend.Backend, name string, in, out, k, stride int, pad Padding) *Conv2D {
+	return &Conv2D{
+		Name: name, In: in, Out: out, KH: k, KW: k, Stride: stride, Padding: pad,
+		Weights: newParam(be, name+".weight", out, in, k, k),
+		be:      be,
+	}
 }
 
 // NewConv2D makes a convolution whose parameters are named name/weights
@@ -71,7 +88,7 @@ func (c *Conv2D) Forward(x backend.Tensor) backend.Tensor {
 	d, oh, ow := c.outShape(s[1:])
 	c.desc, c.x = d, x
 	c.y = buffer(c.be, c.y, s[0], c.Out, oh, ow)
-	c.be.ConvForward(x, c.Weights.Value, c.Biases.Value, c.y, d)
+	c.be.ConvForward(x, c.Weights.Value, c.biasValue(), c.y, d)
 	return c.y
 }
 
@@ -83,7 +100,11 @@ func (c *Conv2D) Backward(dy backend.Tensor) backend.Tensor {
 	if c.ReLU {
 		c.be.ReLUBackward(c.y, dy, dy)
 	}
-	c.be.ConvBackwardFilter(c.x, pre, c.Weights.Grad, c.Biases.Grad, c.desc)
+	var db backend.Tensor
+	if c.Biases != nil {
+		db = c.Biases.Grad
+	}
+	c.be.ConvBackwardFilter(c.x, pre, c.Weights.Grad, db, c.desc)
 	if c.NoInputGrad {
 		return nil
 	}
@@ -92,8 +113,20 @@ func (c *Conv2D) Backward(dy backend.Tensor) backend.Tensor {
 	return c.dx
 }
 
+func (c *Conv2D) biasValue() backend.Tensor {
+	if c.Biases == nil {
+		return nil
+	}
+	return c.Biases.Value
+}
+
 // Params implements Layer.
-func (c *Conv2D) Params() []*Param { return []*Param{c.Weights, c.Biases} }
+func (c *Conv2D) Params() []*Param {
+	if c.Biases == nil {
+		return []*Param{c.Weights}
+	}
+	return []*Param{c.Weights, c.Biases}
+}
 
 // Describe implements Layer.
 func (c *Conv2D) Describe(in []int) Info {
@@ -105,6 +138,6 @@ func (c *Conv2D) Describe(in []int) Info {
 	return Info{
 		Name: c.Name, Kind: kind, Out: []int{c.Out, oh, ow},
 		MACs:   int64(c.Out*oh*ow) * int64(c.In*c.KH*c.KW),
-		Params: count(c.Weights.Shape) + count(c.Biases.Shape),
+		Params: paramCount(c.Params()),
 	}
 }

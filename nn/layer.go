@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"math/rand/v2"
+
 	"github.com/resgo/resgo/backend"
 )
 
@@ -12,6 +14,56 @@ type Param struct {
 	Grad  backend.Tensor
 	// Decay marks parameters that get the L2 penalty.
 	Decay bool
+	// Init draws the initial value; nil leaves it to the model's default.
+	Init func(r *rand.Rand, v []float32)
+}
+
+// Stateful layers keep values that are not trained by gradients but are
+// part of the model, such as batch norm's running statistics: they are
+// saved in checkpoints and used in evaluation. Their Grad is nil.
+type Stateful interface {
+	Stats() []*Param
+}
+
+// Switchable layers behave differently in training and evaluation.
+type Switchable interface {
+	SetTraining(training bool)
+}
+
+// Container layers hold other layers.
+type Container interface {
+	Children() []Layer
+}
+
+// Stats lists the non-trained state of l and everything inside it.
+func Stats(l Layer) []*Param {
+	var out []*Param
+	visit(l, func(l Layer) {
+		if s, ok := l.(Stateful); ok {
+			out = append(out, s.Stats()...)
+		}
+	})
+	return out
+}
+
+// SetTraining switches l and everything inside it between training and
+// evaluation behaviour.
+func SetTraining(l Layer, training bool) {
+	visit(l, func(l Layer) {
+		if s, ok := l.(Switchable); ok {
+			s.SetTraining(training)
+		}
+	})
+}
+
+// visit calls fn for l and, depth first, every layer it contains.
+func visit(l Layer, fn func(Layer)) {
+	fn(l)
+	if c, ok := l.(Container); ok {
+		for _, sub := range c.Children() {
+			visit(sub, fn)
+		}
+	}
 }
 
 // Layer is a differentiable function with parameters.
@@ -64,4 +116,10 @@ func newParam(be backend.Backend, name string, shape ...int) *Param {
 	return &Param{Name: name, Shape: shape, Value: be.New(shape...), Grad: be.New(shape...)}
 }
 
-func count(shape []int) int64 { return int64(backend.Len(shape)) }
+func paramCount(ps []*Param) int64 {
+	var n int64
+	for _, p := range ps {
+		n += int64(backend.Len(p.Shape))
+	}
+	return n
+}

@@ -20,9 +20,15 @@ type Linear struct {
 // NewLinear makes a fully connected layer with parameters name/weight
 // ([out, in]) and name/bias. Its weight carries the L2 penalty.
 func NewLinear(be backend.Backend, name string, in, out int) *Linear {
+	return NewLinearSep(be, name, "/", in, out)
+}
+
+// NewLinearSep is NewLinear with another separator between the layer's
+// name and "weight"/"bias" ("." for PyTorch's names).
+func NewLinearSep(be backend.Backend, name, sep string, in, out int) *Linear {
 	l := &Linear{Name: name, In: in, Out: out, be: be,
-		Weight: newParam(be, name+"/weight", out, in),
-		Bias:   newParam(be, name+"/bias", out)}
+		Weight: newParam(be, name+sep+"weight", out, in),
+		Bias:   newParam(be, name+sep+"bias", out)}
 	l.Weight.Decay = true
 	return l
 }

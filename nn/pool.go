@@ -12,6 +12,8 @@ type Pool2D struct {
 	Max       bool
 	K, Stride int
 	Padding   Padding
+	// Global pools each whole map to one value (K and Stride unused).
+	Global bool
 
 	be   backend.Backend
 	x, y backend.Tensor
@@ -29,9 +31,18 @@ func NewAvgPool(be backend.Backend, name string, k, stride int, pad Padding) *Po
 	return &Pool2D{Name: name, K: k, Stride: stride, Padding: pad, be: be}
 }
 
+// NewGlobalAvgPool makes a layer that averages each map to one value.
+func NewGlobalAvgPool(be backend.Backend, name string) *Pool2D {
+	return &Pool2D{Name: name, Global: true, Padding: Valid, be: be}
+}
+
 func (p *Pool2D) descFor(in []int) (backend.PoolDesc, int, int) {
 	if len(in) != 3 {
 		panic(fmt.Sprintf("nn: %s expects [C, H, W] inputs, got %v", p.Name, in))
+	}
+	if p.Global {
+		d := backend.PoolDesc{KH: in[1], KW: in[2], StrideH: 1, StrideW: 1}
+		return d, 1, 1
 	}
 	c := p.Padding.conv(in[1], in[2], p.K, p.K, p.Stride, p.Stride)
 	d := backend.PoolDesc{KH: p.K, KW: p.K, StrideH: p.Stride, StrideW: p.Stride,
@@ -74,6 +85,9 @@ func (p *Pool2D) Describe(in []int) Info {
 	kind := "avg-pool"
 	if p.Max {
 		kind = "max-pool"
+	}
+	if p.Global {
+		return Info{Name: p.Name, Kind: "global " + kind, Out: []int{in[0], 1, 1}}
 	}
 	return Info{Name: p.Name, Kind: fmt.Sprintf("%s %dx%d/%d", kind, p.K, p.K, p.Stride), Out: []int{in[0], oh, ow}}
 }
