@@ -22,6 +22,29 @@ type Config struct {
 	Classes int `json:"classes"`
 	// Input is the shape of one example: channels, height, width.
 	Input [3]int `json:"input"`
+	// Shortcut is the residual nets' shortcut option, A, B (the default)
+	// or C; empty for other architectures.
+	Shortcut string `json:"shortcut,omitempty"`
+	// Stem is the residual and plain nets' first layers: "imagenet" (the
+	// default for inputs of 64x64 and more) or "small".
+	Stem string `json:"stem,omitempty"`
+}
+
+// Normalize fills in the defaults of the options an architecture has and
+// rejects the options it does not have, so that equal models have equal
+// configurations.
+func (c *Config) Normalize() error {
+	if c.Arch == "seed-resnet34" {
+		if c.Shortcut != "" || c.Stem != "" {
+			return fmt.Errorf("model: seed-resnet34 has a fixed zero-padding shortcut and stem (got shortcut %q, stem %q)", c.Shortcut, c.Stem)
+		}
+		return nil
+	}
+	spec, ok := family[c.Arch]
+	if !ok {
+		return fmt.Errorf("model: unknown architecture %q (known: %s)", c.Arch, strings.Join(Archs(), ", "))
+	}
+	return normalizeFamily(c, spec)
 }
 
 // DefaultConfig is the tutorial's model on MNIST.
@@ -33,20 +56,19 @@ func DefaultConfig() Config {
 type Model struct {
 	Config Config
 	Net    *nn.Sequential
+	// Params are trained by gradients; Stats are the rest of the state
+	// (batch norm's running statistics).
 	Params []*nn.Param
+	Stats  []*nn.Param
 	be     backend.Backend
 }
 
 type builder func(be backend.Backend, c Config) (*nn.Sequential, error)
 
-var archs = map[string]builder{
-	"seed-resnet34": buildSeedResNet34,
-}
-
 // Archs lists the architectures Build knows.
 func Archs() []string {
-	var names []string
-	for n := range archs {
+	names := []string{"seed-resnet34"}
+	for n := range family {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -56,9 +78,8 @@ func Archs() []string {
 // Build makes the model the configuration describes, with zero weights;
 // call Init for the initial ones.
 func Build(be backend.Backend, c Config) (*Model, error) {
-	b, ok := archs[c.Arch]
-	if !ok {
-		return nil, fmt.Errorf("model: unknown architecture %q (known: %s)", c.Arch, strings.Join(Archs(), ", "))
+	if err := c.Normalize(); err != nil {
+		return nil, err
 	}
 	if c.BaseDepth < 4 || c.BaseDepth%4 != 0 {
 		return nil, fmt.Errorf("model: base depth %d: must be a positive multiple of 4", c.BaseDepth)
@@ -66,12 +87,28 @@ func Build(be backend.Backend, c Config) (*Model, error) {
 	if c.Classes < 2 {
 		return nil, fmt.Errorf("model: %d classes: need at least 2", c.Classes)
 	}
-	net, err := b(be, c)
+	if c.Input[0] < 1 || c.Input[1] < 1 || c.Input[2] < 1 {
+		return nil, fmt.Errorf("model: input %dx%dx%d: every size must be positive", c.Input[0], c.Input[1], c.Input[2])
+	}
+	var net *nn.Sequential
+	var err error
+	switch spec := family[c.Arch]; {
+	case c.Arch == "seed-resnet34":
+		net, err = buildSeedResNet34(be, c)
+	case spec.kind == vggNet:
+		net, err = buildVGG(be, c, spec)
+	default:
+		net, err = buildResNet(be, c, spec)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &Model{Config: c, Net: net, Params: net.Params(), be: be}, nil
+	return &Model{Config: c, Net: net, Params: net.Params(), Stats: nn.Stats(net), be: be}, nil
 }
+
+// SetTraining switches the layers that differ (batch norm) between
+// training and evaluation.
+func (m *Model) SetTraining(training bool) { nn.SetTraining(m.Net, training) }
 
 // Forward computes the logits [N, Classes] for a batch x [N, C, H, W].
 func (m *Model) Forward(x backend.Tensor) backend.Tensor { return m.Net.Forward(x) }
@@ -90,14 +127,18 @@ func (m *Model) Param(name string) *nn.Param {
 	return nil
 }
 
-// Init draws the initial weights the way TF-slim does: Glorot-uniform
-// convolution kernels with zero biases; the fully connected weight from a
-// normal of stddev 0.1 truncated at two standard deviations, its bias 0.1.
+// Init draws the initial weights. Parameters that carry their own
+// initialiser (the family's, torchvision's) use it; the seed model's are
+// drawn the way TF-slim does: Glorot-uniform convolution kernels with zero
+// biases; the fully connected weight from a normal of stddev 0.1
+// truncated at two standard deviations, its bias 0.1.
 func (m *Model) Init(seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	for _, p := range m.Params {
+	for _, p := range append(m.Params[:len(m.Params):len(m.Params)], m.Stats...) {
 		v := make([]float32, backend.Len(p.Shape))
 		switch {
+		case p.Init != nil:
+			p.Init(r, v)
 		case len(p.Shape) == 4:
 			// Kernel [out, in, kh, kw]: TF counts fans over the receptive field.
 			rf := p.Shape[2] * p.Shape[3]
@@ -134,3 +175,18 @@ func (m *Model) NumParams() int64 {
 	}
 	return n
 }
+
+// shapesOnly is a backend that only records shapes: it lets Describe
+// build ImageNet-sized models without allocating their weights.
+type shapesOnly struct{ backend.Backend }
+
+type shapeTensor []int
+
+func (s shapeTensor) Shape() []int { return s }
+
+func (shapesOnly) New(shape ...int) backend.Tensor  { return shapeTensor(append([]int(nil), shape...)) }
+func (shapesOnly) Upload(backend.Tensor, []float32) {}
+
+// Describe builds the model a configuration describes without allocating
+// its weights, for summaries; it cannot compute.
+func Describe(c Config) (*Model, error) { return Build(shapesOnly{}, c) }

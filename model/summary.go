@@ -10,7 +10,7 @@ import (
 )
 
 // Summary writes one line per layer (residual layers with their inner
-// convolutions indented), with output shapes, parameters and multiply-adds
+// layers and shortcut indented), with output shapes, parameters and multiply-adds
 // per example, and the totals.
 func (m *Model) Summary(w io.Writer) (params, macs int64) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -27,8 +27,9 @@ func (m *Model) Summary(w io.Writer) (params, macs int64) {
 			return in
 		case *nn.Residual:
 			fmt.Fprintf(tw, "%s%s\t%s\t%s\t\t\t\n", indent, info.Name, info.Kind, shape(info.Out))
-			for _, sub := range c.Body.Layers {
-				in = walk(sub, in, indent+"  ")
+			walk(c.Body, in, indent+"  ")
+			if c.Shortcut != nil {
+				walk(c.Shortcut, in, indent+"  ")
 			}
 			return info.Out
 		}

@@ -50,23 +50,6 @@ func (s *Sequential) Describe(in []int) Info {
 	return info
 }
 
-// Walk calls fn for every leaf layer with its input shape, in order.
-func Walk(l Layer, in []int, fn func(l Layer, in []int)) []int {
-	switch c := l.(type) {
-	case *Sequential:
-		for _, sub := range c.Layers {
-			in = Walk(sub, in, fn)
-		}
-		return in
-	case *Residual:
-		fn(l, in)
-		return c.Describe(in).Out
-	default:
-		fn(l, in)
-		return l.Describe(in).Out
-	}
-}
-
 // Residual computes out = body(x) + shortcut(x), optionally rectified.
 // The shortcut is the identity when Shortcut is nil, else Shortcut's
 // output; when that has fewer channels than the body's output it is

@@ -61,6 +61,15 @@ func NewConvNoBias(be backend.Backend, name string, in, out, k, stride int, pad 
 	}
 }
 
+// NewConvWithBias makes a convolution with a bias and PyTorch's names:
+// name.weight and name.bias.
+func NewConvWithBias(be backend.Backend, name string, in, out, k, stride int, pad Padding, relu bool) *Conv2D {
+	c := NewConvNoBias(be, name, in, out, k, stride, pad)
+	c.ReLU = relu
+	c.Biases = newParam(be, name+".bias", out)
+	return c
+}
+
 // NewConv2D makes a convolution whose parameters are named name/weights
 // ([out, in, kh, kw]) and name/biases.
 func NewConv2D(be backend.Backend, name string, in, out, k, stride int, pad Padding, relu bool) *Conv2D {

@@ -62,6 +62,20 @@ func SGDStep(be backend.Backend, params []*nn.Param, lr float64) {
 	}
 }
 
+// MomentumStep applies PyTorch's SGD with momentum: v = momentum*v + grad,
+// w -= lr * v, with one velocity per parameter.
+func MomentumStep(be backend.Backend, params []*nn.Param, velocities []backend.Tensor, lr, momentum float64) {
+	for i, p := range params {
+		be.Scale(velocities[i], float32(momentum))
+		be.AddTo(velocities[i], p.Grad)
+		be.Axpy(float32(-lr), velocities[i], p.Value)
+	}
+}
+
+// VelocityName is the name a momentum velocity is saved under,
+// TensorFlow's convention.
+func VelocityName(param string) string { return param + "/Momentum" }
+
 // EMA keeps tf.train.ExponentialMovingAverage shadows of parameters:
 // shadow = decay*shadow + (1-decay)*w with decay = min(Decay,
 // (1+step)/(10+step)), so early shadows follow the weights closely.

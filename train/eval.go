@@ -21,8 +21,12 @@ func (e Evaluation) Accuracy() float64 {
 	return float64(e.Correct) / float64(e.Total)
 }
 
-// Evaluate classifies every example of set in batches.
+// Evaluate classifies every example of set in batches, with the model in
+// evaluation mode (batch norm uses its running statistics); the model is
+// left in training mode.
 func Evaluate(be backend.Backend, m *model.Model, set *data.Set, batch int) Evaluation {
+	m.SetTraining(false)
+	defer m.SetTraining(true)
 	k := m.Config.Classes
 	ev := Evaluation{Confusion: make([][]int, k)}
 	for i := range ev.Confusion {
@@ -40,13 +44,7 @@ func Evaluate(be backend.Backend, m *model.Model, set *data.Set, batch int) Eval
 		out := m.Forward(x)
 		be.Download(out, logits[:n*k])
 		for i := 0; i < n; i++ {
-			row := logits[i*k : (i+1)*k]
-			best := 0
-			for j, v := range row {
-				if v > row[best] {
-					best = j
-				}
-			}
+			best := argmax(logits[i*k : (i+1)*k])
 			truth := int(set.Labels[lo+i])
 			ev.Confusion[truth][best]++
 			if best == truth {

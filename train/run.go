@@ -35,6 +35,14 @@ type Options struct {
 	// HistogramEvery steps (0: never): a TensorBoard log (see tblog).
 	Events         EventSink
 	HistogramEvery int64
+	// Validation, when set, is evaluated (raw weights, evaluation mode)
+	// every EvalEvery steps and at the end; the accuracy goes to Log and
+	// Events. Training accuracy over the batches since the last
+	// checkpoint goes to Events at each checkpoint.
+	Validation *data.Set
+	EvalEvery  int64
+	// Progress, when set, is told about every step (for progress bars).
+	Progress func(step int64, loss float64)
 }
 
 // EventSink records training curves; *tblog.Writer is one.
@@ -89,6 +97,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	images := make([]float32, h.BatchSize*train.Rows*train.Cols)
 	labels := make([]int32, h.BatchSize)
 	lastSaved, start, startStep := t.Step, time.Now(), t.Step
+	correct, seen := 0, 0
 	save := func() error {
 		tensors, meta := t.Snapshot()
 		path, err := store.Save(t.Step, tensors, meta)
@@ -115,8 +124,17 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 				loss, t.Step, o.CheckpointDir)
 		}
 		fmt.Fprintf(o.Out, "After %d training step(s), loss on training batch is %s.\n", t.Step, FormatLoss(loss))
+		if o.Progress != nil {
+			o.Progress(t.Step, loss)
+		}
+		correct, seen = correct+t.BatchCorrect, seen+len(labels)
 		if err := logStep(o, t, loss); err != nil {
 			return res, err
+		}
+		if o.Validation != nil && o.EvalEvery > 0 && (t.Step%o.EvalEvery == 0 || t.Step == h.Steps) {
+			if err := validate(o, t); err != nil {
+				return res, err
+			}
 		}
 		if t.Step%o.SaveEvery == 0 || t.Step == h.Steps {
 			if err := save(); err != nil {
@@ -127,7 +145,9 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 			fmt.Fprintf(o.Log, "resgo: step %d/%d, lr %.6g, %.1f images/s, ETA %s; saved %s\n",
 				t.Step, h.Steps, t.LearningRate(), rate, eta.Round(time.Second), res.Checkpoint)
 			if o.Events != nil {
-				if err := o.Events.Scalars(t.Step, map[string]float64{"images_per_second": rate}); err != nil {
+				scalars := map[string]float64{"images_per_second": rate, "train_accuracy": float64(correct) / float64(seen)}
+				correct, seen = 0, 0
+				if err := o.Events.Scalars(t.Step, scalars); err != nil {
 					return res, err
 				}
 				if err := o.Events.Flush(); err != nil {
@@ -137,6 +157,19 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		}
 	}
 	return res, nil
+}
+
+// validate evaluates the current (raw) weights on the validation set.
+func validate(o Options, t *Trainer) error {
+	ev := Evaluate(t.Be, t.Model, o.Validation, t.Hyper.BatchSize)
+	fmt.Fprintf(o.Log, "resgo: step %d: validation accuracy %.4f\n", t.Step, ev.Accuracy())
+	if o.Events == nil {
+		return nil
+	}
+	if err := o.Events.Scalars(t.Step, map[string]float64{"validation_accuracy": ev.Accuracy()}); err != nil {
+		return fmt.Errorf("writing the TensorBoard log: %w", err)
+	}
+	return nil
 }
 
 // logStep sends one step's curves (and, now and then, the weights'

@@ -20,9 +20,13 @@ const (
 // Snapshot gathers the trainer's state as checkpoint tensors and metadata.
 func (t *Trainer) Snapshot() (map[string]checkpoint.Tensor, map[string]string) {
 	tensors := map[string]checkpoint.Tensor{}
-	for i, p := range t.Model.Params {
+	for i, p := range averaged(t.Model) {
 		tensors[p.Name] = hostTensor(t.Be, p.Value, p.Shape)
 		tensors[optim.ShadowName(p.Name)] = hostTensor(t.Be, t.EMA.Shadows[i], p.Shape)
+	}
+	for i, v := range t.Velocities {
+		p := t.Model.Params[i]
+		tensors[optim.VelocityName(p.Name)] = hostTensor(t.Be, v, p.Shape)
 	}
 	mc, _ := json.Marshal(t.Model.Config)
 	hc, _ := json.Marshal(t.Hyper)
@@ -45,6 +49,9 @@ func ModelConfig(ck *checkpoint.Checkpoint) (model.Config, error) {
 	if err := json.Unmarshal([]byte(s), &c); err != nil {
 		return c, fmt.Errorf("%s: unreadable model configuration: %v", ck.Path, err)
 	}
+	if err := c.Normalize(); err != nil {
+		return c, fmt.Errorf("%s: %v", ck.Path, err)
+	}
 	return c, nil
 }
 
@@ -57,9 +64,9 @@ func HyperOf(ck *checkpoint.Checkpoint) (Hyper, error) {
 	return h, nil
 }
 
-// LoadWeights copies a checkpoint's weights into a model: its raw weights,
-// or the moving averages when shadow is true. The checkpoint must have been
-// written for the same configuration.
+// LoadWeights copies a checkpoint's weights and running statistics into a
+// model: the raw ones, or the moving averages when shadow is true. The
+// checkpoint must have been written for the same configuration.
 func LoadWeights(be backend.Backend, m *model.Model, ck *checkpoint.Checkpoint, shadow bool) error {
 	c, err := ModelConfig(ck)
 	if err != nil {
@@ -68,20 +75,27 @@ func LoadWeights(be backend.Backend, m *model.Model, ck *checkpoint.Checkpoint, 
 	if c != m.Config {
 		return fmt.Errorf("%s: checkpoint of another model (%s), this run builds %s", ck.Path, describe(c), describe(m.Config))
 	}
-	for _, p := range m.Params {
+	for _, p := range averaged(m) {
 		name := p.Name
 		if shadow {
 			name = optim.ShadowName(name)
 		}
-		t, ok := ck.Tensors[name]
-		if !ok {
-			return fmt.Errorf("%s: checkpoint lacks tensor %q", ck.Path, name)
+		if err := loadTensor(be, ck, name, p.Value, p.Shape); err != nil {
+			return err
 		}
-		if backend.Len(t.Shape) != backend.Len(p.Shape) || len(t.Shape) != len(p.Shape) {
-			return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", ck.Path, name, t.Shape, p.Shape)
-		}
-		be.Upload(p.Value, t.Data)
 	}
+	return nil
+}
+
+func loadTensor(be backend.Backend, ck *checkpoint.Checkpoint, name string, dst backend.Tensor, shape []int) error {
+	t, ok := ck.Tensors[name]
+	if !ok {
+		return fmt.Errorf("%s: checkpoint lacks tensor %q", ck.Path, name)
+	}
+	if backend.Len(t.Shape) != backend.Len(shape) || len(t.Shape) != len(shape) {
+		return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", ck.Path, name, t.Shape, shape)
+	}
+	be.Upload(dst, t.Data)
 	return nil
 }
 
@@ -90,19 +104,30 @@ func (t *Trainer) Restore(ck *checkpoint.Checkpoint) error {
 	if err := LoadWeights(t.Be, t.Model, ck, false); err != nil {
 		return err
 	}
-	for i, p := range t.Model.Params {
-		s, ok := ck.Tensors[optim.ShadowName(p.Name)]
-		if !ok {
-			return fmt.Errorf("%s: checkpoint lacks the moving average of %q", ck.Path, p.Name)
+	for i, p := range averaged(t.Model) {
+		if err := loadTensor(t.Be, ck, optim.ShadowName(p.Name), t.EMA.Shadows[i], p.Shape); err != nil {
+			return err
 		}
-		t.Be.Upload(t.EMA.Shadows[i], s.Data)
+	}
+	for i, v := range t.Velocities {
+		p := t.Model.Params[i]
+		if err := loadTensor(t.Be, ck, optim.VelocityName(p.Name), v, p.Shape); err != nil {
+			return fmt.Errorf("%w (trained without momentum?)", err)
+		}
 	}
 	t.Step = ck.Step
 	return nil
 }
 
 func describe(c model.Config) string {
-	return fmt.Sprintf("%s, base depth %d, %d classes, input %dx%dx%d", c.Arch, c.BaseDepth, c.Classes, c.Input[0], c.Input[1], c.Input[2])
+	s := fmt.Sprintf("%s, base depth %d, %d classes, input %dx%dx%d", c.Arch, c.BaseDepth, c.Classes, c.Input[0], c.Input[1], c.Input[2])
+	if c.Shortcut != "" {
+		s += ", shortcut " + c.Shortcut
+	}
+	if c.Stem != "" {
+		s += ", stem " + c.Stem
+	}
+	return s
 }
 
 // FormatLoss prints a loss as the tutorial's Python "%g" does: six

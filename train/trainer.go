@@ -5,6 +5,7 @@ import (
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/nn"
 	"github.com/resgo/resgo/optim"
 )
 
@@ -22,6 +23,9 @@ type Hyper struct {
 	L2         float64 `json:"l2"`
 	EMADecay   float64 `json:"ema_decay"`
 	Seed       uint64  `json:"seed"`
+	// Momentum is SGD's momentum (PyTorch's form); 0, the tutorial's, is
+	// plain gradient descent.
+	Momentum float64 `json:"momentum,omitempty"`
 }
 
 // DefaultHyper is the tutorial's configuration.
@@ -36,12 +40,22 @@ type Trainer struct {
 	Model    *model.Model
 	Hyper    Hyper
 	Schedule optim.ExponentialDecay
-	EMA      *optim.EMA
+	// EMA averages the parameters and the running statistics (batch
+	// norm's), so that averaged weights are evaluated with statistics
+	// averaged over the same steps.
+	EMA *optim.EMA
+	// Velocities are the momentum buffers, one per parameter (nil without
+	// momentum).
+	Velocities []backend.Tensor
 	// Step is the global step: the number of updates applied so far.
 	Step int64
+	// BatchCorrect is how many examples of the last step's batch the model
+	// classified correctly (before the update).
+	BatchCorrect int
 
 	x       backend.Tensor
 	dlogits backend.Tensor
+	logits  []float32
 }
 
 // NewTrainer wraps a model whose weights are already set (by Init or a
@@ -51,11 +65,23 @@ func NewTrainer(be backend.Backend, m *model.Model, h Hyper, trainExamples int) 
 	if decay == 0 && h.BatchSize > 0 {
 		decay = int64(max(1, trainExamples/h.BatchSize))
 	}
-	return &Trainer{
+	t := &Trainer{
 		Be: be, Model: m, Hyper: h,
 		Schedule: optim.ExponentialDecay{Base: h.LearningRate, Rate: h.DecayRate, Steps: decay, Staircase: h.Staircase},
-		EMA:      optim.NewEMA(be, m.Params, h.EMADecay),
+		EMA:      optim.NewEMA(be, averaged(m), h.EMADecay),
 	}
+	if h.Momentum != 0 {
+		for _, p := range m.Params {
+			t.Velocities = append(t.Velocities, be.New(p.Shape...))
+		}
+	}
+	return t
+}
+
+// averaged lists what the moving average follows: the parameters, then
+// the running statistics.
+func averaged(m *model.Model) []*nn.Param {
+	return append(m.Params[:len(m.Params):len(m.Params)], m.Stats...)
 }
 
 // LearningRate is the rate the next step will use.
@@ -72,17 +98,50 @@ func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
 		t.dlogits = t.Be.New(n, c.Classes)
 	}
 	t.Be.Upload(t.x, images)
+	t.Model.SetTraining(true)
 	logits := t.Model.Forward(t.x)
+	t.BatchCorrect = t.countCorrect(logits, labels)
 	loss := t.Be.SoftmaxCrossEntropy(logits, labels, t.dlogits)
 	loss += optim.L2(t.Be, t.Model.Params, t.Hyper.L2)
 	t.Model.Backward(t.dlogits)
 	optim.AddL2Grad(t.Be, t.Model.Params, t.Hyper.L2)
-	optim.SGDStep(t.Be, t.Model.Params, t.LearningRate())
+	if t.Velocities != nil {
+		optim.MomentumStep(t.Be, t.Model.Params, t.Velocities, t.LearningRate(), t.Hyper.Momentum)
+	} else {
+		optim.SGDStep(t.Be, t.Model.Params, t.LearningRate())
+	}
 	// The averages follow the updated weights, with the decay of the step
 	// the update belonged to.
-	t.EMA.Update(t.Be, t.Model.Params, t.Step)
+	t.EMA.Update(t.Be, averaged(t.Model), t.Step)
 	t.Step++
 	return loss
+}
+
+// countCorrect counts the rows of logits whose largest entry is the label.
+func (t *Trainer) countCorrect(logits backend.Tensor, labels []int32) int {
+	k := t.Model.Config.Classes
+	if cap(t.logits) < len(labels)*k {
+		t.logits = make([]float32, len(labels)*k)
+	}
+	v := t.logits[:len(labels)*k]
+	t.Be.Download(logits, v)
+	correct := 0
+	for i, label := range labels {
+		if argmax(v[i*k:(i+1)*k]) == int(label) {
+			correct++
+		}
+	}
+	return correct
+}
+
+func argmax(row []float32) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	return best
 }
 
 // Finite reports whether a loss is a usable number.
