@@ -4,18 +4,15 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/resgo/resgo/nn"
 )
 
 // Summary writes one line per layer (residual layers with their inner
-// layers and shortcut indented), with output shapes, parameters and multiply-adds
-// per example, and the totals.
+// layers and shortcut indented), with output shapes, parameters and
+// multiply-adds per example, and the totals.
 func (m *Model) Summary(w io.Writer) (params, macs int64) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "layer\tkind\toutput\tparameters\tmultiply-adds\t\n")
-	in := m.Config.Input[:]
+	rows := [][5]string{{"layer", "kind", "output", "parameters", "multiply-adds"}}
 	var walk func(l nn.Layer, in []int, indent string) []int
 	walk = func(l nn.Layer, in []int, indent string) []int {
 		info := l.Describe(in)
@@ -26,7 +23,7 @@ func (m *Model) Summary(w io.Writer) (params, macs int64) {
 			}
 			return in
 		case *nn.Residual:
-			fmt.Fprintf(tw, "%s%s\t%s\t%s\t\t\t\n", indent, info.Name, info.Kind, shape(info.Out))
+			rows = append(rows, [5]string{indent + info.Name, info.Kind, shape(info.Out)})
 			walk(c.Body, in, indent+"  ")
 			if c.Shortcut != nil {
 				walk(c.Shortcut, in, indent+"  ")
@@ -35,12 +32,21 @@ func (m *Model) Summary(w io.Writer) (params, macs int64) {
 		}
 		params += info.Params
 		macs += info.MACs
-		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t\n", indent, info.Name, info.Kind, shape(info.Out), group(info.Params), group(info.MACs))
+		rows = append(rows, [5]string{indent + info.Name, info.Kind, shape(info.Out), group(info.Params), group(info.MACs)})
 		return info.Out
 	}
-	walk(m.Net, in, "")
-	fmt.Fprintf(tw, "total\t\t\t%s\t%s\t\n", group(params), group(macs))
-	tw.Flush()
+	walk(m.Net, m.Config.Input[:], "")
+	rows = append(rows, [5]string{"total", "", "", group(params), group(macs)})
+	var width [5]int
+	for _, r := range rows {
+		for i, cell := range r {
+			width[i] = max(width[i], len(cell))
+		}
+	}
+	for _, r := range rows {
+		line := fmt.Sprintf("%-*s  %-*s  %*s  %*s  %*s", width[0], r[0], width[1], r[1], width[2], r[2], width[3], r[3], width[4], r[4])
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
 	return params, macs
 }
 

@@ -167,5 +167,8 @@ func (r *Residual) Describe(in []int) Info {
 	if short[0] != info.Out[0] {
 		info.Kind = fmt.Sprintf("residual (pad %d->%d)", short[0], info.Out[0])
 	}
+	if r.ReLU {
+		info.Kind += " +relu"
+	}
 	return info
 }

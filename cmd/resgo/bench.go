@@ -44,15 +44,14 @@ func runBench(args []string) error {
 		"fraction of this machine's FMA peak, measured by a probe before the runs; and the peak RSS.")
 	var bf backendFlags
 	bf.register(fs)
-	mc := model.DefaultConfig()
+	var mf modelFlags
+	mf.register(fs, true)
 	var (
 		modes, batches string
 		steps, warmup  int
 		asJSON         bool
 		cpuProfile     string
 	)
-	fs.StringVar(&mc.Arch, "arch", mc.Arch, "model architecture")
-	fs.IntVar(&mc.BaseDepth, "base-depth", mc.BaseDepth, "channels of the first stage")
 	fs.StringVar(&modes, "modes", "train,infer", "what to measure: train, infer or both")
 	fs.StringVar(&batches, "batch-sizes", "100,1", "comma-separated batch sizes (training skips batch 1)")
 	fs.IntVar(&steps, "steps", 10, "timed steps per configuration")
@@ -60,6 +59,10 @@ func runBench(args []string) error {
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured steps to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	mc, err := mf.resolve()
+	if err != nil {
 		return err
 	}
 	if steps <= 0 || warmup < 0 {
@@ -157,8 +160,10 @@ func runBench(args []string) error {
 			h.BatchSize = batch
 			tr := train.NewTrainer(be, m, h, 55000)
 			measure("train", batch, func() { tr.TrainStep(images, labels) })
+			m.SetTraining(true)
 		}
 		if doInfer {
+			m.SetTraining(false)
 			x := be.New(batch, mc.Input[0], mc.Input[1], mc.Input[2])
 			logits := make([]float32, batch*mc.Classes)
 			measure("infer", batch, func() {

@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/model"
 )
 
 type command struct {
@@ -179,4 +181,45 @@ func (b *backendFlags) open() (backend.Backend, error) {
 		return nil, fmt.Errorf("--backend %q: unknown backend (available: %s)", b.name, strings.Join(backendNames(), ", "))
 	}
 	return open(b.threads)
+}
+
+// modelFlags choose and size a model.
+type modelFlags struct {
+	config model.Config
+	input  string
+}
+
+// register adds the architecture flags; withShape adds --input and
+// --classes, for commands that do not read them from a data set.
+func (m *modelFlags) register(fs *flag.FlagSet, withShape bool) {
+	m.config = model.DefaultConfig()
+	fs.StringVar(&m.config.Arch, "arch", m.config.Arch, "model architecture: "+strings.Join(model.Archs(), ", "))
+	fs.IntVar(&m.config.BaseDepth, "base-depth", m.config.BaseDepth, "channels of the first stage (the width; 64 in the paper)")
+	fs.StringVar(&m.config.Shortcut, "shortcut", "", "residual nets' shortcut option: A (zero-padding), B (projection where shapes change; default), C (projection everywhere)")
+	fs.StringVar(&m.config.Stem, "stem", "", "residual and plain nets' stem: imagenet (7x7/2 conv + max-pool) or small (3x3 conv); default by input size")
+	if withShape {
+		fs.StringVar(&m.input, "input", "1x28x28", "input shape CxHxW")
+		fs.IntVar(&m.config.Classes, "classes", m.config.Classes, "number of classes")
+	}
+}
+
+// resolve parses --input and fills in the architecture's defaults.
+func (m *modelFlags) resolve() (model.Config, error) {
+	c := m.config
+	if m.input != "" {
+		parts := strings.Split(m.input, "x")
+		ok := len(parts) == 3
+		for i := 0; ok && i < 3; i++ {
+			n, err := strconv.Atoi(parts[i])
+			ok = err == nil && n > 0
+			c.Input[i] = n
+		}
+		if !ok {
+			return c, fmt.Errorf("--input %q: want CxHxW with positive sizes, e.g. 3x224x224", m.input)
+		}
+	}
+	if err := c.Normalize(); err != nil {
+		return c, err
+	}
+	return c, nil
 }

@@ -114,6 +114,19 @@ func TestSummaryMatchesSpec(t *testing.T) {
 	}
 }
 
+// TestSummaryOfTheFamily: at ImageNet size the totals are torchvision's
+// parameter counts; bad shapes and options are one-line errors.
+func TestSummaryOfTheFamily(t *testing.T) {
+	dir := t.TempDir()
+	r := run(t, dir, "summary", "--arch", "resnet152", "--input", "3x224x224", "--classes", "1000")
+	if r.code != 0 || !strings.Contains(r.stdout, "60,192,808") || !strings.Contains(r.stdout, "layer4.0.downsample.0") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	oneLineError(t, run(t, dir, "summary", "--input", "3x224"), "--input", "CxHxW")
+	oneLineError(t, run(t, dir, "summary", "--arch", "resnet18", "--shortcut", "D"), "shortcut", "A, B or C")
+	oneLineError(t, run(t, dir, "summary", "--arch", "resnet999"), "unknown architecture", "resnet18")
+}
+
 // TestBadDataFiles: a truncated or corrupt MNIST file is named in one error
 // line and left alone.
 func TestBadDataFiles(t *testing.T) {

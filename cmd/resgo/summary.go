@@ -4,24 +4,32 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/model"
 )
 
 func runSummary(args []string) error {
-	fs := newFlagSet("summary", "Prints a model's layers with their output shapes, parameter counts and\nmultiply-adds per image.")
-	mc := model.DefaultConfig()
-	fs.StringVar(&mc.Arch, "arch", mc.Arch, "model architecture")
-	fs.IntVar(&mc.BaseDepth, "base-depth", mc.BaseDepth, "channels of the first stage")
-	fs.IntVar(&mc.Classes, "classes", mc.Classes, "number of classes")
+	fs := newFlagSet("summary", "Prints a model's layers with their output shapes, parameter counts and\nmultiply-adds per image, e.g. resgo summary --arch resnet50 --input 3x224x224 --classes 1000.")
+	var mf modelFlags
+	mf.register(fs, true)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	m, err := model.Build(native.New(1), mc)
+	mc, err := mf.resolve()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s, input %dx%dx%d, %d classes\n\n", mc.Arch, mc.Input[0], mc.Input[1], mc.Input[2], mc.Classes)
+	m, err := model.Describe(mc)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s, input %dx%dx%d, %d classes", mc.Arch, mc.Input[0], mc.Input[1], mc.Input[2], mc.Classes)
+	if mc.Shortcut != "" {
+		fmt.Printf(", shortcut %s", mc.Shortcut)
+	}
+	if mc.Stem != "" {
+		fmt.Printf(", %s stem", mc.Stem)
+	}
+	fmt.Printf("\n\n")
 	m.Summary(os.Stdout)
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/resgo/resgo/backend/native"
-	"github.com/resgo/resgo/model"
 	"github.com/resgo/resgo/tblog"
 	"github.com/resgo/resgo/train"
 )
@@ -20,7 +19,7 @@ func runTrain(args []string) error {
 		"every --save-every steps and resuming from the newest checkpoint when one exists.\n"+
 		"Ctrl-C saves a checkpoint and stops; run the same command again to continue.")
 	h := train.DefaultHyper()
-	mc := model.DefaultConfig()
+	var mf modelFlags
 	var (
 		bf         backendFlags
 		df         dataFlags
@@ -31,19 +30,21 @@ func runTrain(args []string) error {
 		fresh      bool
 		logDir     string
 		histEvery  int64
+		evalEvery  int64
 	)
 	bf.register(fs)
 	df.register(fs)
 	cf.register(fs)
-	fs.StringVar(&mc.Arch, "arch", mc.Arch, "model architecture")
-	fs.IntVar(&mc.BaseDepth, "base-depth", mc.BaseDepth, "channels of the first stage")
+	mf.register(fs, false)
 	fs.IntVar(&h.BatchSize, "batch-size", h.BatchSize, "examples per step")
 	fs.Int64Var(&h.Steps, "steps", h.Steps, "train until this global step")
 	fs.Float64Var(&h.LearningRate, "learning-rate", h.LearningRate, "base learning rate")
 	fs.Float64Var(&h.DecayRate, "decay-rate", h.DecayRate, "learning-rate decay factor per period")
 	fs.Int64Var(&h.DecaySteps, "decay-steps", 0, "learning-rate decay period in steps (0: one epoch)")
 	fs.BoolVar(&h.Staircase, "staircase", h.Staircase, "decay in whole periods (false: continuously)")
-	fs.Float64Var(&h.L2, "l2", h.L2, "L2 regularisation rate on the final fully connected weight")
+	fs.Float64Var(&h.L2, "l2", h.L2, "L2 regularisation rate on the weights (seed-resnet34: the final fully connected weight only)")
+	fs.Float64Var(&h.Momentum, "momentum", 0, "SGD momentum (0: plain SGD, the tutorial's)")
+	fs.Int64Var(&evalEvery, "eval-every", 1000, "evaluate on the validation set every this many steps and at the end (0: never)")
 	fs.Float64Var(&h.EMADecay, "ema-decay", h.EMADecay, "moving-average decay of the weights")
 	fs.Uint64Var(&h.Seed, "seed", h.Seed, "seed for the initial weights and the data order")
 	fs.IntVar(&trainLimit, "train-limit", 0, "train on only the first N training images (0: all), for quick trials")
@@ -53,6 +54,10 @@ func runTrain(args []string) error {
 	fs.StringVar(&logDir, "log-dir", "log", "TensorBoard log directory (empty: no log)")
 	fs.Int64Var(&histEvery, "histogram-every", 500, "log weight histograms every this many steps (0: never)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	mc, err := mf.resolve()
+	if err != nil {
 		return err
 	}
 	switch {
@@ -76,6 +81,10 @@ func runTrain(args []string) error {
 		return fmt.Errorf("--keep %d: must be positive", keep)
 	case trainLimit < 0:
 		return fmt.Errorf("--train-limit %d: must be 0 (all) or positive", trainLimit)
+	case h.Momentum < 0 || h.Momentum >= 1:
+		return fmt.Errorf("--momentum %g: must be in [0, 1)", h.Momentum)
+	case evalEvery < 0:
+		return fmt.Errorf("--eval-every %d: must be 0 (never) or positive", evalEvery)
 	case histEvery < 0:
 		return fmt.Errorf("--histogram-every %d: must be 0 (never) or positive", histEvery)
 	}
@@ -110,6 +119,7 @@ func runTrain(args []string) error {
 	opts := train.Options{
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
 		Fresh: fresh, Out: os.Stdout, Log: os.Stderr, HistogramEvery: histEvery,
+		Validation: ds.Validation, EvalEvery: evalEvery,
 	}
 	if logDir != "" {
 		w, err := tblog.NewWriter(logDir)
