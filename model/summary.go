@@ -58,11 +58,16 @@ func shape(s []int) string {
 	return strings.Join(parts, "x")
 }
 
-// group writes n with thousands separators.
+// group writes n with thousands separators, or "-" for none.
 func group(n int64) string {
 	if n == 0 {
 		return "-"
 	}
+	return FormatCount(n)
+}
+
+// FormatCount writes n with thousands separators: 20,371,178.
+func FormatCount(n int64) string {
 	s := fmt.Sprint(n)
 	var b strings.Builder
 	for i, r := range s {

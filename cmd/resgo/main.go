@@ -27,6 +27,8 @@ var commands = []command{
 	{"train", "train a model (default: the tutorial's ResNet-34 on MNIST)", runTrain},
 	{"eval", "evaluate a checkpoint on the validation and test sets", runEval},
 	{"summary", "print a model's layers, output shapes, parameters and multiply-adds", runSummary},
+	{"compare", "train several models under one budget and plot their error curves (He et al.'s Figure 4)", runCompare},
+	{"plot", "draw the training and validation curves of TensorBoard log directories as PNG/SVG", runPlot},
 	{"bench", "measure training and inference speed (images/s, GFLOP/s, fraction of FMA peak, memory)", runBench},
 }
 
@@ -110,6 +112,20 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("unexpected argument %q (see resgo %s --help)", fs.Arg(0), fs.Name())
 	}
 	return nil
+}
+
+// parseWithArgs parses flags followed by positional arguments, which it
+// returns.
+func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(fs)
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v (see resgo %s --help)", err, fs.Name())
+	}
+	return fs.Args(), nil
 }
 
 // logf prints a progress or status line on stderr.

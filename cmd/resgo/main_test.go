@@ -127,6 +127,44 @@ func TestSummaryOfTheFamily(t *testing.T) {
 	oneLineError(t, run(t, dir, "summary", "--arch", "resnet999"), "unknown architecture", "resnet18")
 }
 
+// TestCompareAndPlot runs a tiny comparison: two models trained, their
+// logs readable by the independent checker, the chart and table written;
+// a second run resumes (nothing to train) and redraws; plot draws a log.
+func TestCompareAndPlot(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"compare", "--data-dir", mnistDir, "--archs", "plain18,resnet18", "--base-depth", "4",
+		"--steps", "6", "--eval-every", "3", "--batch-size", "10", "--train-limit", "200", "--validation-size", "100", "--threads", "2"}
+	r := run(t, dir, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"| plain18 |", "| resnet18 |", "test error"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, f := range []string{"compare.png", "compare.svg", "compare.md", "resnet18/checkpoints/model-6.safetensors"} {
+		if _, err := os.Stat(filepath.Join(dir, "compare", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkEventLog(t, filepath.Join(dir, "compare", "resnet18", "log"))
+	again := run(t, dir, args...)
+	if again.code != 0 || !strings.Contains(again.stdout, "| resnet18 |") {
+		t.Fatalf("second run: exit %d\n%s", again.code, again.stderr)
+	}
+	p := run(t, dir, "plot", "--out", "c.svg,c.png", "compare/plain18/log", "compare/resnet18/log")
+	if p.code != 0 {
+		t.Fatalf("plot: exit %d\n%s", p.code, p.stderr)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "c.svg"))
+	if err != nil || !strings.Contains(string(svg), "resnet18 validation") {
+		t.Fatalf("plot's SVG (%v) lacks the resnet18 curve", err)
+	}
+	oneLineError(t, run(t, dir, "plot", "nowhere"), "nowhere", "no TensorBoard event files")
+	oneLineError(t, run(t, dir, "plot", "--out", "c.gif", "compare/plain18/log"), "c.gif", "format")
+}
+
 // TestBadDataFiles: a truncated or corrupt MNIST file is named in one error
 // line and left alone.
 func TestBadDataFiles(t *testing.T) {
@@ -332,7 +370,7 @@ func checkEventLog(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatalf("tbcheck: %v\n%s", err, out)
 	}
-	for _, want := range []string{"loss", "learning_rate", "images_per_second"} {
+	for _, want := range []string{"loss", "learning_rate", "images_per_second", "train_accuracy", "validation_accuracy"} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("tbcheck output lacks %q:\n%s", want, out)
 		}

@@ -36,17 +36,8 @@ func runTrain(args []string) error {
 	df.register(fs)
 	cf.register(fs)
 	mf.register(fs, false)
-	fs.IntVar(&h.BatchSize, "batch-size", h.BatchSize, "examples per step")
-	fs.Int64Var(&h.Steps, "steps", h.Steps, "train until this global step")
-	fs.Float64Var(&h.LearningRate, "learning-rate", h.LearningRate, "base learning rate")
-	fs.Float64Var(&h.DecayRate, "decay-rate", h.DecayRate, "learning-rate decay factor per period")
-	fs.Int64Var(&h.DecaySteps, "decay-steps", 0, "learning-rate decay period in steps (0: one epoch)")
-	fs.BoolVar(&h.Staircase, "staircase", h.Staircase, "decay in whole periods (false: continuously)")
-	fs.Float64Var(&h.L2, "l2", h.L2, "L2 regularisation rate on the weights (seed-resnet34: the final fully connected weight only)")
-	fs.Float64Var(&h.Momentum, "momentum", 0, "SGD momentum (0: plain SGD, the tutorial's)")
+	registerHyper(fs, &h)
 	fs.Int64Var(&evalEvery, "eval-every", 1000, "evaluate on the validation set every this many steps and at the end (0: never)")
-	fs.Float64Var(&h.EMADecay, "ema-decay", h.EMADecay, "moving-average decay of the weights")
-	fs.Uint64Var(&h.Seed, "seed", h.Seed, "seed for the initial weights and the data order")
 	fs.IntVar(&trainLimit, "train-limit", 0, "train on only the first N training images (0: all), for quick trials")
 	fs.Int64Var(&saveEvery, "save-every", 100, "save a checkpoint every this many steps")
 	fs.IntVar(&keep, "keep", 5, "how many recent checkpoints to keep")
@@ -60,31 +51,18 @@ func runTrain(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkHyper(h); err != nil {
+		return err
+	}
 	switch {
-	case h.BatchSize <= 0:
-		return fmt.Errorf("--batch-size %d: must be positive", h.BatchSize)
-	case h.Steps <= 0:
-		return fmt.Errorf("--steps %d: must be positive", h.Steps)
-	case h.LearningRate <= 0:
-		return fmt.Errorf("--learning-rate %g: must be positive", h.LearningRate)
-	case h.DecayRate <= 0 || h.DecayRate > 1:
-		return fmt.Errorf("--decay-rate %g: must be in (0, 1]", h.DecayRate)
-	case h.DecaySteps < 0:
-		return fmt.Errorf("--decay-steps %d: must be 0 (one epoch) or positive", h.DecaySteps)
-	case h.L2 < 0:
-		return fmt.Errorf("--l2 %g: must not be negative", h.L2)
-	case h.EMADecay < 0 || h.EMADecay >= 1:
-		return fmt.Errorf("--ema-decay %g: must be in [0, 1)", h.EMADecay)
+	case evalEvery < 0:
+		return fmt.Errorf("--eval-every %d: must be 0 (never) or positive", evalEvery)
 	case saveEvery <= 0:
 		return fmt.Errorf("--save-every %d: must be positive", saveEvery)
 	case keep <= 0:
 		return fmt.Errorf("--keep %d: must be positive", keep)
 	case trainLimit < 0:
 		return fmt.Errorf("--train-limit %d: must be 0 (all) or positive", trainLimit)
-	case h.Momentum < 0 || h.Momentum >= 1:
-		return fmt.Errorf("--momentum %g: must be in [0, 1)", h.Momentum)
-	case evalEvery < 0:
-		return fmt.Errorf("--eval-every %d: must be 0 (never) or positive", evalEvery)
 	case histEvery < 0:
 		return fmt.Errorf("--histogram-every %d: must be 0 (never) or positive", histEvery)
 	}
@@ -108,14 +86,8 @@ func runTrain(args []string) error {
 	}
 	logf("training %s on %d MNIST images (backend %s, %d threads%s)", mc.Arch, ds.Train.N, be.Name(), be.Threads(), kernel)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		// A second signal now kills the process; checkpoints are written
-		// atomically, so that loses at most the current step.
-		stop()
-	}()
 	opts := train.Options{
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
 		Fresh: fresh, Out: os.Stdout, Log: os.Stderr, HistogramEvery: histEvery,
@@ -144,4 +116,16 @@ func runTrain(args []string) error {
 		logf("evaluate it with: resgo eval --checkpoint-dir %s", cf.dir)
 	}
 	return nil
+}
+
+// interruptContext is cancelled by Ctrl-C or SIGTERM, after which a second
+// signal kills the process: checkpoints are written atomically, so that
+// loses at most the current step.
+func interruptContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }

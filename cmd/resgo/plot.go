@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/resgo/resgo/charts"
+	"github.com/resgo/resgo/tblog"
+)
+
+func runPlot(args []string) error {
+	fs := newFlagSet("plot", "Draws the curves of TensorBoard log directories (resgo train's --log-dir, or\n"+
+		"compare's <out-dir>/<arch>/log) into image files: error rates (training thin, validation\n"+
+		"bold) or the training loss. Usage: resgo plot [flags] LOG-DIR...")
+	var out, metric, title string
+	fs.StringVar(&out, "out", "curves.png,curves.svg", "comma-separated output files; the format follows the extension ("+strings.Join(charts.Formats(), ", ")+")")
+	fs.StringVar(&metric, "metric", "error", "what to draw: error (training and validation) or loss")
+	fs.StringVar(&title, "title", "", "chart title")
+	dirs, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(dirs) == 0 {
+		return fmt.Errorf("no log directory given (usage: resgo plot [flags] LOG-DIR...)")
+	}
+	if metric != "error" && metric != "loss" {
+		return fmt.Errorf("--metric %q: want error or loss", metric)
+	}
+	paths := strings.Split(out, ",")
+	for _, p := range paths {
+		if !charts.KnownFormat(p) {
+			return fmt.Errorf("--out %q: unknown image format (want %s)", p, strings.Join(charts.Formats(), ", "))
+		}
+	}
+	var runs []charts.Run
+	for _, d := range dirs {
+		name := filepath.Base(filepath.Clean(d))
+		if name == "log" {
+			name = filepath.Base(filepath.Dir(filepath.Clean(d)))
+		}
+		var run charts.Run
+		if metric == "loss" {
+			s, err := tblog.ReadScalars(d)
+			if err != nil {
+				return err
+			}
+			run.Name = name
+			for _, p := range s["loss"] {
+				run.Train = append(run.Train, charts.Point{X: float64(p.Step), Y: p.Value})
+			}
+		} else if run, err = curves(name, d); err != nil {
+			return err
+		}
+		if len(run.Train)+len(run.Validate) == 0 {
+			return fmt.Errorf("%s: no %s curves in this log (train with --eval-every for validation error)", d, metric)
+		}
+		runs = append(runs, run)
+	}
+	o := charts.Options{Title: title, XLabel: "iterations"}
+	if metric == "loss" {
+		o.YLabel, o.Floor = "training loss", 1e-4
+	}
+	if err := charts.ErrorCurves(runs, o, paths...); err != nil {
+		return err
+	}
+	logf("wrote %s", strings.Join(paths, ", "))
+	return nil
+}
