@@ -1,6 +1,7 @@
 package tblog
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +73,56 @@ func TestReadScalarsRoundTripAndResume(t *testing.T) {
 	}
 	if _, err := ReadScalars(t.TempDir()); err == nil {
 		t.Fatal("an empty directory read without error")
+	}
+}
+
+// TestKnownGoodFile holds the writer and the reader to a file written by
+// an independent implementation (tools/tbcheck/make_known_good.py: the
+// protobuf runtime for Python and a pure-Python CRC-32C).
+func TestKnownGoodFile(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("testdata", "known_good.tfevents"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	w, err := newWriter(dir, fixedClock(1, 5e8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		step int64
+		loss float64
+	}{{1, 2.30365}, {2, 1.25}, {3, 0.0625}} {
+		if err := w.Scalars(s.step, map[string]float64{"loss": s.loss, "learning_rate": 0.03}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Scalar("validation_accuracy", 3, 0.75); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(w.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("writer's bytes differ from the known-good file\n got % x\nwant % x", got, want)
+	}
+
+	rdir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(rdir, "events.out.tfevents.1.known"), want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadScalars(rdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := s["loss"]; len(l) != 3 || l[0].Value != float64(float32(2.30365)) || l[2].Step != 3 || l[0].WallTime != 1.5 {
+		t.Fatalf("loss read as %+v", l)
+	}
+	if v := s["validation_accuracy"]; len(v) != 1 || v[0].Value != 0.75 {
+		t.Fatalf("validation accuracy read as %+v", v)
 	}
 }
