@@ -35,6 +35,9 @@ type Backend struct {
 	// time), grown to the largest any of them asks for.
 	scratch    *buffer
 	scratchMem map[*C.rg_prim]scratchView
+	// matmuls are the products of the 2x2-map convolutions (conv2x2.go).
+	matmuls map[primKey]*matmul
+	mmArgs  [4]arg
 }
 
 // scratchView is a memory object with one primitive's scratchpad layout
@@ -68,7 +71,8 @@ func NewWithOptions(o Options) (*Backend, error) {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	be := &Backend{threads: threads, winograd: o.Winograd, prims: map[primKey]*C.rg_prim{}, avgFwd: map[C.rg_geom]*C.rg_prim{}}
+	be := &Backend{threads: threads, winograd: o.Winograd, prims: map[primKey]*C.rg_prim{}, avgFwd: map[C.rg_geom]*C.rg_prim{},
+		matmuls: map[primKey]*matmul{}}
 	if st := C.dnnl_engine_create(&be.eng, C.dnnl_cpu, 0); st != 0 {
 		return nil, fmt.Errorf("dnnl: no CPU engine (status %d)", int(st))
 	}
@@ -266,8 +270,12 @@ func (be *Backend) convFwdPrim(g C.rg_geom, bias, relu bool) *C.rg_prim {
 // ConvForward implements backend.Backend.
 func (be *Backend) ConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
 	g := be.convGeom(x, w, y, d)
-	p := be.convFwdPrim(g, b != nil, d.ReLU)
 	xt, wt, yt := tensor(x), tensor(w), tensor(y)
+	if is2x2(g) {
+		be.conv2x2Forward(xt, wt, tensor(b), yt, g, d.ReLU)
+		return
+	}
+	p := be.convFwdPrim(g, b != nil, d.ReLU)
 	be.convert(xt, query(p, C.dnnl_query_src_md))
 	be.convert(wt, query(p, C.dnnl_query_weights_md))
 	be.becomeOutput(yt, query(p, C.dnnl_query_dst_md))
@@ -288,6 +296,10 @@ func (be *Backend) biasBuf(p *C.rg_prim, b *Tensor) *buffer {
 // ConvBackwardData implements backend.Backend.
 func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
 	g := be.convGeom(dx, w, dy, d)
+	if is2x2(g) {
+		be.conv2x2BackwardData(tensor(dy), tensor(w), tensor(dx), g)
+		return
+	}
 	fwd := be.convFwdPrim(g, true, false)
 	p := be.prim(primKey{op: "conv-bwd-data", g: g}, func(p *C.rg_prim) C.int {
 		return C.rg_conv_bwd_data(p, be.eng, &g, fwd)
@@ -302,6 +314,10 @@ func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc
 // ConvBackwardFilter implements backend.Backend.
 func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
 	g := be.convGeom(x, dw, dy, d)
+	if is2x2(g) {
+		be.conv2x2BackwardFilter(tensor(x), tensor(dy), tensor(dw), tensor(db), g)
+		return
+	}
 	fwd := be.convFwdPrim(g, db != nil, false)
 	p := be.prim(primKey{op: "conv-bwd-weights", g: g, flags: int(b2i(db != nil))}, func(p *C.rg_prim) C.int {
 		return C.rg_conv_bwd_weights(p, be.eng, &g, b2i(db != nil), fwd)
@@ -503,9 +519,14 @@ func (be *Backend) padBlocked(small, big *Tensor, before int, backward bool) boo
 	return true
 }
 
-// AddTo implements backend.Backend.
+// AddTo implements backend.Backend. y keeps its layout and x is read in
+// it: sums of activations (residual layers) whose two sides come from
+// primitives with different layouts would otherwise reallocate y on every
+// step.
 func (be *Backend) AddTo(y, x backend.Tensor) {
-	yt, xs := be.accumulate(y, x)
+	yt := tensor(y)
+	yt.touch()
+	xs := be.as(tensor(x), &yt.md).floats()
 	ys := yt.buf.floats()
 	be.parallel(len(ys), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -653,3 +674,14 @@ func (be *Backend) SumSquares(t backend.Tensor) float64 {
 }
 
 var _ backend.Backend = (*Backend)(nil)
+
+// Implementations names the oneDNN implementation (e.g. "brg:avx512_core")
+// of every primitive made so far, by kind and flags: for finding out why a
+// layer is slow.
+func (be *Backend) Implementations() map[string]string {
+	out := map[string]string{}
+	for k, p := range be.prims {
+		out[fmt.Sprintf("%s/%+v/flags=%d", k.op, k.g, k.flags)] = C.GoString(C.rg_impl(p))
+	}
+	return out
+}

@@ -202,3 +202,39 @@ int rg_bnorm_bwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *diff, 
 	if (st != dnnl_success) return st;
 	return finish(p, create(p, &bd, eng, fwd));
 }
+
+// rg_matmul builds dst = src x weights over 2-D strided views: dims are
+// M, K, N; strides are src's, weights' and dst's (row, column) pairs. The
+// bias, when asked for, is a [1, N] row; sum accumulates into dst, and
+// relu rectifies the result (after the sum).
+int rg_matmul(rg_prim *p, dnnl_engine_t eng, const int64_t *dims, const int64_t *strides, int bias, int sum, int relu) {
+	dnnl_memory_desc_t src, wei, b, dst;
+	dnnl_dims_t sd = {dims[0], dims[1]}, wd = {dims[1], dims[2]}, dd = {dims[0], dims[2]}, bd = {1, dims[2]};
+	dnnl_dims_t ss = {strides[0], strides[1]}, ws = {strides[2], strides[3]}, ds = {strides[4], strides[5]}, bs = {dims[2], 1};
+	dnnl_memory_desc_init_by_strides(&src, 2, sd, dnnl_f32, ss);
+	dnnl_memory_desc_init_by_strides(&wei, 2, wd, dnnl_f32, ws);
+	dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ds);
+	dnnl_memory_desc_init_by_strides(&b, 2, bd, dnnl_f32, bs);
+	dnnl_matmul_desc_t md;
+	dnnl_status_t st = dnnl_matmul_desc_init(&md, &src, &wei, bias ? &b : NULL, &dst);
+	if (st != dnnl_success) return st;
+	dnnl_primitive_attr_t attr = user_attr();
+	if (sum || relu) {
+		dnnl_post_ops_t po;
+		dnnl_post_ops_create(&po);
+		if (sum) dnnl_post_ops_append_sum(po, 1.0f);
+		if (relu) dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+		dnnl_primitive_attr_set_post_ops(attr, po);
+		dnnl_post_ops_destroy(po);
+	}
+	st = dnnl_primitive_desc_create(&p->pd, &md, attr, eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	return finish(p, st);
+}
+
+// rg_tagged_md describes a 4-D tensor in the layout of a format tag
+// (nhwc for activations, hwio for weights).
+int rg_tagged_md(dnnl_memory_desc_t *md, int a, int b, int c, int d, int tag) {
+	dnnl_dims_t dims = {a, b, c, d};
+	return dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, (dnnl_format_tag_t)tag);
+}

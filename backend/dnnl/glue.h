@@ -27,3 +27,5 @@ void rg_set_threads(int n);
 const char *rg_impl(const rg_prim *p);
 int rg_bnorm_fwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *md, float eps, int training, int relu);
 int rg_bnorm_bwd(rg_prim *p, dnnl_engine_t eng, const dnnl_memory_desc_t *diff, const dnnl_memory_desc_t *md, float eps, const rg_prim *fwd);
+int rg_matmul(rg_prim *p, dnnl_engine_t eng, const int64_t *dims, const int64_t *strides, int bias, int sum, int relu);
+int rg_tagged_md(dnnl_memory_desc_t *md, int a, int b, int c, int d, int tag);
