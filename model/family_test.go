@@ -89,3 +89,35 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("28x28 defaults: stem %q, shortcut %q; want small, B", small.Config.Stem, small.Config.Shortcut)
 	}
 }
+
+// TestGraphIsConnected: every node's inputs exist, names are unique, and
+// residual blocks add their shortcut.
+func TestGraphIsConnected(t *testing.T) {
+	for _, arch := range Archs() {
+		m, err := Describe(Config{Arch: arch, BaseDepth: 8, Classes: 10, Input: [3]int{1, 28, 28}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes := m.Graph()
+		seen := map[string]bool{}
+		adds := 0
+		for _, n := range nodes {
+			if seen[n.Name] {
+				t.Fatalf("%s: node %q repeated", arch, n.Name)
+			}
+			for _, in := range n.Inputs {
+				if !seen[in] {
+					t.Fatalf("%s: node %q reads %q before it is defined", arch, n.Name, in)
+				}
+			}
+			seen[n.Name] = true
+			if n.Op == "AddV2" {
+				adds++
+			}
+		}
+		want := map[string]int{"resnet18": 8, "resnet34": 16, "resnet50": 16, "seed-resnet34": 16, "plain18": 0, "vgg19": 0}
+		if w, ok := want[arch]; ok && adds != w {
+			t.Errorf("%s: %d additions, want %d", arch, adds, w)
+		}
+	}
+}

@@ -142,3 +142,32 @@ func TestTbcheckIndependent(t *testing.T) {
 		t.Errorf("tbcheck on truncated file: err=%v output:\n%s", err, out)
 	}
 }
+
+// TestGraphIndependent writes a small graph and has tbcheck parse it with
+// TensorFlow's message definitions.
+func TestGraphIndependent(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []Node{
+		{Name: "input", Op: "Placeholder", Attrs: map[string]string{"shape": "1x28x28"}},
+		{Name: "block/conv", Op: "Conv2D", Inputs: []string{"input"}, Attrs: map[string]string{"shape": "8x28x28", "kind": "conv 3x3/1"}},
+		{Name: "block/add", Op: "AddV2", Inputs: []string{"block/conv", "input"}},
+	}
+	if err := w.Graph(nodes); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Graph([]Node{{Name: "a", Inputs: []string{"b"}}}); err == nil {
+		t.Fatal("a graph reading a missing node was written")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	script := tbcheckScript(t)
+	out, err := exec.Command(python, script, "--canonical", w.Path()).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "graph nodes=3") {
+		t.Fatalf("tbcheck: %v\n%s", err, out)
+	}
+}

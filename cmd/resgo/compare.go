@@ -150,6 +150,9 @@ func compareOne(ctx context.Context, be backend.Backend, ds *data.MNIST, c model
 		return res, err
 	}
 	defer w.Close()
+	if err := writeGraph(w, c); err != nil {
+		return res, err
+	}
 	logFile, err := os.OpenFile(filepath.Join(dir, "train.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return res, err

@@ -370,7 +370,7 @@ func checkEventLog(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatalf("tbcheck: %v\n%s", err, out)
 	}
-	for _, want := range []string{"loss", "learning_rate", "images_per_second", "train_accuracy", "validation_accuracy"} {
+	for _, want := range []string{"loss", "learning_rate", "images_per_second", "train_accuracy", "validation_accuracy", "graph nodes="} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("tbcheck output lacks %q:\n%s", want, out)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/model"
 	"github.com/resgo/resgo/tblog"
 	"github.com/resgo/resgo/train"
 )
@@ -99,6 +100,9 @@ func runTrain(args []string) error {
 			return fmt.Errorf("--log-dir %s: %w", logDir, err)
 		}
 		defer w.Close()
+		if err := writeGraph(w, mc); err != nil {
+			return err
+		}
 		opts.Events = w
 		logf("TensorBoard log: %s (tensorboard --logdir %s)", w.Path(), logDir)
 	}
@@ -128,4 +132,17 @@ func interruptContext() (context.Context, context.CancelFunc) {
 		stop()
 	}()
 	return ctx, stop
+}
+
+// writeGraph puts the model's graph into a TensorBoard log.
+func writeGraph(w *tblog.Writer, c model.Config) error {
+	m, err := model.Describe(c)
+	if err != nil {
+		return err
+	}
+	var nodes []tblog.Node
+	for _, n := range m.Graph() {
+		nodes = append(nodes, tblog.Node{Name: n.Name, Op: n.Op, Inputs: n.Inputs, Attrs: n.Attrs})
+	}
+	return w.Graph(nodes)
 }

@@ -101,7 +101,11 @@ def unknown_fields(msg, name=None):
     for fd, val in msg.ListFields():
         if fd.type != fd.TYPE_MESSAGE:
             continue
-        if fd.label == fd.LABEL_REPEATED:
+        if fd.message_type.GetOptions().map_entry:
+            for k, sub in val.items():
+                if hasattr(sub, "ListFields"):
+                    out += unknown_fields(sub, "%s.%s[%s]" % (name, fd.name, k))
+        elif fd.label == fd.LABEL_REPEATED:
             for i, sub in enumerate(val):
                 out += unknown_fields(sub, "%s.%s[%d]" % (name, fd.name, i))
         else:
@@ -147,6 +151,23 @@ def check_file(path, pb2, canonical, buckets):
             raise CheckError("first record is not file_version brain.Event:2: %s" % ev)
         if kind == "file_version":
             print("file_version=%s wall_time=%r" % (ev.file_version, ev.wall_time))
+        elif kind == "graph_def":
+            g = pb2.GraphDef()
+            try:
+                g.ParseFromString(ev.graph_def)
+            except Exception as e:
+                raise CheckError("offset %d: graph_def parse error: %s" % (off, e))
+            unknown = unknown_fields(g)
+            if unknown:
+                raise CheckError("offset %d: unknown fields in %s" % (off, ", ".join(unknown)))
+            names = set(n.name for n in g.node)
+            if len(names) != len(g.node):
+                raise CheckError("offset %d: graph has repeated node names" % off)
+            for node in g.node:
+                for i in node.input:
+                    if i not in names:
+                        raise CheckError("offset %d: graph node %s reads unknown node %s" % (off, node.name, i))
+            print("graph nodes=%d" % len(g.node))
         elif kind == "summary":
             for v in ev.summary.value:
                 which = v.WhichOneof("value")
