@@ -38,8 +38,9 @@ var ConvCases = []ConvCase{
 	{"3x3same", 2, 5, 7, 7, 6, 3, 3, 1, true, true, true},
 	{"3x3noact", 3, 4, 4, 4, 5, 3, 3, 1, true, false, true},
 	{"3x3on2x2", 2, 6, 2, 2, 7, 3, 3, 1, true, false, true},
-	{"3x3on2x2wide-relu", 3, 32, 2, 2, 48, 3, 3, 1, true, true, true},
-	{"3x3on2x2nobias", 5, 16, 2, 2, 16, 3, 3, 1, true, false, false},
+	// Large enough for oneDNN's pixel-pair products (see backend/dnnl).
+	{"3x3on2x2big-relu", 16, 256, 2, 2, 512, 3, 3, 1, true, true, true},
+	{"3x3on2x2big-nobias", 16, 512, 2, 2, 256, 3, 3, 1, true, false, false},
 	{"1x1stride2odd", 2, 6, 7, 7, 3, 1, 1, 2, true, true, true},
 	{"3x3stride2odd", 1, 3, 9, 9, 4, 3, 3, 2, true, true, true},
 	{"2x2stride2same", 2, 3, 5, 5, 4, 2, 2, 2, true, false, true},

@@ -22,10 +22,16 @@ import (
 // HWIO for it, which makes every operand of every product a plain matrix
 // with one unit stride.
 
+// min2x2Work is the smallest N*C*O for which the products pay: each
+// convolution runs 16 of them, and on small ones (batch 1, narrow layers)
+// the fixed cost of a primitive call exceeds the padded work saved.
+const min2x2Work = 1 << 21
+
 // is2x2 reports whether a convolution takes this path.
 func is2x2(g C.rg_geom) bool {
 	return g.h == 2 && g.w == 2 && g.oh == 2 && g.ow == 2 && g.kh == 3 && g.kw == 3 &&
-		g.sh == 1 && g.sw == 1 && g.pt == 1 && g.pb == 1 && g.pl == 1 && g.pr == 1
+		g.sh == 1 && g.sw == 1 && g.pt == 1 && g.pb == 1 && g.pl == 1 && g.pr == 1 &&
+		int(g.n)*int(g.c)*int(g.o) >= min2x2Work
 }
 
 // tap2x2 is the kernel tap (ky*3+kx) through which input pixel q reaches

@@ -39,7 +39,7 @@ type benchReport struct {
 }
 
 func runBench(args []string) error {
-	fs := newFlagSet("bench", "Measures training and inference throughput on random 28x28 images: ms per step,\n"+
+	fs := newFlagSet("bench", "Measures training and inference throughput on random images (--input): ms per step,\n"+
 		"images/s, GFLOP/s (2 FLOPs per multiply-add; training counts 3x the forward pass) and the\n"+
 		"fraction of this machine's FMA peak, measured by a probe before the runs; and the peak RSS.")
 	var bf backendFlags
@@ -49,7 +49,7 @@ func runBench(args []string) error {
 	var (
 		modes, batches string
 		steps, warmup  int
-		asJSON         bool
+		asJSON, layers bool
 		cpuProfile     string
 	)
 	fs.StringVar(&modes, "modes", "train,infer", "what to measure: train, infer or both")
@@ -57,6 +57,7 @@ func runBench(args []string) error {
 	fs.IntVar(&steps, "steps", 10, "timed steps per configuration")
 	fs.IntVar(&warmup, "warmup", 2, "untimed steps first")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	fs.BoolVar(&layers, "layers", false, "also time each top-level layer (forward and backward) and print where the time goes")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured steps to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -160,7 +161,9 @@ func runBench(args []string) error {
 			h.BatchSize = batch
 			tr := train.NewTrainer(be, m, h, 55000)
 			measure("train", batch, func() { tr.TrainStep(images, labels) })
-			m.SetTraining(true)
+			if layers && !asJSON {
+				printLayerTimes(be, m, images, labels, true, steps)
+			}
 		}
 		if doInfer {
 			m.SetTraining(false)
@@ -170,6 +173,10 @@ func runBench(args []string) error {
 				be.Upload(x, images)
 				be.Download(m.Forward(x), logits)
 			})
+			m.SetTraining(true)
+			if layers && !asJSON {
+				printLayerTimes(be, m, images, labels, false, steps)
+			}
 		}
 	}
 	if asJSON {
