@@ -38,6 +38,9 @@ type Backend struct {
 	// matmuls are the products of the 2x2-map convolutions (conv2x2.go).
 	matmuls map[primKey]*matmul
 	mmArgs  [4]arg
+	// transientBuf holds short-lived reordered copies (see transient).
+	transientBuf   *buffer
+	transientViews map[C.dnnl_memory_desc_t]*buffer
 }
 
 // scratchView is a memory object with one primitive's scratchpad layout
@@ -72,7 +75,7 @@ func NewWithOptions(o Options) (*Backend, error) {
 		threads = runtime.NumCPU()
 	}
 	be := &Backend{threads: threads, winograd: o.Winograd, prims: map[primKey]*C.rg_prim{}, avgFwd: map[C.rg_geom]*C.rg_prim{},
-		matmuls: map[primKey]*matmul{}}
+		matmuls: map[primKey]*matmul{}, transientViews: map[C.dnnl_memory_desc_t]*buffer{}}
 	if st := C.dnnl_engine_create(&be.eng, C.dnnl_cpu, 0); st != 0 {
 		return nil, fmt.Errorf("dnnl: no CPU engine (status %d)", int(st))
 	}
@@ -199,7 +202,7 @@ func (be *Backend) Upload(t backend.Tensor, src []float32) {
 func (be *Backend) Download(t backend.Tensor, dst []float32) {
 	dt := tensor(t)
 	md := plainMD(dt.shape)
-	copy(dst, be.as(dt, &md).floats()[:backend.Len(dt.shape)])
+	copy(dst, be.transient(dt, &md).floats()[:backend.Len(dt.shape)])
 }
 
 // Zero implements backend.Backend.
@@ -307,7 +310,7 @@ func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc
 	dyt, wt, dxt := tensor(dy), tensor(w), tensor(dx)
 	be.convert(dyt, query(p, C.dnnl_query_diff_dst_md))
 	be.becomeOutput(dxt, query(p, C.dnnl_query_diff_src_md))
-	be.exec(p, []arg{{C.DNNL_ARG_DIFF_DST, dyt.buf}, {C.DNNL_ARG_WEIGHTS, be.as(wt, query(p, C.dnnl_query_weights_md))},
+	be.exec(p, []arg{{C.DNNL_ARG_DIFF_DST, dyt.buf}, {C.DNNL_ARG_WEIGHTS, be.transient(wt, query(p, C.dnnl_query_weights_md))},
 		{C.DNNL_ARG_DIFF_SRC, dxt.buf}})
 }
 

@@ -154,11 +154,11 @@ func (be *Backend) conv2x2Forward(x, w, b, y *Tensor, g C.rg_geom, relu bool) {
 func (be *Backend) conv2x2BackwardData(dy, w, dx *Tensor, g C.rg_geom) {
 	n, c, o := int64(g.n), int64(g.c), int64(g.o)
 	xmd, _, ymd := layouts2x2(g)
-	// The weights as HWOI (a copy made once per update): each tap's
-	// [O, C] matrix then has unit column stride, which oneDNN's GEMM packs
-	// faster than the transposed HWIO view.
+	// The weights as HWOI (a transient copy): each tap's [O, C] matrix then
+	// has unit column stride, which oneDNN's GEMM packs faster than the
+	// transposed HWIO view.
 	hwoi := stridedMD([4]int64{int64(g.o), c, 3, 3}, [4]int64{c, 1, 3 * o * c, o * c})
-	dyb, wb := be.as(dy, &ymd), be.as(w, &hwoi)
+	dyb, wb := be.as(dy, &ymd), be.transient(w, &hwoi)
 	be.becomeOutput(dx, &xmd)
 	dims, strides := [6]int64{n, o, c}, [6]int64{4 * o, 1, c, 1, 4 * c, 1}
 	for q := 0; q < 4; q++ {

@@ -158,6 +158,41 @@ func (be *Backend) as(t *Tensor, md *C.dnnl_memory_desc_t) *buffer {
 	return v.buf
 }
 
+// transient returns a buffer holding t in layout md for immediate use:
+// t's own when it has that layout, else a reordered copy in memory shared
+// by all transient copies, valid until the next call. Weights change at
+// every step, so a kept view of one (as) would be redone every step
+// anyway; a transient copy costs the same time and no memory per tensor.
+func (be *Backend) transient(t *Tensor, md *C.dnnl_memory_desc_t) *buffer {
+	if mdEqual(&t.md, md) {
+		return t.buf
+	}
+	need := int(C.dnnl_memory_desc_get_size(md))
+	if be.transientBuf == nil || be.transientBuf.size < need {
+		be.transientBuf.free()
+		var flat C.dnnl_memory_desc_t
+		dims := []C.int64_t{C.int64_t((need + 3) / 4)}
+		C.rg_plain_md(&flat, 1, &dims[0])
+		be.transientBuf = be.alloc(&flat)
+		for _, v := range be.transientViews {
+			C.dnnl_memory_destroy(v.mem)
+		}
+		clear(be.transientViews)
+	}
+	v, ok := be.transientViews[*md]
+	if !ok {
+		v = &buffer{shared: true, size: need}
+		if st := C.dnnl_memory_create(&v.mem, md, be.eng, be.transientBuf.ptr()); st != 0 {
+			panic(fmt.Sprintf("dnnl: transient view (status %d)", int(st)))
+		}
+		be.transientViews[*md] = v
+	}
+	p := be.reorderPrim(&t.md, md)
+	be.exec(p, []arg{{C.DNNL_ARG_FROM, t.buf}, {C.DNNL_ARG_TO, v}})
+	runtime.KeepAlive(t)
+	return v
+}
+
 // convert changes t's own layout to md, keeping its values.
 func (be *Backend) convert(t *Tensor, md *C.dnnl_memory_desc_t) {
 	if mdEqual(&t.md, md) {
