@@ -133,6 +133,8 @@ type primKey struct {
 	g     C.rg_geom
 	flags int
 	a, b  C.dnnl_memory_desc_t
+	// rows and stride tell apart matrix products (conv2x2.go).
+	rows, stride int64
 }
 
 // scratchFor returns a memory object with p's scratchpad layout over the

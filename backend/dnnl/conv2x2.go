@@ -16,11 +16,15 @@ import (
 // the tutorial's network) reads zero padding with 5 of its 9 taps on
 // average: each output pixel sees the four input pixels through four
 // taps. oneDNN's direct kernels compute the padded taps anyway. Here it is
-// sixteen matrix products instead, one per (output pixel p, input pixel
-// q) pair through the tap that joins them, so only the useful 4/9 of the
+// a few matrix products per tap instead, over the (output pixel p, input
+// pixel q) pairs that tap joins, so only the useful 4/9 of the
 // multiply-adds are done. Activations are kept in NHWC and weights in
-// HWIO for it, which makes every operand of every product a plain matrix
-// with one unit stride.
+// HWIO for it, so that the rows of the pairs a tap joins are evenly
+// strided: the centre tap joins every pixel to itself (one product over
+// all 4N rows), a horizontal neighbour tap joins two pixels per image at
+// stride 2 (one product over 2N rows), and the other taps take one
+// product per pair (N rows at stride 4): 11 products per pass, each tap's
+// weights read once.
 
 // min2x2Work is the smallest N*C*O for which the products pay: each
 // convolution runs 16 of them, and on small ones (batch 1, narrow layers)
@@ -34,9 +38,40 @@ func is2x2(g C.rg_geom) bool {
 		int(g.n)*int(g.c)*int(g.o) >= min2x2Work
 }
 
-// tap2x2 is the kernel tap (ky*3+kx) through which input pixel q reaches
-// output pixel p; pixels are numbered y*2+x.
-func tap2x2(p, q int) int { return (q/2-p/2+1)*3 + (q%2 - p%2 + 1) }
+// pairRun is a set of pixel pairs joined by one tap that one matrix
+// product covers: rows p0, p0+stride, ... of the output side (pixel index
+// over the whole batch, n*4 + y*2 + x) and q0, q0+stride, ... of the input
+// side, rows = 4N/stride of them.
+type pairRun struct {
+	tap, p0, q0, stride int
+}
+
+// pairRuns lists the products, centre tap first: it covers every output
+// pixel, so it can overwrite where the others accumulate.
+var pairRuns = func() []pairRun {
+	runs := []pairRun{{tap: 4, p0: 0, q0: 0, stride: 1}}
+	for t := 0; t < 9; t++ {
+		dy, dx := t/3-1, t%3-1
+		switch {
+		case t == 4:
+		case dy == 0:
+			// Pixels (y, x0) -> (y, x0+dx) for both rows y: stride 2.
+			x0 := max(0, -dx)
+			runs = append(runs, pairRun{tap: t, p0: x0, q0: x0 + dx, stride: 2})
+		default:
+			for py := 0; py < 2; py++ {
+				for px := 0; px < 2; px++ {
+					qy, qx := py+dy, px+dx
+					if qy < 0 || qy > 1 || qx < 0 || qx > 1 {
+						continue
+					}
+					runs = append(runs, pairRun{tap: t, p0: py*2 + px, q0: qy*2 + qx, stride: 4})
+				}
+			}
+		}
+	}
+	return runs
+}()
 
 // matmul is a matrix-product primitive with memory objects for its three
 // operand views (and bias), whose data pointers are set before each run.
@@ -52,7 +87,9 @@ const (
 )
 
 func (be *Backend) matmul(pass string, g C.rg_geom, dims, strides [6]int64, flags int) *matmul {
-	key := primKey{op: pass, g: g, flags: flags}
+	// Within a pass, the rows and the row stride tell the products of a
+	// geometry apart.
+	key := primKey{op: pass, g: g, flags: flags, rows: dims[0], stride: strides[0] + strides[1]}
 	if mm, ok := be.matmuls[key]; ok {
 		return mm
 	}
@@ -119,8 +156,9 @@ func layouts2x2(g C.rg_geom) (x, w, y C.dnnl_memory_desc_t) {
 	return taggedMD(g.n, g.c, 2, 2, C.dnnl_nhwc), taggedMD(g.o, g.c, 3, 3, C.dnnl_hwio), taggedMD(g.n, g.o, 2, 2, C.dnnl_nhwc)
 }
 
-// conv2x2Forward: Y_p = sum_q X_q W_tap(p,q) (+ bias) (then ReLU), with
-// X_q the [N, C] matrix of input pixel q and W_t the [C, O] matrix of tap t.
+// conv2x2Forward: Y_p = sum over q of X_q W_tap(p,q) (+ bias), then ReLU;
+// X_q is the [N, C] matrix of input pixel q, W_t the [C, O] matrix of
+// tap t.
 func (be *Backend) conv2x2Forward(x, w, b, y *Tensor, g C.rg_geom, relu bool) {
 	n, c, o := int64(g.n), int64(g.c), int64(g.o)
 	xmd, wmd, ymd := layouts2x2(g)
@@ -131,72 +169,66 @@ func (be *Backend) conv2x2Forward(x, w, b, y *Tensor, g C.rg_geom, relu bool) {
 	if b != nil {
 		bias = be.plainVector(b, false).ptr()
 	}
-	dims, strides := [6]int64{n, c, o}, [6]int64{4 * c, 1, o, 1, 4 * o, 1}
-	for p := 0; p < 4; p++ {
-		for q := 0; q < 4; q++ {
-			flags, bq := 0, unsafe.Pointer(nil)
-			if q == 0 && bias != nil {
+	for i, r := range pairRuns {
+		s := int64(r.stride)
+		flags, bq := mmSum, unsafe.Pointer(nil)
+		if i == 0 {
+			flags = 0
+			if bias != nil {
 				flags, bq = mmBias, bias
 			}
-			if q > 0 {
-				flags |= mmSum
-			}
-			if q == 3 && relu {
-				flags |= mmReLU
-			}
-			mm := be.matmul("conv2x2-fwd", g, dims, strides, flags)
-			be.runMatmul(mm, at(xb, int64(q)*c), at(w.buf, int64(tap2x2(p, q))*c*o), at(y.buf, int64(p)*o), bq)
 		}
+		mm := be.matmul("conv2x2-fwd", g, [6]int64{4 * n / s, c, o}, [6]int64{s * c, 1, o, 1, s * o, 1}, flags)
+		be.runMatmul(mm, at(xb, int64(r.q0)*c), at(w.buf, int64(r.tap)*c*o), at(y.buf, int64(r.p0)*o), bq)
+	}
+	if relu {
+		ys := y.buf.floats()[:4*n*o]
+		be.parallel(len(ys), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				ys[i] = max(0, ys[i])
+			}
+		})
 	}
 }
 
-// conv2x2BackwardData: dX_q = sum_p dY_p W_tap(p,q)^T.
+// conv2x2BackwardData: dX_q = sum over p of dY_p W_tap(p,q)^T.
 func (be *Backend) conv2x2BackwardData(dy, w, dx *Tensor, g C.rg_geom) {
 	n, c, o := int64(g.n), int64(g.c), int64(g.o)
 	xmd, _, ymd := layouts2x2(g)
 	// The weights as HWOI (a transient copy): each tap's [O, C] matrix then
 	// has unit column stride, which oneDNN's GEMM packs faster than the
 	// transposed HWIO view.
-	hwoi := stridedMD([4]int64{int64(g.o), c, 3, 3}, [4]int64{c, 1, 3 * o * c, o * c})
+	hwoi := stridedMD([4]int64{o, c, 3, 3}, [4]int64{c, 1, 3 * o * c, o * c})
 	dyb, wb := be.as(dy, &ymd), be.transient(w, &hwoi)
 	be.becomeOutput(dx, &xmd)
-	dims, strides := [6]int64{n, o, c}, [6]int64{4 * o, 1, c, 1, 4 * c, 1}
-	for q := 0; q < 4; q++ {
-		for p := 0; p < 4; p++ {
-			flags := 0
-			if p > 0 {
-				flags = mmSum
-			}
-			mm := be.matmul("conv2x2-bwd-data", g, dims, strides, flags)
-			be.runMatmul(mm, at(dyb, int64(p)*o), at(wb, int64(tap2x2(p, q))*c*o), at(dx.buf, int64(q)*c), nil)
+	for i, r := range pairRuns {
+		s := int64(r.stride)
+		flags := mmSum
+		if i == 0 {
+			flags = 0
 		}
+		mm := be.matmul("conv2x2-bwd-data", g, [6]int64{4 * n / s, o, c}, [6]int64{s * o, 1, c, 1, s * c, 1}, flags)
+		be.runMatmul(mm, at(dyb, int64(r.p0)*o), at(wb, int64(r.tap)*c*o), at(dx.buf, int64(r.q0)*c), nil)
 	}
 }
 
-// conv2x2BackwardFilter: dW_t = sum over the pairs (p, q) joined by tap t
+// conv2x2BackwardFilter: dW_t = sum over the pairs (p, q) that tap t joins
 // of X_q^T dY_p; the bias gradient sums dY over examples and pixels.
 func (be *Backend) conv2x2BackwardFilter(x, dy, dw, db *Tensor, g C.rg_geom) {
 	n, c, o := int64(g.n), int64(g.c), int64(g.o)
 	xmd, wmd, ymd := layouts2x2(g)
 	xb, dyb := be.as(x, &xmd), be.as(dy, &ymd)
 	be.becomeOutput(dw, &wmd)
-	dims, strides := [6]int64{c, n, o}, [6]int64{1, 4 * c, 4 * o, 1, o, 1}
-	for t := 0; t < 9; t++ {
-		first := true
-		for p := 0; p < 4; p++ {
-			for q := 0; q < 4; q++ {
-				if tap2x2(p, q) != t {
-					continue
-				}
-				flags := mmSum
-				if first {
-					flags = 0
-				}
-				first = false
-				mm := be.matmul("conv2x2-bwd-weights", g, dims, strides, flags)
-				be.runMatmul(mm, at(xb, int64(q)*c), at(dyb, int64(p)*o), at(dw.buf, int64(t)*c*o), nil)
-			}
+	var done [9]bool
+	for _, r := range pairRuns {
+		s := int64(r.stride)
+		flags := 0
+		if done[r.tap] {
+			flags = mmSum
 		}
+		done[r.tap] = true
+		mm := be.matmul("conv2x2-bwd-weights", g, [6]int64{c, 4 * n / s, o}, [6]int64{1, s * c, s * o, 1, o, 1}, flags)
+		be.runMatmul(mm, at(xb, int64(r.q0)*c), at(dyb, int64(r.p0)*o), at(dw.buf, int64(r.tap)*c*o), nil)
 	}
 	if db == nil {
 		return
