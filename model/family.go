@@ -54,6 +54,16 @@ const (
 	StemSmall    = "small"    // one 3x3/1 convolution, for 28x28 and 32x32 images
 )
 
+// ArchOptions reports whether an architecture takes the shortcut and stem
+// options (false for unknown ones).
+func ArchOptions(arch string) (shortcut, stem bool) {
+	spec, ok := family[arch]
+	if !ok {
+		return false, false
+	}
+	return spec.kind == residualNet, spec.kind != vggNet
+}
+
 // normalizeFamily fills in a family member's defaults and checks its
 // options.
 func normalizeFamily(c *Config, spec familySpec) error {

@@ -63,8 +63,6 @@ type Model struct {
 	be     backend.Backend
 }
 
-type builder func(be backend.Backend, c Config) (*nn.Sequential, error)
-
 // Archs lists the architectures Build knows.
 func Archs() []string {
 	names := []string{"seed-resnet34"}
@@ -106,6 +104,12 @@ func Build(be backend.Backend, c Config) (*Model, error) {
 	return &Model{Config: c, Net: net, Params: net.Params(), Stats: nn.Stats(net), be: be}, nil
 }
 
+// State lists the parameters followed by the running statistics:
+// everything a checkpoint or a moving average holds.
+func (m *Model) State() []*nn.Param {
+	return append(m.Params[:len(m.Params):len(m.Params)], m.Stats...)
+}
+
 // SetTraining switches the layers that differ (batch norm) between
 // training and evaluation.
 func (m *Model) SetTraining(training bool) { nn.SetTraining(m.Net, training) }
@@ -134,7 +138,7 @@ func (m *Model) Param(name string) *nn.Param {
 // truncated at two standard deviations, its bias 0.1.
 func (m *Model) Init(seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	for _, p := range append(m.Params[:len(m.Params):len(m.Params)], m.Stats...) {
+	for _, p := range m.State() {
 		v := make([]float32, backend.Len(p.Shape))
 		switch {
 		case p.Init != nil:

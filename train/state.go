@@ -20,7 +20,7 @@ const (
 // Snapshot gathers the trainer's state as checkpoint tensors and metadata.
 func (t *Trainer) Snapshot() (map[string]checkpoint.Tensor, map[string]string) {
 	tensors := map[string]checkpoint.Tensor{}
-	for i, p := range averaged(t.Model) {
+	for i, p := range t.Model.State() {
 		tensors[p.Name] = hostTensor(t.Be, p.Value, p.Shape)
 		tensors[optim.ShadowName(p.Name)] = hostTensor(t.Be, t.EMA.Shadows[i], p.Shape)
 	}
@@ -75,7 +75,7 @@ func LoadWeights(be backend.Backend, m *model.Model, ck *checkpoint.Checkpoint, 
 	if c != m.Config {
 		return fmt.Errorf("%s: checkpoint of another model (%s), this run builds %s", ck.Path, describe(c), describe(m.Config))
 	}
-	for _, p := range averaged(m) {
+	for _, p := range m.State() {
 		name := p.Name
 		if shadow {
 			name = optim.ShadowName(name)
@@ -104,7 +104,7 @@ func (t *Trainer) Restore(ck *checkpoint.Checkpoint) error {
 	if err := LoadWeights(t.Be, t.Model, ck, false); err != nil {
 		return err
 	}
-	for i, p := range averaged(t.Model) {
+	for i, p := range t.Model.State() {
 		if err := loadTensor(t.Be, ck, optim.ShadowName(p.Name), t.EMA.Shadows[i], p.Shape); err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/model"
-	"github.com/resgo/resgo/nn"
 	"github.com/resgo/resgo/optim"
 )
 
@@ -68,7 +67,7 @@ func NewTrainer(be backend.Backend, m *model.Model, h Hyper, trainExamples int) 
 	t := &Trainer{
 		Be: be, Model: m, Hyper: h,
 		Schedule: optim.ExponentialDecay{Base: h.LearningRate, Rate: h.DecayRate, Steps: decay, Staircase: h.Staircase},
-		EMA:      optim.NewEMA(be, averaged(m), h.EMADecay),
+		EMA:      optim.NewEMA(be, m.State(), h.EMADecay),
 	}
 	if h.Momentum != 0 {
 		for _, p := range m.Params {
@@ -76,12 +75,6 @@ func NewTrainer(be backend.Backend, m *model.Model, h Hyper, trainExamples int) 
 		}
 	}
 	return t
-}
-
-// averaged lists what the moving average follows: the parameters, then
-// the running statistics.
-func averaged(m *model.Model) []*nn.Param {
-	return append(m.Params[:len(m.Params):len(m.Params)], m.Stats...)
 }
 
 // LearningRate is the rate the next step will use.
@@ -112,7 +105,7 @@ func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
 	}
 	// The averages follow the updated weights, with the decay of the step
 	// the update belonged to.
-	t.EMA.Update(t.Be, averaged(t.Model), t.Step)
+	t.EMA.Update(t.Be, t.Model.State(), t.Step)
 	t.Step++
 	return loss
 }

@@ -65,15 +65,20 @@ func runCompare(args []string) error {
 	if evalEvery <= 0 {
 		return fmt.Errorf("--eval-every %d: must be positive", evalEvery)
 	}
+	if limit < 0 {
+		return fmt.Errorf("--train-limit %d: must be 0 (all) or positive", limit)
+	}
 	var configs []model.Config
 	for _, a := range strings.Split(archs, ",") {
 		c := mf.config
 		c.Arch = strings.TrimSpace(a)
 		c.Input, c.Classes = [3]int{1, 28, 28}, 10
-		if c.Arch != "seed-resnet34" && !strings.HasPrefix(c.Arch, "resnet") {
-			c.Shortcut = "" // --shortcut applies to the residual nets only
+		// --shortcut and --stem apply to the architectures that have them.
+		shortcut, stem := model.ArchOptions(c.Arch)
+		if !shortcut {
+			c.Shortcut = ""
 		}
-		if c.Arch == "seed-resnet34" || c.Arch == "vgg19" {
+		if !stem {
 			c.Stem = ""
 		}
 		if err := c.Normalize(); err != nil {
@@ -88,9 +93,6 @@ func runCompare(args []string) error {
 	ds, err := df.load()
 	if err != nil {
 		return err
-	}
-	if limit < 0 {
-		return fmt.Errorf("--train-limit %d: must be 0 (all) or positive", limit)
 	}
 	if limit > 0 && limit < ds.Train.N {
 		ds.Train = ds.Train.Subset(0, limit)
