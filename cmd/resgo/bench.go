@@ -45,7 +45,7 @@ func runBench(args []string) error {
 	var bf backendFlags
 	bf.register(fs)
 	var mf modelFlags
-	mf.register(fs, true)
+	mf.register(fs, true, true)
 	var (
 		modes, batches string
 		steps, warmup  int

@@ -48,7 +48,7 @@ func runCompare(args []string) error {
 	)
 	bf.register(fs)
 	df.register(fs)
-	mf.register(fs, false)
+	mf.register(fs, false, false)
 	mf.config.BaseDepth = 32
 	fs.Lookup("base-depth").DefValue = "32"
 	registerHyper(fs, &h)

@@ -205,11 +205,14 @@ type modelFlags struct {
 	input  string
 }
 
-// register adds the architecture flags; withShape adds --input and
-// --classes, for commands that do not read them from a data set.
-func (m *modelFlags) register(fs *flag.FlagSet, withShape bool) {
+// register adds the model flags: --arch when withArch (compare takes a
+// list instead), and --input and --classes when withShape, for commands
+// that do not read them from a data set.
+func (m *modelFlags) register(fs *flag.FlagSet, withArch, withShape bool) {
 	m.config = model.DefaultConfig()
-	fs.StringVar(&m.config.Arch, "arch", m.config.Arch, "model architecture: "+strings.Join(model.Archs(), ", "))
+	if withArch {
+		fs.StringVar(&m.config.Arch, "arch", m.config.Arch, "model architecture: "+strings.Join(model.Archs(), ", "))
+	}
 	fs.IntVar(&m.config.BaseDepth, "base-depth", m.config.BaseDepth, "channels of the first stage (the width; 64 in the paper)")
 	fs.StringVar(&m.config.Shortcut, "shortcut", "", "residual nets' shortcut option: A (zero-padding), B (projection where shapes change; default), C (projection everywhere)")
 	fs.StringVar(&m.config.Stem, "stem", "", "residual and plain nets' stem: imagenet (7x7/2 conv + max-pool) or small (3x3 conv); default by input size")

@@ -10,7 +10,7 @@ import (
 func runSummary(args []string) error {
 	fs := newFlagSet("summary", "Prints a model's layers with their output shapes, parameter counts and\nmultiply-adds per image, e.g. resgo summary --arch resnet50 --input 3x224x224 --classes 1000.")
 	var mf modelFlags
-	mf.register(fs, true)
+	mf.register(fs, true, true)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

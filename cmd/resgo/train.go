@@ -36,7 +36,7 @@ func runTrain(args []string) error {
 	bf.register(fs)
 	df.register(fs)
 	cf.register(fs)
-	mf.register(fs, false)
+	mf.register(fs, true, false)
 	registerHyper(fs, &h)
 	fs.Int64Var(&evalEvery, "eval-every", 1000, "evaluate on the validation set every this many steps and at the end (0: never)")
 	fs.IntVar(&trainLimit, "train-limit", 0, "train on only the first N training images (0: all), for quick trials")
