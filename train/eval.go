@@ -25,6 +25,12 @@ func (e Evaluation) Accuracy() float64 {
 // evaluation mode (batch norm uses its running statistics); the model is
 // left in training mode.
 func Evaluate(be backend.Backend, m *model.Model, set *data.Set, batch int) Evaluation {
+	return EvaluateWithProgress(be, m, set, batch, nil)
+}
+
+// EvaluateWithProgress is Evaluate, calling progress (when not nil) with
+// the number of examples classified after each batch.
+func EvaluateWithProgress(be backend.Backend, m *model.Model, set *data.Set, batch int, progress func(done int)) Evaluation {
 	m.SetTraining(false)
 	defer m.SetTraining(true)
 	k := m.Config.Classes
@@ -51,6 +57,9 @@ func Evaluate(be backend.Backend, m *model.Model, set *data.Set, batch int) Eval
 				ev.Correct++
 			}
 			ev.Total++
+		}
+		if progress != nil {
+			progress(lo + n)
 		}
 	}
 	return ev

@@ -115,8 +115,11 @@ func evalOne(be backend.Backend, ds *data.MNIST, path string, raw, confusion boo
 	if raw {
 		weights = "raw"
 	}
-	val := train.Evaluate(be, m, ds.Validation, batch)
-	test := train.Evaluate(be, m, ds.Test, batch)
+	total := ds.Validation.N + ds.Test.N
+	bar := newProgress("evaluating "+filepath.Base(path), 0, int64(total), 1)
+	bar.noun = "image"
+	val := train.EvaluateWithProgress(be, m, ds.Validation, batch, func(done int) { bar.update(int64(done), "") })
+	test := train.EvaluateWithProgress(be, m, ds.Test, batch, func(done int) { bar.update(int64(ds.Validation.N+done), "") })
 	fmt.Printf("After %d training step(s) (%s, %s weights): validation accuracy = %.4f, test accuracy = %.4f\n",
 		ck.Step, filepath.Base(path), weights, val.Accuracy(), test.Accuracy())
 	if confusion {

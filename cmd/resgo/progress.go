@@ -14,6 +14,7 @@ import (
 type progress struct {
 	w        io.Writer
 	label    string
+	noun     string // what is counted: "step" unless set
 	total    int64
 	unit     int // images per step, for the rate
 	terminal bool
@@ -31,14 +32,20 @@ func newProgress(label string, from, total int64, imagesPerStep int) *progress {
 		interval = 200 * time.Millisecond
 	}
 	now := time.Now()
-	return &progress{w: os.Stderr, label: label, total: total, unit: imagesPerStep, terminal: term,
+	return &progress{w: os.Stderr, label: label, noun: "step", total: total, unit: imagesPerStep, terminal: term,
 		start: now, startAt: from, last: now, interval: interval}
 }
 
 // update reports that step of total is done; extra is appended (a loss).
 func (p *progress) update(step int64, extra string) {
 	now := time.Now()
-	if now.Sub(p.last) < p.interval && step < p.total {
+	due := now.Sub(p.last) >= p.interval
+	if step >= p.total {
+		// The end: a bar completes; plain lines report it only for a job
+		// long enough to have needed them.
+		due = p.terminal || now.Sub(p.start) >= p.interval
+	}
+	if !due {
 		return
 	}
 	p.last = now
@@ -51,7 +58,7 @@ func (p *progress) update(step int64, extra string) {
 	}
 	frac := float64(step) / float64(max(1, p.total))
 	if !p.terminal {
-		fmt.Fprintf(p.w, "resgo: %s: step %d/%d (%.0f%%), %.1f images/s, ETA %s%s\n", p.label, step, p.total, 100*frac, rate, eta, extra)
+		fmt.Fprintf(p.w, "resgo: %s: %s %d/%d (%.0f%%), %.1f images/s, ETA %s%s\n", p.label, p.noun, step, p.total, 100*frac, rate, eta, extra)
 		return
 	}
 	const width = 30
