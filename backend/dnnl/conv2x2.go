@@ -10,68 +10,29 @@ import "C"
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/resgo/resgo/backend"
 )
 
-// A 3x3, stride-1, padding-1 convolution on 2x2 maps (the last stage of
-// the tutorial's network) reads zero padding with 5 of its 9 taps on
-// average: each output pixel sees the four input pixels through four
-// taps. oneDNN's direct kernels compute the padded taps anyway. Here it is
-// a few matrix products per tap instead, over the (output pixel p, input
-// pixel q) pairs that tap joins, so only the useful 4/9 of the
-// multiply-adds are done. Activations are kept in NHWC and weights in
-// HWIO for it, so that the rows of the pairs a tap joins are evenly
-// strided: the centre tap joins every pixel to itself (one product over
-// all 4N rows), a horizontal neighbour tap joins two pixels per image at
-// stride 2 (one product over 2N rows), and the other taps take one
-// product per pair (N rows at stride 4): 11 products per pass, each tap's
-// weights read once.
+// The 3x3 convolutions on 2x2 maps (the last stage of the tutorial's
+// network) are done as matrix products per tap over the pixel pairs it
+// joins (see backend.PairRuns2x2): 11 oneDNN matmul calls per pass that
+// skip the zero padding oneDNN's direct kernels would read. Activations
+// are kept in NHWC and weights in HWIO for them, so that every operand is
+// an evenly strided matrix with a unit column stride, and each tap's
+// weights are read once.
 
-// min2x2Work is the smallest N*C*O for which the products pay: each
-// convolution runs 16 of them, and on small ones (batch 1, narrow layers)
-// the fixed cost of a primitive call exceeds the padded work saved.
+// min2x2Work is the smallest N*C*O for which the products pay: each pass
+// runs 11 of them, and on small ones (batch 1, narrow layers) the fixed
+// cost of a primitive call exceeds the padded work saved.
 const min2x2Work = 1 << 21
 
 // is2x2 reports whether a convolution takes this path.
 func is2x2(g C.rg_geom) bool {
-	return g.h == 2 && g.w == 2 && g.oh == 2 && g.ow == 2 && g.kh == 3 && g.kw == 3 &&
-		g.sh == 1 && g.sw == 1 && g.pt == 1 && g.pb == 1 && g.pl == 1 && g.pr == 1 &&
-		int(g.n)*int(g.c)*int(g.o) >= min2x2Work
+	d := backend.ConvDesc{StrideH: int(g.sh), StrideW: int(g.sw), PadTop: int(g.pt), PadBottom: int(g.pb),
+		PadLeft: int(g.pl), PadRight: int(g.pr)}
+	return backend.Is2x2Conv(int(g.h), int(g.w), int(g.kh), int(g.kw), d) && int(g.n)*int(g.c)*int(g.o) >= min2x2Work
 }
-
-// pairRun is a set of pixel pairs joined by one tap that one matrix
-// product covers: rows p0, p0+stride, ... of the output side (pixel index
-// over the whole batch, n*4 + y*2 + x) and q0, q0+stride, ... of the input
-// side, rows = 4N/stride of them.
-type pairRun struct {
-	tap, p0, q0, stride int
-}
-
-// pairRuns lists the products, centre tap first: it covers every output
-// pixel, so it can overwrite where the others accumulate.
-var pairRuns = func() []pairRun {
-	runs := []pairRun{{tap: 4, p0: 0, q0: 0, stride: 1}}
-	for t := 0; t < 9; t++ {
-		dy, dx := t/3-1, t%3-1
-		switch {
-		case t == 4:
-		case dy == 0:
-			// Pixels (y, x0) -> (y, x0+dx) for both rows y: stride 2.
-			x0 := max(0, -dx)
-			runs = append(runs, pairRun{tap: t, p0: x0, q0: x0 + dx, stride: 2})
-		default:
-			for py := 0; py < 2; py++ {
-				for px := 0; px < 2; px++ {
-					qy, qx := py+dy, px+dx
-					if qy < 0 || qy > 1 || qx < 0 || qx > 1 {
-						continue
-					}
-					runs = append(runs, pairRun{tap: t, p0: py*2 + px, q0: qy*2 + qx, stride: 4})
-				}
-			}
-		}
-	}
-	return runs
-}()
 
 // matmul is a matrix-product primitive with memory objects for its three
 // operand views (and bias), whose data pointers are set before each run.
@@ -169,8 +130,8 @@ func (be *Backend) conv2x2Forward(x, w, b, y *Tensor, g C.rg_geom, relu bool) {
 	if b != nil {
 		bias = be.plainVector(b, false).ptr()
 	}
-	for i, r := range pairRuns {
-		s := int64(r.stride)
+	for i, r := range backend.PairRuns2x2 {
+		s := int64(r.Stride)
 		flags, bq := mmSum, unsafe.Pointer(nil)
 		if i == 0 {
 			flags = 0
@@ -179,7 +140,7 @@ func (be *Backend) conv2x2Forward(x, w, b, y *Tensor, g C.rg_geom, relu bool) {
 			}
 		}
 		mm := be.matmul("conv2x2-fwd", g, [6]int64{4 * n / s, c, o}, [6]int64{s * c, 1, o, 1, s * o, 1}, flags)
-		be.runMatmul(mm, at(xb, int64(r.q0)*c), at(w.buf, int64(r.tap)*c*o), at(y.buf, int64(r.p0)*o), bq)
+		be.runMatmul(mm, at(xb, int64(r.Q0)*c), at(w.buf, int64(r.Tap)*c*o), at(y.buf, int64(r.P0)*o), bq)
 	}
 	if relu {
 		ys := y.buf.floats()[:4*n*o]
@@ -201,14 +162,14 @@ func (be *Backend) conv2x2BackwardData(dy, w, dx *Tensor, g C.rg_geom) {
 	hwoi := stridedMD([4]int64{o, c, 3, 3}, [4]int64{c, 1, 3 * o * c, o * c})
 	dyb, wb := be.as(dy, &ymd), be.transient(w, &hwoi)
 	be.becomeOutput(dx, &xmd)
-	for i, r := range pairRuns {
-		s := int64(r.stride)
+	for i, r := range backend.PairRuns2x2 {
+		s := int64(r.Stride)
 		flags := mmSum
 		if i == 0 {
 			flags = 0
 		}
 		mm := be.matmul("conv2x2-bwd-data", g, [6]int64{4 * n / s, o, c}, [6]int64{s * o, 1, c, 1, s * c, 1}, flags)
-		be.runMatmul(mm, at(dyb, int64(r.p0)*o), at(wb, int64(r.tap)*c*o), at(dx.buf, int64(r.q0)*c), nil)
+		be.runMatmul(mm, at(dyb, int64(r.P0)*o), at(wb, int64(r.Tap)*c*o), at(dx.buf, int64(r.Q0)*c), nil)
 	}
 }
 
@@ -220,15 +181,15 @@ func (be *Backend) conv2x2BackwardFilter(x, dy, dw, db *Tensor, g C.rg_geom) {
 	xb, dyb := be.as(x, &xmd), be.as(dy, &ymd)
 	be.becomeOutput(dw, &wmd)
 	var done [9]bool
-	for _, r := range pairRuns {
-		s := int64(r.stride)
+	for _, r := range backend.PairRuns2x2 {
+		s := int64(r.Stride)
 		flags := 0
-		if done[r.tap] {
+		if done[r.Tap] {
 			flags = mmSum
 		}
-		done[r.tap] = true
+		done[r.Tap] = true
 		mm := be.matmul("conv2x2-bwd-weights", g, [6]int64{c, 4 * n / s, o}, [6]int64{1, s * c, s * o, 1, o, 1}, flags)
-		be.runMatmul(mm, at(xb, int64(r.q0)*c), at(dyb, int64(r.p0)*o), at(dw.buf, int64(r.tap)*c*o), nil)
+		be.runMatmul(mm, at(xb, int64(r.Q0)*c), at(dyb, int64(r.P0)*o), at(dw.buf, int64(r.Tap)*c*o), nil)
 	}
 	if db == nil {
 		return
