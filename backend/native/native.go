@@ -15,7 +15,7 @@ import (
 type Backend struct {
 	threads   int
 	reference bool
-	buffers   [4][]float32
+	buffers   [3][]float32
 	tables    map[tableKey][]int32
 }
 
