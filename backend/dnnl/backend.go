@@ -111,10 +111,7 @@ func (be *Backend) exec(p *C.rg_prim, args []arg) {
 		need := int(C.dnnl_memory_desc_get_size(md))
 		if be.scratch == nil || be.scratch.size < need {
 			be.scratch.free()
-			var flat C.dnnl_memory_desc_t
-			dims := []C.int64_t{C.int64_t((need + 3) / 4)}
-			C.rg_plain_md(&flat, 1, &dims[0])
-			be.scratch = be.alloc(&flat)
+			be.scratch = be.allocBytes(need)
 		}
 		be.argKinds[n], be.argMems[n] = C.DNNL_ARG_SCRATCHPAD, be.scratchFor(p, md)
 		n++

@@ -90,6 +90,15 @@ func (be *Backend) alloc(md *C.dnnl_memory_desc_t) *buffer {
 	return b
 }
 
+// allocBytes allocates a flat buffer of at least n bytes (scratch space
+// that views with other layouts are laid over).
+func (be *Backend) allocBytes(n int) *buffer {
+	var flat C.dnnl_memory_desc_t
+	dims := []C.int64_t{C.int64_t((n + 3) / 4)}
+	C.rg_plain_md(&flat, 1, &dims[0])
+	return be.alloc(&flat)
+}
+
 func (b *buffer) ptr() unsafe.Pointer {
 	var p unsafe.Pointer
 	C.dnnl_memory_get_data_handle(b.mem, &p)
@@ -170,10 +179,7 @@ func (be *Backend) transient(t *Tensor, md *C.dnnl_memory_desc_t) *buffer {
 	need := int(C.dnnl_memory_desc_get_size(md))
 	if be.transientBuf == nil || be.transientBuf.size < need {
 		be.transientBuf.free()
-		var flat C.dnnl_memory_desc_t
-		dims := []C.int64_t{C.int64_t((need + 3) / 4)}
-		C.rg_plain_md(&flat, 1, &dims[0])
-		be.transientBuf = be.alloc(&flat)
+		be.transientBuf = be.allocBytes(need)
 		for _, v := range be.transientViews {
 			C.dnnl_memory_destroy(v.mem)
 		}

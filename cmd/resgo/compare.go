@@ -86,19 +86,9 @@ func runCompare(args []string) error {
 		}
 		configs = append(configs, c)
 	}
-	be, err := bf.open()
+	be, ds, err := loadTraining(&bf, &df, limit, h.BatchSize)
 	if err != nil {
 		return err
-	}
-	ds, err := df.load()
-	if err != nil {
-		return err
-	}
-	if limit > 0 && limit < ds.Train.N {
-		ds.Train = ds.Train.Subset(0, limit)
-	}
-	if h.BatchSize > ds.Train.N {
-		return fmt.Errorf("--batch-size %d: larger than the %d training images", h.BatchSize, ds.Train.N)
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err

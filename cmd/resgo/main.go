@@ -150,6 +150,26 @@ func (d *dataFlags) load() (*data.MNIST, error) {
 	return data.LoadMNIST(d.dir, d.validation)
 }
 
+// loadTraining opens the backend and loads MNIST, keeping the first limit
+// training images (0: all), and checks that a batch fits in them.
+func loadTraining(bf *backendFlags, df *dataFlags, limit, batch int) (backend.Backend, *data.MNIST, error) {
+	be, err := bf.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	ds, err := df.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	if limit > 0 && limit < ds.Train.N {
+		ds.Train = ds.Train.Subset(0, limit)
+	}
+	if batch > ds.Train.N {
+		return nil, nil, fmt.Errorf("--batch-size %d: larger than the %d training images", batch, ds.Train.N)
+	}
+	return be, ds, nil
+}
+
 // checkpointFlags locate a checkpoint directory.
 type checkpointFlags struct{ dir, prefix string }
 

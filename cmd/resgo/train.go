@@ -67,19 +67,9 @@ func runTrain(args []string) error {
 	case histEvery < 0:
 		return fmt.Errorf("--histogram-every %d: must be 0 (never) or positive", histEvery)
 	}
-	be, err := bf.open()
+	be, ds, err := loadTraining(&bf, &df, trainLimit, h.BatchSize)
 	if err != nil {
 		return err
-	}
-	ds, err := df.load()
-	if err != nil {
-		return err
-	}
-	if trainLimit > 0 && trainLimit < ds.Train.N {
-		ds.Train = ds.Train.Subset(0, trainLimit)
-	}
-	if h.BatchSize > ds.Train.N {
-		return fmt.Errorf("--batch-size %d: larger than the %d training images", h.BatchSize, ds.Train.N)
 	}
 	kernel := ""
 	if be.Name() == "native" {
