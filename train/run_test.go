@@ -71,6 +71,11 @@ func TestShortRunLearns(t *testing.T) {
 	ds := realMNIST(t)
 	be := native.New(2)
 	o := narrowOptions(t.TempDir(), 150)
+	// Plain SGD leaves this deep, norm-free net on the chance-level plateau
+	// for a number of steps that any change of rounding (another kernel,
+	// another summation order) moves by tens; momentum 0.9 at a fifth of
+	// the rate gets it off the plateau early on every path.
+	o.Hyper.Momentum, o.Hyper.LearningRate = 0.9, 0.01
 	var out bytes.Buffer
 	o.Out = &out
 	res, err := train.Run(context.Background(), be, ds.Train.Subset(0, 1000), o)

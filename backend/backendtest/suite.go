@@ -46,6 +46,14 @@ var ConvCases = []ConvCase{
 	{"2x2stride2same", 2, 3, 5, 5, 4, 2, 2, 2, true, false, true},
 	{"valid5x3", 1, 2, 8, 6, 3, 5, 3, 1, false, false, false},
 	{"batch1wide", 1, 64, 14, 14, 32, 3, 3, 1, true, true, true},
+	// Enough channels for native's direct kernels: tiles that straddle
+	// positions, partial tiles and output blocks, all on padding maps.
+	{"direct7x7", 5, 24, 7, 7, 40, 3, 3, 1, true, true, true},
+	{"direct4x4-nobias", 7, 16, 4, 4, 33, 3, 3, 1, true, false, false},
+	{"direct2x2", 9, 20, 2, 2, 17, 3, 3, 1, true, true, true},
+	{"direct14x14", 3, 32, 14, 14, 64, 3, 3, 1, true, false, true},
+	{"direct3x3stride2", 4, 16, 9, 9, 16, 3, 3, 2, true, true, true},
+	{"direct5x5valid", 3, 16, 8, 6, 20, 5, 5, 1, false, false, true},
 }
 
 func randTensor(be backend.Backend, r *rand.Rand, shape ...int) (backend.Tensor, []float32) {

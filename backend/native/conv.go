@@ -256,8 +256,8 @@ func addTap(g convGeom, src []float32, ky, kx int, plane []float32) {
 func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
 	g := newConvGeom(x, w, y, d)
 	xs, ws, bs, ys := data(x), data(w), data(b), data(y)
-	if g.is2x2() {
-		be.conv2x2Forward(g, xs, ws, bs, ys)
+	if g.useDirect() {
+		be.directForward(g, xs, ws, bs, ys)
 		return
 	}
 	k, p := g.k(), g.p()
@@ -307,8 +307,8 @@ func (be *Backend) gatherGrad(g convGeom, dys []float32, n0, cnt int, dst []floa
 func (be *Backend) fastConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
 	g := newConvGeom(dx, w, dy, d)
 	dys, ws, dxs := data(dy), data(w), data(dx)
-	if g.is2x2() {
-		be.conv2x2BackwardData(g, dys, ws, dxs)
+	if g.useDirect() {
+		be.directBackwardData(g, dys, ws, dxs)
 		return
 	}
 	k, p := g.k(), g.p()
@@ -328,8 +328,8 @@ func (be *Backend) fastConvBackwardData(dy, w, dx backend.Tensor, d backend.Conv
 func (be *Backend) fastConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
 	g := newConvGeom(x, dw, dy, d)
 	xs, dys, dws, dbs := data(x), data(dy), data(dw), data(db)
-	if g.is2x2() {
-		be.conv2x2BackwardFilter(g, xs, dys, dws, dbs)
+	if g.useDirect() {
+		be.directBackwardFilter(g, xs, dys, dws, dbs)
 		return
 	}
 	k, p := g.k(), g.p()

@@ -12,6 +12,10 @@ type microKernel struct {
 	name    string
 	mr, nr  int
 	fn, set func(kc int, a, b, c *float32, ldc int)
+	// tile is the direct-convolution kernel of the same instruction set
+	// (see direct.go): tileRows x tileCols outputs per call.
+	tileRows, tileCols int
+	tile               tileFunc
 }
 
 // The cache blocking (BLIS's Kc, Mc, Nc): an Mc x Kc block of A stays in L2
@@ -228,7 +232,8 @@ func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
 
 // genericKernel is the portable micro-kernel: 4 x 4 accumulators kept in
 // registers by the compiler.
-var genericKernel = microKernel{name: "generic", mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet}
+var genericKernel = microKernel{name: "generic", mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet,
+	tileRows: 4, tileCols: 8, tile: tile4x8Go}
 
 // kernel4x4GoSet is kernel4x4Go overwriting C.
 func kernel4x4GoSet(kc int, a, b, c *float32, ldc int) {

@@ -66,6 +66,68 @@ func (k kernel) gen(b *strings.Builder) {
 	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
 }
 
+// tileKernel describes one direct-convolution kernel (see direct.go):
+// C[mr x nr] = sum over taps and k of X[row_r(tap) + k] * B_tap[k][0:nr],
+// the mr rows of X read through a table of offsets, one set per tap, so
+// that rows may come from anywhere (neighbouring pixels, other images, or a
+// zero row for the padding) and no unrolled copy of the input is needed.
+type tileKernel struct {
+	name  string
+	reg   string
+	lanes int
+	vecs  int
+	xor   string
+	ptrs  []string // one general register per row of X
+}
+
+func (k tileKernel) gen(b *strings.Builder) {
+	mr := len(k.ptrs)
+	nacc := mr * k.vecs
+	bReg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
+	bcast := func(r int) string { return fmt.Sprintf("%s%d", k.reg, nacc+k.vecs+r%2) }
+	acc := func(r, v int) string { return fmt.Sprintf("%s%d", k.reg, r*k.vecs+v) }
+	vbytes := k.lanes * 4
+	entry := (mr + 1) * 4
+	fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc int)\n", k.name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name)
+	for r := 0; r < mr; r++ {
+		for v := 0; v < k.vecs; v++ {
+			fmt.Fprintf(b, "\t%s %s, %s, %s\n", k.xor, acc(r, v), acc(r, v), acc(r, v))
+		}
+	}
+	// Per tap: load the row pointers (x + 4*offset; offsets already point
+	// kc floats past the row's start, so the index runs from -kc to 0) and
+	// the tap's B pointer (w + 4*offset).
+	fmt.Fprintf(b, "%s_tap:\n\tMOVQ tbl+0(FP), CX\n\tMOVQ x+24(FP), DI\n", k.name)
+	for r, p := range k.ptrs {
+		fmt.Fprintf(b, "\tMOVLQSX %d(CX), %s\n\tLEAQ (DI)(%s*4), %s\n", r*4, p, p, p)
+	}
+	fmt.Fprintf(b, "\tMOVLQSX %d(CX), DI\n\tSHLQ $2, DI\n\tADDQ w+32(FP), DI\n", mr*4)
+	fmt.Fprintf(b, "\tADDQ $%d, CX\n\tMOVQ CX, tbl+0(FP)\n\tMOVQ kc+16(FP), CX\n\tNEGQ CX\n", entry)
+	fmt.Fprintf(b, "%s_loop:\n", k.name)
+	for v := 0; v < k.vecs; v++ {
+		fmt.Fprintf(b, "\tVMOVUPS %d(DI), %s\n", v*vbytes, bReg(v))
+	}
+	for r, p := range k.ptrs {
+		fmt.Fprintf(b, "\tVBROADCASTSS (%s)(CX*4), %s\n", p, bcast(r))
+		for v := 0; v < k.vecs; v++ {
+			fmt.Fprintf(b, "\tVFMADD231PS %s, %s, %s\n", bReg(v), bcast(r), acc(r, v))
+		}
+	}
+	fmt.Fprintf(b, "\tADDQ $%d, DI\n\tINCQ CX\n\tJNZ %s_loop\n", k.vecs*vbytes, k.name)
+	fmt.Fprintf(b, "\tDECQ taps+8(FP)\n\tJNZ %s_tap\n", k.name)
+	b.WriteString("\tMOVQ c+40(FP), DX\n\tMOVQ ldc+48(FP), R8\n\tSHLQ $2, R8\n")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < k.vecs; v++ {
+			fmt.Fprintf(b, "\tVMOVUPS %s, %d(DX)\n", acc(r, v), v*vbytes)
+		}
+		if r < mr-1 {
+			b.WriteString("\tADDQ R8, DX\n")
+		}
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
+}
+
 // genPeak writes a loop of 12 independent FMA chains per iteration: enough
 // to cover the FMA latency on two pipes, so it runs at the core's peak.
 func genPeak(b *strings.Builder, name, reg, xor string) {
@@ -91,6 +153,10 @@ func main() {
 		kernel{name: "kernel12x32AVX512" + suffix, set: set, reg: "Z", lanes: 16, mr: 12, vecs: 2, xor: "VPXORD"}.gen(&b)
 		kernel{name: "kernel6x16AVX2" + suffix, set: set, reg: "Y", lanes: 8, mr: 6, vecs: 2, xor: "VXORPS"}.gen(&b)
 	}
+	tileKernel{name: "tile12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
+		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
+	tileKernel{name: "tile6x16AVX2", reg: "Y", lanes: 8, vecs: 2, xor: "VXORPS",
+		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}}.gen(&b)
 	genPeak(&b, "peakLoopAVX512", "Z", "VPXORD")
 	genPeak(&b, "peakLoopAVX2", "Y", "VXORPS")
 	if err := os.WriteFile("kernel_amd64.s", []byte(b.String()), 0o644); err != nil {

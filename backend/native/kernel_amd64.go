@@ -22,16 +22,24 @@ func kernel12x32AVX512Set(kc int, a, b, c *float32, ldc int)
 //go:noescape
 func kernel6x16AVX2Set(kc int, a, b, c *float32, ldc int)
 
+//go:noescape
+func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc int)
+
+//go:noescape
+func tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc int)
+
 // selectKernel picks the widest micro-kernel this CPU (and OS) supports.
 func selectKernel() microKernel {
 	if os.Getenv("RESGO_KERNEL") == "generic" {
 		return genericKernel
 	}
 	if cpu.X86.HasAVX512F && os.Getenv("RESGO_KERNEL") != "avx2" {
-		return microKernel{name: "avx512", mr: 12, nr: 32, fn: kernel12x32AVX512, set: kernel12x32AVX512Set}
+		return microKernel{name: "avx512", mr: 12, nr: 32, fn: kernel12x32AVX512, set: kernel12x32AVX512Set,
+			tileRows: 12, tileCols: 32, tile: tile12x32AVX512}
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		return microKernel{name: "avx2", mr: 6, nr: 16, fn: kernel6x16AVX2, set: kernel6x16AVX2Set}
+		return microKernel{name: "avx2", mr: 6, nr: 16, fn: kernel6x16AVX2, set: kernel6x16AVX2Set,
+			tileRows: 6, tileCols: 16, tile: tile6x16AVX2}
 	}
 	return genericKernel
 }

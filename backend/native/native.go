@@ -17,6 +17,7 @@ type Backend struct {
 	reference bool
 	buffers   [3][]float32
 	tables    map[tableKey][]int32
+	plans     map[planKey]*tilePlan
 }
 
 // New returns the fast native backend using threads goroutines

@@ -1,0 +1,437 @@
+package native
+
+import (
+	"os"
+	"unsafe"
+)
+
+// Direct convolution: no unrolled (im2col) copy of the input.
+//
+// Activations are moved to a position-major layout, [P][N][C] rows of C
+// channels ("PNC"), so that the rows for one pixel position in every image
+// sit together. Output rows are taken tileRows at a time in that order
+// (mostly one position in 12 images), and for each kernel tap the tile
+// kernel reads each output row's input row straight from the PNC buffer,
+// broadcasting one channel at a time against a vector of tileCols output
+// channels of the packed weights:
+//
+//	Y[row, o] = sum over taps t, channels k of X[src(row, t), k] * W_t[k, o]
+//
+// A table lists, per tile, the taps that reach at least one real input row
+// and where each of the tile's rows reads (a zero row where the tap falls
+// in the padding). Because a tile holds one position of many images, a tap
+// is usually in the padding for all of its rows or for none, so the taps
+// that only multiply padding are skipped outright: at 4x4 and 2x2 maps that
+// is a third to a half of the work of im2col + GEMM.
+//
+// Backward-data is the same computation on dy with the transposed weights
+// and the inverse tap table (which output position each input position
+// feeds through tap t). Backward-filter sums, per tap, dy[row]^T x[src]
+// over the row pairs the tap joins. Those pairs come in long runs of
+// consecutive rows on both sides (all images of a position, and
+// neighbouring positions of a map row), so with dy and x laid out as the
+// GEMM micro-kernel's packed slivers ([C/w][rows][w]) each run is passed
+// to the micro-kernel as it is: no packing at all.
+
+// tileFunc computes C[mr x nr] = sum over taps entries of tbl and k < kc of
+// x[row_r + k] * w[k*nr + col]: see tilePlan for the table's layout. ldc is
+// C's row stride in elements.
+type tileFunc func(tbl *int32, taps, kc int, x, w, c *float32, ldc int)
+
+// tilePlan is the table of one direct convolution pass.
+type tilePlan struct {
+	// Tile i's entries are entries [starts[i], starts[i+1]). Each entry is
+	// tileRows+1 int32: the offset (in floats) of every row's input, plus
+	// kc (the kernel counts its index up from -kc), then the offset of the
+	// tap's kc x tileCols block of packed weights.
+	starts []int32
+	table  []int32
+	// Backward-filter: the runs of (output row, input row) pairs that
+	// each tap joins.
+	runs [][]rowRun
+}
+
+// rowRun is n consecutive output rows from out joined with n consecutive
+// input rows from in.
+type rowRun struct{ out, in, n int }
+
+type planKey struct {
+	table        tableKey
+	n, kc, nr    int
+	backwardData bool
+}
+
+// maxPlanEntries bounds a plan's table (4 bytes each): beyond it (ImageNet
+// sizes at large batches) convolutions go through im2col instead.
+const maxPlanEntries = 1 << 23
+
+// minDirectChannels is the fewest channels for which the direct kernels
+// beat im2col + GEMM: with fewer (the stem's one input channel) the
+// per-tap set-up of the tile kernel outweighs its few multiply-adds.
+const minDirectChannels = 16
+
+// useDirect reports whether convolution g runs on the direct kernels:
+// kernels larger than 1x1 (a 1x1 convolution's im2col is a cheap copy) on
+// enough channels, with a plan of reasonable size.
+func (g convGeom) useDirect() bool {
+	if forceIm2col || g.kh*g.kw == 1 || min(g.c, g.o) < minDirectChannels {
+		return false
+	}
+	rows := g.n * g.p()
+	tiles := (rows + kern.tileRows - 1) / kern.tileRows
+	return tiles*g.kh*g.kw*(kern.tileRows+1) <= maxPlanEntries &&
+		(g.n*g.h*g.w+1)*max(g.c, g.o) < 1<<31-1
+}
+
+// forceIm2col (RESGO_CONV=im2col) routes every convolution through
+// im2col + GEMM, for benchmarks and tests of that path.
+var forceIm2col = os.Getenv("RESGO_CONV") == "im2col"
+
+// inverseTaps returns, for every tap and input position, the output
+// position that reads it through that tap, or -1.
+func (be *Backend) inverseTaps(g convGeom) []int32 {
+	key := g.key()
+	key.d.ReLU = true // a distinct key; ReLU is otherwise cleared
+	if t, ok := be.tables[key]; ok {
+		return t
+	}
+	fwd := be.tapTable(g)
+	taps, p, inP := g.kh*g.kw, g.p(), g.h*g.w
+	inv := make([]int32, taps*inP)
+	for i := range inv {
+		inv[i] = -1
+	}
+	for t := 0; t < taps; t++ {
+		for o, s := range fwd[t*p : (t+1)*p] {
+			if s >= 0 {
+				inv[t*inP+int(s)] = int32(o)
+			}
+		}
+	}
+	be.tables[key] = inv
+	return inv
+}
+
+// plan returns the tile table for the forward pass of g (kc = C input
+// channels, reading x) or its backward-data pass (kc = O, reading dy).
+func (be *Backend) plan(g convGeom, backwardData bool) *tilePlan {
+	kc := g.c
+	if backwardData {
+		kc = g.o
+	}
+	key := planKey{table: g.key(), n: g.n, kc: kc, nr: kern.tileCols, backwardData: backwardData}
+	if p, ok := be.plans[key]; ok {
+		return p
+	}
+	var src []int32
+	outP, inP := g.p(), g.h*g.w
+	if backwardData {
+		src, outP, inP = be.inverseTaps(g), g.h*g.w, g.p()
+	} else {
+		src = be.tapTable(g)
+	}
+	mr, nr, taps, n := kern.tileRows, kern.tileCols, g.kh*g.kw, g.n
+	rows, zero := outP*n, inP*n
+	pl := &tilePlan{}
+	entry := make([]int32, mr+1)
+	for r0 := 0; r0 < rows; r0 += mr {
+		pl.starts = append(pl.starts, int32(len(pl.table)/(mr+1)))
+		for t := 0; t < taps; t++ {
+			live := false
+			for i := range mr {
+				row := zero
+				if r := r0 + i; r < rows {
+					if s := src[t*outP+r/n]; s >= 0 {
+						row, live = int(s)*n+r%n, true
+					}
+				}
+				entry[i] = int32(row*kc + kc)
+			}
+			entry[mr] = int32(t * kc * nr)
+			if live {
+				pl.table = append(pl.table, entry...)
+			}
+		}
+	}
+	pl.starts = append(pl.starts, int32(len(pl.table)/(mr+1)))
+	if !backwardData {
+		pl.runs = make([][]rowRun, taps)
+		for t := 0; t < taps; t++ {
+			for p := 0; p < outP; p++ {
+				s := int(src[t*outP+p])
+				if s < 0 {
+					continue
+				}
+				runs := pl.runs[t]
+				if k := len(runs) - 1; k >= 0 && runs[k].out+runs[k].n == p*n && runs[k].in+runs[k].n == s*n {
+					runs[k].n += n
+					continue
+				}
+				pl.runs[t] = append(runs, rowRun{out: p * n, in: s * n, n: n})
+			}
+		}
+	}
+	if be.plans == nil {
+		be.plans = map[planKey]*tilePlan{}
+	}
+	be.plans[key] = pl
+	return pl
+}
+
+// toPNC copies an NCHW tensor [n, c, p] into dst as [p][n][c] rows.
+func (be *Backend) toPNC(src []float32, n, c, p int, dst []float32) {
+	be.toSlivers(src, n, c, p, c, dst)
+}
+
+// toSlivers copies an NCHW tensor [n, c, p] into dst as slivers of w
+// channels, [ceil(c/w)][p][n][w], zero-filling the last sliver's missing
+// channels.
+func (be *Backend) toSlivers(src []float32, n, c, p, w int, dst []float32) {
+	rows, slivers := p*n, (c+w-1)/w
+	be.parallel(n, func(lo, hi int) {
+		for img := lo; img < hi; img++ {
+			s := src[img*c*p : (img+1)*c*p]
+			for q := 0; q < p; q++ {
+				for sl := 0; sl < slivers; sl++ {
+					row := dst[(sl*rows+q*n+img)*w : (sl*rows+q*n+img+1)*w]
+					width := min(w, c-sl*w)
+					for k := range row[:width] {
+						row[k] = s[(sl*w+k)*p+q]
+					}
+					clear(row[width:])
+				}
+			}
+		}
+	})
+}
+
+// packTaps packs weights [O, C, taps] into blocks of nr output columns:
+// dst[j][t][k][col]. Forward: k runs over C, columns over O. Transposed
+// (backward-data): k runs over O, columns over C. Missing columns are 0.
+func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, dst []float32) {
+	kc, cols := c, o
+	if transposed {
+		kc, cols = o, c
+	}
+	blocks := (cols + nr - 1) / nr
+	be.parallel(blocks, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			blk := dst[j*taps*kc*nr : (j+1)*taps*kc*nr]
+			for t := 0; t < taps; t++ {
+				for k := 0; k < kc; k++ {
+					d := blk[(t*kc+k)*nr : (t*kc+k+1)*nr]
+					for col := range d {
+						oc, ic := j*nr+col, k
+						if transposed {
+							oc, ic = k, j*nr+col
+						}
+						if j*nr+col >= cols {
+							d[col] = 0
+							continue
+						}
+						d[col] = w[(oc*c+ic)*taps+t]
+					}
+				}
+			}
+		}
+	})
+}
+
+// runTiles computes out [tiles*mr rows][blocks*nr] from the PNC input in
+// (with a zero row after its last row) and the packed weights wp.
+func (be *Backend) runTiles(pl *tilePlan, kc, taps, blocks int, in, wp, out []float32) {
+	mr, nr := kern.tileRows, kern.tileCols
+	ldc := blocks * nr
+	tiles := len(pl.starts) - 1
+	// Tiles go in chunks whose input rows stay in cache while every block
+	// of output columns passes over them.
+	chunk := max(1, (64<<10)/(4*mr*kc))
+	be.parallel(tiles, func(lo, hi int) {
+		for c0 := lo; c0 < hi; c0 += chunk {
+			c1 := min(hi, c0+chunk)
+			for j := 0; j < blocks; j++ {
+				w := &wp[j*taps*kc*nr]
+				for ti := c0; ti < c1; ti++ {
+					s, e := int(pl.starts[ti]), int(pl.starts[ti+1])
+					c := out[ti*mr*ldc+j*nr:]
+					if s == e {
+						for r := 0; r < mr; r++ {
+							clear(c[r*ldc : r*ldc+nr])
+						}
+						continue
+					}
+					kern.tile(&pl.table[s*(mr+1)], e-s, kc, &in[0], w, &c[0], ldc)
+				}
+			}
+		}
+	})
+}
+
+func (be *Backend) directForward(g convGeom, xs, ws, bs, ys []float32) {
+	pl := be.plan(g, false)
+	nr, taps, p := kern.tileCols, g.kh*g.kw, g.p()
+	blocks := (g.o + nr - 1) / nr
+	inRows := g.n * g.h * g.w
+	in := be.scratch(0, (inRows+1)*g.c)
+	be.toPNC(xs, g.n, g.c, g.h*g.w, in)
+	clear(in[inRows*g.c:])
+	wp := be.scratch(1, blocks*taps*g.c*nr)
+	be.packTaps(ws, g.o, g.c, taps, nr, false, wp)
+	ldc := blocks * nr
+	out := be.scratch(2, (len(pl.starts)-1)*kern.tileRows*ldc)
+	be.runTiles(pl, g.c, taps, blocks, in, wp, out)
+	// Back to NCHW, with the bias and the ReLU.
+	be.parallel(g.n, func(lo, hi int) {
+		for img := lo; img < hi; img++ {
+			y := ys[img*g.o*p : (img+1)*g.o*p]
+			for q := 0; q < p; q++ {
+				row := out[(q*g.n+img)*ldc : (q*g.n+img)*ldc+g.o]
+				switch {
+				case bs != nil && g.d.ReLU:
+					for oc, v := range row {
+						y[oc*p+q] = max(v+bs[oc], 0)
+					}
+				case bs != nil:
+					for oc, v := range row {
+						y[oc*p+q] = v + bs[oc]
+					}
+				case g.d.ReLU:
+					for oc, v := range row {
+						y[oc*p+q] = max(v, 0)
+					}
+				default:
+					for oc, v := range row {
+						y[oc*p+q] = v
+					}
+				}
+			}
+		}
+	})
+}
+
+func (be *Backend) directBackwardData(g convGeom, dys, ws, dxs []float32) {
+	pl := be.plan(g, true)
+	nr, taps, p, inP := kern.tileCols, g.kh*g.kw, g.p(), g.h*g.w
+	blocks := (g.c + nr - 1) / nr
+	dyRows := g.n * p
+	in := be.scratch(0, (dyRows+1)*g.o)
+	be.toPNC(dys, g.n, g.o, p, in)
+	clear(in[dyRows*g.o:])
+	wp := be.scratch(1, blocks*taps*g.o*nr)
+	be.packTaps(ws, g.o, g.c, taps, nr, true, wp)
+	ldc := blocks * nr
+	out := be.scratch(2, (len(pl.starts)-1)*kern.tileRows*ldc)
+	be.runTiles(pl, g.o, taps, blocks, in, wp, out)
+	be.parallel(g.n, func(lo, hi int) {
+		for img := lo; img < hi; img++ {
+			dx := dxs[img*g.c*inP : (img+1)*g.c*inP]
+			for q := 0; q < inP; q++ {
+				row := out[(q*g.n+img)*ldc : (q*g.n+img)*ldc+g.c]
+				for ch, v := range row {
+					dx[ch*inP+q] = v
+				}
+			}
+		}
+	})
+}
+
+func (be *Backend) directBackwardFilter(g convGeom, xs, dys, dws, dbs []float32) {
+	pl := be.plan(g, false)
+	mr, nr := kern.mr, kern.nr
+	taps, p, inP := g.kh*g.kw, g.p(), g.h*g.w
+	ms, ns := (g.o+mr-1)/mr, (g.c+nr-1)/nr
+	dyRows, xRows := g.n*p, g.n*inP
+	dyS := be.scratch(2, ms*dyRows*mr)
+	be.toSlivers(dys, g.n, g.o, p, mr, dyS)
+	xS := be.scratch(0, ns*xRows*nr)
+	be.toSlivers(xs, g.n, g.c, inP, nr, xS)
+	// dW^T per tap is [ms*mr][ns*nr] (ld columns). With many pairs per tap
+	// every thread sums its share of each run into its own copy, and the
+	// copies are added in a fixed order after; with few (small maps) the
+	// threads split the slivers of O instead.
+	ld := ns * nr
+	size := taps * ms * mr * ld
+	parts := 1
+	if pairs := g.n * p; pairs >= be.threads*g.o {
+		parts = be.threads
+	}
+	partial := be.scratch(1, parts*size)
+	clear(partial)
+	be.parallel(be.threads, func(lo, hi int) {
+		for th := lo; th < hi; th++ {
+			part, i0, i1 := th, 0, ms
+			if parts == 1 {
+				part, i0, i1 = 0, th*ms/be.threads, (th+1)*ms/be.threads
+			}
+			for t := 0; t < taps; t++ {
+				dwt := partial[part*size+t*ms*mr*ld:]
+				for _, run := range pl.runs[t] {
+					k0, k1 := run.n*part/parts, run.n*(part+1)/parts
+					for kb := k0; kb < k1; kb += blockK {
+						kc := min(blockK, k1-kb)
+						out, in := run.out+kb, run.in+kb
+						for j := 0; j < ns; j++ {
+							b := &xS[(j*xRows+in)*nr]
+							for i := i0; i < i1; i++ {
+								kern.fn(kc, &dyS[(i*dyRows+out)*mr], b, &dwt[i*mr*ld+j*nr], ld)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+	be.parallel(g.o, func(lo, hi int) {
+		for oc := lo; oc < hi; oc++ {
+			dst := dws[oc*g.c*taps : (oc+1)*g.c*taps]
+			for t := 0; t < taps; t++ {
+				off := (t*ms*mr + oc) * ld
+				for ch, v := range partial[off : off+g.c] {
+					for part := 1; part < parts; part++ {
+						v += partial[part*size+off+ch]
+					}
+					dst[ch*taps+t] = v
+				}
+			}
+		}
+	})
+	if dbs != nil {
+		for oc := range dbs {
+			sl, k := oc/mr, oc%mr
+			var s float32
+			for r := 0; r < dyRows; r++ {
+				s += dyS[(sl*dyRows+r)*mr+k]
+			}
+			dbs[oc] = s
+		}
+	}
+}
+
+// tile4x8Go is the portable tile kernel (tileFunc).
+func tile4x8Go(tbl *int32, taps, kc int, x, w, c *float32, ldc int) {
+	var acc [4][8]float32
+	entries := unsafe.Slice(tbl, taps*5)
+	for t := 0; t < taps; t++ {
+		e := entries[t*5 : t*5+5]
+		bs := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(w), 4*int(e[4]))), kc*8)
+		for r := 0; r < 4; r++ {
+			xs := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(x), 4*(int(e[r])-kc))), kc)
+			a := &acc[r]
+			for k, v := range xs {
+				b := bs[k*8 : k*8+8 : k*8+8]
+				a[0] += v * b[0]
+				a[1] += v * b[1]
+				a[2] += v * b[2]
+				a[3] += v * b[3]
+				a[4] += v * b[4]
+				a[5] += v * b[5]
+				a[6] += v * b[6]
+				a[7] += v * b[7]
+			}
+		}
+	}
+	cs := unsafe.Slice(c, 3*ldc+8)
+	for r := 0; r < 4; r++ {
+		copy(cs[r*ldc:r*ldc+8], acc[r][:])
+	}
+}
