@@ -8,6 +8,7 @@ import (
 
 // BatchNormForward implements backend.Backend.
 func (be *Backend) BatchNormForward(x, gamma, beta, mean, variance, y backend.Tensor, d backend.BatchNormDesc) {
+	written(mean, variance, y)
 	if be.reference {
 		refBatchNormForward(x, gamma, beta, mean, variance, y, d)
 		return
@@ -69,6 +70,7 @@ func channelMoments(xs []float32, n, c, plane, ch int) (float32, float32) {
 
 // BatchNormBackward implements backend.Backend.
 func (be *Backend) BatchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta backend.Tensor, d backend.BatchNormDesc) {
+	written(dx, dgamma, dbeta)
 	if be.reference {
 		refBatchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta, d)
 		return

@@ -257,7 +257,7 @@ func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc
 	g := newConvGeom(x, w, y, d)
 	xs, ws, bs, ys := data(x), data(w), data(b), data(y)
 	if g.useDirect() {
-		be.directForward(g, xs, ws, bs, ys)
+		be.directForward(g, xs, w.(*Tensor), bs, ys)
 		return
 	}
 	k, p := g.k(), g.p()

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"weak"
 
 	"github.com/resgo/resgo/backend"
 )
@@ -18,6 +19,7 @@ type Backend struct {
 	buffers   [3][]float32
 	tables    map[tableKey][]int32
 	plans     map[planKey]*tilePlan
+	packs     map[weak.Pointer[uint64]]*packEntry
 }
 
 // New returns the fast native backend using threads goroutines
@@ -76,6 +78,7 @@ func (be *Backend) New(shape ...int) backend.Tensor { return NewTensor(shape...)
 
 // Upload implements backend.Backend.
 func (be *Backend) Upload(t backend.Tensor, src []float32) {
+	written(t)
 	d := data(t)
 	if len(src) != len(d) {
 		panic(fmt.Sprintf("native: upload of %d values into shape %v", len(src), t.Shape()))
@@ -93,10 +96,14 @@ func (be *Backend) Download(t backend.Tensor, dst []float32) {
 }
 
 // Zero implements backend.Backend.
-func (be *Backend) Zero(t backend.Tensor) { clear(data(t)) }
+func (be *Backend) Zero(t backend.Tensor) {
+	written(t)
+	clear(data(t))
+}
 
 // Copy implements backend.Backend.
 func (be *Backend) Copy(dst, src backend.Tensor) {
+	written(dst)
 	d, s := data(dst), data(src)
 	if len(d) != len(s) {
 		panic("native: copy between tensors of different sizes")
@@ -106,11 +113,14 @@ func (be *Backend) Copy(dst, src backend.Tensor) {
 
 // Reshape implements backend.Backend: a view on the same memory.
 func (be *Backend) Reshape(t backend.Tensor, shape ...int) backend.Tensor {
-	return Wrap(data(t), shape...)
+	v := Wrap(data(t), shape...)
+	v.version = t.(*Tensor).version
+	return v
 }
 
 // ConvForward implements backend.Backend.
 func (be *Backend) ConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
+	written(y)
 	if be.reference {
 		refConvForward(x, w, b, y, d)
 		return
@@ -120,6 +130,7 @@ func (be *Backend) ConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
 
 // ConvBackwardData implements backend.Backend.
 func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
+	written(dx)
 	if be.reference {
 		refConvBackwardData(dy, w, dx, d)
 		return
@@ -129,6 +140,7 @@ func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc
 
 // ConvBackwardFilter implements backend.Backend.
 func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
+	written(dw, db)
 	if be.reference {
 		refConvBackwardFilter(x, dy, dw, db, d)
 		return
@@ -138,6 +150,7 @@ func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.Co
 
 // ReLUForward implements backend.Backend.
 func (be *Backend) ReLUForward(x, y backend.Tensor) {
+	written(y)
 	xs, ys := data(x), data(y)
 	if len(xs) != len(ys) {
 		panic("native: ReLUForward between tensors of different sizes")
@@ -150,6 +163,7 @@ func (be *Backend) ReLUForward(x, y backend.Tensor) {
 // ReLUBackward implements backend.Backend. It is branch-free: whether a
 // unit was active is close to a coin toss, which a branch predicts badly.
 func (be *Backend) ReLUBackward(y, dy, dx backend.Tensor) {
+	written(dx)
 	ys, dys, dxs := data(y), data(dy), data(dx)
 	be.parallel(len(ys)/4096+1, func(lo, hi int) {
 		lo, hi = lo*4096, min(hi*4096, len(ys))
@@ -167,6 +181,7 @@ func activeMask(y float32) uint32 {
 
 // MaxPoolForward implements backend.Backend.
 func (be *Backend) MaxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
+	written(y)
 	if be.reference {
 		refMaxPoolForward(x, y, d)
 		return
@@ -176,6 +191,7 @@ func (be *Backend) MaxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 
 // MaxPoolBackward implements backend.Backend.
 func (be *Backend) MaxPoolBackward(x, y, dy, dx backend.Tensor, d backend.PoolDesc) {
+	written(dx)
 	if be.reference {
 		refMaxPoolBackward(x, dy, dx, d)
 		return
@@ -185,16 +201,19 @@ func (be *Backend) MaxPoolBackward(x, y, dy, dx backend.Tensor, d backend.PoolDe
 
 // AvgPoolForward implements backend.Backend.
 func (be *Backend) AvgPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
+	written(y)
 	refAvgPoolForward(x, y, d)
 }
 
 // AvgPoolBackward implements backend.Backend.
 func (be *Backend) AvgPoolBackward(dy, dx backend.Tensor, d backend.PoolDesc) {
+	written(dx)
 	refAvgPoolBackward(dy, dx, d)
 }
 
 // ChannelPadForward implements backend.Backend.
 func (be *Backend) ChannelPadForward(x, y backend.Tensor, before int) {
+	written(y)
 	n, c, h, w := dims4(x)
 	_, cy, _, _ := dims4(y)
 	xs, ys := data(x), data(y)
@@ -207,6 +226,7 @@ func (be *Backend) ChannelPadForward(x, y backend.Tensor, before int) {
 
 // ChannelPadBackward implements backend.Backend.
 func (be *Backend) ChannelPadBackward(dy, dx backend.Tensor, before int) {
+	written(dx)
 	n, c, h, w := dims4(dx)
 	_, cy, _, _ := dims4(dy)
 	dys, dxs := data(dy), data(dx)
@@ -218,6 +238,7 @@ func (be *Backend) ChannelPadBackward(dy, dx backend.Tensor, before int) {
 
 // AddTo implements backend.Backend.
 func (be *Backend) AddTo(y, x backend.Tensor) {
+	written(y)
 	ys, xs := data(y), data(x)
 	if len(ys) != len(xs) {
 		panic("native: AddTo between tensors of different sizes")
@@ -229,6 +250,7 @@ func (be *Backend) AddTo(y, x backend.Tensor) {
 
 // LinearForward implements backend.Backend.
 func (be *Backend) LinearForward(x, w, b, y backend.Tensor) {
+	written(y)
 	if be.reference {
 		refLinearForward(x, w, b, y)
 		return
@@ -248,6 +270,7 @@ func (be *Backend) LinearForward(x, w, b, y backend.Tensor) {
 
 // LinearBackward implements backend.Backend.
 func (be *Backend) LinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
+	written(dx, dw, db)
 	if be.reference {
 		refLinearBackward(x, w, dy, dx, dw, db)
 		return
@@ -271,11 +294,13 @@ func (be *Backend) LinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
 
 // SoftmaxCrossEntropy implements backend.Backend.
 func (be *Backend) SoftmaxCrossEntropy(logits backend.Tensor, labels []int32, dlogits backend.Tensor) float64 {
+	written(dlogits)
 	return softmaxCrossEntropy(logits, labels, dlogits)
 }
 
 // Axpy implements backend.Backend.
 func (be *Backend) Axpy(alpha float32, x, y backend.Tensor) {
+	written(y)
 	xs, ys := data(x), data(y)
 	for i, v := range xs {
 		ys[i] += alpha * v
@@ -284,6 +309,7 @@ func (be *Backend) Axpy(alpha float32, x, y backend.Tensor) {
 
 // Scale implements backend.Backend.
 func (be *Backend) Scale(t backend.Tensor, alpha float32) {
+	written(t)
 	ts := data(t)
 	for i := range ts {
 		ts[i] *= alpha
@@ -292,6 +318,7 @@ func (be *Backend) Scale(t backend.Tensor, alpha float32) {
 
 // Lerp implements backend.Backend.
 func (be *Backend) Lerp(y, x backend.Tensor, t float32) {
+	written(y)
 	ys, xs := data(y), data(x)
 	for i, v := range xs {
 		ys[i] += t * (v - ys[i])

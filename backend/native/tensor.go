@@ -7,14 +7,20 @@ import (
 )
 
 // Tensor is the native backend's tensor: a dense row-major float32 array.
+// Code that writes Data directly, rather than through the backend's
+// methods, must call Touch afterwards.
 type Tensor struct {
 	shape []int
 	Data  []float32
+	// version counts writes through the backend, shared by the views of
+	// one storage (Reshape), so that work derived from the values (packed
+	// convolution weights) can be reused while they stay the same.
+	version *uint64
 }
 
 // NewTensor returns a zero-filled tensor.
 func NewTensor(shape ...int) *Tensor {
-	return &Tensor{shape: append([]int(nil), shape...), Data: make([]float32, backend.Len(shape))}
+	return Wrap(make([]float32, backend.Len(shape)), shape...)
 }
 
 // Wrap makes a tensor that uses data as its storage.
@@ -22,7 +28,20 @@ func Wrap(data []float32, shape ...int) *Tensor {
 	if len(data) != backend.Len(shape) {
 		panic(fmt.Sprintf("native: %d values for shape %v", len(data), shape))
 	}
-	return &Tensor{shape: append([]int(nil), shape...), Data: data}
+	return &Tensor{shape: append([]int(nil), shape...), Data: data, version: new(uint64)}
+}
+
+// Touch records that the tensor's values changed.
+func (t *Tensor) Touch() { *t.version++ }
+
+// written marks the backend's output tensors as changed (nil ones are
+// skipped).
+func written(ts ...backend.Tensor) {
+	for _, t := range ts {
+		if nt, ok := t.(*Tensor); ok && nt != nil {
+			nt.Touch()
+		}
+	}
 }
 
 // Shape returns the tensor's logical shape.

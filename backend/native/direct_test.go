@@ -1,0 +1,53 @@
+package native
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/resgo/resgo/backend"
+)
+
+// TestPackedWeightsFollowWrites: the forward pass keeps packed weights once
+// they have been used twice unchanged; any write through the backend, also
+// through a reshaped view, must make it pack them again.
+func TestPackedWeightsFollowWrites(t *testing.T) {
+	be, ref := New(2), NewReference()
+	r := rand.New(rand.NewPCG(1, 2))
+	random := func(shape ...int) *Tensor {
+		x := NewTensor(shape...)
+		for i := range x.Data {
+			x.Data[i] = float32(r.NormFloat64())
+		}
+		return x
+	}
+	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	x, w, other := random(4, 16, 5, 5), random(24, 16, 3, 3), random(24, 16, 3, 3)
+	if !newConvGeom(x, w, NewTensor(4, 24, 5, 5), d).useDirect() {
+		t.Skip("the direct path is switched off")
+	}
+	check := func(what string) {
+		t.Helper()
+		got, want := NewTensor(4, 24, 5, 5), NewTensor(4, 24, 5, 5)
+		be.ConvForward(x, w, nil, got, d)
+		ref.ConvForward(x, w, nil, want, d)
+		for i := range got.Data {
+			if diff := got.Data[i] - want.Data[i]; diff > 1e-4 || diff < -1e-4 {
+				t.Fatalf("%s: element %d = %v, want %v", what, i, got.Data[i], want.Data[i])
+			}
+		}
+	}
+	for i := 0; i < 3; i++ {
+		check("unchanged weights")
+	}
+	if e := be.packs[weakKey(w)]; e == nil || e.packed == nil {
+		t.Fatal("weights used three times unchanged were not kept packed")
+	}
+	be.Axpy(0.5, other, w)
+	check("after Axpy")
+	check("after Axpy, again")
+	be.Upload(be.Reshape(w, 24, 144), other.Data)
+	check("after an upload through a view")
+	w.Data[0] += 1
+	w.Touch()
+	check("after a direct write and Touch")
+}
