@@ -1,0 +1,14 @@
+package native
+
+// transpose8x8Go transposes blocks 8x8 blocks laid side by side: for
+// b < blocks, dst[(8b+j)*dstStride+i] = src[i*srcStride+8b+j].
+func transpose8x8Go(src []float32, srcStride int, dst []float32, dstStride, blocks int) {
+	for b := 0; b < blocks; b++ {
+		for i := 0; i < 8; i++ {
+			row := src[i*srcStride+8*b : i*srcStride+8*b+8]
+			for j, v := range row {
+				dst[(8*b+j)*dstStride+i] = v
+			}
+		}
+	}
+}
