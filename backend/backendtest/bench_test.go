@@ -10,7 +10,8 @@ import (
 
 // BenchmarkConv times forward, backward-data and backward-filter of every
 // convolution shape of the seed ResNet-34 at batch 100, reporting GFLOP/s
-// (2 FLOPs per multiply-add, dense count including padding taps).
+// (2 FLOPs per multiply-add, dense count including padding taps) and the
+// fraction of this machine's FMA peak, measured at the start.
 func BenchmarkConv(b *testing.B) {
 	BenchConvs(b, native.New(0))
 }
@@ -18,6 +19,7 @@ func BenchmarkConv(b *testing.B) {
 // BenchConvs is the per-shape benchmark body, for any backend.
 func BenchConvs(b *testing.B, be backend.Backend) {
 	r := rand.New(rand.NewPCG(1, 1))
+	peak, _ := native.MeasurePeak(be.Threads())
 	for _, mc := range ModelConvs {
 		c := mc.Case
 		d := c.Desc()
@@ -43,7 +45,9 @@ func BenchConvs(b *testing.B, be backend.Backend) {
 				for b.Loop() {
 					op.fn()
 				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				gflops := flops * float64(b.N) / b.Elapsed().Seconds() / 1e9
+				b.ReportMetric(gflops, "GFLOP/s")
+				b.ReportMetric(100*gflops/peak, "%peak")
 			})
 		}
 	}

@@ -2,6 +2,7 @@ package native
 
 import (
 	"os"
+	"slices"
 	"unsafe"
 	"weak"
 )
@@ -503,14 +504,19 @@ func (be *Backend) directBackwardFilter(g convGeom, xs, dys, dws, dbs []float32)
 		}
 	})
 	if dbs != nil {
-		for oc := range dbs {
-			sl, k := oc/mr, oc%mr
-			var s float32
-			for r := 0; r < dyRows; r++ {
-				s += dyS[(sl*dyRows+r)*mr+k]
+		// Row by row through each sliver (memory order), mr sums at once.
+		be.parallel(ms, func(lo, hi int) {
+			sums := make([]float32, mr)
+			for sl := lo; sl < hi; sl++ {
+				clear(sums)
+				for row := range slices.Chunk(dyS[sl*dyRows*mr:(sl+1)*dyRows*mr], mr) {
+					for k, v := range row {
+						sums[k] += v
+					}
+				}
+				copy(dbs[sl*mr:min(g.o, (sl+1)*mr)], sums)
 			}
-			dbs[oc] = s
-		}
+		})
 	}
 }
 
