@@ -388,33 +388,7 @@ func (be *Backend) directForward(g convGeom, xs []float32, w *Tensor, bs, ys []f
 	ldc := blocks * nr
 	out := be.scratch(2, (len(pl.starts)-1)*kern.tileRows*ldc)
 	be.runTiles(pl, g.c, taps, blocks, in, wp, out)
-	// Back to NCHW, with the bias and the ReLU.
-	be.parallel(g.n, func(lo, hi int) {
-		for img := lo; img < hi; img++ {
-			y := ys[img*g.o*p : (img+1)*g.o*p]
-			for q := 0; q < p; q++ {
-				row := out[(q*g.n+img)*ldc : (q*g.n+img)*ldc+g.o]
-				switch {
-				case bs != nil && g.d.ReLU:
-					for oc, v := range row {
-						y[oc*p+q] = max(v+bs[oc], 0)
-					}
-				case bs != nil:
-					for oc, v := range row {
-						y[oc*p+q] = v + bs[oc]
-					}
-				case g.d.ReLU:
-					for oc, v := range row {
-						y[oc*p+q] = max(v, 0)
-					}
-				default:
-					for oc, v := range row {
-						y[oc*p+q] = v
-					}
-				}
-			}
-		}
-	})
+	be.fromRows(out, ldc, g.n, g.o, p, ys, bs, g.d.ReLU)
 }
 
 func (be *Backend) directBackwardData(g convGeom, dys, ws, dxs []float32) {
@@ -430,17 +404,7 @@ func (be *Backend) directBackwardData(g convGeom, dys, ws, dxs []float32) {
 	ldc := blocks * nr
 	out := be.scratch(2, (len(pl.starts)-1)*kern.tileRows*ldc)
 	be.runTiles(pl, g.o, taps, blocks, in, wp, out)
-	be.parallel(g.n, func(lo, hi int) {
-		for img := lo; img < hi; img++ {
-			dx := dxs[img*g.c*inP : (img+1)*g.c*inP]
-			for q := 0; q < inP; q++ {
-				row := out[(q*g.n+img)*ldc : (q*g.n+img)*ldc+g.c]
-				for ch, v := range row {
-					dx[ch*inP+q] = v
-				}
-			}
-		}
-	})
+	be.fromRows(out, ldc, g.n, g.c, inP, dxs, nil, false)
 }
 
 func (be *Backend) directBackwardFilter(g convGeom, xs, dys, dws, dbs []float32) {
