@@ -54,6 +54,9 @@ var ConvCases = []ConvCase{
 	{"direct14x14", 3, 32, 14, 14, 64, 3, 3, 1, true, false, true},
 	{"direct3x3stride2", 4, 16, 9, 9, 16, 3, 3, 2, true, true, true},
 	{"direct5x5valid", 3, 16, 8, 6, 20, 5, 5, 1, false, false, true},
+	// Few input channels: native unrolls rows (im2row) for the forward pass.
+	{"rows-stem7x7", 3, 1, 28, 28, 20, 7, 7, 1, true, true, true},
+	{"rows-3x3stride2", 2, 3, 9, 9, 33, 3, 3, 2, true, false, false},
 }
 
 func randTensor(be backend.Backend, r *rand.Rand, shape ...int) (backend.Tensor, []float32) {

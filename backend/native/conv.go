@@ -260,6 +260,10 @@ func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc
 		be.directForward(g, xs, w.(*Tensor), bs, ys)
 		return
 	}
+	if g.useIm2row() {
+		be.im2rowForward(g, xs, w.(*Tensor), bs, ys)
+		return
+	}
 	k, p := g.k(), g.p()
 	step := g.group()
 	for n0 := 0; n0 < g.n; n0 += step {

@@ -2,7 +2,6 @@ package native
 
 import (
 	"os"
-	"slices"
 	"unsafe"
 	"weak"
 )
@@ -61,6 +60,7 @@ type planKey struct {
 	table        tableKey
 	n, kc, nr    int
 	backwardData bool
+	unrolled     bool // rowPlan: n is the row count
 }
 
 // maxPlanEntries bounds a plan's table (4 bytes each): beyond it (ImageNet
@@ -340,9 +340,9 @@ type packEntry struct {
 // twice without a change in between (inference) keep their packed copy;
 // training changes them every step and packs into scratch, holding no
 // extra memory.
-func (be *Backend) forwardWeights(w *Tensor, g convGeom) []float32 {
+func (be *Backend) forwardWeights(w *Tensor, o, c, taps int) []float32 {
 	nr := kern.tileCols
-	size := (g.o + nr - 1) / nr * g.kh * g.kw * g.c * nr
+	size := (o + nr - 1) / nr * taps * c * nr
 	key := weakKey(w)
 	e, ok := be.packs[key]
 	switch {
@@ -354,13 +354,13 @@ func (be *Backend) forwardWeights(w *Tensor, g convGeom) []float32 {
 		e.version, e.packed = *w.version, nil
 	case len(e.packed) != size:
 		e.packed = make([]float32, size)
-		be.packTaps(w.Data, g.o, g.c, g.kh*g.kw, nr, false, e.packed)
+		be.packTaps(w.Data, o, c, taps, nr, false, e.packed)
 		return e.packed
 	default:
 		return e.packed
 	}
 	wp := be.scratch(1, size)
-	be.packTaps(w.Data, g.o, g.c, g.kh*g.kw, nr, false, wp)
+	be.packTaps(w.Data, o, c, taps, nr, false, wp)
 	return wp
 }
 
@@ -384,7 +384,7 @@ func (be *Backend) directForward(g convGeom, xs []float32, w *Tensor, bs, ys []f
 	in := be.scratch(0, (inRows+1)*g.c)
 	be.toPNC(xs, g.n, g.c, g.h*g.w, in)
 	clear(in[inRows*g.c:])
-	wp := be.forwardWeights(w, g)
+	wp := be.forwardWeights(w, g.o, g.c, taps)
 	ldc := blocks * nr
 	out := be.scratch(2, (len(pl.starts)-1)*kern.tileRows*ldc)
 	be.runTiles(pl, g.c, taps, blocks, in, wp, out)
@@ -410,13 +410,22 @@ func (be *Backend) directBackwardData(g convGeom, dys, ws, dxs []float32) {
 func (be *Backend) directBackwardFilter(g convGeom, xs, dys, dws, dbs []float32) {
 	pl := be.plan(g, false)
 	mr, nr := kern.mr, kern.nr
-	taps, p, inP := g.kh*g.kw, g.p(), g.h*g.w
-	ms, ns := (g.o+mr-1)/mr, (g.c+nr-1)/nr
+	p, inP := g.p(), g.h*g.w
 	dyRows, xRows := g.n*p, g.n*inP
-	dyS := be.scratch(2, ms*dyRows*mr)
+	dyS := be.scratch(2, (g.o+mr-1)/mr*dyRows*mr)
 	be.toSlivers(dys, g.n, g.o, p, mr, dyS)
-	xS := be.scratch(0, ns*xRows*nr)
+	xS := be.scratch(0, (g.c+nr-1)/nr*xRows*nr)
 	be.toSlivers(xs, g.n, g.c, inP, nr, xS)
+	be.filterProduct(dyS, xS, dyRows, xRows, g.o, g.c, g.kh*g.kw, pl.runs, dws, dbs)
+}
+
+// filterProduct computes dw [o, c, taps] = sum over each tap's runs of
+// dy[row]^T x[row'], and db (if not nil) = the column sums of dy, from dy
+// in slivers of kern.mr channels (dyRows rows) and x in slivers of kern.nr
+// (xRows rows).
+func (be *Backend) filterProduct(dyS, xS []float32, dyRows, xRows, o, c, taps int, runs [][]rowRun, dws, dbs []float32) {
+	mr, nr := kern.mr, kern.nr
+	ms, ns := (o+mr-1)/mr, (c+nr-1)/nr
 	// dW^T per tap is [ms*mr][ns*nr] (ld columns). With many pairs per tap
 	// every thread sums its share of each run into its own copy, and the
 	// copies are added in a fixed order after; with few (small maps) the
@@ -424,7 +433,7 @@ func (be *Backend) directBackwardFilter(g convGeom, xs, dys, dws, dbs []float32)
 	ld := ns * nr
 	size := taps * ms * mr * ld
 	parts := 1
-	if pairs := g.n * p; pairs >= be.threads*g.o {
+	if dyRows >= be.threads*o {
 		parts = be.threads
 	}
 	partial := be.scratch(1, parts*size)
@@ -437,7 +446,7 @@ func (be *Backend) directBackwardFilter(g convGeom, xs, dys, dws, dbs []float32)
 			}
 			for t := 0; t < taps; t++ {
 				dwt := partial[part*size+t*ms*mr*ld:]
-				for _, run := range pl.runs[t] {
+				for _, run := range runs[t] {
 					k0, k1 := run.n*part/parts, run.n*(part+1)/parts
 					for kb := k0; kb < k1; kb += blockK {
 						kc := min(blockK, k1-kb)
@@ -453,12 +462,12 @@ func (be *Backend) directBackwardFilter(g convGeom, xs, dys, dws, dbs []float32)
 			}
 		}
 	})
-	be.parallel(g.o, func(lo, hi int) {
+	be.parallel(o, func(lo, hi int) {
 		for oc := lo; oc < hi; oc++ {
-			dst := dws[oc*g.c*taps : (oc+1)*g.c*taps]
+			dst := dws[oc*c*taps : (oc+1)*c*taps]
 			for t := 0; t < taps; t++ {
 				off := (t*ms*mr + oc) * ld
-				for ch, v := range partial[off : off+g.c] {
+				for ch, v := range partial[off : off+c] {
 					for part := 1; part < parts; part++ {
 						v += partial[part*size+off+ch]
 					}
@@ -473,15 +482,121 @@ func (be *Backend) directBackwardFilter(g convGeom, xs, dys, dws, dbs []float32)
 			sums := make([]float32, mr)
 			for sl := lo; sl < hi; sl++ {
 				clear(sums)
-				for row := range slices.Chunk(dyS[sl*dyRows*mr:(sl+1)*dyRows*mr], mr) {
-					for k, v := range row {
+				block := dyS[sl*dyRows*mr : (sl+1)*dyRows*mr]
+				for r := 0; r < dyRows; r++ {
+					for k, v := range block[r*mr : (r+1)*mr] {
 						sums[k] += v
 					}
 				}
-				copy(dbs[sl*mr:min(g.o, (sl+1)*mr)], sums)
+				copy(dbs[sl*mr:min(o, (sl+1)*mr)], sums)
 			}
 		})
 	}
+}
+
+// Convolutions with few input channels and many taps (the stem: one
+// channel, 7x7) give the tile kernel too little to do per tap. They run as
+// a single product over unrolled rows instead ("im2row"): row q*n+img
+// holds the C*taps values that output position q of image img reads,
+// channel-major like the weights [O, C*taps], so the weights pack as a 1x1
+// convolution's.
+
+// maxUnrolled bounds C*taps for im2row: the rows must stay small.
+const maxUnrolled = 1024
+
+// useIm2row reports whether the forward pass of convolution g runs as a
+// product over unrolled rows. (Its backward-filter stays on im2col + GEMM:
+// unrolling into the micro-kernel's slivers measured slower, 13 ms
+// against 8 ms for the stem at batch 100.)
+func (g convGeom) useIm2row() bool {
+	k := g.c * g.kh * g.kw
+	rows := g.n * g.p()
+	return !forceIm2col && g.c < minDirectChannels && g.o >= minDirectChannels && g.kh*g.kw > 1 &&
+		k <= maxUnrolled && (rows+1)*k < 1<<31-1 &&
+		(rows+kern.tileRows-1)/kern.tileRows*(kern.tileRows+1) <= maxPlanEntries
+}
+
+// im2row unrolls x into dst as rows q*n+img of C*taps values.
+func (be *Backend) im2row(g convGeom, xs []float32, dst []float32) {
+	byPos := be.tapsByPosition(g)
+	taps, p, inP := g.kh*g.kw, g.p(), g.h*g.w
+	k := g.c * taps
+	be.parallel(g.n, func(lo, hi int) {
+		for img := lo; img < hi; img++ {
+			for q := 0; q < p; q++ {
+				row := dst[(q*g.n+img)*k : (q*g.n+img+1)*k]
+				for ch := 0; ch < g.c; ch++ {
+					plane := xs[(img*g.c+ch)*inP : (img*g.c+ch+1)*inP]
+					out := row[ch*taps : (ch+1)*taps]
+					for i, off := range byPos[q*taps : (q+1)*taps] {
+						v := float32(0)
+						if off >= 0 {
+							v = plane[off]
+						}
+						out[i] = v
+					}
+				}
+			}
+		}
+	})
+}
+
+// tapsByPosition is tapTable transposed: for every output position, the
+// input offset each tap reads, or -1.
+func (be *Backend) tapsByPosition(g convGeom) []int32 {
+	key := g.key()
+	key.kh = -key.kh // a distinct key for the transposed table
+	if t, ok := be.tables[key]; ok {
+		return t
+	}
+	table, taps, p := be.tapTable(g), g.kh*g.kw, g.p()
+	t := make([]int32, len(table))
+	for tap := 0; tap < taps; tap++ {
+		for q := 0; q < p; q++ {
+			t[q*taps+tap] = table[tap*p+q]
+		}
+	}
+	be.tables[key] = t
+	return t
+}
+
+// rowPlan is the tile table of a product over rows of kc values: one
+// entry per tile, reading its rows in order.
+func (be *Backend) rowPlan(rows, kc int) *tilePlan {
+	key := planKey{n: rows, kc: kc, nr: kern.tileCols, unrolled: true}
+	if p, ok := be.plans[key]; ok {
+		return p
+	}
+	mr := kern.tileRows
+	pl := &tilePlan{}
+	for r0 := 0; r0 < rows; r0 += mr {
+		pl.starts = append(pl.starts, int32(r0/mr))
+		for i := range mr {
+			pl.table = append(pl.table, int32(min(r0+i, rows)*kc+kc))
+		}
+		pl.table = append(pl.table, 0)
+	}
+	pl.starts = append(pl.starts, int32(len(pl.table)/(mr+1)))
+	if be.plans == nil {
+		be.plans = map[planKey]*tilePlan{}
+	}
+	be.plans[key] = pl
+	return pl
+}
+
+func (be *Backend) im2rowForward(g convGeom, xs []float32, w *Tensor, bs, ys []float32) {
+	k, rows := g.c*g.kh*g.kw, g.n*g.p()
+	in := be.scratch(0, (rows+1)*k)
+	be.im2row(g, xs, in)
+	clear(in[rows*k:])
+	pl := be.rowPlan(rows, k)
+	nr := kern.tileCols
+	blocks := (g.o + nr - 1) / nr
+	wp := be.forwardWeights(w, g.o, k, 1)
+	ldc := blocks * nr
+	out := be.scratch(2, (len(pl.starts)-1)*kern.tileRows*ldc)
+	be.runTiles(pl, k, 1, blocks, in, wp, out)
+	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, bs, g.d.ReLU)
 }
 
 // tile4x8Go is the portable tile kernel (tileFunc).
