@@ -252,16 +252,7 @@ func (be *Backend) fromRows(src []float32, ld, n, c, p int, dst, bias []float32,
 				if bias != nil {
 					b = bias[ch]
 				}
-				plane := d[ch*p : (ch+1)*p]
-				if relu {
-					for q, v := range plane {
-						plane[q] = max(v+b, 0)
-					}
-					continue
-				}
-				for q, v := range plane {
-					plane[q] = v + b
-				}
+				biasReLU(d[ch*p:(ch+1)*p], b, relu)
 			}
 		}
 	})

@@ -202,13 +202,21 @@ func (be *Backend) MaxPoolBackward(x, y, dy, dx backend.Tensor, d backend.PoolDe
 // AvgPoolForward implements backend.Backend.
 func (be *Backend) AvgPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 	written(y)
-	refAvgPoolForward(x, y, d)
+	if be.reference {
+		refAvgPoolForward(x, y, d)
+		return
+	}
+	be.avgPoolForward(x, y, d)
 }
 
 // AvgPoolBackward implements backend.Backend.
 func (be *Backend) AvgPoolBackward(dy, dx backend.Tensor, d backend.PoolDesc) {
 	written(dx)
-	refAvgPoolBackward(dy, dx, d)
+	if be.reference {
+		refAvgPoolBackward(dy, dx, d)
+		return
+	}
+	be.avgPoolBackward(dy, dx, d)
 }
 
 // ChannelPadForward implements backend.Backend.

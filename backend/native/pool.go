@@ -130,3 +130,61 @@ func (be *Backend) maxPoolBackward(x, dy, dx backend.Tensor, d backend.PoolDesc)
 		}
 	})
 }
+
+// avgPoolForward: the reference semantics (the mean over the window's
+// cells inside the map, summed in float64) without a callback per cell,
+// planes spread over goroutines.
+func (be *Backend) avgPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
+	n, c, h, w := dims4(x)
+	_, _, oh, ow := dims4(y)
+	xs, ys := data(x), data(y)
+	be.parallel(n*c, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			plane, out := xs[p*h*w:(p+1)*h*w], ys[p*oh*ow:(p+1)*oh*ow]
+			for py := 0; py < oh; py++ {
+				y0, y1 := window(py, d.StrideH, d.PadTop, d.KH, h)
+				for px := 0; px < ow; px++ {
+					x0, x1 := window(px, d.StrideW, d.PadLeft, d.KW, w)
+					var sum float64
+					for iy := y0; iy < y1; iy++ {
+						for _, v := range plane[iy*w+x0 : iy*w+max(x0, x1)] {
+							sum += float64(v)
+						}
+					}
+					if cnt := (y1 - y0) * (x1 - x0); y1 > y0 && x1 > x0 {
+						sum /= float64(cnt)
+					}
+					out[py*ow+px] = float32(sum)
+				}
+			}
+		}
+	})
+}
+
+func (be *Backend) avgPoolBackward(dy, dx backend.Tensor, d backend.PoolDesc) {
+	n, c, h, w := dims4(dx)
+	_, _, oh, ow := dims4(dy)
+	dys, dxs := data(dy), data(dx)
+	be.parallel(n*c, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			grad, g := dxs[p*h*w:(p+1)*h*w], dys[p*oh*ow:(p+1)*oh*ow]
+			clear(grad)
+			for py := 0; py < oh; py++ {
+				y0, y1 := window(py, d.StrideH, d.PadTop, d.KH, h)
+				for px := 0; px < ow; px++ {
+					x0, x1 := window(px, d.StrideW, d.PadLeft, d.KW, w)
+					if y1 <= y0 || x1 <= x0 {
+						continue
+					}
+					v := g[py*ow+px] / float32((y1-y0)*(x1-x0))
+					for iy := y0; iy < y1; iy++ {
+						row := grad[iy*w+x0 : iy*w+x1]
+						for i := range row {
+							row[i] += v
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -12,3 +12,17 @@ func transpose8x8Go(src []float32, srcStride int, dst []float32, dstStride, bloc
 		}
 	}
 }
+
+// biasReLUGo adds bias to every element of x, then applies the ReLU when
+// relu.
+func biasReLUGo(x []float32, bias float32, relu bool) {
+	if relu {
+		for i, v := range x {
+			x[i] = max(v+bias, 0)
+		}
+		return
+	}
+	for i, v := range x {
+		x[i] = v + bias
+	}
+}

@@ -78,3 +78,38 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func biasReLUAVX(x *float32, n int, bias float32, relu bool)
+//
+// x[i] = x[i] + bias for i < n (n a multiple of 8), then max(x[i], 0) when
+// relu.
+TEXT ·biasReLUAVX(SB), NOSPLIT, $0-21
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS bias+16(FP), Y1
+	VXORPS Y2, Y2, Y2
+	MOVBLZX relu+20(FP), AX
+	SHRQ $3, CX
+	JEQ brdone
+	TESTQ AX, AX
+	JEQ biasonly
+
+brloop:
+	VADDPS (SI), Y1, Y0
+	VMAXPS Y2, Y0, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ brloop
+	JMP brdone
+
+biasonly:
+	VADDPS (SI), Y1, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ biasonly
+
+brdone:
+	VZEROUPPER
+	RET

@@ -29,3 +29,27 @@ func TestTranspose8x8(t *testing.T) {
 		}
 	}
 }
+
+// TestBiasReLU checks the selected bias-and-ReLU loop against the portable
+// one on lengths around the vector width, with and without the ReLU.
+func TestBiasReLU(t *testing.T) {
+	for _, n := range []int{0, 3, 8, 13, 64, 67} {
+		for _, relu := range []bool{false, true} {
+			got, want := make([]float32, n), make([]float32, n)
+			for i := range got {
+				got[i] = float32(i%7) - 3.25
+				want[i] = got[i]
+			}
+			biasReLU(got, 0.5, relu)
+			biasReLUGo(want, 0.5, relu)
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("n %d relu %v: element %d = %v, want %v", n, relu, i, got[i], want[i])
+				}
+			}
+			if relu && n > 0 && want[0] != 0 {
+				t.Fatalf("ReLU kept %v", want[0])
+			}
+		}
+	}
+}
