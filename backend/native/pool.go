@@ -35,14 +35,6 @@ func tiles2x2(d backend.PoolDesc, h, w, oh, ow int) bool {
 		d.PadTop == 0 && d.PadLeft == 0 && h == 2*oh && w == 2*ow
 }
 
-// b2f is 1 for true and 0 for false; the compiler makes it a flag move.
-func b2f(b bool) float32 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func (be *Backend) maxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 	n, c, h, w := dims4(x)
 	_, _, oh, ow := dims4(y)
@@ -99,12 +91,21 @@ func (be *Backend) maxPoolBackward(x, dy, dx backend.Tensor, d backend.PoolDesc)
 					for px, gv := range g[py*ow : (py+1)*ow] {
 						a, b, c, e := r0[2*px], r0[2*px+1], r1[2*px], r1[2*px+1]
 						v := max(max(a, b), max(c, e))
-						// One-hot masks of the first maximum, without branches.
-						k0 := b2f(a == v)
-						k1 := b2f(b == v) * (1 - k0)
-						k2 := b2f(c == v) * (1 - k0) * (1 - k1)
-						k3 := 1 - k0 - k1 - k2
-						d0[2*px], d0[2*px+1], d1[2*px], d1[2*px+1] = gv*k0, gv*k1, gv*k2, gv*k3
+						// The first maximum's cell, chosen by conditional
+						// moves: which cell wins is too random for branches.
+						var cell [4]float32
+						idx := 3
+						if c == v {
+							idx = 2
+						}
+						if b == v {
+							idx = 1
+						}
+						if a == v {
+							idx = 0
+						}
+						cell[idx&3] = gv
+						d0[2*px], d0[2*px+1], d1[2*px], d1[2*px+1] = cell[0], cell[1], cell[2], cell[3]
 					}
 				}
 			}
