@@ -418,23 +418,23 @@ func (be *Backend) filterProduct(dyS, xS []float32, dyRows, xRows, o, c, taps in
 	mr, nr := kern.mr, kern.nr
 	ms, ns := (o+mr-1)/mr, (c+nr-1)/nr
 	// dW^T per tap is [ms*mr][ns*nr] (ld columns). With many pairs per tap
-	// every thread sums its share of each run into its own copy, and the
-	// copies are added in a fixed order after; with few (small maps) the
-	// threads split the slivers of O instead.
+	// the pairs of each run are split into two halves summed into two
+	// copies, added after; with few (small maps) there is one. The split
+	// does not depend on the thread count, so neither do the sums: threads
+	// take slivers of O within a half.
 	ld := ns * nr
 	size := taps * ms * mr * ld
 	parts := 1
-	if dyRows >= be.threads*o {
-		parts = be.threads
+	if dyRows >= 2*o {
+		parts = 2
 	}
 	partial := be.scratch(1, parts*size)
 	clear(partial)
-	be.parallel(be.threads, func(lo, hi int) {
-		for th := lo; th < hi; th++ {
-			part, i0, i1 := th, 0, ms
-			if parts == 1 {
-				part, i0, i1 = 0, th*ms/be.threads, (th+1)*ms/be.threads
-			}
+	groups := max(1, (be.threads+parts-1)/parts)
+	be.parallel(parts*groups, func(lo, hi int) {
+		for task := lo; task < hi; task++ {
+			part, group := task/groups, task%groups
+			i0, i1 := group*ms/groups, (group+1)*ms/groups
 			for t := 0; t < taps; t++ {
 				dwt := partial[part*size+t*ms*mr*ld:]
 				for _, run := range runs[t] {
@@ -470,7 +470,8 @@ func (be *Backend) filterProduct(dyS, xS []float32, dyRows, xRows, o, c, taps in
 	if dbs != nil {
 		// Row by row through each sliver (memory order), mr sums at once.
 		be.parallel(ms, func(lo, hi int) {
-			sums := make([]float32, mr)
+			var buf [16]float32 // mr is at most 12
+			sums := buf[:mr]
 			for sl := lo; sl < hi; sl++ {
 				clear(sums)
 				block := dyS[sl*dyRows*mr : (sl+1)*dyRows*mr]

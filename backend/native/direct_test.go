@@ -51,3 +51,44 @@ func TestPackedWeightsFollowWrites(t *testing.T) {
 	w.Touch()
 	check("after a direct write and Touch")
 }
+
+// TestDirectThreadInvariant: the direct convolutions give the same bits
+// with any number of threads (the weight gradient's split into halves is
+// fixed by the shape, not by the thread count).
+func TestDirectThreadInvariant(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	random := func(shape ...int) *Tensor {
+		x := NewTensor(shape...)
+		for i := range x.Data {
+			x.Data[i] = float32(r.NormFloat64())
+		}
+		return x
+	}
+	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
+	x, w, b, dy := random(6, 16, 7, 7), random(20, 16, 3, 3), random(20), random(6, 20, 7, 7)
+	if !newConvGeom(x, w, dy, d).useDirect() {
+		t.Skip("the direct path is switched off")
+	}
+	run := func(threads int) (y, dx, dw, db *Tensor) {
+		be := New(threads)
+		y, dx, dw, db = NewTensor(6, 20, 7, 7), NewTensor(6, 16, 7, 7), NewTensor(20, 16, 3, 3), NewTensor(20)
+		be.ConvForward(x, w, b, y, d)
+		be.ConvBackwardData(dy, w, dx, d)
+		be.ConvBackwardFilter(x, dy, dw, db, d)
+		return
+	}
+	y1, dx1, dw1, db1 := run(1)
+	for _, threads := range []int{2, 3} {
+		y, dx, dw, db := run(threads)
+		for _, c := range []struct {
+			what      string
+			got, want *Tensor
+		}{{"forward", y, y1}, {"backward data", dx, dx1}, {"backward filter", dw, dw1}, {"bias gradient", db, db1}} {
+			for i := range c.got.Data {
+				if c.got.Data[i] != c.want.Data[i] {
+					t.Fatalf("%d threads, %s: element %d = %v, with 1 thread %v", threads, c.what, i, c.got.Data[i], c.want.Data[i])
+				}
+			}
+		}
+	}
+}
