@@ -35,9 +35,10 @@ import (
 // to the micro-kernel as it is: no packing at all.
 
 // tileFunc computes C[mr x nr] = sum over taps entries of tbl and k < kc of
-// x[row_r + k] * w[k*nr + col]: see tilePlan for the table's layout. ldc is
-// C's row stride in elements.
-type tileFunc func(tbl *int32, taps, kc int, x, w, c *float32, ldc int)
+// x[row_r + k] * w[b + k*ldb + col], b being the entry's weight offset:
+// see tilePlan for the table's layout. ldc is C's row stride, ldb the
+// packed weights', in elements.
+type tileFunc func(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)
 
 // tilePlan is the table of one direct convolution pass.
 type tilePlan struct {
@@ -149,7 +150,7 @@ func (be *Backend) plan(g convGeom, backwardData bool) *tilePlan {
 				}
 				entry[i] = int32(row*kc + kc)
 			}
-			entry[mr] = int32(t * kc * nr)
+			entry[mr] = int32(t * nr)
 			if live {
 				pl.table = append(pl.table, entry...)
 			}
@@ -258,8 +259,10 @@ func (be *Backend) fromRows(src []float32, ld, n, c, p int, dst, bias []float32,
 	})
 }
 
-// packTaps packs weights [O, C, taps] into blocks of nr output columns:
-// dst[j][t][k][col]. Forward: k runs over C, columns over O. Transposed
+// packTaps packs weights [O, C, taps] into blocks of nr output columns,
+// dst[j][k][t][col] (so tap t's rows are taps*nr floats apart). Forward: k
+// runs over C, columns over O: block j is the transpose of weight rows
+// [j*nr, j*nr+nr) ([nr][C*taps]), done in 8x8 blocks. Transposed
 // (backward-data): k runs over O, columns over C. Missing columns are 0.
 func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, dst []float32) {
 	kc, cols := c, o
@@ -267,23 +270,40 @@ func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, ds
 		kc, cols = o, c
 	}
 	blocks := (cols + nr - 1) / nr
+	size := kc * taps * nr
 	be.parallel(blocks, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
-			blk := dst[j*taps*kc*nr : (j+1)*taps*kc*nr]
-			for t := 0; t < taps; t++ {
+			blk := dst[j*size : (j+1)*size]
+			valid := min(nr, cols-j*nr)
+			if valid < nr {
+				clear(blk)
+			}
+			if transposed {
 				for k := 0; k < kc; k++ {
-					d := blk[(t*kc+k)*nr : (t*kc+k+1)*nr]
-					for col := range d {
-						oc, ic := j*nr+col, k
-						if transposed {
-							oc, ic = k, j*nr+col
+					src := w[(k*c+j*nr)*taps : (k*c+j*nr+valid)*taps]
+					rows := blk[k*taps*nr : (k+1)*taps*nr]
+					for col := 0; col < valid; col++ {
+						for t, v := range src[col*taps : (col+1)*taps] {
+							rows[t*nr+col] = v
 						}
-						if j*nr+col >= cols {
-							d[col] = 0
-							continue
-						}
-						d[col] = w[(oc*c+ic)*taps+t]
 					}
+				}
+				continue
+			}
+			width := c * taps // one weight row; packed row index k*taps+t
+			full := width / 8
+			col := 0
+			for ; col+8 <= valid && full > 0; col += 8 {
+				transpose8x8(w[(j*nr+col)*width:], width, blk[col:], nr, full)
+			}
+			for ; col < valid; col++ {
+				for i, v := range w[(j*nr+col)*width : (j*nr+col)*width+8*full] {
+					blk[i*nr+col] = v
+				}
+			}
+			for col := 0; col < valid; col++ {
+				for i := 8 * full; i < width; i++ {
+					blk[i*nr+col] = w[(j*nr+col)*width+i]
 				}
 			}
 		}
@@ -313,7 +333,7 @@ func (be *Backend) runTiles(pl *tilePlan, kc, taps, blocks int, in, wp, out []fl
 						}
 						continue
 					}
-					kern.tile(&pl.table[s*(mr+1)], e-s, kc, &in[0], w, &c[0], ldc)
+					kern.tile(&pl.table[s*(mr+1)], e-s, kc, &in[0], w, &c[0], ldc, taps*nr)
 				}
 			}
 		}
@@ -592,17 +612,17 @@ func (be *Backend) im2rowForward(g convGeom, xs []float32, w *Tensor, bs, ys []f
 }
 
 // tile4x8Go is the portable tile kernel (tileFunc).
-func tile4x8Go(tbl *int32, taps, kc int, x, w, c *float32, ldc int) {
+func tile4x8Go(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int) {
 	var acc [4][8]float32
 	entries := unsafe.Slice(tbl, taps*5)
 	for t := 0; t < taps; t++ {
 		e := entries[t*5 : t*5+5]
-		bs := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(w), 4*int(e[4]))), kc*8)
+		bs := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(w), 4*int(e[4]))), (kc-1)*ldb+8)
 		for r := 0; r < 4; r++ {
 			xs := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(x), 4*(int(e[r])-kc))), kc)
 			a := &acc[r]
 			for k, v := range xs {
-				b := bs[k*8 : k*8+8 : k*8+8]
+				b := bs[k*ldb : k*ldb+8 : k*ldb+8]
 				a[0] += v * b[0]
 				a[1] += v * b[1]
 				a[2] += v * b[2]

@@ -67,7 +67,7 @@ func (k kernel) gen(b *strings.Builder) {
 }
 
 // tileKernel describes one direct-convolution kernel (see direct.go):
-// C[mr x nr] = sum over taps and k of X[row_r(tap) + k] * B_tap[k][0:nr],
+// C[mr x nr] = sum over taps and k of X[row_r(tap) + k] * B_tap[k*ldb : k*ldb+nr],
 // the mr rows of X read through a table of offsets, one set per tap, so
 // that rows may come from anywhere (neighbouring pixels, other images, or a
 // zero row for the padding) and no unrolled copy of the input is needed.
@@ -88,8 +88,10 @@ func (k tileKernel) gen(b *strings.Builder) {
 	acc := func(r, v int) string { return fmt.Sprintf("%s%d", k.reg, r*k.vecs+v) }
 	vbytes := k.lanes * 4
 	entry := (mr + 1) * 4
-	fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc int)\n", k.name)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name)
+	fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)\n", k.name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-64\n", k.name)
+	// ldb (B's row stride) to bytes, in its own argument slot.
+	b.WriteString("\tMOVQ ldb+56(FP), AX\n\tSHLQ $2, AX\n\tMOVQ AX, ldb+56(FP)\n")
 	for r := 0; r < mr; r++ {
 		for v := 0; v < k.vecs; v++ {
 			fmt.Fprintf(b, "\t%s %s, %s, %s\n", k.xor, acc(r, v), acc(r, v), acc(r, v))
@@ -114,7 +116,7 @@ func (k tileKernel) gen(b *strings.Builder) {
 			fmt.Fprintf(b, "\tVFMADD231PS %s, %s, %s\n", bReg(v), bcast(r), acc(r, v))
 		}
 	}
-	fmt.Fprintf(b, "\tADDQ $%d, DI\n\tINCQ CX\n\tJNZ %s_loop\n", k.vecs*vbytes, k.name)
+	fmt.Fprintf(b, "\tADDQ ldb+56(FP), DI\n\tINCQ CX\n\tJNZ %s_loop\n", k.name)
 	fmt.Fprintf(b, "\tDECQ taps+8(FP)\n\tJNZ %s_tap\n", k.name)
 	b.WriteString("\tMOVQ c+40(FP), DX\n\tMOVQ ldc+48(FP), R8\n\tSHLQ $2, R8\n")
 	for r := 0; r < mr; r++ {

@@ -408,8 +408,11 @@ kernel6x16AVX2Set_store:
 	VZEROUPPER
 	RET
 
-// func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc int)
-TEXT ·tile12x32AVX512(SB), NOSPLIT, $0-56
+// func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)
+TEXT ·tile12x32AVX512(SB), NOSPLIT, $0-64
+	MOVQ ldb+56(FP), AX
+	SHLQ $2, AX
+	MOVQ AX, ldb+56(FP)
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -507,7 +510,7 @@ tile12x32AVX512_loop:
 	VBROADCASTSS (R15)(CX*4), Z27
 	VFMADD231PS Z24, Z27, Z22
 	VFMADD231PS Z25, Z27, Z23
-	ADDQ $128, DI
+	ADDQ ldb+56(FP), DI
 	INCQ CX
 	JNZ tile12x32AVX512_loop
 	DECQ taps+8(FP)
@@ -553,8 +556,11 @@ tile12x32AVX512_loop:
 	VZEROUPPER
 	RET
 
-// func tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc int)
-TEXT ·tile6x16AVX2(SB), NOSPLIT, $0-56
+// func tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)
+TEXT ·tile6x16AVX2(SB), NOSPLIT, $0-64
+	MOVQ ldb+56(FP), AX
+	SHLQ $2, AX
+	MOVQ AX, ldb+56(FP)
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -610,7 +616,7 @@ tile6x16AVX2_loop:
 	VBROADCASTSS (R9)(CX*4), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
-	ADDQ $64, DI
+	ADDQ ldb+56(FP), DI
 	INCQ CX
 	JNZ tile6x16AVX2_loop
 	DECQ taps+8(FP)
