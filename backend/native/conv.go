@@ -103,16 +103,26 @@ func (be *Backend) tapTable(g convGeom) []int32 {
 	return t
 }
 
-// tableKey identifies a tap table: everything but the batch and channels.
+// tableKey identifies a tap table: everything but the batch and channels,
+// and which of the tables of a geometry it is.
 type tableKey struct {
 	h, w, kh, kw, oh, ow int
 	d                    backend.ConvDesc
+	kind                 tableKind
 }
+
+type tableKind uint8
+
+const (
+	kindTaps       tableKind = iota // tapTable
+	kindInverse                     // inverseTaps
+	kindByPosition                  // tapsByPosition
+)
 
 func (g convGeom) key() tableKey {
 	d := g.d
 	d.ReLU = false
-	return tableKey{g.h, g.w, g.kh, g.kw, g.oh, g.ow, d}
+	return tableKey{h: g.h, w: g.w, kh: g.kh, kw: g.kw, oh: g.oh, ow: g.ow, d: d}
 }
 
 func (be *Backend) im2colSmall(g convGeom, xs []float32, n0, cnt int, col []float32) {

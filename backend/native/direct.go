@@ -45,7 +45,7 @@ type tilePlan struct {
 	// Tile i's entries are entries [starts[i], starts[i+1]). Each entry is
 	// tileRows+1 int32: the offset (in floats) of every row's input, plus
 	// kc (the kernel counts its index up from -kc), then the offset of the
-	// tap's kc x tileCols block of packed weights.
+	// tap's first row in a block of packed weights (see packTaps).
 	starts []int32
 	table  []int32
 	// Backward-filter: the runs of (output row, input row) pairs that
@@ -94,7 +94,7 @@ var forceIm2col = os.Getenv("RESGO_CONV") == "im2col"
 // position that reads it through that tap, or -1.
 func (be *Backend) inverseTaps(g convGeom) []int32 {
 	key := g.key()
-	key.d.ReLU = true // a distinct key; ReLU is otherwise cleared
+	key.kind = kindInverse
 	if t, ok := be.tables[key]; ok {
 		return t
 	}
@@ -557,7 +557,7 @@ func (be *Backend) im2row(g convGeom, xs []float32, dst []float32) {
 // input offset each tap reads, or -1.
 func (be *Backend) tapsByPosition(g convGeom) []int32 {
 	key := g.key()
-	key.kh = -key.kh // a distinct key for the transposed table
+	key.kind = kindByPosition
 	if t, ok := be.tables[key]; ok {
 		return t
 	}
