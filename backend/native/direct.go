@@ -354,15 +354,15 @@ type packEntry struct {
 func (be *Backend) forwardWeights(w *Tensor, o, c, taps int) []float32 {
 	nr := kern.tileCols
 	size := (o + nr - 1) / nr * taps * c * nr
-	key := weakKey(w)
+	key, version := weakKey(w), *w.counter()
 	e, ok := be.packs[key]
 	switch {
 	case !ok:
 		be.sweepPacks()
-		e = &packEntry{version: *w.version}
+		e = &packEntry{version: version}
 		be.packs[key] = e
-	case e.version != *w.version:
-		e.version, e.packed = *w.version, nil
+	case e.version != version:
+		e.version, e.packed = version, nil
 	case len(e.packed) != size:
 		e.packed = make([]float32, size)
 		be.packTaps(w.Data, o, c, taps, nr, false, e.packed)
@@ -641,4 +641,4 @@ func tile4x8Go(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int) {
 }
 
 // weakKey is the pack cache's key for weight tensor w.
-func weakKey(w *Tensor) weak.Pointer[uint64] { return weak.Make(w.version) }
+func weakKey(w *Tensor) weak.Pointer[uint64] { return weak.Make(w.counter()) }

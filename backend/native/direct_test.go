@@ -50,6 +50,12 @@ func TestPackedWeightsFollowWrites(t *testing.T) {
 	w.Data[0] += 1
 	w.Touch()
 	check("after a direct write and Touch")
+	// A Tensor made without NewTensor gets its own counter on first use.
+	lit := &Tensor{shape: []int{24, 16, 3, 3}, Data: other.Data}
+	w = lit
+	for i := 0; i < 3; i++ {
+		check("a tensor literal's weights")
+	}
 }
 
 // TestDirectThreadInvariant: the direct convolutions give the same bits

@@ -114,7 +114,7 @@ func (be *Backend) Copy(dst, src backend.Tensor) {
 // Reshape implements backend.Backend: a view on the same memory.
 func (be *Backend) Reshape(t backend.Tensor, shape ...int) backend.Tensor {
 	v := Wrap(data(t), shape...)
-	v.version = t.(*Tensor).version
+	v.version = t.(*Tensor).counter()
 	return v
 }
 

@@ -32,7 +32,16 @@ func Wrap(data []float32, shape ...int) *Tensor {
 }
 
 // Touch records that the tensor's values changed.
-func (t *Tensor) Touch() { *t.version++ }
+func (t *Tensor) Touch() { *t.counter()++ }
+
+// counter returns the tensor's version counter, made on first use for a
+// Tensor not built by NewTensor or Wrap.
+func (t *Tensor) counter() *uint64 {
+	if t.version == nil {
+		t.version = new(uint64)
+	}
+	return t.version
+}
 
 // written marks the backend's output tensors as changed (nil ones are
 // skipped).
