@@ -155,9 +155,11 @@ func (be *Backend) ReLUForward(x, y backend.Tensor) {
 	if len(xs) != len(ys) {
 		panic("native: ReLUForward between tensors of different sizes")
 	}
-	for i, v := range xs {
-		ys[i] = max(0, v)
-	}
+	be.elementwise(len(xs), func(lo, hi int) {
+		for i, v := range xs[lo:hi] {
+			ys[lo+i] = max(0, v)
+		}
+	})
 }
 
 // ReLUBackward implements backend.Backend. It is branch-free: whether a
@@ -251,9 +253,11 @@ func (be *Backend) AddTo(y, x backend.Tensor) {
 	if len(ys) != len(xs) {
 		panic("native: AddTo between tensors of different sizes")
 	}
-	for i, v := range xs {
-		ys[i] += v
-	}
+	be.elementwise(len(xs), func(lo, hi int) {
+		for i, v := range xs[lo:hi] {
+			ys[lo+i] += v
+		}
+	})
 }
 
 // LinearForward implements backend.Backend.
@@ -310,27 +314,44 @@ func (be *Backend) SoftmaxCrossEntropy(logits backend.Tensor, labels []int32, dl
 func (be *Backend) Axpy(alpha float32, x, y backend.Tensor) {
 	written(y)
 	xs, ys := data(x), data(y)
-	for i, v := range xs {
-		ys[i] += alpha * v
-	}
+	be.elementwise(len(xs), func(lo, hi int) {
+		for i, v := range xs[lo:hi] {
+			ys[lo+i] += alpha * v
+		}
+	})
+}
+
+// elementwiseGrain is the fewest elements worth a goroutine of their own.
+const elementwiseGrain = 1 << 16
+
+// elementwise runs fn over [0, n) in ranges on up to be.threads goroutines
+// when n is large: the optimizer's updates and the moving averages touch
+// every parameter each step.
+func (be *Backend) elementwise(n int, fn func(lo, hi int)) {
+	chunks := (n + elementwiseGrain - 1) / elementwiseGrain
+	be.parallel(chunks, func(lo, hi int) { fn(lo*elementwiseGrain, min(hi*elementwiseGrain, n)) })
 }
 
 // Scale implements backend.Backend.
 func (be *Backend) Scale(t backend.Tensor, alpha float32) {
 	written(t)
 	ts := data(t)
-	for i := range ts {
-		ts[i] *= alpha
-	}
+	be.elementwise(len(ts), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ts[i] *= alpha
+		}
+	})
 }
 
 // Lerp implements backend.Backend.
 func (be *Backend) Lerp(y, x backend.Tensor, t float32) {
 	written(y)
 	ys, xs := data(y), data(x)
-	for i, v := range xs {
-		ys[i] += t * (v - ys[i])
-	}
+	be.elementwise(len(xs), func(lo, hi int) {
+		for i, v := range xs[lo:hi] {
+			ys[lo+i] += t * (v - ys[lo+i])
+		}
+	})
 }
 
 // SumSquares implements backend.Backend.
