@@ -35,17 +35,16 @@ import (
 // to the micro-kernel as it is: no packing at all.
 
 // tileFunc computes C[mr x nr] = sum over taps entries of tbl and k < kc of
-// x[row_r + k] * w[b + k*ldb + col], b being the entry's weight offset:
-// see tilePlan for the table's layout. ldc is C's row stride, ldb the
-// packed weights', in elements.
-type tileFunc func(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)
+// x[row_r + k] * w[t*tapStride + k*ldb + col], t being the entry's tap:
+// see tilePlan for the table's layout. ldc is C's row stride, ldb and
+// tapStride the packed weights' strides (see packTaps), in elements.
+type tileFunc func(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
 
 // tilePlan is the table of one direct convolution pass.
 type tilePlan struct {
 	// Tile i's entries are entries [starts[i], starts[i+1]). Each entry is
 	// tileRows+1 int32: the offset (in floats) of every row's input, plus
-	// kc (the kernel counts its index up from -kc), then the offset of the
-	// tap's first row in a block of packed weights (see packTaps).
+	// kc (the kernel counts its index up from -kc), then the tap's index.
 	starts []int32
 	table  []int32
 	// Backward-filter: the runs of (output row, input row) pairs that
@@ -133,7 +132,7 @@ func (be *Backend) plan(g convGeom, backwardData bool) *tilePlan {
 	} else {
 		src = be.tapTable(g)
 	}
-	mr, nr, taps, n := kern.tileRows, kern.tileCols, g.kh*g.kw, g.n
+	mr, taps, n := kern.tileRows, g.kh*g.kw, g.n
 	rows, zero := outP*n, inP*n
 	pl := &tilePlan{}
 	entry := make([]int32, mr+1)
@@ -150,7 +149,7 @@ func (be *Backend) plan(g convGeom, backwardData bool) *tilePlan {
 				}
 				entry[i] = int32(row*kc + kc)
 			}
-			entry[mr] = int32(t * nr)
+			entry[mr] = int32(t)
 			if live {
 				pl.table = append(pl.table, entry...)
 			}
@@ -259,12 +258,31 @@ func (be *Backend) fromRows(src []float32, ld, n, c, p int, dst, bias []float32,
 	})
 }
 
+// weightLayout is how packTaps orders a block of packed weights.
+type weightLayout struct {
+	// tapMajor: [t][k][col], each tap's rows consecutive (read in
+	// sequence by the kernel: best when the weights stream from memory, at
+	// small batches); otherwise [k][t][col] (the forward pack is then a
+	// plain transpose: best when the weights change every step).
+	tapMajor bool
+}
+
+// strides returns the kernel's ldb and tapStride for a block of kc rows
+// per tap.
+func (l weightLayout) strides(kc, taps, nr int) (ldb, tapStride int) {
+	if l.tapMajor {
+		return nr, kc * nr
+	}
+	return taps * nr, nr
+}
+
 // packTaps packs weights [O, C, taps] into blocks of nr output columns,
-// dst[j][k][t][col] (so tap t's rows are taps*nr floats apart). Forward: k
-// runs over C, columns over O: block j is the transpose of weight rows
+// dst[j][k][t][col] or, tap-major, dst[j][t][k][col]. Forward: k runs over
+// C, columns over O: block j is then the transpose of weight rows
 // [j*nr, j*nr+nr) ([nr][C*taps]), done in 8x8 blocks. Transposed
-// (backward-data): k runs over O, columns over C. Missing columns are 0.
-func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, dst []float32) {
+// (backward-data, never tap-major): k runs over O, columns over C. Missing
+// columns are 0.
+func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, layout weightLayout, dst []float32) {
 	kc, cols := c, o
 	if transposed {
 		kc, cols = o, c
@@ -291,6 +309,17 @@ func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, ds
 				continue
 			}
 			width := c * taps // one weight row; packed row index k*taps+t
+			if layout.tapMajor {
+				for col := 0; col < valid; col++ {
+					src := w[(j*nr+col)*width : (j*nr+col+1)*width]
+					for k := 0; k < kc; k++ {
+						for t, v := range src[k*taps : (k+1)*taps] {
+							blk[(t*kc+k)*nr+col] = v
+						}
+					}
+				}
+				continue
+			}
 			full := width / 8
 			col := 0
 			for ; col+8 <= valid && full > 0; col += 8 {
@@ -312,8 +341,9 @@ func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, ds
 
 // runTiles computes out [tiles*mr rows][blocks*nr] from the PNC input in
 // (with a zero row after its last row) and the packed weights wp.
-func (be *Backend) runTiles(pl *tilePlan, kc, taps, blocks int, in, wp, out []float32) {
+func (be *Backend) runTiles(pl *tilePlan, kc, taps, blocks int, in, wp []float32, layout weightLayout, out []float32) {
 	mr, nr := kern.tileRows, kern.tileCols
+	ldb, tapStride := layout.strides(kc, taps, nr)
 	ldc := blocks * nr
 	tiles := len(pl.starts) - 1
 	// Tiles go in chunks whose input rows stay in cache while every block
@@ -333,7 +363,7 @@ func (be *Backend) runTiles(pl *tilePlan, kc, taps, blocks int, in, wp, out []fl
 						}
 						continue
 					}
-					kern.tile(&pl.table[s*(mr+1)], e-s, kc, &in[0], w, &c[0], ldc, taps*nr)
+					kern.tile(&pl.table[s*(mr+1)], e-s, kc, &in[0], w, &c[0], ldc, ldb, tapStride)
 				}
 			}
 		}
@@ -347,11 +377,11 @@ type packEntry struct {
 	packed  []float32
 }
 
-// forwardWeights returns w packed for the forward pass. Weights packed
-// twice without a change in between (inference) keep their packed copy;
-// training changes them every step and packs into scratch, holding no
-// extra memory.
-func (be *Backend) forwardWeights(w *Tensor, o, c, taps int) []float32 {
+// forwardWeights returns w packed for the forward pass, and its layout.
+// Weights packed twice without a change in between (inference) keep a
+// tap-major packed copy; training changes them every step and packs them
+// by transposing into scratch, holding no extra memory.
+func (be *Backend) forwardWeights(w *Tensor, o, c, taps int) ([]float32, weightLayout) {
 	nr := kern.tileCols
 	size := (o + nr - 1) / nr * taps * c * nr
 	key, version := weakKey(w), *w.counter()
@@ -365,14 +395,14 @@ func (be *Backend) forwardWeights(w *Tensor, o, c, taps int) []float32 {
 		e.version, e.packed = version, nil
 	case len(e.packed) != size:
 		e.packed = make([]float32, size)
-		be.packTaps(w.Data, o, c, taps, nr, false, e.packed)
-		return e.packed
+		be.packTaps(w.Data, o, c, taps, nr, false, weightLayout{tapMajor: true}, e.packed)
+		return e.packed, weightLayout{tapMajor: true}
 	default:
-		return e.packed
+		return e.packed, weightLayout{tapMajor: true}
 	}
 	wp := be.scratch(1, size)
-	be.packTaps(w.Data, o, c, taps, nr, false, wp)
-	return wp
+	be.packTaps(w.Data, o, c, taps, nr, false, weightLayout{}, wp)
+	return wp, weightLayout{}
 }
 
 // sweepPacks drops the entries of weight tensors that are gone.
@@ -395,10 +425,10 @@ func (be *Backend) directForward(g convGeom, xs []float32, w *Tensor, bs, ys []f
 	in := be.scratch(0, (inRows+1)*g.c)
 	be.toPNC(xs, g.n, g.c, g.h*g.w, in)
 	clear(in[inRows*g.c:])
-	wp := be.forwardWeights(w, g.o, g.c, taps)
+	wp, layout := be.forwardWeights(w, g.o, g.c, taps)
 	ldc := blocks * nr
 	out := be.scratch(2, (len(pl.starts)-1)*kern.tileRows*ldc)
-	be.runTiles(pl, g.c, taps, blocks, in, wp, out)
+	be.runTiles(pl, g.c, taps, blocks, in, wp, layout, out)
 	be.fromRows(out, ldc, g.n, g.o, p, ys, bs, g.d.ReLU)
 }
 
@@ -411,10 +441,10 @@ func (be *Backend) directBackwardData(g convGeom, dys, ws, dxs []float32) {
 	be.toPNC(dys, g.n, g.o, p, in)
 	clear(in[dyRows*g.o:])
 	wp := be.scratch(1, blocks*taps*g.o*nr)
-	be.packTaps(ws, g.o, g.c, taps, nr, true, wp)
+	be.packTaps(ws, g.o, g.c, taps, nr, true, weightLayout{}, wp)
 	ldc := blocks * nr
 	out := be.scratch(2, (len(pl.starts)-1)*kern.tileRows*ldc)
-	be.runTiles(pl, g.o, taps, blocks, in, wp, out)
+	be.runTiles(pl, g.o, taps, blocks, in, wp, weightLayout{}, out)
 	be.fromRows(out, ldc, g.n, g.c, inP, dxs, nil, false)
 }
 
@@ -604,20 +634,20 @@ func (be *Backend) im2rowForward(g convGeom, xs []float32, w *Tensor, bs, ys []f
 	pl := be.rowPlan(rows, k)
 	nr := kern.tileCols
 	blocks := (g.o + nr - 1) / nr
-	wp := be.forwardWeights(w, g.o, k, 1)
+	wp, layout := be.forwardWeights(w, g.o, k, 1)
 	ldc := blocks * nr
 	out := be.scratch(2, (len(pl.starts)-1)*kern.tileRows*ldc)
-	be.runTiles(pl, k, 1, blocks, in, wp, out)
+	be.runTiles(pl, k, 1, blocks, in, wp, layout, out)
 	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, bs, g.d.ReLU)
 }
 
 // tile4x8Go is the portable tile kernel (tileFunc).
-func tile4x8Go(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int) {
+func tile4x8Go(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int) {
 	var acc [4][8]float32
 	entries := unsafe.Slice(tbl, taps*5)
 	for t := 0; t < taps; t++ {
 		e := entries[t*5 : t*5+5]
-		bs := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(w), 4*int(e[4]))), (kc-1)*ldb+8)
+		bs := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(w), 4*int(e[4])*tapStride)), (kc-1)*ldb+8)
 		for r := 0; r < 4; r++ {
 			xs := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(x), 4*(int(e[r])-kc))), kc)
 			a := &acc[r]

@@ -67,7 +67,7 @@ func (k kernel) gen(b *strings.Builder) {
 }
 
 // tileKernel describes one direct-convolution kernel (see direct.go):
-// C[mr x nr] = sum over taps and k of X[row_r(tap) + k] * B_tap[k*ldb : k*ldb+nr],
+// C[mr x nr] = sum over taps and k of X[row_r(tap) + k] * B[tap*tapStride + k*ldb : ... + nr],
 // the mr rows of X read through a table of offsets, one set per tap, so
 // that rows may come from anywhere (neighbouring pixels, other images, or a
 // zero row for the padding) and no unrolled copy of the input is needed.
@@ -88,10 +88,11 @@ func (k tileKernel) gen(b *strings.Builder) {
 	acc := func(r, v int) string { return fmt.Sprintf("%s%d", k.reg, r*k.vecs+v) }
 	vbytes := k.lanes * 4
 	entry := (mr + 1) * 4
-	fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)\n", k.name)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-64\n", k.name)
-	// ldb (B's row stride) to bytes, in its own argument slot.
+	fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)\n", k.name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-72\n", k.name)
+	// ldb (B's row stride) and tapStride to bytes, in their own slots.
 	b.WriteString("\tMOVQ ldb+56(FP), AX\n\tSHLQ $2, AX\n\tMOVQ AX, ldb+56(FP)\n")
+	b.WriteString("\tMOVQ tapStride+64(FP), AX\n\tSHLQ $2, AX\n\tMOVQ AX, tapStride+64(FP)\n")
 	for r := 0; r < mr; r++ {
 		for v := 0; v < k.vecs; v++ {
 			fmt.Fprintf(b, "\t%s %s, %s, %s\n", k.xor, acc(r, v), acc(r, v), acc(r, v))
@@ -99,12 +100,12 @@ func (k tileKernel) gen(b *strings.Builder) {
 	}
 	// Per tap: load the row pointers (x + 4*offset; offsets already point
 	// kc floats past the row's start, so the index runs from -kc to 0) and
-	// the tap's B pointer (w + 4*offset).
+	// the tap's B pointer (w + tap*tapStride).
 	fmt.Fprintf(b, "%s_tap:\n\tMOVQ tbl+0(FP), CX\n\tMOVQ x+24(FP), DI\n", k.name)
 	for r, p := range k.ptrs {
 		fmt.Fprintf(b, "\tMOVLQSX %d(CX), %s\n\tLEAQ (DI)(%s*4), %s\n", r*4, p, p, p)
 	}
-	fmt.Fprintf(b, "\tMOVLQSX %d(CX), DI\n\tSHLQ $2, DI\n\tADDQ w+32(FP), DI\n", mr*4)
+	fmt.Fprintf(b, "\tMOVLQSX %d(CX), DI\n\tIMULQ tapStride+64(FP), DI\n\tADDQ w+32(FP), DI\n", mr*4)
 	fmt.Fprintf(b, "\tADDQ $%d, CX\n\tMOVQ CX, tbl+0(FP)\n\tMOVQ kc+16(FP), CX\n\tNEGQ CX\n", entry)
 	fmt.Fprintf(b, "%s_loop:\n", k.name)
 	for v := 0; v < k.vecs; v++ {

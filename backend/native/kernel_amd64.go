@@ -23,10 +23,10 @@ func kernel12x32AVX512Set(kc int, a, b, c *float32, ldc int)
 func kernel6x16AVX2Set(kc int, a, b, c *float32, ldc int)
 
 //go:noescape
-func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)
+func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
 
 //go:noescape
-func tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)
+func tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
 
 // selectKernel picks the widest micro-kernel this CPU (and OS) supports.
 func selectKernel() microKernel {

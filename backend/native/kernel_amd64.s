@@ -408,11 +408,14 @@ kernel6x16AVX2Set_store:
 	VZEROUPPER
 	RET
 
-// func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)
-TEXT ·tile12x32AVX512(SB), NOSPLIT, $0-64
+// func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
+TEXT ·tile12x32AVX512(SB), NOSPLIT, $0-72
 	MOVQ ldb+56(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, ldb+56(FP)
+	MOVQ tapStride+64(FP), AX
+	SHLQ $2, AX
+	MOVQ AX, tapStride+64(FP)
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -465,7 +468,7 @@ tile12x32AVX512_tap:
 	MOVLQSX 44(CX), R15
 	LEAQ (DI)(R15*4), R15
 	MOVLQSX 48(CX), DI
-	SHLQ $2, DI
+	IMULQ tapStride+64(FP), DI
 	ADDQ w+32(FP), DI
 	ADDQ $52, CX
 	MOVQ CX, tbl+0(FP)
@@ -556,11 +559,14 @@ tile12x32AVX512_loop:
 	VZEROUPPER
 	RET
 
-// func tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb int)
-TEXT ·tile6x16AVX2(SB), NOSPLIT, $0-64
+// func tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
+TEXT ·tile6x16AVX2(SB), NOSPLIT, $0-72
 	MOVQ ldb+56(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, ldb+56(FP)
+	MOVQ tapStride+64(FP), AX
+	SHLQ $2, AX
+	MOVQ AX, tapStride+64(FP)
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -589,7 +595,7 @@ tile6x16AVX2_tap:
 	MOVLQSX 20(CX), R9
 	LEAQ (DI)(R9*4), R9
 	MOVLQSX 24(CX), DI
-	SHLQ $2, DI
+	IMULQ tapStride+64(FP), DI
 	ADDQ w+32(FP), DI
 	ADDQ $28, CX
 	MOVQ CX, tbl+0(FP)
