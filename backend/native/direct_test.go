@@ -7,19 +7,25 @@ import (
 	"github.com/resgo/resgo/backend"
 )
 
-// TestPackedWeightsFollowWrites: the forward pass keeps packed weights once
-// they have been used twice unchanged; any write through the backend, also
-// through a reshaped view, must make it pack them again.
-func TestPackedWeightsFollowWrites(t *testing.T) {
-	be, ref := New(2), NewReference()
-	r := rand.New(rand.NewPCG(1, 2))
-	random := func(shape ...int) *Tensor {
+// randomTensors returns a maker of tensors of standard normal values drawn
+// from a stream with the given seed.
+func randomTensors(seed uint64) func(shape ...int) *Tensor {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	return func(shape ...int) *Tensor {
 		x := NewTensor(shape...)
 		for i := range x.Data {
 			x.Data[i] = float32(r.NormFloat64())
 		}
 		return x
 	}
+}
+
+// TestPackedWeightsFollowWrites: the forward pass keeps packed weights once
+// they have been used twice unchanged; any write through the backend, also
+// through a reshaped view, must make it pack them again.
+func TestPackedWeightsFollowWrites(t *testing.T) {
+	be, ref := New(2), NewReference()
+	random := randomTensors(1)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
 	x, w, other := random(4, 16, 5, 5), random(24, 16, 3, 3), random(24, 16, 3, 3)
 	if !newConvGeom(x, w, NewTensor(4, 24, 5, 5), d).useDirect() {
@@ -62,14 +68,7 @@ func TestPackedWeightsFollowWrites(t *testing.T) {
 // with any number of threads (the weight gradient's split into halves is
 // fixed by the shape, not by the thread count).
 func TestDirectThreadInvariant(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	random := func(shape ...int) *Tensor {
-		x := NewTensor(shape...)
-		for i := range x.Data {
-			x.Data[i] = float32(r.NormFloat64())
-		}
-		return x
-	}
+	random := randomTensors(3)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
 	x, w, b, dy := random(6, 16, 7, 7), random(20, 16, 3, 3), random(20), random(6, 20, 7, 7)
 	if !newConvGeom(x, w, dy, d).useDirect() {
