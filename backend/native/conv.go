@@ -266,6 +266,10 @@ func addTap(g convGeom, src []float32, ky, kx int, plane []float32) {
 func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
 	g := newConvGeom(x, w, y, d)
 	xs, ws, bs, ys := data(x), data(w), data(b), data(y)
+	if g.useWinograd() {
+		be.winoForward(g, xs, w.(*Tensor), bs, ys)
+		return
+	}
 	if g.useDirect() {
 		be.directForward(g, xs, w.(*Tensor), bs, ys)
 		return
@@ -321,6 +325,10 @@ func (be *Backend) gatherGrad(g convGeom, dys []float32, n0, cnt int, dst []floa
 func (be *Backend) fastConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
 	g := newConvGeom(dx, w, dy, d)
 	dys, ws, dxs := data(dy), data(w), data(dx)
+	if g.useWinograd() {
+		be.winoBackwardData(g, dys, ws, dxs)
+		return
+	}
 	if g.useDirect() {
 		be.directBackwardData(g, dys, ws, dxs)
 		return

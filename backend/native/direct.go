@@ -61,6 +61,7 @@ type planKey struct {
 	n, kc, nr    int
 	backwardData bool
 	unrolled     bool // rowPlan: n is the row count
+	winograd     bool // winoPlan: n is the row count
 }
 
 // maxPlanEntries bounds a plan's table (4 bytes each): beyond it (ImageNet
@@ -87,7 +88,10 @@ func (g convGeom) useDirect() bool {
 
 // forceIm2col (RESGO_CONV=im2col) routes every convolution through
 // im2col + GEMM, for benchmarks and tests of that path.
-var forceIm2col = os.Getenv("RESGO_CONV") == "im2col"
+var forceIm2col = convMode == "im2col"
+
+// convMode is RESGO_CONV: "im2col", "winograd", or empty (the default choice).
+var convMode = os.Getenv("RESGO_CONV")
 
 // inverseTaps returns, for every tap and input position, the output
 // position that reads it through that tap, or -1.
@@ -297,12 +301,24 @@ func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, la
 				clear(blk)
 			}
 			if transposed {
+				// Per k, the [valid][taps] slab of columns becomes taps
+				// rows of nr: 8x8 blocks, then the edges.
+				full := taps / 8
 				for k := 0; k < kc; k++ {
 					src := w[(k*c+j*nr)*taps : (k*c+j*nr+valid)*taps]
 					rows := blk[k*taps*nr : (k+1)*taps*nr]
-					for col := 0; col < valid; col++ {
-						for t, v := range src[col*taps : (col+1)*taps] {
+					col := 0
+					for ; col+8 <= valid && full > 0; col += 8 {
+						transpose8x8(src[col*taps:], taps, rows[col:], nr, full)
+					}
+					for ; col < valid; col++ {
+						for t, v := range src[col*taps : col*taps+8*full] {
 							rows[t*nr+col] = v
+						}
+					}
+					for col := 0; col < valid; col++ {
+						for t := 8 * full; t < taps; t++ {
+							rows[t*nr+col] = src[col*taps+t]
 						}
 					}
 				}
@@ -378,13 +394,33 @@ type packEntry struct {
 }
 
 // forwardWeights returns w packed for the forward pass, and its layout.
-// Weights packed twice without a change in between (inference) keep a
-// tap-major packed copy; training changes them every step and packs them
-// by transposing into scratch, holding no extra memory.
 func (be *Backend) forwardWeights(w *Tensor, o, c, taps int) ([]float32, weightLayout) {
 	nr := kern.tileCols
 	size := (o + nr - 1) / nr * taps * c * nr
-	key, version := weakKey(w), *w.counter()
+	return be.cachedPack(w, packDirect, size, func(layout weightLayout, dst []float32) {
+		be.packTaps(w.Data, o, c, taps, nr, false, layout, dst)
+	})
+}
+
+// packKind tells apart the packed copies kept of one weight tensor.
+type packKind uint8
+
+const (
+	packDirect   packKind = iota // packTaps of the weights
+	packWinograd                 // packTaps of their Winograd transform
+)
+
+type packKey struct {
+	w    weak.Pointer[uint64]
+	kind packKind
+}
+
+// cachedPack returns w packed by pack (size floats), and its layout.
+// Weights packed twice without a change in between (inference) keep a
+// tap-major packed copy; training changes them every step and packs them
+// by transposing into scratch, holding no extra memory.
+func (be *Backend) cachedPack(w *Tensor, kind packKind, size int, pack func(layout weightLayout, dst []float32)) ([]float32, weightLayout) {
+	key, version := packKey{weakKey(w), kind}, *w.counter()
 	e, ok := be.packs[key]
 	switch {
 	case !ok:
@@ -395,23 +431,23 @@ func (be *Backend) forwardWeights(w *Tensor, o, c, taps int) ([]float32, weightL
 		e.version, e.packed = version, nil
 	case len(e.packed) != size:
 		e.packed = make([]float32, size)
-		be.packTaps(w.Data, o, c, taps, nr, false, weightLayout{tapMajor: true}, e.packed)
+		pack(weightLayout{tapMajor: true}, e.packed)
 		return e.packed, weightLayout{tapMajor: true}
 	default:
 		return e.packed, weightLayout{tapMajor: true}
 	}
 	wp := be.scratch(1, size)
-	be.packTaps(w.Data, o, c, taps, nr, false, weightLayout{}, wp)
+	pack(weightLayout{}, wp)
 	return wp, weightLayout{}
 }
 
 // sweepPacks drops the entries of weight tensors that are gone.
 func (be *Backend) sweepPacks() {
 	if be.packs == nil {
-		be.packs = map[weak.Pointer[uint64]]*packEntry{}
+		be.packs = map[packKey]*packEntry{}
 	}
 	for k := range be.packs {
-		if k.Value() == nil {
+		if k.w.Value() == nil {
 			delete(be.packs, k)
 		}
 	}

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -36,16 +37,20 @@ func TestPackedWeightsFollowWrites(t *testing.T) {
 		got, want := NewTensor(4, 24, 5, 5), NewTensor(4, 24, 5, 5)
 		be.ConvForward(x, w, nil, got, d)
 		ref.ConvForward(x, w, nil, want, d)
-		for i := range got.Data {
-			if diff := got.Data[i] - want.Data[i]; diff > 1e-4 || diff < -1e-4 {
-				t.Fatalf("%s: element %d = %v, want %v", what, i, got.Data[i], want.Data[i])
-			}
+		// Winograd's transforms (RESGO_CONV=winograd) cost a few parts
+		// in 10^5; stale weights would be off by the whole RMS.
+		if e := winoError(got.Data, want.Data); e > 1e-4 || math.IsNaN(e) {
+			t.Fatalf("%s: worst error %.2g of the RMS", what, e)
 		}
 	}
 	for i := 0; i < 3; i++ {
 		check("unchanged weights")
 	}
-	if e := be.packs[weakKey(w)]; e == nil || e.packed == nil {
+	e := be.packs[packKey{weakKey(w), packDirect}]
+	if e == nil {
+		e = be.packs[packKey{weakKey(w), packWinograd}]
+	}
+	if e == nil || e.packed == nil {
 		t.Fatal("weights used three times unchanged were not kept packed")
 	}
 	be.Axpy(0.5, other, w)

@@ -5,7 +5,6 @@ import (
 	"math"
 	"runtime"
 	"sync"
-	"weak"
 
 	"github.com/resgo/resgo/backend"
 )
@@ -14,12 +13,14 @@ import (
 // keeps scratch buffers that primitives reuse from call to call, so a
 // training step allocates nothing once its shapes have been seen.
 type Backend struct {
-	threads   int
-	reference bool
-	buffers   [3][]float32
-	tables    map[tableKey][]int32
-	plans     map[planKey]*tilePlan
-	packs     map[weak.Pointer[uint64]]*packEntry
+	threads     int
+	reference   bool
+	buffers     [5][]float32
+	tables      map[tableKey][]int32
+	plans       map[planKey]*tilePlan
+	packs       map[packKey]*packEntry
+	winoTilings map[[2]int]*winoTiles
+	winoBlocks  map[planKey]*winoBlock
 }
 
 // New returns the fast native backend using threads goroutines

@@ -1,0 +1,319 @@
+package native
+
+import "sync"
+
+// Winograd convolution, F(4x4, 3x3): each 4x4 block of outputs of a 3x3,
+// stride-1, pad-1 convolution is computed from the 6x6 block of inputs
+// around it as
+//
+//	Y = A^T [ sum over input channels of (G g G^T) ⊙ (B^T d B) ] A
+//
+// so a block costs 36 multiply-adds per channel pair instead of 144: 4x
+// fewer on big maps, 2.5-2.8x on this model's 14x14, 7x7 and 4x4 maps once
+// the tiles that stick out of the map are counted (2x2 maps gain nothing
+// and keep the direct kernels).
+//
+// With the activations in PNC rows (see direct.go) the three steps are:
+//   - input transform: every (tile, image) row's 6x6 patch of C-vectors
+//     becomes 36 C-vectors V[ξ][row] (ξ = one of the 36 transform points),
+//   - 36 independent products M[ξ] = V[ξ] U[ξ], U[ξ] the transformed
+//     weights [C x O]; these run on the direct path's tile kernel, the 36
+//     points standing in for its taps (one tap per tile),
+//   - output transform: the 36 O-vectors of each row become its 4x4 block
+//     of output pixels (those inside the map), in PNC rows again.
+//
+// The weight transform G g G^T is a product with a constant 9x36 matrix,
+// so it runs on the GEMM. Backward-data is the same convolution on dy with
+// the weights flipped and transposed. The transforms' constants (1/6,
+// 1/12, 1/24, and the 4s, 5s, 8s of B and A) cost a little precision: the
+// results agree with the direct kernels to a few parts in 10^5 of the
+// outputs' root mean square at worst.
+
+const winoPoints = 36 // transform points per tile: (4+3-1)^2
+
+// winoTiles is the 4x4-block tiling of one map size: for every tile, the
+// pixel (index in the map) of each of its 36 input taps, -1 in the
+// padding, and of each of its 16 outputs, -1 outside the map.
+type winoTiles struct {
+	count int
+	in    [][36]int32
+	out   [][16]int32
+}
+
+func (be *Backend) winoTiling(h, w int) *winoTiles {
+	key := [2]int{h, w}
+	if t, ok := be.winoTilings[key]; ok {
+		return t
+	}
+	th, tw := (h+3)/4, (w+3)/4
+	t := &winoTiles{count: th * tw, in: make([][36]int32, th*tw), out: make([][16]int32, th*tw)}
+	pixel := func(y, x int) int32 {
+		if y < 0 || y >= h || x < 0 || x >= w {
+			return -1
+		}
+		return int32(y*w + x)
+	}
+	for ty := 0; ty < th; ty++ {
+		for tx := 0; tx < tw; tx++ {
+			i := ty*tw + tx
+			for k := 0; k < 36; k++ {
+				t.in[i][k] = pixel(4*ty-1+k/6, 4*tx-1+k%6)
+			}
+			for k := 0; k < 16; k++ {
+				t.out[i][k] = pixel(4*ty+k/4, 4*tx+k%4)
+			}
+		}
+	}
+	if be.winoTilings == nil {
+		be.winoTilings = map[[2]int]*winoTiles{}
+	}
+	be.winoTilings[key] = t
+	return t
+}
+
+// winogradMode says where Winograd's algorithm is used (RESGO_CONV):
+// "winograd" everywhere it applies, otherwise nowhere.
+var winogradMode = convMode == "winograd"
+
+// useWinograd reports whether convolution g (forward, or backward-data
+// with the roles of x and y swapped) runs on Winograd's algorithm: 3x3,
+// stride 1, one pixel of padding on every side, maps of at least 4x4,
+// enough channels for the direct kernels.
+func (g convGeom) useWinograd() bool {
+	d := g.d
+	if !winogradMode || g.kh != 3 || g.kw != 3 || d.StrideH != 1 || d.StrideW != 1 ||
+		d.PadTop != 1 || d.PadBottom != 1 || d.PadLeft != 1 || d.PadRight != 1 ||
+		g.h < 4 || g.w < 4 || min(g.c, g.o) < minDirectChannels {
+		return false
+	}
+	rows := g.n * ((g.h + 3) / 4) * ((g.w + 3) / 4)
+	return winoPoints*(rows+kern.tileRows)*max(g.c, g.o) < 1<<31-1 &&
+		(g.n*g.h*g.w+1)*max(g.c, g.o) < 1<<31-1
+}
+
+// winoWeightMatrices are the weight transforms as [9][36] matrices: U[o,c]
+// (36 points) = g[o,c] (9 taps) times the matrix; the second one flips
+// the kernel first (backward-data).
+var winoWeightMatrices = sync.OnceValue(func() [2][]float32 {
+	gm := [6][3]float64{
+		{1.0 / 4, 0, 0},
+		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6},
+		{1.0 / 24, -1.0 / 12, 1.0 / 6},
+		{0, 0, 1},
+	}
+	var m [2][]float32
+	for flip := range 2 {
+		m[flip] = make([]float32, 9*winoPoints)
+		for a := 0; a < 3; a++ {
+			for b := 0; b < 3; b++ {
+				tap := a*3 + b
+				if flip == 1 {
+					tap = 8 - tap
+				}
+				for xi := 0; xi < winoPoints; xi++ {
+					m[flip][tap*winoPoints+xi] = float32(gm[xi/6][a] * gm[xi%6][b])
+				}
+			}
+		}
+	}
+	return m
+})
+
+// winoTransformWeights writes U [o][c][36] for weights w [o][c][3][3],
+// flipped first when flip.
+func (be *Backend) winoTransformWeights(w []float32, o, c int, flip bool, u []float32) {
+	mat := winoWeightMatrices()[0]
+	if flip {
+		mat = winoWeightMatrices()[1]
+	}
+	gemm(be.threads, o*c, winoPoints, 9, matrix{data: w, stride: 9}, matrix{data: mat, stride: winoPoints}, 0, u, winoPoints)
+}
+
+// winoBlock is how rows (tile x image pairs) are processed: blocks of
+// rows rows, whose 36 planes of transformed inputs (vPlane floats apart)
+// and of products (mPlane apart) stay in a core's L2 cache while the
+// transformed weights stream past them; table lists the tile kernel's
+// entries, point by point, tile by tile.
+type winoBlock struct {
+	rows, vPlane, mPlane int
+	table                []int32
+}
+
+// winoBudget is the size in floats of one block's transformed inputs and
+// products together: half of a 1 MiB L2.
+const winoBudget = 128 << 10
+
+func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
+	mr := kern.tileRows
+	rows := max(mr, winoBudget/(winoPoints*(kc+ldc))/mr*mr)
+	rows = min(rows, (totalRows+mr-1)/mr*mr)
+	key := planKey{n: rows, kc: kc, nr: ldc, winograd: true}
+	if b, ok := be.winoBlocks[key]; ok {
+		return b
+	}
+	// Planes a whole number of pages apart would fall on the same cache
+	// sets: 16 floats more moves each plane to the next line.
+	b := &winoBlock{rows: rows, vPlane: rows*kc + 16, mPlane: rows*ldc + 16}
+	for xi := 0; xi < winoPoints; xi++ {
+		for t := 0; t < rows/mr; t++ {
+			for i := range mr {
+				b.table = append(b.table, int32(xi*b.vPlane+(t*mr+i)*kc+kc))
+			}
+			b.table = append(b.table, int32(xi))
+		}
+	}
+	if be.winoBlocks == nil {
+		be.winoBlocks = map[planKey]*winoBlock{}
+	}
+	be.winoBlocks[key] = b
+	return b
+}
+
+// winoConv computes ys (NCHW [n, co, h, w]) from xs (NCHW [n, ci, h, w])
+// and the transformed, packed weights wp: the shared body of forward and
+// backward-data. Each thread takes whole blocks of rows through the three
+// steps, in buffers of its own.
+func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp []float32, layout weightLayout, bs []float32, relu bool, ys []float32) {
+	tl := be.winoTiling(h, w)
+	mr, nr := kern.tileRows, kern.tileCols
+	p, blocks := h*w, (co+nr-1)/nr
+	ldc := blocks * nr
+	pixels, rows := n*p, tl.count*n
+	in := be.scratch(0, (pixels+1)*ci)
+	be.toPNC(xs, n, ci, p, in)
+	zero := pixels * ci
+	clear(in[zero:])
+	out := be.scratch(2, (pixels+1)*co)
+	sink := pixels * co
+	blk := be.winoBlocking(rows, ci, ldc)
+	count := (rows + blk.rows - 1) / blk.rows
+	parts := min(be.threads, count)
+	vAll := be.scratch(3, parts*winoPoints*blk.vPlane)
+	mAll := be.scratch(4, parts*winoPoints*blk.mPlane)
+	ldb, tapStride := layout.strides(ci, winoPoints, nr)
+	be.parallel(parts, func(lo, hi int) {
+		var inOffs [36]int32
+		var outOffs [16]int32
+		for part := lo; part < hi; part++ {
+			v := vAll[part*winoPoints*blk.vPlane : (part+1)*winoPoints*blk.vPlane]
+			m := mAll[part*winoPoints*blk.mPlane : (part+1)*winoPoints*blk.mPlane]
+			for b := part * count / parts; b < (part+1)*count/parts; b++ {
+				r0, r1 := b*blk.rows, min(rows, (b+1)*blk.rows)
+				for r := r0; r < r1; r++ {
+					t, img := r/n, r%n
+					for k, px := range tl.in[t] {
+						inOffs[k] = int32(zero)
+						if px >= 0 {
+							inOffs[k] = (px*int32(n) + int32(img)) * int32(ci)
+						}
+					}
+					winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
+				}
+				tiles := (r1 - r0 + mr - 1) / mr
+				for xi := 0; xi < winoPoints; xi++ {
+					for j := 0; j < blocks; j++ {
+						wj := &wp[j*winoPoints*ci*nr]
+						for t := 0; t < tiles; t++ {
+							e := (xi*(blk.rows/mr) + t) * (mr + 1)
+							kern.tile(&blk.table[e], 1, ci, &v[0], wj, &m[xi*blk.mPlane+t*mr*ldc+j*nr], ldc, ldb, tapStride)
+						}
+					}
+				}
+				for r := r0; r < r1; r++ {
+					t, img := r/n, r%n
+					for k, px := range tl.out[t] {
+						outOffs[k] = int32(sink)
+						if px >= 0 {
+							outOffs[k] = (px*int32(n) + int32(img)) * int32(co)
+						}
+					}
+					winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &outOffs)
+				}
+			}
+		}
+	})
+	be.fromRows(out, co, n, co, p, ys, bs, relu)
+}
+
+func (be *Backend) winoForward(g convGeom, xs []float32, w *Tensor, bs, ys []float32) {
+	nr := kern.tileCols
+	size := (g.o + nr - 1) / nr * winoPoints * g.c * nr
+	wp, layout := be.cachedPack(w, packWinograd, size, func(layout weightLayout, dst []float32) {
+		u := be.scratch(4, g.o*g.c*winoPoints)
+		be.winoTransformWeights(w.Data, g.o, g.c, false, u)
+		be.packTaps(u, g.o, g.c, winoPoints, nr, false, layout, dst)
+	})
+	be.winoConv(g.n, g.h, g.w, g.c, g.o, xs, wp, layout, bs, g.d.ReLU, ys)
+}
+
+func (be *Backend) winoBackwardData(g convGeom, dys, ws, dxs []float32) {
+	nr := kern.tileCols
+	u := be.scratch(4, g.o*g.c*winoPoints)
+	be.winoTransformWeights(ws, g.o, g.c, true, u)
+	wp := be.scratch(1, (g.c+nr-1)/nr*winoPoints*g.o*nr)
+	be.packTaps(u, g.o, g.c, winoPoints, nr, true, weightLayout{}, wp)
+	be.winoConv(g.n, g.h, g.w, g.o, g.c, dys, wp, weightLayout{}, nil, false, dxs)
+}
+
+// winoInputGo is the portable input transform: for channels k < c,
+// v[ξ*planeStride + k] = (B^T d B)[ξ] with d[i][j] = x[offs[6i+j] + k].
+func winoInputGo(x []float32, offs *[36]int32, c int, v []float32, planeStride int) {
+	var d [36]float32
+	for k := 0; k < c; k++ {
+		for i, o := range offs {
+			d[i] = x[int(o)+k]
+		}
+		for j := 0; j < 6; j++ {
+			o := inputTransform6([6]float32{d[j], d[6+j], d[12+j], d[18+j], d[24+j], d[30+j]})
+			for i := range 6 {
+				d[6*i+j] = o[i]
+			}
+		}
+		for i := 0; i < 6; i++ {
+			o := inputTransform6([6]float32(d[6*i : 6*i+6]))
+			for j := range 6 {
+				v[(6*i+j)*planeStride+k] = o[j]
+			}
+		}
+	}
+}
+
+// winoOutputGo is the portable output transform: for channels k < c,
+// y[offs[4i+j] + k] = (A^T M A)[i][j] with M[ξ] = m[ξ*planeStride + k].
+func winoOutputGo(m []float32, planeStride, c int, y []float32, offs *[16]int32) {
+	var t [24]float32
+	for k := 0; k < c; k++ {
+		for i := 0; i < 6; i++ {
+			var row [6]float32
+			for j := range 6 {
+				row[j] = m[(6*i+j)*planeStride+k]
+			}
+			o := outputTransform6(row)
+			for l := range 4 {
+				t[6*l+i] = o[l]
+			}
+		}
+		for l := 0; l < 4; l++ {
+			o := outputTransform6([6]float32(t[6*l : 6*l+6]))
+			for i := range 4 {
+				y[int(offs[4*i+l])+k] = o[i]
+			}
+		}
+	}
+}
+
+// inputTransform6 applies B^T to six values.
+func inputTransform6(d [6]float32) [6]float32 {
+	a, b := d[4]-4*d[2], d[3]-4*d[1]
+	c, e := d[4]-d[2], 2*(d[3]-d[1])
+	return [6]float32{4*d[0] - 5*d[2] + d[4], a + b, a - b, c + e, c - e, 4*d[1] - 5*d[3] + d[5]}
+}
+
+// outputTransform6 applies A^T to six values.
+func outputTransform6(m [6]float32) [4]float32 {
+	s1, d1 := m[1]+m[2], m[1]-m[2]
+	s2, d2 := m[3]+m[4], m[3]-m[4]
+	return [4]float32{m[0] + s1 + s2, d1 + 2*d2, s1 + 4*s2, d1 + 8*d2 + m[5]}
+}

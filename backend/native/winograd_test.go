@@ -1,0 +1,85 @@
+package native
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/resgo/resgo/backend"
+)
+
+// winoError returns the largest |got - want| over the root mean square of
+// want.
+func winoError(got, want []float32) float64 {
+	var worst, sq float64
+	for i, w := range want {
+		worst = max(worst, math.Abs(float64(got[i]-w)))
+		sq += float64(w) * float64(w)
+	}
+	return worst / math.Sqrt(sq/float64(len(want))+1e-30)
+}
+
+// TestWinogradAgainstReference: forward (with bias and ReLU) and
+// backward-data through F(4x4, 3x3) against the reference loops, on maps
+// that split into whole tiles and maps that do not, channel counts that
+// are and are not multiples of the vector width.
+func TestWinogradAgainstReference(t *testing.T) {
+	be, ref := New(2), NewReference()
+	random := randomTensors(7)
+	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
+	for _, s := range []struct{ n, c, h, w, o int }{
+		{3, 16, 7, 7, 24}, {13, 16, 14, 14, 32}, {2, 24, 4, 4, 16}, {5, 16, 5, 9, 40},
+		{4, 20, 6, 6, 20}, {1, 64, 8, 8, 64}, {7, 32, 4, 5, 48},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%dx%d-to-%d", s.n, s.c, s.h, s.w, s.o), func(t *testing.T) {
+			x, w, b := random(s.n, s.c, s.h, s.w), random(s.o, s.c, 3, 3), random(s.o)
+			g := newConvGeom(x, w, NewTensor(s.n, s.o, s.h, s.w), d)
+			got, want := NewTensor(s.n, s.o, s.h, s.w), NewTensor(s.n, s.o, s.h, s.w)
+			for pass := 0; pass < 3; pass++ { // the third pass uses the cached transform
+				be.winoForward(g, x.Data, w, b.Data, got.Data)
+			}
+			ref.ConvForward(x, w, b, want, d)
+			if e := winoError(got.Data, want.Data); e > 1e-4 || math.IsNaN(e) {
+				t.Errorf("forward: worst error %.2g of the RMS", e)
+			}
+			dy := random(s.n, s.o, s.h, s.w)
+			gotDx, wantDx := NewTensor(s.n, s.c, s.h, s.w), NewTensor(s.n, s.c, s.h, s.w)
+			be.winoBackwardData(g, dy.Data, w.Data, gotDx.Data)
+			ref.ConvBackwardData(dy, w, wantDx, d)
+			if e := winoError(gotDx.Data, wantDx.Data); e > 1e-4 || math.IsNaN(e) {
+				t.Errorf("backward-data: worst error %.2g of the RMS", e)
+			}
+		})
+	}
+}
+
+// TestWinogradTransformsMatchGo: the vector transforms against the
+// portable ones, including the padding (zero) and discarded (sink) rows.
+func TestWinogradTransformsMatchGo(t *testing.T) {
+	random := randomTensors(9)
+	const c, plane = 24, 40
+	x := random(50 * c).Data
+	clear(x[49*c:])
+	var offs [36]int32
+	for i := range offs {
+		offs[i] = int32((i*7)%50) * c
+	}
+	v1, v2 := make([]float32, 36*plane), make([]float32, 36*plane)
+	winoInput(x, &offs, c, v1, plane)
+	winoInputGo(x, &offs, c, v2, plane)
+	if e := winoError(v1, v2); e > 1e-6 {
+		t.Errorf("input transform: worst difference %.2g of the RMS", e)
+	}
+	m := random(36 * plane).Data
+	var outs [16]int32
+	for i := range outs {
+		outs[i] = int32(15-i) * c
+	}
+	outs[3] = 16 * c // a sink
+	y1, y2 := make([]float32, 17*c), make([]float32, 17*c)
+	winoOutput(m, plane, c, y1, &outs)
+	winoOutputGo(m, plane, c, y2, &outs)
+	if e := winoError(y1, y2); e > 1e-6 {
+		t.Errorf("output transform: worst difference %.2g of the RMS", e)
+	}
+}
