@@ -1,7 +1,8 @@
 //go:build ignore
 
-// gen_winograd writes winograd_amd64.s: the AVX2 input and output
-// transforms of Winograd's F(4x4, 3x3), eight channels per vector.
+// gen_winograd writes winograd_amd64.s: the input and output transforms of
+// Winograd's F(4x4, 3x3) on vectors of channels, in AVX2 (8 lanes) and
+// AVX-512 (16 lanes) versions of the same code.
 // Run with `go generate ./backend/native`.
 package main
 
@@ -11,52 +12,105 @@ import (
 	"strings"
 )
 
-// The constants live in Y12 (4), Y13 (5) and Y14 (2) for the input
-// transform, and Y12 (2), Y13 (4) and Y14 (8) for the output transform.
+// isa is one instruction set's vectors.
+type isa struct {
+	name  string // suffix of the function names
+	reg   string // "Y" or "Z"
+	lanes int
+	shift int // log2(lanes)
+}
+
+func (s isa) bytes() int { return 4 * s.lanes }
+
+// gen holds the output and the instruction set being written.
+type gen struct {
+	b strings.Builder
+	s isa
+}
+
+// op writes one instruction; in its text (after formatting, so %%n in the
+// format) %n names vector register n.
+func (g *gen) op(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	var out strings.Builder
+	for i := 0; i < len(line); i++ {
+		if line[i] == '%' && i+1 < len(line) && line[i+1] >= '0' && line[i+1] <= '9' {
+			j := i + 1
+			for j < len(line) && line[j] >= '0' && line[j] <= '9' {
+				j++
+			}
+			out.WriteString(g.s.reg + line[i+1:j])
+			i = j - 1
+			continue
+		}
+		out.WriteByte(line[i])
+	}
+	g.b.WriteString("\t" + out.String() + "\n")
+}
+
 const (
+	two   = 0x40000000
 	four  = 0x40800000
 	five  = 0x40a00000
-	two   = 0x40000000
 	eight = 0x41000000
 )
 
-func broadcast(b *strings.Builder, bits uint32, reg int) {
-	fmt.Fprintf(b, "\tMOVL $0x%08x, AX\n\tVMOVD AX, X%d\n\tVBROADCASTSS X%d, Y%d\n", bits, reg, reg, reg)
+func (g *gen) broadcast(bits uint32, reg int) {
+	g.op("MOVL $0x%08x, AX", bits)
+	g.op("VMOVD AX, X%d", reg)
+	g.op("VBROADCASTSS X%d, %%%d", reg, reg)
 }
 
-// inputRows applies B^T to d0..d5 in Y0..Y5, calling store(k, reg) for
-// output k:
+// inputRows applies B^T to d0..d5 in registers 0..5, with 4, 5 and 2 in
+// registers 12, 13 and 14, calling store(k, reg) for output k:
 //
 //	o0 = 4d0 - 5d2 + d4          o1 = (d4 - 4d2) + (d3 - 4d1)
 //	o2 = (d4 - 4d2) - (d3 - 4d1) o3 = (d4 - d2) + 2(d3 - d1)
 //	o4 = (d4 - d2) - 2(d3 - d1)  o5 = 4d1 - 5d3 + d5
-func inputRows(b *strings.Builder, store func(k, reg int)) {
-	b.WriteString("\tVMOVAPS Y4, Y6\n\tVFMADD231PS Y12, Y0, Y6\n\tVFNMADD231PS Y13, Y2, Y6\n")
-	b.WriteString("\tVMOVAPS Y5, Y7\n\tVFMADD231PS Y12, Y1, Y7\n\tVFNMADD231PS Y13, Y3, Y7\n")
-	b.WriteString("\tVMOVAPS Y4, Y8\n\tVFNMADD231PS Y12, Y2, Y8\n")
-	b.WriteString("\tVMOVAPS Y3, Y9\n\tVFNMADD231PS Y12, Y1, Y9\n")
-	b.WriteString("\tVADDPS Y9, Y8, Y10\n\tVSUBPS Y9, Y8, Y11\n")
+func (g *gen) inputRows(store func(k, reg int)) {
+	g.op("VMOVAPS %%4, %%6")
+	g.op("VFMADD231PS %%12, %%0, %%6")
+	g.op("VFNMADD231PS %%13, %%2, %%6")
+	g.op("VMOVAPS %%5, %%7")
+	g.op("VFMADD231PS %%12, %%1, %%7")
+	g.op("VFNMADD231PS %%13, %%3, %%7")
+	g.op("VMOVAPS %%4, %%8")
+	g.op("VFNMADD231PS %%12, %%2, %%8")
+	g.op("VMOVAPS %%3, %%9")
+	g.op("VFNMADD231PS %%12, %%1, %%9")
+	g.op("VADDPS %%9, %%8, %%10")
+	g.op("VSUBPS %%9, %%8, %%11")
 	store(0, 6)
 	store(1, 10)
 	store(2, 11)
 	store(5, 7)
-	b.WriteString("\tVSUBPS Y2, Y4, Y8\n\tVSUBPS Y1, Y3, Y9\n\tVMULPS Y14, Y9, Y9\n")
-	b.WriteString("\tVADDPS Y9, Y8, Y10\n\tVSUBPS Y9, Y8, Y11\n")
+	g.op("VSUBPS %%2, %%4, %%8")
+	g.op("VSUBPS %%1, %%3, %%9")
+	g.op("VMULPS %%14, %%9, %%9")
+	g.op("VADDPS %%9, %%8, %%10")
+	g.op("VSUBPS %%9, %%8, %%11")
 	store(3, 10)
 	store(4, 11)
 }
 
-// outputRows applies A^T to m0..m5 in Y0..Y5, calling store(k, reg) for
-// output k:
+// outputRows applies A^T to m0..m5 in registers 0..5, with 2, 4 and 8 in
+// registers 12, 13 and 14, calling store(k, reg) for output k:
 //
 //	y0 = m0 + (m1 + m2) + (m3 + m4)   y1 = (m1 - m2) + 2(m3 - m4)
 //	y2 = (m1 + m2) + 4(m3 + m4)       y3 = (m1 - m2) + 8(m3 - m4) + m5
-func outputRows(b *strings.Builder, store func(k, reg int)) {
-	b.WriteString("\tVADDPS Y2, Y1, Y6\n\tVSUBPS Y2, Y1, Y7\n\tVADDPS Y4, Y3, Y8\n\tVSUBPS Y4, Y3, Y9\n")
-	b.WriteString("\tVADDPS Y6, Y0, Y10\n\tVADDPS Y8, Y10, Y10\n")
-	b.WriteString("\tVMOVAPS Y7, Y11\n\tVFMADD231PS Y12, Y9, Y11\n")
-	b.WriteString("\tVMOVAPS Y6, Y1\n\tVFMADD231PS Y13, Y8, Y1\n")
-	b.WriteString("\tVADDPS Y5, Y7, Y2\n\tVFMADD231PS Y14, Y9, Y2\n")
+func (g *gen) outputRows(store func(k, reg int)) {
+	g.op("VADDPS %%2, %%1, %%6")
+	g.op("VSUBPS %%2, %%1, %%7")
+	g.op("VADDPS %%4, %%3, %%8")
+	g.op("VSUBPS %%4, %%3, %%9")
+	g.op("VADDPS %%6, %%0, %%10")
+	g.op("VADDPS %%8, %%10, %%10")
+	g.op("VMOVAPS %%7, %%11")
+	g.op("VFMADD231PS %%12, %%9, %%11")
+	g.op("VMOVAPS %%6, %%1")
+	g.op("VFMADD231PS %%13, %%8, %%1")
+	g.op("VADDPS %%5, %%7, %%2")
+	g.op("VFMADD231PS %%14, %%9, %%2")
 	store(0, 10)
 	store(1, 11)
 	store(2, 1)
@@ -69,95 +123,115 @@ func planeAddr(k int) string {
 	return [...]string{"(R9)", "(R9)(DX*1)", "(R9)(DX*2)", "(R9)(R11*1)", "(R9)(DX*4)", "(R9)(R12*1)"}[k]
 }
 
-const planeRegs = "\tLEAQ (DX)(DX*2), R11\n\tLEAQ (DX)(DX*4), R12\n\tLEAQ (R11)(R11*1), R13\n"
+func (g *gen) planeRegs() {
+	g.op("LEAQ (DX)(DX*2), R11")
+	g.op("LEAQ (DX)(DX*4), R12")
+	g.op("LEAQ (R11)(R11*1), R13")
+}
 
-func genInput(b *strings.Builder) {
-	b.WriteString(`// func winoInputAVX2(x *float32, offs *int32, c int, v *float32, planeStride int)
+func (g *gen) input() {
+	s, vb := g.s, g.s.bytes()
+	name := "winoInput" + s.name
+	fmt.Fprintf(&g.b, `// func %s(x *float32, offs *int32, c int, v *float32, planeStride int)
 //
-// For every group of 8 channels (c a multiple of 8): d[i][j] = the vector at
-// x + offs[6i+j] (floats), V = B^T d B, V[i][j] stored at
+// For every group of %d channels (c a multiple of %d): d[i][j] = the vector
+// at x + offs[6i+j] (floats), V = B^T d B, V[i][j] stored at
 // v + (6i+j)*planeStride. Columns first, into a 36-vector frame, then rows.
-TEXT ·winoInputAVX2(SB), 0, $1152-40
+TEXT ·%s(SB), 0, $%d-40
 	MOVQ x+0(FP), SI
 	MOVQ offs+8(FP), R8
 	MOVQ c+16(FP), CX
-	SHRQ $3, CX
+	SHRQ $%d, CX
 	MOVQ v+24(FP), DI
 	MOVQ planeStride+32(FP), DX
 	SHLQ $2, DX
-`)
-	b.WriteString(planeRegs)
-	broadcast(b, four, 12)
-	broadcast(b, five, 13)
-	broadcast(b, two, 14)
-	b.WriteString("\tTESTQ CX, CX\n\tJEQ winoInput_done\nwinoInput_loop:\n")
+`, name, s.lanes, s.lanes, name, 36*vb, s.shift)
+	g.planeRegs()
+	g.broadcast(four, 12)
+	g.broadcast(five, 13)
+	g.broadcast(two, 14)
+	fmt.Fprintf(&g.b, "\tTESTQ CX, CX\n\tJEQ %s_done\n%s_loop:\n", name, name)
 	for j := 0; j < 6; j++ {
 		for i := 0; i < 6; i++ {
-			fmt.Fprintf(b, "\tMOVLQSX %d(R8), AX\n\tVMOVUPS (SI)(AX*4), Y%d\n", (6*i+j)*4, i)
+			g.op("MOVLQSX %d(R8), AX", (6*i+j)*4)
+			g.op("VMOVUPS (SI)(AX*4), %%%d", i)
 		}
-		inputRows(b, func(k, reg int) {
-			fmt.Fprintf(b, "\tVMOVUPS Y%d, %d(SP)\n", reg, (6*k+j)*32)
-		})
+		g.inputRows(func(k, reg int) { g.op("VMOVUPS %%%d, %d(SP)", reg, (6*k+j)*vb) })
 	}
-	b.WriteString("\tMOVQ DI, R9\n")
+	g.op("MOVQ DI, R9")
 	for i := 0; i < 6; i++ {
 		for j := 0; j < 6; j++ {
-			fmt.Fprintf(b, "\tVMOVUPS %d(SP), Y%d\n", (6*i+j)*32, j)
+			g.op("VMOVUPS %d(SP), %%%d", (6*i+j)*vb, j)
 		}
-		inputRows(b, func(k, reg int) {
-			fmt.Fprintf(b, "\tVMOVUPS Y%d, %s\n", reg, planeAddr(k))
-		})
-		b.WriteString("\tADDQ R13, R9\n")
+		g.inputRows(func(k, reg int) { g.op("VMOVUPS %%%d, %s", reg, planeAddr(k)) })
+		g.op("ADDQ R13, R9")
 	}
-	b.WriteString("\tADDQ $32, SI\n\tADDQ $32, DI\n\tDECQ CX\n\tJNZ winoInput_loop\nwinoInput_done:\n\tVZEROUPPER\n\tRET\n\n")
+	g.op("ADDQ $%d, SI", vb)
+	g.op("ADDQ $%d, DI", vb)
+	fmt.Fprintf(&g.b, "\tDECQ CX\n\tJNZ %s_loop\n%s_done:\n\tVZEROUPPER\n\tRET\n\n", name, name)
 }
 
-func genOutput(b *strings.Builder) {
-	b.WriteString(`// func winoOutputAVX2(m *float32, planeStride int, c int, y *float32, offs *int32)
+func (g *gen) output() {
+	s, vb := g.s, g.s.bytes()
+	name := "winoOutput" + s.name
+	fmt.Fprintf(&g.b, `// func %s(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
 //
-// For every group of 8 channels (c a multiple of 8): M[i][j] = the vector at
-// m + (6i+j)*planeStride, Y = A^T M A, Y[k][l] stored at y + offs[4k+l]
-// (floats). Rows first, into a frame, then columns.
-TEXT ·winoOutputAVX2(SB), 0, $768-40
+// For every group of %d channels (c a multiple of %d): M[i][j] = the vector
+// at m + (6i+j)*planeStride, Y = max(A^T M A + bias, floor), Y[k][l] stored
+// at y + offs[4k+l] (floats). Rows first, into a frame, then columns; the
+// frame's slot 24 holds floor.
+TEXT ·%s(SB), 0, $%d-52
 	MOVQ m+0(FP), SI
 	MOVQ planeStride+8(FP), DX
 	SHLQ $2, DX
 	MOVQ c+16(FP), CX
-	SHRQ $3, CX
+	SHRQ $%d, CX
 	MOVQ y+24(FP), DI
 	MOVQ offs+32(FP), R8
-`)
-	b.WriteString(planeRegs)
-	broadcast(b, two, 12)
-	broadcast(b, four, 13)
-	broadcast(b, eight, 14)
-	b.WriteString("\tTESTQ CX, CX\n\tJEQ winoOutput_done\nwinoOutput_loop:\n\tMOVQ SI, R9\n")
+	MOVQ bias+40(FP), BX
+`, name, s.lanes, s.lanes, name, 25*vb, s.shift)
+	g.op("VBROADCASTSS floor+48(FP), %%15")
+	g.op("VMOVUPS %%15, %d(SP)", 24*vb)
+	g.planeRegs()
+	g.broadcast(two, 12)
+	g.broadcast(four, 13)
+	g.broadcast(eight, 14)
+	fmt.Fprintf(&g.b, "\tTESTQ CX, CX\n\tJEQ %s_done\n%s_loop:\n", name, name)
+	g.op("MOVQ SI, R9")
 	for i := 0; i < 6; i++ {
 		for j := 0; j < 6; j++ {
-			fmt.Fprintf(b, "\tVMOVUPS %s, Y%d\n", planeAddr(j), j)
+			g.op("VMOVUPS %s, %%%d", planeAddr(j), j)
 		}
-		outputRows(b, func(l, reg int) {
-			fmt.Fprintf(b, "\tVMOVUPS Y%d, %d(SP)\n", reg, (6*l+i)*32)
-		})
-		b.WriteString("\tADDQ R13, R9\n")
+		g.outputRows(func(l, reg int) { g.op("VMOVUPS %%%d, %d(SP)", reg, (6*l+i)*vb) })
+		g.op("ADDQ R13, R9")
 	}
+	g.op("VMOVUPS (BX), %%15")
 	for l := 0; l < 4; l++ {
 		for i := 0; i < 6; i++ {
-			fmt.Fprintf(b, "\tVMOVUPS %d(SP), Y%d\n", (6*l+i)*32, i)
+			g.op("VMOVUPS %d(SP), %%%d", (6*l+i)*vb, i)
 		}
-		outputRows(b, func(k, reg int) {
-			fmt.Fprintf(b, "\tMOVLQSX %d(R8), AX\n\tVMOVUPS Y%d, (DI)(AX*4)\n", (4*k+l)*4, reg)
+		g.outputRows(func(k, reg int) {
+			g.op("VADDPS %%15, %%%d, %%%d", reg, reg)
+			g.op("VMAXPS %d(SP), %%%d, %%%d", 24*vb, reg, reg)
+			g.op("MOVLQSX %d(R8), AX", (4*k+l)*4)
+			g.op("VMOVUPS %%%d, (DI)(AX*4)", reg)
 		})
 	}
-	b.WriteString("\tADDQ $32, SI\n\tADDQ $32, DI\n\tDECQ CX\n\tJNZ winoOutput_loop\nwinoOutput_done:\n\tVZEROUPPER\n\tRET\n")
+	g.op("ADDQ $%d, SI", vb)
+	g.op("ADDQ $%d, DI", vb)
+	g.op("ADDQ $%d, BX", vb)
+	fmt.Fprintf(&g.b, "\tDECQ CX\n\tJNZ %s_loop\n%s_done:\n\tVZEROUPPER\n\tRET\n\n", name, name)
 }
 
 func main() {
-	var b strings.Builder
-	b.WriteString("// Code generated by gen_winograd.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n\n")
-	genInput(&b)
-	genOutput(&b)
-	if err := os.WriteFile("winograd_amd64.s", []byte(b.String()), 0o644); err != nil {
+	g := &gen{}
+	g.b.WriteString("// Code generated by gen_winograd.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n\n")
+	for _, s := range []isa{{"AVX2", "Y", 8, 3}, {"AVX512", "Z", 16, 4}} {
+		g.s = s
+		g.input()
+		g.output()
+	}
+	if err := os.WriteFile("winograd_amd64.s", []byte(g.b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

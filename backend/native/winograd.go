@@ -22,8 +22,8 @@ import "sync"
 //   - output transform: the 36 O-vectors of each row become its 4x4 block
 //     of output pixels (those inside the map), in PNC rows again.
 //
-// The weight transform G g G^T is a product with a constant 9x36 matrix,
-// so it runs on the GEMM. Backward-data is the same convolution on dy with
+// The weight transform G g G^T is a product with a constant 36x9 matrix,
+// so it runs on the GEMM, straight into the packed layout. Backward-data is the same convolution on dy with
 // the weights flipped and transposed. The transforms' constants (1/6,
 // 1/12, 1/24, and the 4s, 5s, 8s of B and A) cost a little precision: the
 // results agree with the direct kernels to a few parts in 10^5 of the
@@ -78,7 +78,7 @@ var winogradMode = convMode == "winograd"
 // useWinograd reports whether convolution g (forward, or backward-data
 // with the roles of x and y swapped) runs on Winograd's algorithm: 3x3,
 // stride 1, one pixel of padding on every side, maps of at least 4x4,
-// enough channels for the direct kernels.
+// enough channels for the direct kernels, enough tiles x images.
 func (g convGeom) useWinograd() bool {
 	d := g.d
 	if !winogradMode || g.kh != 3 || g.kw != 3 || d.StrideH != 1 || d.StrideW != 1 ||
@@ -86,8 +86,10 @@ func (g convGeom) useWinograd() bool {
 		g.h < 4 || g.w < 4 || min(g.c, g.o) < minDirectChannels {
 		return false
 	}
+	// Fewer rows than a few tiles of the kernel (small batches of small
+	// maps) would leave most of each tile's rows empty.
 	rows := g.n * ((g.h + 3) / 4) * ((g.w + 3) / 4)
-	return winoPoints*(rows+kern.tileRows)*max(g.c, g.o) < 1<<31-1 &&
+	return rows >= 8*kern.tileRows && winoPoints*(rows+kern.tileRows)*max(g.c, g.o) < 1<<31-1 &&
 		(g.n*g.h*g.w+1)*max(g.c, g.o) < 1<<31-1
 }
 
@@ -121,14 +123,44 @@ var winoWeightMatrices = sync.OnceValue(func() [2][]float32 {
 	return m
 })
 
-// winoTransformWeights writes U [o][c][36] for weights w [o][c][3][3],
-// flipped first when flip.
-func (be *Backend) winoTransformWeights(w []float32, o, c int, flip bool, u []float32) {
-	mat := winoWeightMatrices()[0]
-	if flip {
-		mat = winoWeightMatrices()[1]
+// winoPackWeights writes the Winograd transform of weights w [o][c][3][3]
+// packed tap-major for the tile kernel, the 36 points standing in for the
+// taps: dst[j][ξ][k][col] (see packTaps), k over c and columns over o, or,
+// for backward-data (transposed), k over o and columns over c with the
+// kernels flipped. The raw weights are packed first, [j][k][tap][col],
+// then regrouped by tap, [j][tap][k][col]; each block j is then one
+// product with the constant matrix: [36 x 9] [9 x k*col].
+func (be *Backend) winoPackWeights(w []float32, o, c int, transposed bool, dst []float32) {
+	nr := kern.tileCols
+	kc, cols := c, o
+	if transposed {
+		kc, cols = o, c
 	}
-	gemm(be.threads, o*c, winoPoints, 9, matrix{data: w, stride: 9}, matrix{data: mat, stride: winoPoints}, 0, u, winoPoints)
+	blocks, block := (cols+nr-1)/nr, kc*9*nr
+	raw := be.scratch(4, 2*blocks*block)
+	byTap := raw[blocks*block:]
+	be.packTaps(w, o, c, 9, nr, transposed, weightLayout{}, raw)
+	be.parallel(blocks*kc, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			j, k := i/kc, i%kc
+			for t := 0; t < 9; t++ {
+				copy(byTap[j*block+(t*kc+k)*nr:j*block+(t*kc+k+1)*nr], raw[j*block+(k*9+t)*nr:])
+			}
+		}
+	})
+	mat := winoWeightMatrices()[b2i(transposed)]
+	out := kc * nr * winoPoints
+	for j := 0; j < blocks; j++ {
+		gemm(be.threads, winoPoints, kc*nr, 9, matrix{data: mat, stride: winoPoints, trans: true},
+			matrix{data: byTap[j*block : (j+1)*block], stride: kc * nr}, 0, dst[j*out:(j+1)*out], kc*nr)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // winoBlock is how rows (tile x image pairs) are processed: blocks of
@@ -141,13 +173,25 @@ type winoBlock struct {
 	table                []int32
 }
 
-// winoBudget is the size in floats of one block's transformed inputs and
-// products together: half of a 1 MiB L2.
-const winoBudget = 128 << 10
+// Block sizes, in floats of a block's transformed inputs and products
+// together. With few channels the transformed weights fit in L2 beside a
+// block of winoL2Budget; with many, every block streams all of them from
+// L3, so blocks grow (up to winoL3Budget, and to a share per thread) to
+// read them fewer times.
+const (
+	winoL2Budget = 128 << 10
+	winoL3Budget = 1 << 20
+)
 
 func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
 	mr := kern.tileRows
-	rows := max(mr, winoBudget/(winoPoints*(kc+ldc))/mr*mr)
+	perRow := winoPoints * (kc + ldc)
+	rows := winoL2Budget / perRow
+	if winoPoints*kc*ldc > winoL2Budget {
+		share := (totalRows + be.threads - 1) / be.threads
+		rows = max(rows, min(share, winoL3Budget/perRow))
+	}
+	rows = max(mr, (rows+mr/2)/mr*mr)
 	rows = min(rows, (totalRows+mr-1)/mr*mr)
 	key := planKey{n: rows, kc: kc, nr: ldc, winograd: true}
 	if b, ok := be.winoBlocks[key]; ok {
@@ -172,10 +216,10 @@ func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
 }
 
 // winoConv computes ys (NCHW [n, co, h, w]) from xs (NCHW [n, ci, h, w])
-// and the transformed, packed weights wp: the shared body of forward and
+// and the transformed weights wp, packed tap-major: the shared body of forward and
 // backward-data. Each thread takes whole blocks of rows through the three
 // steps, in buffers of its own.
-func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp []float32, layout weightLayout, bs []float32, relu bool, ys []float32) {
+func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp, bs []float32, relu bool, ys []float32) {
 	tl := be.winoTiling(h, w)
 	mr, nr := kern.tileRows, kern.tileCols
 	p, blocks := h*w, (co+nr-1)/nr
@@ -192,7 +236,7 @@ func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp []float32, layout weight
 	parts := min(be.threads, count)
 	vAll := be.scratch(3, parts*winoPoints*blk.vPlane)
 	mAll := be.scratch(4, parts*winoPoints*blk.mPlane)
-	ldb, tapStride := layout.strides(ci, winoPoints, nr)
+	ldb, tapStride := weightLayout{tapMajor: true}.strides(ci, winoPoints, nr)
 	be.parallel(parts, func(lo, hi int) {
 		var inOffs [36]int32
 		var outOffs [16]int32
@@ -229,32 +273,28 @@ func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp []float32, layout weight
 							outOffs[k] = (px*int32(n) + int32(img)) * int32(co)
 						}
 					}
-					winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &outOffs)
+					winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &outOffs, bs, relu)
 				}
 			}
 		}
 	})
-	be.fromRows(out, co, n, co, p, ys, bs, relu)
+	be.fromRows(out, co, n, co, p, ys, nil, false)
 }
 
 func (be *Backend) winoForward(g convGeom, xs []float32, w *Tensor, bs, ys []float32) {
 	nr := kern.tileCols
 	size := (g.o + nr - 1) / nr * winoPoints * g.c * nr
-	wp, layout := be.cachedPack(w, packWinograd, size, func(layout weightLayout, dst []float32) {
-		u := be.scratch(4, g.o*g.c*winoPoints)
-		be.winoTransformWeights(w.Data, g.o, g.c, false, u)
-		be.packTaps(u, g.o, g.c, winoPoints, nr, false, layout, dst)
+	wp, _ := be.cachedPack(w, packWinograd, size, func(_ weightLayout, dst []float32) {
+		be.winoPackWeights(w.Data, g.o, g.c, false, dst)
 	})
-	be.winoConv(g.n, g.h, g.w, g.c, g.o, xs, wp, layout, bs, g.d.ReLU, ys)
+	be.winoConv(g.n, g.h, g.w, g.c, g.o, xs, wp, bs, g.d.ReLU, ys)
 }
 
 func (be *Backend) winoBackwardData(g convGeom, dys, ws, dxs []float32) {
 	nr := kern.tileCols
-	u := be.scratch(4, g.o*g.c*winoPoints)
-	be.winoTransformWeights(ws, g.o, g.c, true, u)
 	wp := be.scratch(1, (g.c+nr-1)/nr*winoPoints*g.o*nr)
-	be.packTaps(u, g.o, g.c, winoPoints, nr, true, weightLayout{}, wp)
-	be.winoConv(g.n, g.h, g.w, g.o, g.c, dys, wp, weightLayout{}, nil, false, dxs)
+	be.winoPackWeights(ws, g.o, g.c, true, wp)
+	be.winoConv(g.n, g.h, g.w, g.o, g.c, dys, wp, nil, false, dxs)
 }
 
 // winoInputGo is the portable input transform: for channels k < c,
@@ -281,8 +321,9 @@ func winoInputGo(x []float32, offs *[36]int32, c int, v []float32, planeStride i
 }
 
 // winoOutputGo is the portable output transform: for channels k < c,
-// y[offs[4i+j] + k] = (A^T M A)[i][j] with M[ξ] = m[ξ*planeStride + k].
-func winoOutputGo(m []float32, planeStride, c int, y []float32, offs *[16]int32) {
+// y[offs[4i+j] + k] = (A^T M A)[i][j] + bias[k] (bias nil: 0) with
+// M[ξ] = m[ξ*planeStride + k], then the ReLU when relu.
+func winoOutputGo(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool) {
 	var t [24]float32
 	for k := 0; k < c; k++ {
 		for i := 0; i < 6; i++ {
@@ -295,10 +336,18 @@ func winoOutputGo(m []float32, planeStride, c int, y []float32, offs *[16]int32)
 				t[6*l+i] = o[l]
 			}
 		}
+		b := float32(0)
+		if bias != nil {
+			b = bias[k]
+		}
 		for l := 0; l < 4; l++ {
 			o := outputTransform6([6]float32(t[6*l : 6*l+6]))
 			for i := range 4 {
-				y[int(offs[4*i+l])+k] = o[i]
+				v := o[i] + b
+				if relu && v < 0 {
+					v = 0
+				}
+				y[int(offs[4*i+l])+k] = v
 			}
 		}
 	}

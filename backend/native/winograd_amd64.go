@@ -2,7 +2,11 @@
 
 package native
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run gen_winograd.go
 
@@ -10,15 +14,34 @@ import "golang.org/x/sys/cpu"
 func winoInputAVX2(x *float32, offs *int32, c int, v *float32, planeStride int)
 
 //go:noescape
-func winoOutputAVX2(m *float32, planeStride, c int, y *float32, offs *int32)
+func winoOutputAVX2(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
 
-// winoAVX2 says the transforms run on AVX2 (eight channels at a time).
-var winoAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && kern.name != "generic"
+//go:noescape
+func winoInputAVX512(x *float32, offs *int32, c int, v *float32, planeStride int)
 
-// winoInput is winoInputGo, on AVX2 when the CPU has it and c is a
-// multiple of 8.
+//go:noescape
+func winoOutputAVX512(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
+
+// winoLanes is the vector width of the transforms: 16 with AVX-512, 8 with
+// AVX2, 0 when they run in Go.
+var winoLanes = func() int {
+	switch {
+	case kern.name == "avx512":
+		return 16
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA && kern.name != "generic":
+		return 8
+	}
+	return 0
+}()
+
+// winoInput is winoInputGo, in vectors when the CPU has them and c is a
+// multiple of their width.
 func winoInput(x []float32, offs *[36]int32, c int, v []float32, planeStride int) {
-	if !winoAVX2 || c%8 != 0 || c == 0 {
+	lanes := winoLanes
+	if lanes == 16 && c%16 != 0 {
+		lanes = 8
+	}
+	if lanes == 0 || c%lanes != 0 || c == 0 {
 		winoInputGo(x, offs, c, v, planeStride)
 		return
 	}
@@ -26,19 +49,42 @@ func winoInput(x []float32, offs *[36]int32, c int, v []float32, planeStride int
 	for _, o := range offs {
 		_ = x[int(o)+c-1]
 	}
+	if lanes == 16 {
+		winoInputAVX512(&x[0], &offs[0], c, &v[0], planeStride)
+		return
+	}
 	winoInputAVX2(&x[0], &offs[0], c, &v[0], planeStride)
 }
 
-// winoOutput is winoOutputGo, on AVX2 when the CPU has it and c is a
-// multiple of 8.
-func winoOutput(m []float32, planeStride, c int, y []float32, offs *[16]int32) {
-	if !winoAVX2 || c%8 != 0 || c == 0 {
-		winoOutputGo(m, planeStride, c, y, offs)
+// winoOutput is winoOutputGo, in vectors when the CPU has them and c is a
+// multiple of their width. bias is nil or has c values.
+func winoOutput(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool) {
+	lanes := winoLanes
+	if lanes == 16 && c%16 != 0 {
+		lanes = 8
+	}
+	if lanes == 0 || c%lanes != 0 || c == 0 || (bias == nil && len(zeroBias) < c) {
+		winoOutputGo(m, planeStride, c, y, offs, bias, relu)
 		return
 	}
 	_ = m[35*planeStride+c-1]
 	for _, o := range offs {
 		_ = y[int(o)+c-1]
 	}
-	winoOutputAVX2(&m[0], planeStride, c, &y[0], &offs[0])
+	if bias == nil {
+		bias = zeroBias
+	}
+	_ = bias[c-1]
+	floor := float32(math.Inf(-1))
+	if relu {
+		floor = 0
+	}
+	if lanes == 16 {
+		winoOutputAVX512(&m[0], planeStride, c, &y[0], &offs[0], &bias[0], floor)
+		return
+	}
+	winoOutputAVX2(&m[0], planeStride, c, &y[0], &offs[0], &bias[0], floor)
 }
+
+// zeroBias stands in for a missing bias (up to this many channels).
+var zeroBias = make([]float32, 4096)

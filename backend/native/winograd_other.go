@@ -6,6 +6,6 @@ func winoInput(x []float32, offs *[36]int32, c int, v []float32, planeStride int
 	winoInputGo(x, offs, c, v, planeStride)
 }
 
-func winoOutput(m []float32, planeStride, c int, y []float32, offs *[16]int32) {
-	winoOutputGo(m, planeStride, c, y, offs)
+func winoOutput(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool) {
+	winoOutputGo(m, planeStride, c, y, offs, bias, relu)
 }

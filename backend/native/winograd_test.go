@@ -57,7 +57,7 @@ func TestWinogradAgainstReference(t *testing.T) {
 // portable ones, including the padding (zero) and discarded (sink) rows.
 func TestWinogradTransformsMatchGo(t *testing.T) {
 	random := randomTensors(9)
-	const c, plane = 24, 40
+	const c, plane = 48, 56
 	x := random(50 * c).Data
 	clear(x[49*c:])
 	var offs [36]int32
@@ -76,10 +76,15 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 		outs[i] = int32(15-i) * c
 	}
 	outs[3] = 16 * c // a sink
-	y1, y2 := make([]float32, 17*c), make([]float32, 17*c)
-	winoOutput(m, plane, c, y1, &outs)
-	winoOutputGo(m, plane, c, y2, &outs)
-	if e := winoError(y1, y2); e > 1e-6 {
-		t.Errorf("output transform: worst difference %.2g of the RMS", e)
+	bias := random(c).Data
+	for _, b := range [][]float32{nil, bias} {
+		for _, relu := range []bool{false, true} {
+			y1, y2 := make([]float32, 17*c), make([]float32, 17*c)
+			winoOutput(m, plane, c, y1, &outs, b, relu)
+			winoOutputGo(m, plane, c, y2, &outs, b, relu)
+			if e := winoError(y1, y2); e > 1e-6 {
+				t.Errorf("output transform (bias %v, ReLU %v): worst difference %.2g of the RMS", b != nil, relu, e)
+			}
+		}
 	}
 }
