@@ -350,6 +350,10 @@ func (be *Backend) fastConvBackwardData(dy, w, dx backend.Tensor, d backend.Conv
 func (be *Backend) fastConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
 	g := newConvGeom(x, dw, dy, d)
 	xs, dys, dws, dbs := data(x), data(dy), data(dw), data(db)
+	if g.useWinograd() {
+		be.winoBackwardFilter(g, xs, dys, dws, dbs)
+		return
+	}
 	if g.useDirect() {
 		be.directBackwardFilter(g, xs, dys, dws, dbs)
 		return

@@ -12,6 +12,10 @@ type microKernel struct {
 	name    string
 	mr, nr  int
 	fn, set func(kc int, a, b, c *float32, ldc int)
+	// strided is set reading A and B unpacked: C[r][j] = sum over k < kc
+	// of a[k*lda + r] * b[k*ldb + j] (lda, ldb in elements).
+	// stridedAdd adds the same product to C.
+	strided, stridedAdd func(kc int, a, b, c *float32, ldc, lda, ldb int)
 	// tile is the direct-convolution kernel of the same instruction set
 	// (see direct.go): tileRows x tileCols outputs per call.
 	tileRows, tileCols int
@@ -232,8 +236,41 @@ func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
 
 // genericKernel is the portable micro-kernel: 4 x 4 accumulators kept in
 // registers by the compiler.
-var genericKernel = microKernel{name: "generic", mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet,
+var genericKernel = microKernel{name: "generic", mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet, strided: kernel4x4GoStrided, stridedAdd: kernel4x4GoStridedAdd,
 	tileRows: 4, tileCols: 8, tile: tile4x8Go}
+
+// kernel4x4GoStrided is the portable strided kernel (microKernel.strided).
+func kernel4x4GoStrided(kc int, a, b, c *float32, ldc, lda, ldb int) {
+	var acc [4][4]float32
+	if kc > 0 {
+		as := unsafe.Slice(a, (kc-1)*lda+4)
+		bs := unsafe.Slice(b, (kc-1)*ldb+4)
+		for k := 0; k < kc; k++ {
+			av, bv := as[k*lda:k*lda+4:k*lda+4], bs[k*ldb:k*ldb+4:k*ldb+4]
+			for r := 0; r < 4; r++ {
+				for j := 0; j < 4; j++ {
+					acc[r][j] += av[r] * bv[j]
+				}
+			}
+		}
+	}
+	cs := unsafe.Slice(c, 3*ldc+4)
+	for r := 0; r < 4; r++ {
+		copy(cs[r*ldc:r*ldc+4], acc[r][:])
+	}
+}
+
+// kernel4x4GoStridedAdd is kernel4x4GoStrided adding to C.
+func kernel4x4GoStridedAdd(kc int, a, b, c *float32, ldc, lda, ldb int) {
+	var prod [4 * 4]float32
+	kernel4x4GoStrided(kc, a, b, &prod[0], 4, lda, ldb)
+	cs := unsafe.Slice(c, 3*ldc+4)
+	for r := 0; r < 4; r++ {
+		for j := 0; j < 4; j++ {
+			cs[r*ldc+j] += prod[r*4+j]
+		}
+	}
+}
 
 // kernel4x4GoSet is kernel4x4Go overwriting C.
 func kernel4x4GoSet(kc int, a, b, c *float32, ldc int) {

@@ -117,3 +117,26 @@ func TestMeasurePeak(t *testing.T) {
 		t.Fatalf("implausible peak %v", peak)
 	}
 }
+
+// TestStridedKernel: the unpacked micro-kernels (set, then add) against
+// plain loops, with row strides wider than their block.
+func TestStridedKernel(t *testing.T) {
+	random := randomTensors(5)
+	mr, nr := kern.mr, kern.nr
+	const kc, lda, ldb, ldc = 37, 50, 70, 90
+	a, b := random(kc*lda).Data, random(kc*ldb).Data
+	c := make([]float32, mr*ldc)
+	kern.strided(kc, &a[3], &b[5], &c[0], ldc, lda, ldb)
+	kern.stridedAdd(kc, &a[3], &b[5], &c[0], ldc, lda, ldb) // c is now twice the product
+	for r := 0; r < mr; r++ {
+		for j := 0; j < nr; j++ {
+			want := 0.0
+			for k := 0; k < kc; k++ {
+				want += 2 * float64(a[3+k*lda+r]) * float64(b[5+k*ldb+j])
+			}
+			if got := c[r*ldc+j]; math.Abs(float64(got)-want) > 1e-4*(1+math.Abs(want)) {
+				t.Fatalf("%s: c[%d][%d] = %v, want %v", kern.name, r, j, got, want)
+			}
+		}
+	}
+}

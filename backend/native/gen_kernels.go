@@ -19,8 +19,12 @@ type kernel struct {
 	name string
 	// set makes the kernel overwrite C instead of adding to it, so the
 	// first pass over K needs no cleared C.
-	set   bool
-	reg   string // "Z" or "Y"
+	set bool
+	// strided kernels read A and B unpacked: row r of A's column k at
+	// a[k*lda + r], B's row k at b[k*ldb:] (lda, ldb extra arguments, in
+	// elements).
+	strided bool
+	reg     string // "Z" or "Y"
 	lanes int
 	mr    int
 	vecs  int
@@ -33,9 +37,19 @@ func (k kernel) gen(b *strings.Builder) {
 	bcast := func(r int) string { return fmt.Sprintf("%s%d", k.reg, nacc+k.vecs+r%2) }
 	acc := func(r, v int) string { return fmt.Sprintf("%s%d", k.reg, r*k.vecs+v) }
 	vbytes := k.lanes * 4
-	fmt.Fprintf(b, "// func %s(kc int, a, b, c *float32, ldc int)\n", k.name)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", k.name)
+	if k.strided {
+		fmt.Fprintf(b, "// func %s(kc int, a, b, c *float32, ldc, lda, ldb int)\n", k.name)
+		fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name)
+	} else {
+		fmt.Fprintf(b, "// func %s(kc int, a, b, c *float32, ldc int)\n", k.name)
+		fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", k.name)
+	}
 	b.WriteString("\tMOVQ kc+0(FP), CX\n\tMOVQ a+8(FP), SI\n\tMOVQ b+16(FP), DI\n\tMOVQ c+24(FP), DX\n\tMOVQ ldc+32(FP), R8\n\tSHLQ $2, R8\n")
+	aStep, bStep := fmt.Sprintf("$%d", k.mr*4), fmt.Sprintf("$%d", k.vecs*vbytes)
+	if k.strided {
+		b.WriteString("\tMOVQ lda+40(FP), R9\n\tSHLQ $2, R9\n\tMOVQ ldb+48(FP), R10\n\tSHLQ $2, R10\n")
+		aStep, bStep = "R9", "R10"
+	}
 	for r := 0; r < k.mr; r++ {
 		for v := 0; v < k.vecs; v++ {
 			fmt.Fprintf(b, "\t%s %s, %s, %s\n", k.xor, acc(r, v), acc(r, v), acc(r, v))
@@ -51,7 +65,7 @@ func (k kernel) gen(b *strings.Builder) {
 			fmt.Fprintf(b, "\tVFMADD231PS %s, %s, %s\n", bReg(v), bcast(r), acc(r, v))
 		}
 	}
-	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tDECQ CX\n\tJNZ %s_loop\n%s_store:\n", k.mr*4, k.vecs*vbytes, k.name, k.name)
+	fmt.Fprintf(b, "\tADDQ %s, SI\n\tADDQ %s, DI\n\tDECQ CX\n\tJNZ %s_loop\n%s_store:\n", aStep, bStep, k.name, k.name)
 	for r := 0; r < k.mr; r++ {
 		for v := 0; v < k.vecs; v++ {
 			if !k.set {
@@ -155,6 +169,14 @@ func main() {
 		}
 		kernel{name: "kernel12x32AVX512" + suffix, set: set, reg: "Z", lanes: 16, mr: 12, vecs: 2, xor: "VPXORD"}.gen(&b)
 		kernel{name: "kernel6x16AVX2" + suffix, set: set, reg: "Y", lanes: 8, mr: 6, vecs: 2, xor: "VXORPS"}.gen(&b)
+	}
+	for _, set := range []bool{false, true} {
+		suffix := "Add"
+		if set {
+			suffix = ""
+		}
+		kernel{name: "kernel12x32AVX512Strided" + suffix, set: set, strided: true, reg: "Z", lanes: 16, mr: 12, vecs: 2, xor: "VPXORD"}.gen(&b)
+		kernel{name: "kernel6x16AVX2Strided" + suffix, set: set, strided: true, reg: "Y", lanes: 8, mr: 6, vecs: 2, xor: "VXORPS"}.gen(&b)
 	}
 	tileKernel{name: "tile12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)

@@ -23,6 +23,18 @@ func kernel12x32AVX512Set(kc int, a, b, c *float32, ldc int)
 func kernel6x16AVX2Set(kc int, a, b, c *float32, ldc int)
 
 //go:noescape
+func kernel12x32AVX512StridedAdd(kc int, a, b, c *float32, ldc, lda, ldb int)
+
+//go:noescape
+func kernel6x16AVX2StridedAdd(kc int, a, b, c *float32, ldc, lda, ldb int)
+
+//go:noescape
+func kernel12x32AVX512Strided(kc int, a, b, c *float32, ldc, lda, ldb int)
+
+//go:noescape
+func kernel6x16AVX2Strided(kc int, a, b, c *float32, ldc, lda, ldb int)
+
+//go:noescape
 func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
 
 //go:noescape
@@ -34,11 +46,11 @@ func selectKernel() microKernel {
 		return genericKernel
 	}
 	if cpu.X86.HasAVX512F && os.Getenv("RESGO_KERNEL") != "avx2" {
-		return microKernel{name: "avx512", mr: 12, nr: 32, fn: kernel12x32AVX512, set: kernel12x32AVX512Set,
+		return microKernel{name: "avx512", mr: 12, nr: 32, fn: kernel12x32AVX512, set: kernel12x32AVX512Set, strided: kernel12x32AVX512Strided, stridedAdd: kernel12x32AVX512StridedAdd,
 			tileRows: 12, tileCols: 32, tile: tile12x32AVX512}
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		return microKernel{name: "avx2", mr: 6, nr: 16, fn: kernel6x16AVX2, set: kernel6x16AVX2Set,
+		return microKernel{name: "avx2", mr: 6, nr: 16, fn: kernel6x16AVX2, set: kernel6x16AVX2Set, strided: kernel6x16AVX2Strided, stridedAdd: kernel6x16AVX2StridedAdd,
 			tileRows: 6, tileCols: 16, tile: tile6x16AVX2}
 	}
 	return genericKernel

@@ -297,6 +297,105 @@ func (be *Backend) winoBackwardData(g convGeom, dys, ws, dxs []float32) {
 	be.winoConv(g.n, g.h, g.w, g.o, g.c, dys, wp, nil, false, dxs)
 }
 
+// winoBackwardFilter computes dw (and db, if not nil) in the transformed
+// domain: with V the transformed inputs and D = A dY A^T the transformed
+// output gradients (the adjoint of the output transform), per point
+// dU[ξ] = D[ξ]^T V[ξ] summed over tiles and images (the rows being the
+// long side), and dw = dU through the adjoint of the weight transform, a
+// GEMM.
+func (be *Backend) winoBackwardFilter(g convGeom, xs, dys, dws, dbs []float32) {
+	n, ci, co, p := g.n, g.c, g.o, g.h*g.w
+	tl := be.winoTiling(g.h, g.w)
+	rows, pixels := tl.count*n, n*p
+	mr, nr := kern.mr, kern.nr
+	// Each plane is followed by a few spare rows: the strided kernel
+	// reads whole blocks of mr (nr) channels past the last real one.
+	vPlane, dPlane := rows*ci+2*nr, rows*co+2*nr
+	in := be.scratch(0, (pixels+1)*ci)
+	be.toPNC(xs, n, ci, p, in)
+	clear(in[pixels*ci:])
+	dy := be.scratch(2, (pixels+1)*co)
+	be.toPNC(dys, n, co, p, dy)
+	clear(dy[pixels*co:])
+	v := be.scratch(3, winoPoints*vPlane)
+	d := be.scratch(4, winoPoints*dPlane)
+	be.parallel(rows, func(lo, hi int) {
+		var inOffs [36]int32
+		var dyOffs [16]int32
+		for r := lo; r < hi; r++ {
+			t, img := r/n, r%n
+			for k, px := range tl.in[t] {
+				inOffs[k] = int32(pixels * ci)
+				if px >= 0 {
+					inOffs[k] = (px*int32(n) + int32(img)) * int32(ci)
+				}
+			}
+			winoInput(in, &inOffs, ci, v[r*ci:], vPlane)
+			for k, px := range tl.out[t] {
+				dyOffs[k] = int32(pixels * co)
+				if px >= 0 {
+					dyOffs[k] = (px*int32(n) + int32(img)) * int32(co)
+				}
+			}
+			winoGrad(dy, &dyOffs, co, d[r*co:], dPlane)
+		}
+	})
+	// dU[ξ] [co x ci] = D[ξ]^T V[ξ], on the micro-kernel reading D and V as
+	// they are (rows of co and ci channels), in chunks of rows that stay
+	// in L1 while every block of the result takes its share of them.
+	du := be.scratch(1, winoPoints*co*ci)
+	mBlocks, nBlocks := (co+mr-1)/mr, (ci+nr-1)/nr
+	chunk := max(16, (32<<10)/(4*(ci+co)))
+	be.parallel(winoPoints, func(lo, hi int) {
+		edges := make([]float32, mBlocks*nBlocks*mr*nr)
+		for xi := lo; xi < hi; xi++ {
+			out := du[xi*co*ci : (xi+1)*co*ci]
+			for k0 := 0; k0 < rows; k0 += chunk {
+				kc := min(chunk, rows-k0)
+				product := kern.stridedAdd
+				if k0 == 0 {
+					product = kern.strided
+				}
+				for ob := 0; ob < mBlocks; ob++ {
+					for cb := 0; cb < nBlocks; cb++ {
+						a, b := &d[xi*dPlane+k0*co+ob*mr], &v[xi*vPlane+k0*ci+cb*nr]
+						if (ob+1)*mr <= co && (cb+1)*nr <= ci {
+							product(kc, a, b, &out[ob*mr*ci+cb*nr], ci, co, ci)
+						} else {
+							product(kc, a, b, &edges[(ob*nBlocks+cb)*mr*nr], nr, co, ci)
+						}
+					}
+				}
+			}
+			for ob := 0; ob < mBlocks; ob++ {
+				for cb := 0; cb < nBlocks; cb++ {
+					if (ob+1)*mr <= co && (cb+1)*nr <= ci {
+						continue
+					}
+					edge := edges[(ob*nBlocks+cb)*mr*nr:]
+					for r := 0; r < min(mr, co-ob*mr); r++ {
+						copy(out[(ob*mr+r)*ci+cb*nr:(ob*mr+r)*ci+min(ci, (cb+1)*nr)], edge[r*nr:])
+					}
+				}
+			}
+		}
+	})
+	mat := winoWeightMatrices()[0]
+	gemm(be.threads, co*ci, 9, winoPoints, matrix{data: du, stride: co * ci, trans: true},
+		matrix{data: mat, stride: winoPoints, trans: true}, 0, dws, 9)
+	if dbs != nil {
+		// The sum of a tile's 16 gradients is its transform's point
+		// (1, 1): db is the column sums of that plane.
+		clear(dbs)
+		sums := d[7*dPlane : 7*dPlane+rows*co]
+		for r := 0; r < rows; r++ {
+			for o, x := range sums[r*co : (r+1)*co] {
+				dbs[o] += x
+			}
+		}
+	}
+}
+
 // winoInputGo is the portable input transform: for channels k < c,
 // v[ξ*planeStride + k] = (B^T d B)[ξ] with d[i][j] = x[offs[6i+j] + k].
 func winoInputGo(x []float32, offs *[36]int32, c int, v []float32, planeStride int) {
@@ -358,6 +457,33 @@ func inputTransform6(d [6]float32) [6]float32 {
 	a, b := d[4]-4*d[2], d[3]-4*d[1]
 	c, e := d[4]-d[2], 2*(d[3]-d[1])
 	return [6]float32{4*d[0] - 5*d[2] + d[4], a + b, a - b, c + e, c - e, 4*d[1] - 5*d[3] + d[5]}
+}
+
+// winoGradGo is the portable transform of output gradients: for channels
+// k < c, v[ξ*planeStride + k] = (A d A^T)[ξ] with d[i][j] = dy[offs[4i+j] + k].
+func winoGradGo(dy []float32, offs *[16]int32, c int, v []float32, planeStride int) {
+	var t [24]float32
+	for k := 0; k < c; k++ {
+		for l := 0; l < 4; l++ {
+			col := gradTransform4([4]float32{dy[int(offs[l])+k], dy[int(offs[4+l])+k], dy[int(offs[8+l])+k], dy[int(offs[12+l])+k]})
+			for i := range 6 {
+				t[4*i+l] = col[i]
+			}
+		}
+		for i := 0; i < 6; i++ {
+			row := gradTransform4([4]float32(t[4*i : 4*i+4]))
+			for j := range 6 {
+				v[(6*i+j)*planeStride+k] = row[j]
+			}
+		}
+	}
+}
+
+// gradTransform4 applies A (the transpose of A^T) to four values.
+func gradTransform4(y [4]float32) [6]float32 {
+	s, d := y[0]+y[2], y[1]+y[3]
+	s2, d2 := y[0]+4*y[2], 2*y[1]+8*y[3]
+	return [6]float32{y[0], s + d, s - d, s2 + d2, s2 - d2, y[3]}
 }
 
 // outputTransform6 applies A^T to six values.

@@ -22,6 +22,12 @@ func winoInputAVX512(x *float32, offs *int32, c int, v *float32, planeStride int
 //go:noescape
 func winoOutputAVX512(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
 
+//go:noescape
+func winoGradAVX2(dy *float32, offs *int32, c int, v *float32, planeStride int)
+
+//go:noescape
+func winoGradAVX512(dy *float32, offs *int32, c int, v *float32, planeStride int)
+
 // winoLanes is the vector width of the transforms: 16 with AVX-512, 8 with
 // AVX2, 0 when they run in Go.
 var winoLanes = func() int {
@@ -54,6 +60,28 @@ func winoInput(x []float32, offs *[36]int32, c int, v []float32, planeStride int
 		return
 	}
 	winoInputAVX2(&x[0], &offs[0], c, &v[0], planeStride)
+}
+
+// winoGrad is winoGradGo, in vectors when the CPU has them and c is a
+// multiple of their width.
+func winoGrad(dy []float32, offs *[16]int32, c int, v []float32, planeStride int) {
+	lanes := winoLanes
+	if lanes == 16 && c%16 != 0 {
+		lanes = 8
+	}
+	if lanes == 0 || c%lanes != 0 || c == 0 {
+		winoGradGo(dy, offs, c, v, planeStride)
+		return
+	}
+	_ = v[35*planeStride+c-1]
+	for _, o := range offs {
+		_ = dy[int(o)+c-1]
+	}
+	if lanes == 16 {
+		winoGradAVX512(&dy[0], &offs[0], c, &v[0], planeStride)
+		return
+	}
+	winoGradAVX2(&dy[0], &offs[0], c, &v[0], planeStride)
 }
 
 // winoOutput is winoOutputGo, in vectors when the CPU has them and c is a

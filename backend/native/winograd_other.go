@@ -9,3 +9,7 @@ func winoInput(x []float32, offs *[36]int32, c int, v []float32, planeStride int
 func winoOutput(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool) {
 	winoOutputGo(m, planeStride, c, y, offs, bias, relu)
 }
+
+func winoGrad(dy []float32, offs *[16]int32, c int, v []float32, planeStride int) {
+	winoGradGo(dy, offs, c, v, planeStride)
+}

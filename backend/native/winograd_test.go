@@ -19,8 +19,8 @@ func winoError(got, want []float32) float64 {
 	return worst / math.Sqrt(sq/float64(len(want))+1e-30)
 }
 
-// TestWinogradAgainstReference: forward (with bias and ReLU) and
-// backward-data through F(4x4, 3x3) against the reference loops, on maps
+// TestWinogradAgainstReference: forward (with bias and ReLU),
+// backward-data and backward-filter through F(4x4, 3x3) against the reference loops, on maps
 // that split into whole tiles and maps that do not, channel counts that
 // are and are not multiples of the vector width.
 func TestWinogradAgainstReference(t *testing.T) {
@@ -49,6 +49,16 @@ func TestWinogradAgainstReference(t *testing.T) {
 			if e := winoError(gotDx.Data, wantDx.Data); e > 1e-4 || math.IsNaN(e) {
 				t.Errorf("backward-data: worst error %.2g of the RMS", e)
 			}
+			gotDw, wantDw := NewTensor(s.o, s.c, 3, 3), NewTensor(s.o, s.c, 3, 3)
+			gotDb, wantDb := NewTensor(s.o), NewTensor(s.o)
+			be.winoBackwardFilter(g, x.Data, dy.Data, gotDw.Data, gotDb.Data)
+			ref.ConvBackwardFilter(x, dy, wantDw, wantDb, d)
+			if e := winoError(gotDw.Data, wantDw.Data); e > 1e-4 || math.IsNaN(e) {
+				t.Errorf("backward-filter: worst error %.2g of the RMS", e)
+			}
+			if e := winoError(gotDb.Data, wantDb.Data); e > 1e-5 || math.IsNaN(e) {
+				t.Errorf("bias gradient: worst error %.2g of the RMS", e)
+			}
 		})
 	}
 }
@@ -69,6 +79,15 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 	winoInputGo(x, &offs, c, v2, plane)
 	if e := winoError(v1, v2); e > 1e-6 {
 		t.Errorf("input transform: worst difference %.2g of the RMS", e)
+	}
+	var dyOffs [16]int32
+	for i := range dyOffs {
+		dyOffs[i] = offs[2*i]
+	}
+	winoGrad(x, &dyOffs, c, v1, plane)
+	winoGradGo(x, &dyOffs, c, v2, plane)
+	if e := winoError(v1, v2); e > 1e-6 {
+		t.Errorf("gradient transform: worst difference %.2g of the RMS", e)
 	}
 	m := random(36 * plane).Data
 	var outs [16]int32
