@@ -90,7 +90,8 @@ func (g convGeom) useDirect() bool {
 // im2col + GEMM, for benchmarks and tests of that path.
 var forceIm2col = convMode == "im2col"
 
-// convMode is RESGO_CONV: "im2col", "winograd", or empty (the default choice).
+// convMode is RESGO_CONV: "im2col" (everything on im2col + GEMM), "direct"
+// (no Winograd), or empty (the default choice: Winograd, direct, im2col).
 var convMode = os.Getenv("RESGO_CONV")
 
 // inverseTaps returns, for every tap and input position, the output

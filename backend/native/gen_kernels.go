@@ -25,10 +25,10 @@ type kernel struct {
 	// elements).
 	strided bool
 	reg     string // "Z" or "Y"
-	lanes int
-	mr    int
-	vecs  int
-	xor   string
+	lanes   int
+	mr      int
+	vecs    int
+	xor     string
 }
 
 func (k kernel) gen(b *strings.Builder) {

@@ -71,9 +71,9 @@ func (be *Backend) winoTiling(h, w int) *winoTiles {
 	return t
 }
 
-// winogradMode says where Winograd's algorithm is used (RESGO_CONV):
-// "winograd" everywhere it applies, otherwise nowhere.
-var winogradMode = convMode == "winograd"
+// winogradMode says whether Winograd's algorithm is used where it applies:
+// by default; RESGO_CONV=direct (or im2col) switches it off.
+var winogradMode = convMode != "direct" && convMode != "im2col"
 
 // useWinograd reports whether convolution g (forward, or backward-data
 // with the roles of x and y swapped) runs on Winograd's algorithm: 3x3,

@@ -12,5 +12,4 @@ func init() {
 	backends["dnnl-winograd"] = func(threads int) (backend.Backend, error) {
 		return dnnl.NewWithOptions(dnnl.Options{Threads: threads, Winograd: true})
 	}
-	defaultBackend = "dnnl"
 }

@@ -196,7 +196,9 @@ var backends = map[string]func(threads int) (backend.Backend, error){
 	"reference": func(int) (backend.Backend, error) { return native.NewReference(), nil },
 }
 
-// defaultBackend is the fastest backend built in.
+// defaultBackend is the pure-Go backend: with Winograd convolutions it
+// trains as fast as the oneDNN one on this project's machine and infers
+// faster (see the README), deterministically, and it is always built in.
 var defaultBackend = "native"
 
 func backendNames() []string {
