@@ -25,8 +25,9 @@ func init() {
 // TestDNNLMatchesNativeFullSize trains the real-width model (where channel
 // counts are whole 16-channel blocks and oneDNN's blocked layouts and
 // block-copy channel padding come into play) for a few steps on both
-// backends from the same weights: the losses and weights must agree, to
-// float32 rounding with direct convolutions: 1e-4 of each weight
+// backends from the same weights (oneDNN's direct convolutions against
+// native's direct ones, Winograd against Winograd): the losses and weights
+// must agree, to float32 rounding with direct convolutions: 1e-4 of each weight
 // tensor's scale. Biases are held to 1e-4 of 0.1 (they start at zero and
 // after 3 steps are ~1e-3): a ReLU unit whose input is within rounding of
 // zero can go either way under two summation orders, which moves its bias
@@ -43,12 +44,15 @@ func TestDNNLMatchesNativeFullSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(be.Name(), func(t *testing.T) { matchNative(t, be, c.tol, c.floor, c.biasFloor) })
+		nat := native.NewDirect(2)
+		if c.winograd {
+			nat = native.New(2)
+		}
+		t.Run(be.Name(), func(t *testing.T) { matchNative(t, nat, be, c.tol, c.floor, c.biasFloor) })
 	}
 }
 
-func matchNative(t *testing.T, be backend.Backend, tol, floor, biasFloor float64) {
-	nat := native.New(2)
+func matchNative(t *testing.T, nat *native.Backend, be backend.Backend, tol, floor, biasFloor float64) {
 	h := train.DefaultHyper()
 	h.BatchSize = 8
 	trainers := []*train.Trainer{}

@@ -54,6 +54,12 @@ var ConvCases = []ConvCase{
 	{"direct14x14", 3, 32, 14, 14, 64, 3, 3, 1, true, false, true},
 	{"direct3x3stride2", 4, 16, 9, 9, 16, 3, 3, 2, true, true, true},
 	{"direct5x5valid", 3, 16, 8, 6, 20, 5, 5, 1, false, false, true},
+	// Enough tiles x images for native's Winograd path (by default): maps
+	// that split into whole 4x4 tiles and maps that do not.
+	{"winograd14x14", 12, 32, 14, 14, 48, 3, 3, 1, true, true, true},
+	{"winograd7x7", 25, 16, 7, 7, 24, 3, 3, 1, true, false, true},
+	{"winograd4x4-nobias", 100, 16, 4, 4, 32, 3, 3, 1, true, true, false},
+	{"winograd6x9", 20, 24, 6, 9, 16, 3, 3, 1, true, false, true},
 	// Few input channels: native unrolls rows (im2row) for the forward pass.
 	{"rows-stem7x7", 3, 1, 28, 28, 20, 7, 7, 1, true, true, true},
 	{"rows-3x3stride2", 2, 3, 9, 9, 33, 3, 3, 2, true, false, false},

@@ -266,7 +266,7 @@ func addTap(g convGeom, src []float32, ky, kx int, plane []float32) {
 func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
 	g := newConvGeom(x, w, y, d)
 	xs, ws, bs, ys := data(x), data(w), data(b), data(y)
-	if g.useWinograd() {
+	if !be.direct && g.useWinograd() {
 		be.winoForward(g, xs, w.(*Tensor), bs, ys)
 		return
 	}
@@ -325,7 +325,7 @@ func (be *Backend) gatherGrad(g convGeom, dys []float32, n0, cnt int, dst []floa
 func (be *Backend) fastConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
 	g := newConvGeom(dx, w, dy, d)
 	dys, ws, dxs := data(dy), data(w), data(dx)
-	if g.useWinograd() {
+	if !be.direct && g.useWinograd() {
 		be.winoBackwardData(g, dys, ws, dxs)
 		return
 	}
@@ -350,7 +350,7 @@ func (be *Backend) fastConvBackwardData(dy, w, dx backend.Tensor, d backend.Conv
 func (be *Backend) fastConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
 	g := newConvGeom(x, dw, dy, d)
 	xs, dys, dws, dbs := data(x), data(dy), data(dw), data(db)
-	if g.useWinograd() {
+	if !be.direct && g.useWinograd() {
 		be.winoBackwardFilter(g, xs, dys, dws, dbs)
 		return
 	}

@@ -22,23 +22,35 @@ func randomTensors(seed uint64) func(shape ...int) *Tensor {
 }
 
 // TestPackedWeightsFollowWrites: the forward pass keeps packed weights once
-// they have been used twice unchanged; any write through the backend, also
+// they have been used twice unchanged (the direct kernels' pack and
+// Winograd's transformed pack); any write through the backend, also
 // through a reshaped view, must make it pack them again.
 func TestPackedWeightsFollowWrites(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		n, size int
+		kind    packKind
+	}{{"direct", 4, 5, packDirect}, {"winograd", 24, 8, packWinograd}} {
+		t.Run(c.name, func(t *testing.T) { packedWeightsFollowWrites(t, c.n, c.size, c.kind) })
+	}
+}
+
+func packedWeightsFollowWrites(t *testing.T, n, size int, kind packKind) {
 	be, ref := New(2), NewReference()
 	random := randomTensors(1)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
-	x, w, other := random(4, 16, 5, 5), random(24, 16, 3, 3), random(24, 16, 3, 3)
-	if !newConvGeom(x, w, NewTensor(4, 24, 5, 5), d).useDirect() {
-		t.Skip("the direct path is switched off")
+	x, w, other := random(n, 16, size, size), random(24, 16, 3, 3), random(24, 16, 3, 3)
+	g := newConvGeom(x, w, NewTensor(n, 24, size, size), d)
+	if winograd := g.useWinograd(); winograd != (kind == packWinograd) || !g.useDirect() {
+		t.Skipf("this path is switched off here (Winograd %v)", winograd)
 	}
 	check := func(what string) {
 		t.Helper()
-		got, want := NewTensor(4, 24, 5, 5), NewTensor(4, 24, 5, 5)
+		got, want := NewTensor(n, 24, size, size), NewTensor(n, 24, size, size)
 		be.ConvForward(x, w, nil, got, d)
 		ref.ConvForward(x, w, nil, want, d)
-		// Winograd's transforms (RESGO_CONV=winograd) cost a few parts
-		// in 10^5; stale weights would be off by the whole RMS.
+		// Winograd's transforms cost a few parts in 10^5; stale weights
+		// would be off by the whole RMS.
 		if e := winoError(got.Data, want.Data); e > 1e-4 || math.IsNaN(e) {
 			t.Fatalf("%s: worst error %.2g of the RMS", what, e)
 		}
@@ -46,11 +58,7 @@ func TestPackedWeightsFollowWrites(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		check("unchanged weights")
 	}
-	e := be.packs[packKey{weakKey(w), packDirect}]
-	if e == nil {
-		e = be.packs[packKey{weakKey(w), packWinograd}]
-	}
-	if e == nil || e.packed == nil {
+	if e := be.packs[packKey{weakKey(w), kind}]; e == nil || e.packed == nil {
 		t.Fatal("weights used three times unchanged were not kept packed")
 	}
 	be.Axpy(0.5, other, w)

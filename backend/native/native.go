@@ -15,6 +15,7 @@ import (
 type Backend struct {
 	threads     int
 	reference   bool
+	direct      bool // no Winograd (NewDirect)
 	buffers     [5][]float32
 	tables      map[tableKey][]int32
 	plans       map[planKey]*tilePlan
@@ -32,13 +33,27 @@ func New(threads int) *Backend {
 	return &Backend{threads: threads}
 }
 
+// NewDirect returns the fast native backend without Winograd's algorithm:
+// its 3x3 convolutions sum the same products as the reference loops, in
+// another order, so it agrees with them (and with oneDNN's direct
+// convolutions) to float32 rounding, where Winograd's transforms cost a
+// few parts in 10^5.
+func NewDirect(threads int) *Backend {
+	be := New(threads)
+	be.direct = true
+	return be
+}
+
 // NewReference returns the backend that runs only the plain reference loops.
 func NewReference() *Backend { return &Backend{threads: 1, reference: true} }
 
 // Name implements backend.Backend.
 func (be *Backend) Name() string {
-	if be.reference {
+	switch {
+	case be.reference:
 		return "native-reference"
+	case be.direct:
+		return "native-direct"
 	}
 	return "native"
 }

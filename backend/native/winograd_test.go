@@ -107,3 +107,33 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradThreadInvariant: every Winograd pass gives the same bits
+// whatever the thread count (training is deterministic across machines).
+func TestWinogradThreadInvariant(t *testing.T) {
+	random := randomTensors(11)
+	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
+	const n, c, h, o = 30, 32, 7, 48
+	x, w, b, dy := random(n, c, h, h), random(o, c, 3, 3), random(o), random(n, o, h, h)
+	g := newConvGeom(x, w, NewTensor(n, o, h, h), d)
+	var first [][]float32
+	for _, threads := range []int{1, 2, 3} {
+		be := New(threads)
+		y, dx, dw, db := NewTensor(n, o, h, h), NewTensor(n, c, h, h), NewTensor(o, c, 3, 3), NewTensor(o)
+		be.winoForward(g, x.Data, w, b.Data, y.Data)
+		be.winoBackwardData(g, dy.Data, w.Data, dx.Data)
+		be.winoBackwardFilter(g, x.Data, dy.Data, dw.Data, db.Data)
+		got := [][]float32{y.Data, dx.Data, dw.Data, db.Data}
+		if first == nil {
+			first = got
+			continue
+		}
+		for i, name := range []string{"forward", "backward-data", "backward-filter", "bias gradient"} {
+			for j := range got[i] {
+				if got[i][j] != first[i][j] {
+					t.Fatalf("%s with %d threads: element %d = %v, with 1 thread %v", name, threads, j, got[i][j], first[i][j])
+				}
+			}
+		}
+	}
+}

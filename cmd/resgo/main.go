@@ -192,8 +192,9 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 // backends maps a --backend name to its constructor; build-tagged files
 // add theirs (see backend_dnnl.go).
 var backends = map[string]func(threads int) (backend.Backend, error){
-	"native":    func(threads int) (backend.Backend, error) { return native.New(threads), nil },
-	"reference": func(int) (backend.Backend, error) { return native.NewReference(), nil },
+	"native":        func(threads int) (backend.Backend, error) { return native.New(threads), nil },
+	"native-direct": func(threads int) (backend.Backend, error) { return native.NewDirect(threads), nil },
+	"reference":     func(int) (backend.Backend, error) { return native.NewReference(), nil },
 }
 
 // defaultBackend is the pure-Go backend: with Winograd convolutions it
