@@ -60,7 +60,13 @@ var ConvCases = []ConvCase{
 	{"winograd7x7", 25, 16, 7, 7, 24, 3, 3, 1, true, false, true},
 	{"winograd4x4-nobias", 100, 16, 4, 4, 32, 3, 3, 1, true, true, false},
 	{"winograd6x9", 20, 24, 6, 9, 16, 3, 3, 1, true, false, true},
-	// Few input channels: native unrolls rows (im2row) for the forward pass.
+	// Few input channels at stride 1: native's planar forward pass (output
+	// channels x pixels of a row, rows spilling into the next).
+	{"planar-3ch-5x3", 2, 3, 9, 11, 17, 5, 3, 1, true, true, true},
+	{"planar-valid", 3, 2, 10, 12, 24, 3, 5, 1, false, false, false},
+	{"planar-wide", 2, 1, 5, 37, 16, 3, 3, 1, true, false, true},
+	// Few input channels: native unrolls rows (im2row) for strided forward
+	// passes (and did for the stem before the planar path).
 	{"rows-stem7x7", 3, 1, 28, 28, 20, 7, 7, 1, true, true, true},
 	{"rows-3x3stride2", 2, 3, 9, 9, 33, 3, 3, 2, true, false, false},
 }

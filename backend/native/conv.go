@@ -274,6 +274,10 @@ func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc
 		be.directForward(g, xs, w.(*Tensor), bs, ys)
 		return
 	}
+	if g.usePlanar() {
+		be.planarForward(g, xs, w.(*Tensor), bs, ys)
+		return
+	}
 	if g.useIm2row() {
 		be.im2rowForward(g, xs, w.(*Tensor), bs, ys)
 		return

@@ -62,6 +62,7 @@ type planKey struct {
 	backwardData bool
 	unrolled     bool // rowPlan: n is the row count
 	winograd     bool // winoPlan: n is the row count
+	planar       bool // planarTable: kc is C, nr is O
 }
 
 // maxPlanEntries bounds a plan's table (4 bytes each): beyond it (ImageNet
