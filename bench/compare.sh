@@ -39,8 +39,9 @@ Options:
   --warmup N     untimed steps first (default $warmup)
   --threads T    compute threads for both (default $threads)
   --b1-steps N   timed steps for batch-1 inference, both tools (default 10x --steps: 100)
-  --backend B    resgo backend: native (pure Go) or dnnl (oneDNN; built with -tags dnnl,
-                 needs libdnnl-dev) (default $backend)
+  --backend B    resgo backend: native (pure Go, Winograd), native-direct (pure Go, no
+                 Winograd), dnnl or dnnl-winograd (oneDNN; built with -tags dnnl, needs
+                 libdnnl-dev) (default $backend)
   --out DIR      keep the raw JSON reports in DIR (default: a temporary directory, removed)
 Environment: PYTHON (default /usr/bin/python3, the interpreter with torch),
   TUNED_MMAP_THRESHOLD / TUNED_TRIM_THRESHOLD (bytes; default $mmap_threshold / $trim_threshold).

@@ -216,69 +216,97 @@ func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
 }
 
 // winoConv computes ys (NCHW [n, co, h, w]) from xs (NCHW [n, ci, h, w])
-// and the transformed weights wp, packed tap-major: the shared body of forward and
-// backward-data. Each thread takes whole blocks of rows through the three
-// steps, in buffers of its own.
+// and the transformed weights wp, packed tap-major: the shared body of
+// forward and backward-data. Images go in groups, each thread taking whole
+// groups through every step in buffers of its own: into PNC rows, then
+// blocks of rows through the three steps, then back to NCHW, so that the
+// PNC copies stay in cache instead of making a round trip to memory.
 func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp, bs []float32, relu bool, ys []float32) {
 	tl := be.winoTiling(h, w)
 	mr, nr := kern.tileRows, kern.tileCols
 	p, blocks := h*w, (co+nr-1)/nr
 	ldc := blocks * nr
-	pixels, rows := n*p, tl.count*n
-	in := be.scratch(0, (pixels+1)*ci)
-	be.toPNC(xs, n, ci, p, in)
-	zero := pixels * ci
-	clear(in[zero:])
-	out := be.scratch(2, (pixels+1)*co)
-	sink := pixels * co
-	blk := be.winoBlocking(rows, ci, ldc)
-	count := (rows + blk.rows - 1) / blk.rows
-	parts := min(be.threads, count)
-	vAll := be.scratch(3, parts*winoPoints*blk.vPlane)
-	mAll := be.scratch(4, parts*winoPoints*blk.mPlane)
+	group := be.winoGroupSize(n, p, tl.count, ci, co)
+	groups := (n + group - 1) / group
+	parts := min(be.threads, groups)
+	blk := be.winoBlocking(tl.count*group, ci, ldc)
+	inSize, outSize := (group*p+1)*ci, (group*p+1)*co
+	vSize, mSize := winoPoints*blk.vPlane, winoPoints*blk.mPlane
+	ins, outs := be.scratch(0, parts*inSize), be.scratch(2, parts*outSize)
+	vAll, mAll := be.scratch(3, parts*vSize), be.scratch(4, parts*mSize)
 	ldb, tapStride := weightLayout{tapMajor: true}.strides(ci, winoPoints, nr)
 	be.parallel(parts, func(lo, hi int) {
 		var inOffs [36]int32
 		var outOffs [16]int32
 		for part := lo; part < hi; part++ {
-			v := vAll[part*winoPoints*blk.vPlane : (part+1)*winoPoints*blk.vPlane]
-			m := mAll[part*winoPoints*blk.mPlane : (part+1)*winoPoints*blk.mPlane]
-			for b := part * count / parts; b < (part+1)*count/parts; b++ {
-				r0, r1 := b*blk.rows, min(rows, (b+1)*blk.rows)
-				for r := r0; r < r1; r++ {
-					t, img := r/n, r%n
-					for k, px := range tl.in[t] {
-						inOffs[k] = int32(zero)
-						if px >= 0 {
-							inOffs[k] = (px*int32(n) + int32(img)) * int32(ci)
-						}
-					}
-					winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
+			in, out := ins[part*inSize:(part+1)*inSize], outs[part*outSize:(part+1)*outSize]
+			v, m := vAll[part*vSize:(part+1)*vSize], mAll[part*mSize:(part+1)*mSize]
+			for grp := part * groups / parts; grp < (part+1)*groups/parts; grp++ {
+				img0 := grp * group
+				cnt := min(group, n-img0)
+				src, dst := xs[img0*ci*p:(img0+cnt)*ci*p], ys[img0*co*p:(img0+cnt)*co*p]
+				for img := 0; img < cnt; img++ {
+					sliverImage(src, cnt, ci, p, ci, in, img)
 				}
-				tiles := (r1 - r0 + mr - 1) / mr
-				for xi := 0; xi < winoPoints; xi++ {
-					for j := 0; j < blocks; j++ {
-						wj := &wp[j*winoPoints*ci*nr]
-						for t := 0; t < tiles; t++ {
-							e := (xi*(blk.rows/mr) + t) * (mr + 1)
-							kern.tile(&blk.table[e], 1, ci, &v[0], wj, &m[xi*blk.mPlane+t*mr*ldc+j*nr], ldc, ldb, tapStride)
+				zero, sink := cnt*p*ci, cnt*p*co
+				clear(in[zero : zero+ci])
+				rows := tl.count * cnt
+				for r0 := 0; r0 < rows; r0 += blk.rows {
+					r1 := min(rows, r0+blk.rows)
+					for r := r0; r < r1; r++ {
+						t, img := r/cnt, r%cnt
+						for k, px := range tl.in[t] {
+							inOffs[k] = int32(zero)
+							if px >= 0 {
+								inOffs[k] = (px*int32(cnt) + int32(img)) * int32(ci)
+							}
 						}
+						winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
+					}
+					tiles := (r1 - r0 + mr - 1) / mr
+					for xi := 0; xi < winoPoints; xi++ {
+						for j := 0; j < blocks; j++ {
+							wj := &wp[j*winoPoints*ci*nr]
+							for t := 0; t < tiles; t++ {
+								e := (xi*(blk.rows/mr) + t) * (mr + 1)
+								kern.tile(&blk.table[e], 1, ci, &v[0], wj, &m[xi*blk.mPlane+t*mr*ldc+j*nr], ldc, ldb, tapStride)
+							}
+						}
+					}
+					for r := r0; r < r1; r++ {
+						t, img := r/cnt, r%cnt
+						for k, px := range tl.out[t] {
+							outOffs[k] = int32(sink)
+							if px >= 0 {
+								outOffs[k] = (px*int32(cnt) + int32(img)) * int32(co)
+							}
+						}
+						winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &outOffs, bs, relu)
 					}
 				}
-				for r := r0; r < r1; r++ {
-					t, img := r/n, r%n
-					for k, px := range tl.out[t] {
-						outOffs[k] = int32(sink)
-						if px >= 0 {
-							outOffs[k] = (px*int32(n) + int32(img)) * int32(co)
-						}
-					}
-					winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &outOffs, bs, relu)
+				for img := 0; img < cnt; img++ {
+					rowsImage(out, co, cnt, co, p, dst, nil, false, img)
 				}
 			}
 		}
 	})
-	be.fromRows(out, co, n, co, p, ys, nil, false)
+}
+
+// winoGroupBudget is the size in floats of one group's two PNC copies
+// (input and output), to stay in a core's L2 cache.
+const winoGroupBudget = 256 << 10
+
+// winoGroupSize returns how many images winoConv takes through its steps
+// together: as many as fit winoGroupBudget (at least a few kernel tiles of
+// rows); when the transformed weights are too large to stay in L2, as
+// many as each thread's share, so that they stream past fewer groups.
+func (be *Backend) winoGroupSize(n, p, tiles, ci, co int) int {
+	share := (n + be.threads - 1) / be.threads
+	if winoPoints*ci*co > winoL2Budget {
+		return share
+	}
+	group := max(winoGroupBudget/(p*(ci+co)), (4*kern.tileRows+tiles-1)/tiles)
+	return max(1, min(group, share))
 }
 
 func (be *Backend) winoForward(g convGeom, xs []float32, w *Tensor, bs, ys []float32) {
