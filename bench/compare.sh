@@ -2,7 +2,7 @@
 # Side-by-side speed of resgo and PyTorch on seed-resnet34, on this machine.
 #
 #   bash bench/compare.sh [--depth 64] [--steps 10] [--threads 2] [--warmup 2]
-#                         [--b1-steps 100] [--out DIR]
+#                         [--b1-steps 100] [--rounds 1] [--out DIR]
 #
 # Builds resgo into a temporary directory, then measures, each row in its own
 # process (so each has its own peak RSS): training at batch 100, inference at
@@ -10,7 +10,9 @@
 #   1. resgo bench --json
 #   2. bench/pytorch_bench.py with glibc malloc's defaults
 #   3. bench/pytorch_bench.py with malloc tuned by environment variables
-# and prints one table. Smoke test: bash bench/compare.sh --depth 8 --steps 2
+# and prints one table. With --rounds N the whole set runs N times in turn and
+# each row keeps its best speed (and its highest RSS) over the rounds: on a
+# shared machine whose speed drifts, both tools get the same chances. Smoke test: bash bench/compare.sh --depth 8 --steps 2
 # See bench/README.md.
 set -euo pipefail
 
@@ -18,6 +20,7 @@ depth=64
 steps=10
 warmup=2
 threads=2
+rounds=1
 backend=native
 b1_steps=""
 out=""
@@ -39,6 +42,7 @@ Options:
   --warmup N     untimed steps first (default $warmup)
   --threads T    compute threads for both (default $threads)
   --b1-steps N   timed steps for batch-1 inference, both tools (default 10x --steps: 100)
+  --rounds N     run everything N times in turn, keep each row's best (default $rounds)
   --backend B    resgo backend: native (pure Go, Winograd), native-direct (pure Go, no
                  Winograd), dnnl or dnnl-winograd (oneDNN; built with -tags dnnl, needs
                  libdnnl-dev) (default $backend)
@@ -54,15 +58,15 @@ need_int() {
 
 while [[ $# -gt 0 ]]; do
 	case $1 in
-	--depth | --steps | --warmup | --threads | --b1-steps)
+	--depth | --steps | --warmup | --threads | --b1-steps | --rounds)
 		[[ $# -ge 2 ]] || { echo "compare.sh: $1 needs a value" >&2; exit 2; }
 		need_int "$1" "$2"
 		case $1 in
 		--depth) depth=$2 ;; --steps) steps=$2 ;; --warmup) warmup=$2 ;;
-		--threads) threads=$2 ;; --b1-steps) b1_steps=$2 ;;
+		--threads) threads=$2 ;; --b1-steps) b1_steps=$2 ;; --rounds) rounds=$2 ;;
 		esac
 		shift 2 ;;
-	--depth=* | --steps=* | --warmup=* | --threads=* | --b1-steps=*)
+	--depth=* | --steps=* | --warmup=* | --threads=* | --b1-steps=* | --rounds=*)
 		set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
 	--backend) [[ $# -ge 2 ]] || { echo "compare.sh: --backend needs a name" >&2; exit 2; }; backend=$2; shift 2 ;;
 	--backend=*) backend=${1#*=}; shift ;;
@@ -73,8 +77,8 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 b1_steps=${b1_steps:-$((10 * steps))}
-if ((steps == 0 || threads == 0 || b1_steps == 0)); then
-	echo "compare.sh: --steps, --threads and --b1-steps must be positive" >&2
+if ((steps == 0 || threads == 0 || b1_steps == 0 || rounds == 0)); then
+	echo "compare.sh: --steps, --threads, --b1-steps and --rounds must be positive" >&2
 	exit 2
 fi
 
@@ -109,34 +113,47 @@ log "loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
 resgo_run() { # name, then resgo bench flags
 	local name=$1
 	shift
-	log "resgo $name"
-	"${plain_env[@]}" "$tmp/resgo" bench --json --base-depth "$depth" --backend "$backend" "${common[@]}" "$@" >"$res/resgo_$name.json"
+	log "round $round: resgo $name"
+	"${plain_env[@]}" "$tmp/resgo" bench --json --base-depth "$depth" --backend "$backend" "${common[@]}" "$@" >"$res/resgo_$name.r$round.json"
 }
-resgo_run train --modes train --batch-sizes 100 --steps "$steps"
-resgo_run infer100 --modes infer --batch-sizes 100 --steps "$steps"
-resgo_run infer1 --modes infer --batch-sizes 1 --steps "$b1_steps"
-
 pt_args=(--json --depth "$depth" "${common[@]}" --steps "$steps" --b1-steps "$b1_steps"
 	--train-batches 100 --infer-batches 100,1)
-log "pytorch, default malloc"
-"${plain_env[@]}" "$py" "$root/bench/pytorch_bench.py" "${pt_args[@]}" >"$res/pytorch_default.json"
-log "pytorch, MALLOC_MMAP_THRESHOLD_=$mmap_threshold MALLOC_TRIM_THRESHOLD_=$trim_threshold"
-env MALLOC_MMAP_THRESHOLD_="$mmap_threshold" MALLOC_TRIM_THRESHOLD_="$trim_threshold" \
-	"$py" "$root/bench/pytorch_bench.py" "${pt_args[@]}" >"$res/pytorch_tuned.json"
+for ((round = 1; round <= rounds; round++)); do
+	resgo_run train --modes train --batch-sizes 100 --steps "$steps"
+	resgo_run infer100 --modes infer --batch-sizes 100 --steps "$steps"
+	resgo_run infer1 --modes infer --batch-sizes 1 --steps "$b1_steps"
+	log "round $round: pytorch, default malloc"
+	"${plain_env[@]}" "$py" "$root/bench/pytorch_bench.py" "${pt_args[@]}" >"$res/pytorch_default.r$round.json"
+	log "round $round: pytorch, MALLOC_MMAP_THRESHOLD_=$mmap_threshold MALLOC_TRIM_THRESHOLD_=$trim_threshold"
+	env MALLOC_MMAP_THRESHOLD_="$mmap_threshold" MALLOC_TRIM_THRESHOLD_="$trim_threshold" \
+		"$py" "$root/bench/pytorch_bench.py" "${pt_args[@]}" >"$res/pytorch_tuned.r$round.json"
+done
 log "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 export CMP_CPU=${cpu:-unknown} CMP_NPROC=$(nproc) CMP_GO=$(go version) \
 	CMP_CORETYPE=${OPENBLAS_CORETYPE:-} CMP_STEPS=$steps CMP_B1_STEPS=$b1_steps CMP_WARMUP=$warmup \
-	CMP_LOAD_BEFORE=$load_before CMP_THREADS=$threads
+	CMP_LOAD_BEFORE=$load_before CMP_THREADS=$threads CMP_ROUNDS=$rounds
 
 "$py" - "$res" <<'EOF'
 import json, os, sys
 
 res = sys.argv[1]
 def load(name):
-    with open(os.path.join(res, name + ".json")) as f:
-        return json.load(f)
+    """The report of every round merged: per row, the fastest round's
+    figures, with the highest peak RSS of any round."""
+    reps = []
+    for i in range(1, int(os.environ["CMP_ROUNDS"]) + 1):
+        with open(os.path.join(res, "%s.r%d.json" % (name, i))) as f:
+            reps.append(json.load(f))
+    merged = dict(reps[0])
+    merged["rows"] = []
+    for r in reps[0]["rows"]:
+        same = [x for rep in reps for x in rep["rows"] if x["mode"] == r["mode"] and x["batch"] == r["batch"]]
+        best = dict(max(same, key=lambda x: x["images_per_s"]))
+        best["peak_rss_mib"] = max(x["peak_rss_mib"] for x in same)
+        merged["rows"].append(best)
+    return merged
 
 rg = {k: load("resgo_" + k) for k in ("train", "infer100", "infer1")}
 pt = {k: load("pytorch_" + k) for k in ("default", "tuned")}
@@ -164,7 +181,8 @@ print("OPENBLAS_CORETYPE: %s" % (env["CMP_CORETYPE"] or "(not set)"))
 print("tuned malloc: " + " ".join("%s=%s" % kv for kv in sorted(pt["tuned"]["malloc_env"].items())))
 print("model:     base depth %d, %d parameters, %d multiply-adds/image" % (
     p0["depth"], p0["params"], p0["macs_per_image"]))
-print("steps:     %s timed (batch-1 inference %s), %s warm-up" % (env["CMP_STEPS"], env["CMP_B1_STEPS"], env["CMP_WARMUP"]))
+print("steps:     %s timed (batch-1 inference %s), %s warm-up; best of %s round(s)" % (
+    env["CMP_STEPS"], env["CMP_B1_STEPS"], env["CMP_WARMUP"], env["CMP_ROUNDS"]))
 for name, rep in list(rg.items()) + list(pt.items()):
     if rep["macs_per_image"] != r0["macs_per_image"]:
         print("WARNING: %s counts %d multiply-adds/image, resgo train %d" % (
