@@ -206,6 +206,7 @@ func checkPools(t *testing.T, be, ref backend.Backend) {
 		{7, 7, backend.PoolDesc{KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadBottom: 1, PadRight: 1}},
 		{5, 6, backend.PoolDesc{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 		{2, 2, backend.PoolDesc{KH: 2, KW: 2, StrideH: 2, StrideW: 2}},
+		{4, 42, backend.PoolDesc{KH: 2, KW: 2, StrideH: 2, StrideW: 2}}, // 21 columns: two vectors and a tail
 	} {
 		name := fmt.Sprintf("%dx%d/k%d/s%d", p.h, p.w, p.d.KH, p.d.StrideH)
 		oh, ow := p.d.OutSize(p.h, p.w)

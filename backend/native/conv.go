@@ -295,18 +295,14 @@ func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc
 		be.parallel(cnt, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				for o := 0; o < g.o; o++ {
-					src := out[o*cols+i*p : o*cols+(i+1)*p]
 					dst := ys[((n0+i)*g.o+o)*p : ((n0+i)*g.o+o+1)*p]
+					copy(dst, out[o*cols+i*p:o*cols+(i+1)*p])
 					bias := float32(0)
 					if bs != nil {
 						bias = bs[o]
 					}
-					for j, v := range src {
-						v += bias
-						if d.ReLU && v < 0 {
-							v = 0
-						}
-						dst[j] = v
+					if bs != nil || d.ReLU {
+						biasReLU(dst, bias, d.ReLU)
 					}
 				}
 			}

@@ -28,6 +28,15 @@ func argmax(plane []float32, w, y0, y1, x0, x1 int) int {
 	return best
 }
 
+// maxPairsGo is the portable maxPairs.
+func maxPairsGo(r0, r1, out []float32) {
+	for px := range out {
+		// Builtin max is branch-free; which cell wins is too random for
+		// branches to predict.
+		out[px] = max(max(r0[2*px], r0[2*px+1]), max(r1[2*px], r1[2*px+1]))
+	}
+}
+
 // tiles2x2 reports whether a pooling is the common 2x2, stride-2 one that
 // tiles an even map exactly (no padding, no overlap).
 func tiles2x2(d backend.PoolDesc, h, w, oh, ow int) bool {
@@ -44,13 +53,7 @@ func (be *Backend) maxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 			for p := lo; p < hi; p++ {
 				plane, out := xs[p*h*w:(p+1)*h*w], ys[p*oh*ow:(p+1)*oh*ow]
 				for py := 0; py < oh; py++ {
-					r0, r1 := plane[2*py*w:(2*py+1)*w], plane[(2*py+1)*w:(2*py+2)*w]
-					row := out[py*ow : (py+1)*ow]
-					for px := range row {
-						// Builtin max is branch-free; which cell wins is
-						// too random for branches to predict.
-						row[px] = max(max(r0[2*px], r0[2*px+1]), max(r1[2*px], r1[2*px+1]))
-					}
+					maxPairs(plane[2*py*w:(2*py+1)*w], plane[(2*py+1)*w:(2*py+2)*w], out[py*ow:(py+1)*ow])
 				}
 			}
 		})

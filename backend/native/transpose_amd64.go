@@ -39,4 +39,22 @@ func biasReLU(x []float32, bias float32, relu bool) {
 	biasReLUGo(x[n:], bias, relu)
 }
 
+//go:noescape
+func maxPairsAVX(r0, r1, out *float32, n int)
+
+// maxPairs sets out[i] to the largest of r0[2i], r0[2i+1], r1[2i] and
+// r1[2i+1]: with AVX2 on whole vectors, the tail (and other CPUs) in Go.
+func maxPairs(r0, r1, out []float32) {
+	n := 0
+	if hasAVX2 && len(out) >= 8 {
+		n = len(out) &^ 7
+		_, _ = r0[2*n-1], r1[2*n-1]
+		maxPairsAVX(&r0[0], &r1[0], &out[0], n)
+	}
+	maxPairsGo(r0[2*n:], r1[2*n:], out[n:])
+}
+
 var hasAVX = cpu.X86.HasAVX && kern.name != "generic"
+
+// hasAVX2 also allows VPERMPD.
+var hasAVX2 = cpu.X86.HasAVX2 && kern.name != "generic"

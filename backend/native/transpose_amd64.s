@@ -113,3 +113,37 @@ biasonly:
 brdone:
 	VZEROUPPER
 	RET
+
+// func maxPairsAVX(r0, r1, out *float32, n int)
+//
+// out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < n (n a multiple
+// of 8): the 2x2, stride-2 max-pool of two rows. Vertical maxima first,
+// then even and odd lanes side by side (VSHUFPS), the lanes back in order
+// (VPERMPD).
+TEXT ·maxPairsAVX(SB), NOSPLIT, $0-32
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JEQ mpdone
+
+mploop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMAXPS (DX), Y0, Y0
+	VMAXPS 32(DX), Y1, Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VMAXPS Y3, Y2, Y2
+	VPERMPD $0xD8, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ mploop
+
+mpdone:
+	VZEROUPPER
+	RET
