@@ -45,13 +45,16 @@ func maxPairsAVX(r0, r1, out *float32, n int)
 // maxPairs sets out[i] to the largest of r0[2i], r0[2i+1], r1[2i] and
 // r1[2i+1]: with AVX2 on whole vectors, the tail (and other CPUs) in Go.
 func maxPairs(r0, r1, out []float32) {
-	n := 0
-	if hasAVX2 && len(out) >= 8 {
-		n = len(out) &^ 7
-		_, _ = r0[2*n-1], r1[2*n-1]
-		maxPairsAVX(&r0[0], &r1[0], &out[0], n)
+	if !hasAVX2 || len(out) < 8 {
+		maxPairsGo(r0, r1, out)
+		return
 	}
-	maxPairsGo(r0[2*n:], r1[2*n:], out[n:])
+	n := len(out)
+	_, _ = r0[2*n-1], r1[2*n-1]
+	maxPairsAVX(&r0[0], &r1[0], &out[0], n&^7)
+	if n%8 != 0 { // the last 8 again, overlapping: same values
+		maxPairsAVX(&r0[2*n-16], &r1[2*n-16], &out[n-8], 8)
+	}
 }
 
 var hasAVX = cpu.X86.HasAVX && kern.name != "generic"
