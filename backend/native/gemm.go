@@ -20,6 +20,9 @@ type microKernel struct {
 	// (see direct.go): tileRows x tileCols outputs per call.
 	tileRows, tileCols int
 	tile               tileFunc
+	// tileHalf, if not nil, computes only the first tileRows/2 rows of a
+	// tile (same table): for a last tile at most half full.
+	tileHalf tileFunc
 }
 
 // The cache blocking (BLIS's Kc, Mc, Nc): an Mc x Kc block of A stays in L2

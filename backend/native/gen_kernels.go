@@ -92,6 +92,11 @@ type tileKernel struct {
 	vecs  int
 	xor   string
 	ptrs  []string // one general register per row of X
+	// tableRows, when set, is the row count of the table's entries (the
+	// kernel reads only the first len(ptrs) rows of each): a half-height
+	// kernel for the last, partly empty tile of a table made for the full
+	// one.
+	tableRows int
 }
 
 func (k tileKernel) gen(b *strings.Builder) {
@@ -101,7 +106,11 @@ func (k tileKernel) gen(b *strings.Builder) {
 	bcast := func(r int) string { return fmt.Sprintf("%s%d", k.reg, nacc+k.vecs+r%2) }
 	acc := func(r, v int) string { return fmt.Sprintf("%s%d", k.reg, r*k.vecs+v) }
 	vbytes := k.lanes * 4
-	entry := (mr + 1) * 4
+	tableRows := mr
+	if k.tableRows > 0 {
+		tableRows = k.tableRows
+	}
+	entry := (tableRows + 1) * 4
 	fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)\n", k.name)
 	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-72\n", k.name)
 	// ldb (B's row stride) and tapStride to bytes, in their own slots.
@@ -119,7 +128,7 @@ func (k tileKernel) gen(b *strings.Builder) {
 	for r, p := range k.ptrs {
 		fmt.Fprintf(b, "\tMOVLQSX %d(CX), %s\n\tLEAQ (DI)(%s*4), %s\n", r*4, p, p, p)
 	}
-	fmt.Fprintf(b, "\tMOVLQSX %d(CX), DI\n\tIMULQ tapStride+64(FP), DI\n\tADDQ w+32(FP), DI\n", mr*4)
+	fmt.Fprintf(b, "\tMOVLQSX %d(CX), DI\n\tIMULQ tapStride+64(FP), DI\n\tADDQ w+32(FP), DI\n", tableRows*4)
 	fmt.Fprintf(b, "\tADDQ $%d, CX\n\tMOVQ CX, tbl+0(FP)\n\tMOVQ kc+16(FP), CX\n\tNEGQ CX\n", entry)
 	fmt.Fprintf(b, "%s_loop:\n", k.name)
 	for v := 0; v < k.vecs; v++ {
@@ -180,6 +189,8 @@ func main() {
 	}
 	tileKernel{name: "tile12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
+	tileKernel{name: "tile6x32AVX512Half", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
+		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}, tableRows: 12}.gen(&b)
 	tileKernel{name: "tile6x16AVX2", reg: "Y", lanes: 8, vecs: 2, xor: "VXORPS",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}}.gen(&b)
 	genPeak(&b, "peakLoopAVX512", "Z", "VPXORD")

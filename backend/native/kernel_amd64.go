@@ -38,6 +38,9 @@ func kernel6x16AVX2Strided(kc int, a, b, c *float32, ldc, lda, ldb int)
 func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
 
 //go:noescape
+func tile6x32AVX512Half(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
+
+//go:noescape
 func tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
 
 // selectKernel picks the widest micro-kernel this CPU (and OS) supports.
@@ -47,7 +50,7 @@ func selectKernel() microKernel {
 	}
 	if cpu.X86.HasAVX512F && os.Getenv("RESGO_KERNEL") != "avx2" {
 		return microKernel{name: "avx512", mr: 12, nr: 32, fn: kernel12x32AVX512, set: kernel12x32AVX512Set, strided: kernel12x32AVX512Strided, stridedAdd: kernel12x32AVX512StridedAdd,
-			tileRows: 12, tileCols: 32, tile: tile12x32AVX512}
+			tileRows: 12, tileCols: 32, tile: tile12x32AVX512, tileHalf: tile6x32AVX512Half}
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		return microKernel{name: "avx2", mr: 6, nr: 16, fn: kernel6x16AVX2, set: kernel6x16AVX2Set, strided: kernel6x16AVX2Strided, stridedAdd: kernel6x16AVX2StridedAdd,

@@ -264,12 +264,21 @@ func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp, bs []float32, relu bool
 						winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
 					}
 					tiles := (r1 - r0 + mr - 1) / mr
+					// A last tile at most half full takes the half-height kernel.
+					last := kern.tile
+					if r1-r0-(tiles-1)*mr <= mr/2 && kern.tileHalf != nil {
+						last = kern.tileHalf
+					}
 					for xi := 0; xi < winoPoints; xi++ {
 						for j := 0; j < blocks; j++ {
 							wj := &wp[j*winoPoints*ci*nr]
 							for t := 0; t < tiles; t++ {
 								e := (xi*(blk.rows/mr) + t) * (mr + 1)
-								kern.tile(&blk.table[e], 1, ci, &v[0], wj, &m[xi*blk.mPlane+t*mr*ldc+j*nr], ldc, ldb, tapStride)
+								tile := kern.tile
+								if t == tiles-1 {
+									tile = last
+								}
+								tile(&blk.table[e], 1, ci, &v[0], wj, &m[xi*blk.mPlane+t*mr*ldc+j*nr], ldc, ldb, tapStride)
 							}
 						}
 					}
