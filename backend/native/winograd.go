@@ -23,11 +23,13 @@ import "sync"
 //     of output pixels (those inside the map), in PNC rows again.
 //
 // The weight transform G g G^T is a product with a constant 36x9 matrix,
-// so it runs on the GEMM, straight into the packed layout. Backward-data is the same convolution on dy with
-// the weights flipped and transposed. The transforms' constants (1/6,
-// 1/12, 1/24, and the 4s, 5s, 8s of B and A) cost a little precision: the
-// results agree with the direct kernels to a few parts in 10^5 of the
-// outputs' root mean square at worst.
+// so it runs on the GEMM, straight into the packed layout. Backward-data
+// is the same convolution on dy with the weights flipped and transposed;
+// backward-filter works in the transformed domain too (see
+// winoBackwardFilter). The transforms' constants (1/6, 1/12, 1/24, and the
+// 4s, 5s, 8s of B and A) cost a little precision: the results agree with
+// the direct kernels to a few parts in 10^5 of the outputs' root mean
+// square at worst.
 
 const winoPoints = 36 // transform points per tile: (4+3-1)^2
 
