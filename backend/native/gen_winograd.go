@@ -130,46 +130,54 @@ func (g *gen) planeRegs() {
 	g.op("LEAQ (R11)(R11*1), R13")
 }
 
-func (g *gen) input() {
+// toPlanes writes a transform from a side x side patch of vectors, read
+// through a table of offsets, to 36 planes: the 1D transform rows (side
+// inputs in registers 0.., six outputs) down the columns into a frame,
+// then along the frame's rows into planes 6i+k.
+func (g *gen) toPlanes(name, src, doc string, side int, consts [3]uint32, rows func(store func(k, reg int))) {
 	s, vb := g.s, g.s.bytes()
-	name := "winoInput" + s.name
-	fmt.Fprintf(&g.b, `// func %s(x *float32, offs *int32, c int, v *float32, planeStride int)
+	fmt.Fprintf(&g.b, `// func %s(%s *float32, offs *int32, c int, v *float32, planeStride int)
 //
-// For every group of %d channels (c a multiple of %d): d[i][j] = the vector
-// at x + offs[6i+j] (floats), V = B^T d B, V[i][j] stored at
-// v + (6i+j)*planeStride. Columns first, into a 36-vector frame, then rows.
+// For every group of %d channels (c a multiple of %d): %s
 TEXT ·%s(SB), 0, $%d-40
-	MOVQ x+0(FP), SI
+	MOVQ %s+0(FP), SI
 	MOVQ offs+8(FP), R8
 	MOVQ c+16(FP), CX
 	SHRQ $%d, CX
 	MOVQ v+24(FP), DI
 	MOVQ planeStride+32(FP), DX
 	SHLQ $2, DX
-`, name, s.lanes, s.lanes, name, 36*vb, s.shift)
+`, name, src, s.lanes, s.lanes, doc, name, 6*side*vb, src, s.shift)
 	g.planeRegs()
-	g.broadcast(four, 12)
-	g.broadcast(five, 13)
-	g.broadcast(two, 14)
+	for i, c := range consts {
+		g.broadcast(c, 12+i)
+	}
 	fmt.Fprintf(&g.b, "\tTESTQ CX, CX\n\tJEQ %s_done\n%s_loop:\n", name, name)
-	for j := 0; j < 6; j++ {
-		for i := 0; i < 6; i++ {
-			g.op("MOVLQSX %d(R8), AX", (6*i+j)*4)
+	for j := 0; j < side; j++ {
+		for i := 0; i < side; i++ {
+			g.op("MOVLQSX %d(R8), AX", (side*i+j)*4)
 			g.op("VMOVUPS (SI)(AX*4), %%%d", i)
 		}
-		g.inputRows(func(k, reg int) { g.op("VMOVUPS %%%d, %d(SP)", reg, (6*k+j)*vb) })
+		rows(func(k, reg int) { g.op("VMOVUPS %%%d, %d(SP)", reg, (side*k+j)*vb) })
 	}
 	g.op("MOVQ DI, R9")
 	for i := 0; i < 6; i++ {
-		for j := 0; j < 6; j++ {
-			g.op("VMOVUPS %d(SP), %%%d", (6*i+j)*vb, j)
+		for j := 0; j < side; j++ {
+			g.op("VMOVUPS %d(SP), %%%d", (side*i+j)*vb, j)
 		}
-		g.inputRows(func(k, reg int) { g.op("VMOVUPS %%%d, %s", reg, planeAddr(k)) })
+		rows(func(k, reg int) { g.op("VMOVUPS %%%d, %s", reg, planeAddr(k)) })
 		g.op("ADDQ R13, R9")
 	}
 	g.op("ADDQ $%d, SI", vb)
 	g.op("ADDQ $%d, DI", vb)
 	fmt.Fprintf(&g.b, "\tDECQ CX\n\tJNZ %s_loop\n%s_done:\n\tVZEROUPPER\n\tRET\n\n", name, name)
+}
+
+func (g *gen) input() {
+	g.toPlanes("winoInput"+g.s.name, "x", `d[i][j] = the vector
+// at x + offs[6i+j] (floats), V = B^T d B, V[i][j] stored at
+// v + (6i+j)*planeStride. Columns first, into a 36-vector frame, then rows.`,
+		6, [3]uint32{four, five, two}, g.inputRows)
 }
 
 func (g *gen) output() {
@@ -252,45 +260,10 @@ func (g *gen) gradRows(store func(k, reg int)) {
 // grad writes the transform of output gradients for backward-filter: the
 // adjoint of the output transform, A dY A^T, 4x4 to 6x6.
 func (g *gen) grad() {
-	s, vb := g.s, g.s.bytes()
-	name := "winoGrad" + s.name
-	fmt.Fprintf(&g.b, `// func %s(dy *float32, offs *int32, c int, v *float32, planeStride int)
-//
-// For every group of %d channels (c a multiple of %d): d[k][l] = the vector
+	g.toPlanes("winoGrad"+g.s.name, "dy", `d[k][l] = the vector
 // at dy + offs[4k+l] (floats), V = A d A^T, V[i][j] stored at
-// v + (6i+j)*planeStride. Columns first, into a frame, then rows.
-TEXT ·%s(SB), 0, $%d-40
-	MOVQ dy+0(FP), SI
-	MOVQ offs+8(FP), R8
-	MOVQ c+16(FP), CX
-	SHRQ $%d, CX
-	MOVQ v+24(FP), DI
-	MOVQ planeStride+32(FP), DX
-	SHLQ $2, DX
-`, name, s.lanes, s.lanes, name, 24*vb, s.shift)
-	g.planeRegs()
-	g.broadcast(two, 12)
-	g.broadcast(four, 13)
-	g.broadcast(eight, 14)
-	fmt.Fprintf(&g.b, "\tTESTQ CX, CX\n\tJEQ %s_done\n%s_loop:\n", name, name)
-	for l := 0; l < 4; l++ {
-		for k := 0; k < 4; k++ {
-			g.op("MOVLQSX %d(R8), AX", (4*k+l)*4)
-			g.op("VMOVUPS (SI)(AX*4), %%%d", k)
-		}
-		g.gradRows(func(i, reg int) { g.op("VMOVUPS %%%d, %d(SP)", reg, (4*i+l)*vb) })
-	}
-	g.op("MOVQ DI, R9")
-	for i := 0; i < 6; i++ {
-		for l := 0; l < 4; l++ {
-			g.op("VMOVUPS %d(SP), %%%d", (4*i+l)*vb, l)
-		}
-		g.gradRows(func(j, reg int) { g.op("VMOVUPS %%%d, %s", reg, planeAddr(j)) })
-		g.op("ADDQ R13, R9")
-	}
-	g.op("ADDQ $%d, SI", vb)
-	g.op("ADDQ $%d, DI", vb)
-	fmt.Fprintf(&g.b, "\tDECQ CX\n\tJNZ %s_loop\n%s_done:\n\tVZEROUPPER\n\tRET\n\n", name, name)
+// v + (6i+j)*planeStride. Columns first, into a frame, then rows.`,
+		4, [3]uint32{two, four, eight}, g.gradRows)
 }
 
 func main() {

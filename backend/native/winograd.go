@@ -37,9 +37,24 @@ const winoPoints = 36 // transform points per tile: (4+3-1)^2
 // pixel (index in the map) of each of its 36 input taps, -1 in the
 // padding, and of each of its 16 outputs, -1 outside the map.
 type winoTiles struct {
-	count int
-	in    [][36]int32
-	out   [][16]int32
+	count  int
+	pixels int // of the map
+	in     [][36]int32
+	out    [][16]int32
+}
+
+// rowOffsets fills offs with where row (tile t, image img of n) finds each
+// of pixels' entries (tl.in[t] or tl.out[t]) in PNC rows of c channels:
+// the pixel's row, or the spare row after the n*P real ones (zeros for
+// the input, a sink for the output) where there is no pixel.
+func (tl *winoTiles) rowOffsets(pixels []int32, t, img, n, c int, offs []int32) {
+	spare := int32(n * tl.pixels * c)
+	for k, px := range pixels {
+		offs[k] = spare
+		if px >= 0 {
+			offs[k] = (px*int32(n) + int32(img)) * int32(c)
+		}
+	}
 }
 
 func (be *Backend) winoTiling(h, w int) *winoTiles {
@@ -48,7 +63,7 @@ func (be *Backend) winoTiling(h, w int) *winoTiles {
 		return t
 	}
 	th, tw := (h+3)/4, (w+3)/4
-	t := &winoTiles{count: th * tw, in: make([][36]int32, th*tw), out: make([][16]int32, th*tw)}
+	t := &winoTiles{count: th * tw, pixels: h * w, in: make([][36]int32, th*tw), out: make([][16]int32, th*tw)}
 	pixel := func(y, x int) int32 {
 		if y < 0 || y >= h || x < 0 || x >= w {
 			return -1
@@ -250,19 +265,12 @@ func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp, bs []float32, relu bool
 				for img := 0; img < cnt; img++ {
 					sliverImage(src, cnt, ci, p, ci, in, img)
 				}
-				zero, sink := cnt*p*ci, cnt*p*co
-				clear(in[zero : zero+ci])
+				clear(in[cnt*p*ci : (cnt*p+1)*ci]) // the zero row
 				rows := tl.count * cnt
 				for r0 := 0; r0 < rows; r0 += blk.rows {
 					r1 := min(rows, r0+blk.rows)
 					for r := r0; r < r1; r++ {
-						t, img := r/cnt, r%cnt
-						for k, px := range tl.in[t] {
-							inOffs[k] = int32(zero)
-							if px >= 0 {
-								inOffs[k] = (px*int32(cnt) + int32(img)) * int32(ci)
-							}
-						}
+						tl.rowOffsets(tl.in[r/cnt][:], r/cnt, r%cnt, cnt, ci, inOffs[:])
 						winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
 					}
 					tiles := (r1 - r0 + mr - 1) / mr
@@ -285,13 +293,7 @@ func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp, bs []float32, relu bool
 						}
 					}
 					for r := r0; r < r1; r++ {
-						t, img := r/cnt, r%cnt
-						for k, px := range tl.out[t] {
-							outOffs[k] = int32(sink)
-							if px >= 0 {
-								outOffs[k] = (px*int32(cnt) + int32(img)) * int32(co)
-							}
-						}
+						tl.rowOffsets(tl.out[r/cnt][:], r/cnt, r%cnt, cnt, co, outOffs[:])
 						winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &outOffs, bs, relu)
 					}
 				}
@@ -362,20 +364,9 @@ func (be *Backend) winoBackwardFilter(g convGeom, xs, dys, dws, dbs []float32) {
 		var inOffs [36]int32
 		var dyOffs [16]int32
 		for r := lo; r < hi; r++ {
-			t, img := r/n, r%n
-			for k, px := range tl.in[t] {
-				inOffs[k] = int32(pixels * ci)
-				if px >= 0 {
-					inOffs[k] = (px*int32(n) + int32(img)) * int32(ci)
-				}
-			}
+			tl.rowOffsets(tl.in[r/n][:], r/n, r%n, n, ci, inOffs[:])
 			winoInput(in, &inOffs, ci, v[r*ci:], vPlane)
-			for k, px := range tl.out[t] {
-				dyOffs[k] = int32(pixels * co)
-				if px >= 0 {
-					dyOffs[k] = (px*int32(n) + int32(img)) * int32(co)
-				}
-			}
+			tl.rowOffsets(tl.out[r/n][:], r/n, r%n, n, co, dyOffs[:])
 			winoGrad(dy, &dyOffs, co, d[r*co:], dPlane)
 		}
 	})

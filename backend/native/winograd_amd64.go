@@ -40,14 +40,24 @@ var winoLanes = func() int {
 	return 0
 }()
 
-// winoInput is winoInputGo, in vectors when the CPU has them and c is a
-// multiple of their width.
-func winoInput(x []float32, offs *[36]int32, c int, v []float32, planeStride int) {
+// vectorLanes is the vector width for c channels: winoLanes, or 8 where
+// c is not a multiple of 16, or 0 (Go) where it is not one of 8.
+func vectorLanes(c int) int {
 	lanes := winoLanes
 	if lanes == 16 && c%16 != 0 {
 		lanes = 8
 	}
-	if lanes == 0 || c%lanes != 0 || c == 0 {
+	if lanes == 0 || c == 0 || c%lanes != 0 {
+		return 0
+	}
+	return lanes
+}
+
+// winoInput is winoInputGo, in vectors when the CPU has them and c is a
+// multiple of their width.
+func winoInput(x []float32, offs *[36]int32, c int, v []float32, planeStride int) {
+	lanes := vectorLanes(c)
+	if lanes == 0 {
 		winoInputGo(x, offs, c, v, planeStride)
 		return
 	}
@@ -65,11 +75,8 @@ func winoInput(x []float32, offs *[36]int32, c int, v []float32, planeStride int
 // winoGrad is winoGradGo, in vectors when the CPU has them and c is a
 // multiple of their width.
 func winoGrad(dy []float32, offs *[16]int32, c int, v []float32, planeStride int) {
-	lanes := winoLanes
-	if lanes == 16 && c%16 != 0 {
-		lanes = 8
-	}
-	if lanes == 0 || c%lanes != 0 || c == 0 {
+	lanes := vectorLanes(c)
+	if lanes == 0 {
 		winoGradGo(dy, offs, c, v, planeStride)
 		return
 	}
@@ -87,11 +94,8 @@ func winoGrad(dy []float32, offs *[16]int32, c int, v []float32, planeStride int
 // winoOutput is winoOutputGo, in vectors when the CPU has them and c is a
 // multiple of their width. bias is nil or has c values.
 func winoOutput(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool) {
-	lanes := winoLanes
-	if lanes == 16 && c%16 != 0 {
-		lanes = 8
-	}
-	if lanes == 0 || c%lanes != 0 || c == 0 || (bias == nil && len(zeroBias) < c) {
+	lanes := vectorLanes(c)
+	if lanes == 0 || (bias == nil && len(zeroBias) < c) {
 		winoOutputGo(m, planeStride, c, y, offs, bias, relu)
 		return
 	}
