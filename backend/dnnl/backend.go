@@ -188,6 +188,7 @@ func (be *Backend) New(shape ...int) backend.Tensor { return be.newTensor(shape,
 
 // Upload implements backend.Backend.
 func (be *Backend) Upload(t backend.Tensor, src []float32) {
+	defer alive(t)
 	dt := tensor(t)
 	if len(src) != backend.Len(dt.shape) {
 		panic(fmt.Sprintf("dnnl: upload of %d values into shape %v", len(src), dt.shape))
@@ -199,6 +200,7 @@ func (be *Backend) Upload(t backend.Tensor, src []float32) {
 
 // Download implements backend.Backend.
 func (be *Backend) Download(t backend.Tensor, dst []float32) {
+	defer alive(t)
 	dt := tensor(t)
 	md := plainMD(dt.shape)
 	copy(dst, be.transient(dt, &md).floats()[:backend.Len(dt.shape)])
@@ -206,6 +208,7 @@ func (be *Backend) Download(t backend.Tensor, dst []float32) {
 
 // Zero implements backend.Backend.
 func (be *Backend) Zero(t backend.Tensor) {
+	defer alive(t)
 	dt := tensor(t)
 	dt.touch()
 	clear(dt.buf.floats())
@@ -213,6 +216,7 @@ func (be *Backend) Zero(t backend.Tensor) {
 
 // Copy implements backend.Backend.
 func (be *Backend) Copy(dst, src backend.Tensor) {
+	defer alive(dst, src)
 	d, s := tensor(dst), tensor(src)
 	be.becomeOutput(d, &s.md)
 	copy(d.buf.floats(), s.buf.floats())
@@ -357,6 +361,7 @@ func (be *Backend) parallel(n int, fn func(lo, hi int)) {
 
 // ReLUBackward implements backend.Backend.
 func (be *Backend) ReLUBackward(y, dy, dx backend.Tensor) {
+	defer alive(y, dy, dx)
 	yt, dyt, dxt := tensor(y), tensor(dy), tensor(dx)
 	if dxt == dyt {
 		// In place: dy takes y's layout first.
@@ -490,6 +495,7 @@ func (be *Backend) ChannelPadBackward(dy, dx backend.Tensor, before int) {
 // offset and both channel counts are whole blocks: then it is a copy of
 // whole 16-channel blocks. Backward copies the blocks the other way.
 func (be *Backend) padBlocked(small, big *Tensor, before int, backward bool) bool {
+	defer alive(small, big)
 	n, c, h, w := small.shape[0], small.shape[1], small.shape[2], small.shape[3]
 	cb := big.shape[1]
 	if before%16 != 0 || c%16 != 0 || cb%16 != 0 {
@@ -526,6 +532,7 @@ func (be *Backend) padBlocked(small, big *Tensor, before int, backward bool) boo
 // primitives with different layouts would otherwise reallocate y on every
 // step.
 func (be *Backend) AddTo(y, x backend.Tensor) {
+	defer alive(y, x)
 	yt := tensor(y)
 	yt.touch()
 	xs := be.as(tensor(x), &yt.md).floats()
@@ -556,6 +563,7 @@ func (be *Backend) hostPlain(t *Tensor) []float32 {
 // LinearForward implements backend.Backend: a small GEMM done on plain
 // memory (10 classes by 512 features in the tutorial's model).
 func (be *Backend) LinearForward(x, w, b, y backend.Tensor) {
+	defer alive(x, w, b, y)
 	xt, wt, yt := tensor(x), tensor(w), tensor(y)
 	n, k, m := xt.shape[0], xt.shape[1], wt.shape[0]
 	xs, ws := be.hostPlain(xt), be.hostPlain(wt)
@@ -582,6 +590,7 @@ func (be *Backend) LinearForward(x, w, b, y backend.Tensor) {
 
 // LinearBackward implements backend.Backend.
 func (be *Backend) LinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
+	defer alive(x, w, dy, dx, dw, db)
 	xt, wt, dyt := tensor(x), tensor(w), tensor(dy)
 	n, k, m := xt.shape[0], xt.shape[1], wt.shape[0]
 	xs, ws, g := be.hostPlain(xt), be.hostPlain(wt), be.hostPlain(dyt)
@@ -632,6 +641,7 @@ func (be *Backend) LinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
 // SoftmaxCrossEntropy implements backend.Backend, on the host: logits are
 // a few hundred values.
 func (be *Backend) SoftmaxCrossEntropy(logits backend.Tensor, labels []int32, dlogits backend.Tensor) float64 {
+	defer alive(logits, dlogits)
 	lt := tensor(logits)
 	var ds []float32
 	if dlogits != nil {
@@ -645,6 +655,7 @@ func (be *Backend) SoftmaxCrossEntropy(logits backend.Tensor, labels []int32, dl
 
 // Axpy implements backend.Backend.
 func (be *Backend) Axpy(alpha float32, x, y backend.Tensor) {
+	defer alive(x, y)
 	yt, xs := be.accumulate(y, x)
 	ys := yt.buf.floats()
 	be.parallel(len(ys), func(lo, hi int) {
@@ -656,6 +667,7 @@ func (be *Backend) Axpy(alpha float32, x, y backend.Tensor) {
 
 // Lerp implements backend.Backend.
 func (be *Backend) Lerp(y, x backend.Tensor, t float32) {
+	defer alive(y, x)
 	yt, xs := be.accumulate(y, x)
 	ys := yt.buf.floats()
 	be.parallel(len(ys), func(lo, hi int) {
@@ -668,6 +680,7 @@ func (be *Backend) Lerp(y, x backend.Tensor, t float32) {
 // SumSquares implements backend.Backend. Padding in blocked layouts is
 // zero, so it adds nothing.
 func (be *Backend) SumSquares(t backend.Tensor) float64 {
+	defer alive(t)
 	var s float64
 	for _, v := range tensor(t).buf.floats() {
 		s += float64(v) * float64(v)

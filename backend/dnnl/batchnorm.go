@@ -78,6 +78,7 @@ func (be *Backend) BatchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, d
 // ReLUForward implements backend.Backend, element by element in x's
 // layout (padding stays zero).
 func (be *Backend) ReLUForward(x, y backend.Tensor) {
+	defer alive(x, y)
 	xt, yt := tensor(x), tensor(y)
 	if xt != yt {
 		be.becomeOutput(yt, &xt.md)
@@ -93,6 +94,7 @@ func (be *Backend) ReLUForward(x, y backend.Tensor) {
 
 // Scale implements backend.Backend.
 func (be *Backend) Scale(t backend.Tensor, alpha float32) {
+	defer alive(t)
 	dt := tensor(t)
 	dt.touch()
 	vs := dt.buf.floats()

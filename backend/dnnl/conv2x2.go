@@ -121,6 +121,7 @@ func layouts2x2(g C.rg_geom) (x, w, y C.dnnl_memory_desc_t) {
 // X_q is the [N, C] matrix of input pixel q, W_t the [C, O] matrix of
 // tap t.
 func (be *Backend) conv2x2Forward(x, w, b, y *Tensor, g C.rg_geom, relu bool) {
+	defer alive(x, w, b, y)
 	n, c, o := int64(g.n), int64(g.c), int64(g.o)
 	xmd, wmd, ymd := layouts2x2(g)
 	xb := be.as(x, &xmd)
@@ -154,6 +155,7 @@ func (be *Backend) conv2x2Forward(x, w, b, y *Tensor, g C.rg_geom, relu bool) {
 
 // conv2x2BackwardData: dX_q = sum over p of dY_p W_tap(p,q)^T.
 func (be *Backend) conv2x2BackwardData(dy, w, dx *Tensor, g C.rg_geom) {
+	defer alive(dy, w, dx)
 	n, c, o := int64(g.n), int64(g.c), int64(g.o)
 	xmd, _, ymd := layouts2x2(g)
 	// The weights as HWOI (a transient copy): each tap's [O, C] matrix then
@@ -176,6 +178,7 @@ func (be *Backend) conv2x2BackwardData(dy, w, dx *Tensor, g C.rg_geom) {
 // conv2x2BackwardFilter: dW_t = sum over the pairs (p, q) that tap t joins
 // of X_q^T dY_p; the bias gradient sums dY over examples and pixels.
 func (be *Backend) conv2x2BackwardFilter(x, dy, dw, db *Tensor, g C.rg_geom) {
+	defer alive(x, dy, dw, db)
 	n, c, o := int64(g.n), int64(g.c), int64(g.o)
 	xmd, wmd, ymd := layouts2x2(g)
 	xb, dyb := be.as(x, &xmd), be.as(dy, &ymd)

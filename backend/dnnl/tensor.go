@@ -62,6 +62,13 @@ type view struct {
 	buf     *buffer
 }
 
+// alive keeps its arguments, and so the C memory their buffers own, from
+// being collected before it runs (deferred at the top of a method): the
+// float32 slices and raw pointers into that memory that methods compute
+// with are invisible to the garbage collector, so a tensor the caller no
+// longer needs could otherwise be freed halfway through.
+func alive(ts ...any) { runtime.KeepAlive(ts) }
+
 // Shape implements backend.Tensor.
 func (t *Tensor) Shape() []int { return t.shape }
 
