@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Point is a value at an x position (an epoch, or a step).
@@ -93,7 +95,10 @@ func ErrorCurves(runs []Run, o Options, paths ...string) error {
 	if math.IsInf(lo, 1) {
 		return fmt.Errorf("charts: nothing to draw")
 	}
-	p.Y.Min, p.Y.Max = lo/1.2, hi*1.2
+	// Room above the highest point for the legend, which sits at the
+	// top: on a log axis a factor, not an offset.
+	p.Y.Min, p.Y.Max = lo/1.3, hi*math.Pow(hi/lo*1.7, 0.35)
+	style(p)
 	for _, path := range paths {
 		if err := save(p, path); err != nil {
 			return fmt.Errorf("charts: writing %s: %v", path, err)
@@ -102,13 +107,37 @@ func ErrorCurves(runs []Run, o Options, paths ...string) error {
 	return nil
 }
 
+// style sets text large enough to read on a screen without zooming.
+func style(p *plot.Plot) {
+	p.Title.TextStyle.Font.Size = vg.Points(15)
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font.Size = vg.Points(13)
+		a.Tick.Label.Font.Size = vg.Points(11)
+	}
+	p.Legend.TextStyle.Font.Size = vg.Points(11)
+	p.Legend.Padding = vg.Points(2)
+}
+
+// Size and resolution of saved charts: 1,440 x 900 pixels as PNG.
+const (
+	chartWidth, chartHeight = 9 * vg.Inch, 5.625 * vg.Inch
+	pngDPI                  = 160
+)
+
 // save writes the chart atomically: an earlier chart is never left half
 // overwritten.
 func save(p *plot.Plot, path string) error {
 	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
-	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, format)
-	if err != nil {
-		return err
+	var wt io.WriterTo
+	if format == "png" {
+		c := vgimg.NewWith(vgimg.UseWH(chartWidth, chartHeight), vgimg.UseDPI(pngDPI))
+		p.Draw(draw.New(c))
+		wt = vgimg.PngCanvas{Canvas: c}
+	} else {
+		var err error
+		if wt, err = p.WriterTo(chartWidth, chartHeight, format); err != nil {
+			return err
+		}
 	}
 	return atomicfile.Write(filepath.Dir(path), filepath.Base(path), "."+filepath.Base(path)+".tmp-", func(w io.Writer) error {
 		_, err := wt.WriteTo(w)

@@ -328,10 +328,8 @@ func parseHeader(header []byte) (map[string]tensorInfo, map[string]string, error
 		if key == "" {
 			return nil, nil, errors.New("empty tensor name")
 		}
-		var info tensorInfo
-		td := json.NewDecoder(bytes.NewReader(raw))
-		td.DisallowUnknownFields()
-		if err := td.Decode(&info); err != nil {
+		info, err := parseTensorInfo(raw)
+		if err != nil {
 			return nil, nil, fmt.Errorf("tensor %q: %v", key, err)
 		}
 		infos[key] = info
@@ -346,4 +344,24 @@ func parseHeader(header []byte) (map[string]tensorInfo, map[string]string, error
 		return nil, nil, err
 	}
 	return infos, meta, nil
+}
+
+// parseTensorInfo reads one tensor's entry. Field names must match
+// exactly: encoding/json alone would accept "Dtype" for "dtype", and a
+// flipped bit would pass unnoticed.
+func parseTensorInfo(raw json.RawMessage) (tensorInfo, error) {
+	var info tensorInfo
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return info, err
+	}
+	for k := range fields {
+		if k != "dtype" && k != "shape" && k != "data_offsets" {
+			return info, fmt.Errorf("unknown field %q", k)
+		}
+	}
+	td := json.NewDecoder(bytes.NewReader(raw))
+	td.DisallowUnknownFields()
+	err := td.Decode(&info)
+	return info, err
 }

@@ -18,8 +18,11 @@ import (
 const (
 	// FormatVersion is stored under the "format" metadata key; Load
 	// refuses files without it so a stray safetensors file from another
-	// tool is never mistaken for trainer state.
-	FormatVersion = "resgo-checkpoint-v1"
+	// tool is never mistaken for trainer state. Version 2 files carry a
+	// checksum, which Load requires of them.
+	FormatVersion = "resgo-checkpoint-v2"
+	// FormatVersion1 files, written before checksums, still load.
+	FormatVersion1 = "resgo-checkpoint-v1"
 	// DefaultPrefix names checkpoints as the TensorFlow MNIST tutorial does.
 	DefaultPrefix = "mnist_model"
 	// DefaultKeep matches TF Saver's max_to_keep default.
@@ -27,8 +30,12 @@ const (
 	// IndexFile is the human-readable index written next to checkpoints.
 	IndexFile = "checkpoint"
 
+	// TempPrefix starts the names of files being written; a killed
+	// writer leaves them, and RemoveStaleTemps deletes them.
+	TempPrefix = ".tmp-"
+
 	ext        = ".safetensors"
-	tempPrefix = ".tmp-"
+	tempPrefix = TempPrefix
 )
 
 // ErrNoCheckpoint is returned (wrapped) by LoadLatestGood when the
@@ -178,12 +185,19 @@ func (s *Store) Save(step int64, tensors map[string]Tensor, meta map[string]stri
 	}
 	m["format"] = FormatVersion
 	m["step"] = strconv.FormatInt(step, 10)
+	delete(m, checksumKey)
 
 	// Validate up front so a bad tensor fails without even creating the
 	// directory or a temp file.
 	if _, _, err := checkEncodable(tensors, m); err != nil {
 		return "", err
 	}
+	// A checkpoint is what a user falls back on: one holding NaN or Inf
+	// would poison every run resumed or evaluated from it.
+	if err := checkFinite(tensors); err != nil {
+		return "", fmt.Errorf("checkpoint: save step %d: %w", step, err)
+	}
+	m[checksumKey] = checksum(tensors, m)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("checkpoint: save step %d: %w", step, err)
 	}
@@ -259,8 +273,11 @@ func writeAtomic(dir, name string, write func(io.Writer) error) error {
 	return atomicfile.Write(dir, name, tempPrefix, write)
 }
 
-// Load reads and fully validates the checkpoint file at path. Every error
-// names the file.
+// Load reads and fully validates the checkpoint file at path: its layout,
+// its checksum (version 1 files, written before checksums existed, have
+// none and load), finite values, and, when the file is named <prefix>-<step>
+// .safetensors, that the name's step is the one inside. Every error names
+// the file.
 func Load(path string) (*Checkpoint, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -272,14 +289,42 @@ func Load(path string) (*Checkpoint, error) {
 	}
 	if f, ok := meta["format"]; !ok {
 		return nil, fmt.Errorf("checkpoint: %s: missing metadata \"format\" (not a resgo checkpoint)", path)
-	} else if f != FormatVersion {
+	} else if f != FormatVersion && f != FormatVersion1 {
 		return nil, fmt.Errorf("checkpoint: %s: unsupported format %q (want %q)", path, f, FormatVersion)
 	}
 	step, err := strconv.ParseInt(meta["step"], 10, 64)
 	if err != nil || step < 0 {
 		return nil, fmt.Errorf("checkpoint: %s: invalid step metadata %q", path, meta["step"])
 	}
+	want, ok := meta[checksumKey]
+	if !ok && meta["format"] != FormatVersion1 {
+		return nil, fmt.Errorf("checkpoint: %s: damaged: no checksum in its metadata", path)
+	}
+	if ok {
+		if got := checksum(tensors, meta); got != want {
+			return nil, fmt.Errorf("checkpoint: %s: damaged: checksum %s, but the file says %s", path, got, want)
+		}
+	}
+	if err := checkFinite(tensors); err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	if named, ok := StepFromName(path); ok && named != step {
+		// A renamed or misplaced file would resume from the wrong step
+		// and confuse pruning.
+		return nil, fmt.Errorf("checkpoint: %s: file name says step %d but the file holds step %d", path, named, step)
+	}
 	return &Checkpoint{Path: path, Step: step, Tensors: tensors, Meta: meta}, nil
+}
+
+// StepFromName reports the step in a checkpoint file name of the form
+// <prefix>-<step>.safetensors.
+func StepFromName(path string) (int64, bool) {
+	base := filepath.Base(path)
+	i := strings.LastIndexByte(base, '-')
+	if i < 0 {
+		return 0, false
+	}
+	return parseName(base[:i], base)
 }
 
 // LoadLatestGood loads the newest checkpoint that validates. Newer ones
@@ -287,6 +332,13 @@ func Load(path string) (*Checkpoint, error) {
 // caller can warn. err wraps ErrNoCheckpoint if the directory has no
 // checkpoints; it is another error if there are some but none loads.
 func (s *Store) LoadLatestGood() (ck *Checkpoint, skipped []error, err error) {
+	return s.LoadLatestValid(nil)
+}
+
+// LoadLatestValid is LoadLatestGood with the caller's own check of a
+// loaded checkpoint (its metadata, say): one that fails it is skipped as
+// a damaged file is. check may be nil.
+func (s *Store) LoadLatestValid(check func(*Checkpoint) error) (ck *Checkpoint, skipped []error, err error) {
 	entries, err := s.List()
 	if err != nil {
 		return nil, nil, err
@@ -297,10 +349,8 @@ func (s *Store) LoadLatestGood() (ck *Checkpoint, skipped []error, err error) {
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
 		ck, err := Load(e.Path)
-		if err == nil && ck.Step != e.Step {
-			// A renamed or misplaced file would resume from the wrong
-			// step and confuse pruning; treat it as bad.
-			err = fmt.Errorf("checkpoint: %s: file name says step %d but metadata says %d", e.Path, e.Step, ck.Step)
+		if err == nil && check != nil {
+			err = check(ck)
 		}
 		if err != nil {
 			skipped = append(skipped, err)
@@ -337,3 +387,7 @@ func RemoveStaleTemps(dir string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ErrNonFinite is returned (wrapped) when a checkpoint to save or load
+// holds NaN or infinite values.
+var ErrNonFinite = errors.New("non-finite values")

@@ -34,6 +34,9 @@ type Config struct {
 // rejects the options it does not have, so that equal models have equal
 // configurations.
 func (c *Config) Normalize() error {
+	if err := c.checkBounds(); err != nil {
+		return err
+	}
 	if c.Arch == "seed-resnet34" {
 		if c.Shortcut != "" || c.Stem != "" {
 			return fmt.Errorf("model: seed-resnet34 has a fixed zero-padding shortcut and stem (got shortcut %q, stem %q)", c.Shortcut, c.Stem)
@@ -79,14 +82,16 @@ func Build(be backend.Backend, c Config) (*Model, error) {
 	if err := c.Normalize(); err != nil {
 		return nil, err
 	}
-	if c.BaseDepth < 4 || c.BaseDepth%4 != 0 {
-		return nil, fmt.Errorf("model: base depth %d: must be a positive multiple of 4", c.BaseDepth)
-	}
-	if c.Classes < 2 {
-		return nil, fmt.Errorf("model: %d classes: need at least 2", c.Classes)
-	}
-	if c.Input[0] < 1 || c.Input[1] < 1 || c.Input[2] < 1 {
-		return nil, fmt.Errorf("model: input %dx%dx%d: every size must be positive", c.Input[0], c.Input[1], c.Input[2])
+	if _, shapes := be.(shapesOnly); !shapes {
+		// Refuse a model whose weights alone cannot fit, before
+		// allocating them.
+		f, err := Measure(c)
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckMemory(c, "holding its weights", 4*float64(f.State)); err != nil {
+			return nil, err
+		}
 	}
 	var net *nn.Sequential
 	var err error

@@ -1,6 +1,9 @@
 package train
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/model"
@@ -31,6 +34,16 @@ func Evaluate(be backend.Backend, m *model.Model, set *data.Set, batch int) Eval
 // EvaluateWithProgress is Evaluate, calling progress (when not nil) with
 // the number of examples classified after each batch.
 func EvaluateWithProgress(be backend.Backend, m *model.Model, set *data.Set, batch int, progress func(done int)) Evaluation {
+	ev, _ := EvaluateContext(context.Background(), be, m, set, batch, progress)
+	return ev
+}
+
+// EvaluateContext is EvaluateWithProgress that stops between batches when
+// ctx is cancelled, returning ctx's error and the examples done so far.
+func EvaluateContext(ctx context.Context, be backend.Backend, m *model.Model, set *data.Set, batch int, progress func(done int)) (Evaluation, error) {
+	if batch <= 0 {
+		return Evaluation{}, fmt.Errorf("train: evaluation batch size %d: must be positive", batch)
+	}
 	m.SetTraining(false)
 	defer m.SetTraining(true)
 	k := m.Config.Classes
@@ -42,6 +55,9 @@ func EvaluateWithProgress(be backend.Backend, m *model.Model, set *data.Set, bat
 	logits := make([]float32, batch*k)
 	var x backend.Tensor
 	for lo := 0; lo < set.N; lo += batch {
+		if err := ctx.Err(); err != nil {
+			return ev, err
+		}
 		n := min(batch, set.N-lo)
 		if x == nil || x.Shape()[0] != n {
 			x = be.New(n, m.Config.Input[0], set.Rows, set.Cols)
@@ -62,5 +78,5 @@ func EvaluateWithProgress(be backend.Backend, m *model.Model, set *data.Set, bat
 			progress(lo + n)
 		}
 	}
-	return ev
+	return ev, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/internal/sysinfo"
 	"github.com/resgo/resgo/model"
 )
 
@@ -71,11 +72,35 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if err := o.validate(train); err != nil {
+		return nil, err
+	}
+	foot, err := model.Measure(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	if err := model.CheckMemory(o.Model, fmt.Sprintf("training at batch %d", h.BatchSize),
+		foot.TrainingBytes(h.BatchSize, h.Momentum != 0)); err != nil {
+		return nil, err
+	}
+	store := &checkpoint.Store{Dir: o.CheckpointDir, Prefix: o.Prefix, Keep: o.Keep}
+	// One writer per directory: a second trainer would delete the first
+	// one's temp files and overwrite its checkpoints.
+	lock, err := store.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	if err := checkWritable(store.Dir, checkpointBytes(foot, h)); err != nil {
+		return nil, err
+	}
 	m, err := model.Build(be, o.Model)
 	if err != nil {
 		return nil, err
 	}
-	store := &checkpoint.Store{Dir: o.CheckpointDir, Prefix: o.Prefix, Keep: o.Keep}
 	if err := prepareDir(store, o); err != nil {
 		return nil, err
 	}
@@ -96,11 +121,18 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	batcher.SeekBatch(t.Step)
 	images := make([]float32, h.BatchSize*train.Rows*train.Cols)
 	labels := make([]int32, h.BatchSize)
-	lastSaved, start, startStep := t.Step, time.Now(), t.Step
+	lastSaved := t.Step
+	// The speed is timed from the end of this run's first step, so that
+	// start-up (loading, first-touch allocation) does not count.
+	var speed rateMeter
 	correct, seen := 0, 0
 	save := func() error {
 		tensors, meta := t.Snapshot()
 		path, err := store.Save(t.Step, tensors, meta)
+		if errors.Is(err, checkpoint.ErrNonFinite) {
+			return fmt.Errorf("training diverged by step %d (%v); nothing was saved, and the newest checkpoint in %s, %s, is the last good one (lower --learning-rate)",
+				t.Step, err, o.CheckpointDir, describeSaved(res.Checkpoint, lastSaved))
+		}
 		if err != nil {
 			return fmt.Errorf("saving checkpoint at step %d: %w", t.Step, err)
 		}
@@ -117,51 +149,182 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 			return res, ErrInterrupted
 		}
 		batcher.Next(images, labels)
+		lr := t.LearningRate()
 		loss := t.TrainStep(images, labels)
 		res.Step, res.Loss = t.Step, loss
 		if !Finite(loss) {
-			return res, fmt.Errorf("loss is %v at step %d: training diverged (lower --learning-rate); the last good checkpoint is kept in %s",
-				loss, t.Step, o.CheckpointDir)
+			return res, fmt.Errorf("loss is %v at step %d: training diverged (lower --learning-rate); nothing was saved, and the newest checkpoint in %s, %s, is the last good one",
+				loss, t.Step, o.CheckpointDir, describeSaved(res.Checkpoint, lastSaved))
 		}
+		speed.step(t.Step, h.BatchSize)
 		fmt.Fprintf(o.Out, "After %d training step(s), loss on training batch is %s.\n", t.Step, FormatLoss(loss))
 		if o.Progress != nil {
 			o.Progress(t.Step, loss)
 		}
 		correct, seen = correct+t.BatchCorrect, seen+len(labels)
-		if err := logStep(o, t, loss); err != nil {
+		if err := logStep(o, t, loss, lr); err != nil {
 			return res, err
 		}
 		if o.Validation != nil && o.EvalEvery > 0 && (t.Step%o.EvalEvery == 0 || t.Step == h.Steps) {
-			if err := validate(o, t); err != nil {
+			if err := validate(ctx, o, t); err != nil {
 				return res, err
 			}
 		}
-		if t.Step%o.SaveEvery == 0 || t.Step == h.Steps {
+		saving := t.Step%o.SaveEvery == 0 || t.Step == h.Steps
+		if saving {
 			if err := save(); err != nil {
 				return res, err
 			}
-			rate := float64((t.Step-startStep)*int64(h.BatchSize)) / time.Since(start).Seconds()
-			eta := time.Duration(float64(h.Steps-t.Step) * float64(h.BatchSize) / rate * float64(time.Second))
-			fmt.Fprintf(o.Log, "resgo: step %d/%d, lr %.6g, %.1f images/s, ETA %s; saved %s\n",
-				t.Step, h.Steps, t.LearningRate(), rate, eta.Round(time.Second), res.Checkpoint)
-			if o.Events != nil {
-				scalars := map[string]float64{"images_per_second": rate, "train_accuracy": float64(correct) / float64(seen)}
-				correct, seen = 0, 0
-				if err := o.Events.Scalars(t.Step, scalars); err != nil {
-					return res, err
-				}
-				if err := o.Events.Flush(); err != nil {
-					return res, err
-				}
+		}
+		// A speed and time-left line early on (a newcomer should not wait
+		// a hundred steps to learn how long this takes), then at each
+		// checkpoint.
+		if !saving && speed.steps() != earlySpeedSteps {
+			continue
+		}
+		rate := speed.rate()
+		line := fmt.Sprintf("resgo: step %d/%d, lr %.6g, %s, ETA %s", t.Step, h.Steps, lr, formatRate(rate), eta(h.Steps-t.Step, h.BatchSize, rate))
+		if saving {
+			line += "; saved " + res.Checkpoint
+		}
+		fmt.Fprintln(o.Log, line)
+		if saving && o.Events != nil {
+			scalars := map[string]float64{"train_accuracy": float64(correct) / float64(seen)}
+			if rate > 0 {
+				scalars["images_per_second"] = rate
+			}
+			correct, seen = 0, 0
+			if err := o.Events.Scalars(t.Step, scalars); err != nil {
+				return res, err
+			}
+			if err := o.Events.Flush(); err != nil {
+				return res, err
 			}
 		}
 	}
 	return res, nil
 }
 
+// earlySpeedSteps is how many of a run's steps are timed before the first
+// speed line.
+const earlySpeedSteps = 10
+
+// rateMeter times a run's steps from the end of its first one.
+type rateMeter struct {
+	start      time.Time
+	first, now int64
+	batch      int
+}
+
+func (r *rateMeter) step(step int64, batch int) {
+	if r.start.IsZero() {
+		r.start, r.first = time.Now(), step
+	}
+	r.now, r.batch = step, batch
+}
+
+// steps is how many steps have been timed.
+func (r *rateMeter) steps() int64 { return r.now - r.first }
+
+// rate is images per second over the timed steps; 0 before any.
+func (r *rateMeter) rate() float64 {
+	el := time.Since(r.start).Seconds()
+	if r.steps() == 0 || el <= 0 {
+		return 0
+	}
+	return float64(r.steps()*int64(r.batch)) / el
+}
+
+func formatRate(rate float64) string {
+	if rate == 0 {
+		return "speed not measured yet"
+	}
+	return fmt.Sprintf("%.1f images/s", rate)
+}
+
+func eta(steps int64, batch int, rate float64) string {
+	if rate == 0 {
+		return "unknown"
+	}
+	return time.Duration(float64(steps) * float64(batch) / rate * float64(time.Second)).Round(time.Second).String()
+}
+
+// describeSaved names the last checkpoint this run wrote, or says that it
+// wrote none.
+func describeSaved(path string, step int64) string {
+	if path == "" {
+		return fmt.Sprintf("the one this run resumed from (step %d), if any", step)
+	}
+	return filepath.Base(path)
+}
+
+// validate checks the options Run needs before it touches anything.
+func (o Options) validate(train *data.Set) error {
+	if err := o.Hyper.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case train == nil || train.N == 0:
+		return errors.New("train: no training examples")
+	case o.Hyper.BatchSize > train.N:
+		return fmt.Errorf("--batch-size %d: larger than the %d training examples", o.Hyper.BatchSize, train.N)
+	case o.SaveEvery <= 0:
+		return fmt.Errorf("--save-every %d: must be positive", o.SaveEvery)
+	case o.EvalEvery < 0:
+		return fmt.Errorf("--eval-every %d: must be 0 (never) or positive", o.EvalEvery)
+	case o.HistogramEvery < 0:
+		return fmt.Errorf("--histogram-every %d: must be 0 (never) or positive", o.HistogramEvery)
+	}
+	c := o.Model
+	if err := c.Normalize(); err != nil {
+		return err
+	}
+	if c.Input != [3]int{1, train.Rows, train.Cols} {
+		return fmt.Errorf("train: the model takes %dx%dx%d images, the data set holds 1x%dx%d", c.Input[0], c.Input[1], c.Input[2], train.Rows, train.Cols)
+	}
+	return nil
+}
+
+// checkpointBytes is about the size of one checkpoint file: weights,
+// running statistics, their moving averages and any momentum buffers.
+func checkpointBytes(f model.Footprint, h Hyper) float64 {
+	n := 2 * float64(f.State)
+	if h.Momentum != 0 {
+		n += float64(f.Params)
+	}
+	return 4*n + 64<<10 // and the header
+}
+
+// checkWritable finds out before the first step, not at the first save a
+// hundred steps in, that checkpoints cannot be written to dir: it writes
+// and removes a probe file, and compares the free space with one
+// checkpoint's size (the new file is complete before an old one goes).
+func checkWritable(dir string, need float64) error {
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, checkpoint.TempPrefix+"probe-")
+	if err != nil {
+		return fmt.Errorf("checkpoint directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("checkpoint directory %s: %w", dir, err)
+	}
+	if free, ok := sysinfo.FreeDisk(dir); ok && float64(free) < need {
+		return fmt.Errorf("checkpoint directory %s has %s free, and one checkpoint of this model takes %s: free some space or choose another --checkpoint-dir",
+			dir, model.FormatBytes(float64(free)), model.FormatBytes(need))
+	}
+	return nil
+}
+
 // validate evaluates the current (raw) weights on the validation set.
-func validate(o Options, t *Trainer) error {
-	ev := Evaluate(t.Be, t.Model, o.Validation, t.Hyper.BatchSize)
+func validate(ctx context.Context, o Options, t *Trainer) error {
+	ev, err := EvaluateContext(ctx, t.Be, t.Model, o.Validation, t.Hyper.BatchSize, nil)
+	if err != nil {
+		return nil // interrupted: the loop saves and stops
+	}
 	fmt.Fprintf(o.Log, "resgo: step %d: validation accuracy %.4f\n", t.Step, ev.Accuracy())
 	if o.Events == nil {
 		return nil
@@ -174,12 +337,10 @@ func validate(o Options, t *Trainer) error {
 
 // logStep sends one step's curves (and, now and then, the weights'
 // histograms) to the event sink.
-func logStep(o Options, t *Trainer, loss float64) error {
+func logStep(o Options, t *Trainer, loss, lr float64) error {
 	if o.Events == nil {
 		return nil
 	}
-	// The rate the step used: Step has already advanced.
-	lr := t.Schedule.At(t.Step - 1)
 	if err := o.Events.Scalars(t.Step, map[string]float64{"loss": loss, "learning_rate": lr}); err != nil {
 		return fmt.Errorf("writing the TensorBoard log: %w", err)
 	}
@@ -200,9 +361,6 @@ func logStep(o Options, t *Trainer, loss float64) error {
 // start, moves earlier checkpoints aside so they are neither resumed nor
 // pruned.
 func prepareDir(store *checkpoint.Store, o Options) error {
-	if err := os.MkdirAll(store.Dir, 0o755); err != nil {
-		return fmt.Errorf("checkpoint directory %s: %w", store.Dir, err)
-	}
 	if err := checkpoint.RemoveStaleTemps(store.Dir); err != nil {
 		return err
 	}
@@ -228,7 +386,15 @@ func prepareDir(store *checkpoint.Store, o Options) error {
 }
 
 func resume(t *Trainer, store *checkpoint.Store, log io.Writer) error {
-	ck, skipped, err := store.LoadLatestGood()
+	// A newest checkpoint whose configuration cannot be read is damaged
+	// as much as one whose bytes are: fall back past it too.
+	ck, skipped, err := store.LoadLatestValid(func(ck *checkpoint.Checkpoint) error {
+		if _, err := ModelConfig(ck); err != nil {
+			return err
+		}
+		_, err := HyperOf(ck)
+		return err
+	})
 	for _, s := range skipped {
 		fmt.Fprintf(log, "resgo: warning: skipping unreadable checkpoint: %v\n", s)
 	}

@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/resgo/resgo/backend"
@@ -92,7 +93,10 @@ func loadTensor(be backend.Backend, ck *checkpoint.Checkpoint, name string, dst 
 	if !ok {
 		return fmt.Errorf("%s: checkpoint lacks tensor %q", ck.Path, name)
 	}
-	if backend.Len(t.Shape) != backend.Len(shape) || len(t.Shape) != len(shape) {
+	// The exact shape, not only the element count: a kernel stored in
+	// another layout ([kh, kw, in, out], TensorFlow's) has the same count
+	// and would load as noise.
+	if !slices.Equal(t.Shape, shape) {
 		return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", ck.Path, name, t.Shape, shape)
 	}
 	be.Upload(dst, t.Data)

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/resgo/resgo/backend"
@@ -26,6 +27,55 @@ type Hyper struct {
 	// plain gradient descent.
 	Momentum float64 `json:"momentum,omitempty"`
 }
+
+// Validate rejects hyperparameters no training can use: NaN and infinite
+// values among them, which every comparison would let through and which
+// would train "normally" into a checkpoint of NaNs. Messages name the
+// command line's flag for each field.
+func (h Hyper) Validate() error {
+	finite := func(flag string, v float64) error {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("--%s %g: must be a finite number", flag, v)
+		}
+		return nil
+	}
+	for _, f := range []struct {
+		flag string
+		v    float64
+	}{{"learning-rate", h.LearningRate}, {"decay-rate", h.DecayRate}, {"l2", h.L2}, {"momentum", h.Momentum}, {"ema-decay", h.EMADecay}} {
+		if err := finite(f.flag, f.v); err != nil {
+			return err
+		}
+	}
+	switch {
+	case h.BatchSize <= 0 || h.BatchSize > MaxBatchSize:
+		return fmt.Errorf("--batch-size %d: must be between 1 and %d", h.BatchSize, MaxBatchSize)
+	case h.Steps <= 0:
+		return fmt.Errorf("--steps %d: must be positive", h.Steps)
+	case h.LearningRate <= 0 || h.LearningRate > MaxLearningRate:
+		return fmt.Errorf("--learning-rate %g: must be positive and at most %g", h.LearningRate, float64(MaxLearningRate))
+	case h.DecayRate <= 0 || h.DecayRate > 1:
+		return fmt.Errorf("--decay-rate %g: must be in (0, 1]", h.DecayRate)
+	case h.DecaySteps < 0:
+		return fmt.Errorf("--decay-steps %d: must be 0 (one epoch) or positive", h.DecaySteps)
+	case h.L2 < 0 || h.L2 > 1:
+		return fmt.Errorf("--l2 %g: must be in [0, 1]", h.L2)
+	case h.EMADecay < 0 || h.EMADecay >= 1:
+		return fmt.Errorf("--ema-decay %g: must be in [0, 1)", h.EMADecay)
+	case h.Momentum < 0 || h.Momentum >= 1:
+		return fmt.Errorf("--momentum %g: must be in [0, 1)", h.Momentum)
+	}
+	return nil
+}
+
+// Bounds on hyperparameters beyond which a value is a typo, not a choice.
+const (
+	// MaxBatchSize keeps one batch's activations within reach of a machine.
+	MaxBatchSize = 1 << 16
+	// MaxLearningRate: SGD at rates above this diverges at once on any of
+	// these models; a larger value is a slip of the exponent.
+	MaxLearningRate = 100
+)
 
 // DefaultHyper is the tutorial's configuration.
 func DefaultHyper() Hyper {

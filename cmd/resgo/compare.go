@@ -86,15 +86,15 @@ func runCompare(args []string) error {
 		}
 		configs = append(configs, c)
 	}
-	be, ds, err := loadTraining(&bf, &df, limit, h.BatchSize)
+	ctx, stop := interruptContext()
+	defer stop()
+	be, ds, err := loadTraining(ctx, &bf, &df, limit, h.BatchSize)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
-	ctx, stop := interruptContext()
-	defer stop()
 	var results []compareResult
 	var runs []charts.Run
 	for _, c := range configs {
@@ -137,14 +137,8 @@ func compareOne(ctx context.Context, be backend.Backend, ds *data.MNIST, c model
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return res, err
 	}
-	w, err := tblog.NewWriter(filepath.Join(dir, "log"))
-	if err != nil {
-		return res, err
-	}
+	w := &eventLog{dir: filepath.Join(dir, "log"), model: c}
 	defer w.Close()
-	if err := writeGraph(w, c); err != nil {
-		return res, err
-	}
 	logFile, err := os.OpenFile(filepath.Join(dir, "train.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return res, err

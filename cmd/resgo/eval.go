@@ -43,44 +43,54 @@ func runEval(args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if batch <= 0 {
+	switch {
+	case batch <= 0:
 		return fmt.Errorf("--batch-size %d: must be positive", batch)
+	case watch && interval <= 0:
+		return fmt.Errorf("--interval %s: must be positive", interval)
+	case watch && ckPath != "":
+		return errors.New("--watch follows --checkpoint-dir; it cannot be combined with --checkpoint")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	store := &checkpoint.Store{Dir: cf.dir, Prefix: cf.prefix}
+	// The checkpoint first: a missing or damaged one is reported before
+	// MNIST is fetched and loaded.
+	var ck *checkpoint.Checkpoint
+	if !watch {
+		var err error
+		if ck, err = findCheckpoint(store, ckPath); err != nil {
+			return err
+		}
 	}
 	be, err := bf.open()
 	if err != nil {
 		return err
 	}
-	ds, err := df.load()
+	ds, err := df.load(ctx)
 	if err != nil {
 		return err
 	}
-	store := &checkpoint.Store{Dir: cf.dir, Prefix: cf.prefix}
 	if !watch {
-		path := ckPath
-		if path == "" {
-			e, ok, err := store.Latest()
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("%s: no checkpoint found (train first with resgo train)", cf.dir)
-			}
-			path = e.Path
-		}
-		return evalOne(be, ds, path, raw, confusion, batch)
+		return evalOne(ctx, be, ds, ck, raw, confusion, batch)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	seen := ""
+	warned := map[string]bool{}
 	logf("watching %s for new checkpoints every %s (Ctrl-C to stop)", cf.dir, interval)
 	for {
-		e, ok, err := store.Latest()
-		if err != nil {
-			return err
+		ck, skipped, err := store.LoadLatestValid(checkModelConfig)
+		for _, s := range skipped {
+			if !warned[s.Error()] {
+				warned[s.Error()] = true
+				logf("warning: skipping damaged checkpoint: %v", s)
+			}
 		}
-		if ok && e.Path != seen {
-			seen = e.Path
-			if err := evalOne(be, ds, e.Path, raw, false, batch); err != nil {
+		if err != nil && !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+			logf("%v", err)
+		}
+		if err == nil && ck.Path != seen {
+			seen = ck.Path
+			if err := evalOne(ctx, be, ds, ck, raw, false, batch); err != nil && !errors.Is(err, errInterrupted) {
 				logf("%v", err)
 			}
 		}
@@ -92,16 +102,47 @@ func runEval(args []string) error {
 	}
 }
 
-func evalOne(be backend.Backend, ds *data.MNIST, path string, raw, confusion bool, batch int) error {
-	ck, err := checkpoint.Load(path)
-	if err != nil {
+// checkModelConfig rejects a checkpoint whose model configuration cannot
+// be read, so that the newest good one is used instead.
+func checkModelConfig(ck *checkpoint.Checkpoint) error {
+	_, err := train.ModelConfig(ck)
+	return err
+}
+
+// findCheckpoint loads the named file, or the newest checkpoint of the
+// store that loads (skipping damaged ones with a warning, as train does).
+func findCheckpoint(store *checkpoint.Store, path string) (*checkpoint.Checkpoint, error) {
+	if path != "" {
+		ck, err := checkpoint.Load(path)
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%s: checkpoint not found", path)
+			return nil, fmt.Errorf("%s: checkpoint not found", path)
 		}
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return ck, checkModelConfig(ck)
 	}
+	ck, skipped, err := store.LoadLatestValid(checkModelConfig)
+	for _, s := range skipped {
+		logf("warning: skipping damaged checkpoint: %v", s)
+	}
+	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		return nil, fmt.Errorf("%s: no checkpoint found (train first with %s train)", store.Dir, progName())
+	}
+	return ck, err
+}
+
+func evalOne(ctx context.Context, be backend.Backend, ds *data.MNIST, ck *checkpoint.Checkpoint, raw, confusion bool, batch int) error {
+	path := ck.Path
 	mc, err := train.ModelConfig(ck)
 	if err != nil {
+		return err
+	}
+	foot, err := model.Measure(mc)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := model.CheckMemory(mc, fmt.Sprintf("evaluating at batch %d", batch), foot.InferenceBytes(batch)); err != nil {
 		return err
 	}
 	m, err := model.Build(be, mc)
@@ -118,14 +159,21 @@ func evalOne(be backend.Backend, ds *data.MNIST, path string, raw, confusion boo
 	total := ds.Validation.N + ds.Test.N
 	bar := newProgress("evaluating "+filepath.Base(path), 0, int64(total), 1)
 	bar.noun = "image"
-	val := train.EvaluateWithProgress(be, m, ds.Validation, batch, func(done int) { bar.update(int64(done), "") })
-	test := train.EvaluateWithProgress(be, m, ds.Test, batch, func(done int) { bar.update(int64(ds.Validation.N+done), "") })
-	fmt.Printf("After %d training step(s) (%s, %s weights): validation accuracy = %.4f, test accuracy = %.4f\n",
-		ck.Step, filepath.Base(path), weights, val.Accuracy(), test.Accuracy())
-	if confusion {
-		printConfusion(test)
+	val, err := train.EvaluateContext(ctx, be, m, ds.Validation, batch, func(done int) { bar.update(int64(done), "") })
+	if err == nil {
+		test, err2 := train.EvaluateContext(ctx, be, m, ds.Test, batch, func(done int) { bar.update(int64(ds.Validation.N+done), "") })
+		if err2 == nil {
+			fmt.Printf("After %d training step(s) (%s, %s weights): validation accuracy = %.4f, test accuracy = %.4f\n",
+				ck.Step, filepath.Base(path), weights, val.Accuracy(), test.Accuracy())
+			if confusion {
+				printConfusion(test)
+			}
+			return nil
+		}
 	}
-	return nil
+	bar.finish()
+	logf("interrupted; evaluation of %s abandoned", filepath.Base(path))
+	return errInterrupted
 }
 
 func printConfusion(e train.Evaluation) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
-	"fmt"
+	"math"
+	"strconv"
 
 	"github.com/resgo/resgo/train"
 )
@@ -11,35 +13,45 @@ import (
 func registerHyper(fs *flag.FlagSet, h *train.Hyper) {
 	fs.IntVar(&h.BatchSize, "batch-size", h.BatchSize, "examples per step")
 	fs.Int64Var(&h.Steps, "steps", h.Steps, "train until this global step")
-	fs.Float64Var(&h.LearningRate, "learning-rate", h.LearningRate, "base learning rate")
-	fs.Float64Var(&h.DecayRate, "decay-rate", h.DecayRate, "learning-rate decay factor per period")
+	finiteFloatVar(fs, &h.LearningRate, "learning-rate", h.LearningRate, "base learning `rate`")
+	finiteFloatVar(fs, &h.DecayRate, "decay-rate", h.DecayRate, "learning-rate decay `factor` per period")
 	fs.Int64Var(&h.DecaySteps, "decay-steps", h.DecaySteps, "learning-rate decay period in steps (0: one epoch)")
 	fs.BoolVar(&h.Staircase, "staircase", h.Staircase, "decay in whole periods (false: continuously)")
-	fs.Float64Var(&h.L2, "l2", h.L2, "L2 regularisation rate on the weights (seed-resnet34: the final fully connected weight only)")
-	fs.Float64Var(&h.Momentum, "momentum", h.Momentum, "SGD momentum (0: plain SGD, the tutorial's)")
-	fs.Float64Var(&h.EMADecay, "ema-decay", h.EMADecay, "moving-average decay of the weights")
+	finiteFloatVar(fs, &h.L2, "l2", h.L2, "L2 regularisation `rate` on the weights (seed-resnet34: the final fully connected weight only)")
+	finiteFloatVar(fs, &h.Momentum, "momentum", h.Momentum, "SGD `momentum` (0: plain SGD, the tutorial's)")
+	finiteFloatVar(fs, &h.EMADecay, "ema-decay", h.EMADecay, "moving-average `decay` of the weights")
 	fs.Uint64Var(&h.Seed, "seed", h.Seed, "seed for the initial weights and the data order")
 }
 
-// checkHyper rejects values no training can use.
-func checkHyper(h train.Hyper) error {
-	switch {
-	case h.BatchSize <= 0:
-		return fmt.Errorf("--batch-size %d: must be positive", h.BatchSize)
-	case h.Steps <= 0:
-		return fmt.Errorf("--steps %d: must be positive", h.Steps)
-	case h.LearningRate <= 0:
-		return fmt.Errorf("--learning-rate %g: must be positive", h.LearningRate)
-	case h.DecayRate <= 0 || h.DecayRate > 1:
-		return fmt.Errorf("--decay-rate %g: must be in (0, 1]", h.DecayRate)
-	case h.DecaySteps < 0:
-		return fmt.Errorf("--decay-steps %d: must be 0 (one epoch) or positive", h.DecaySteps)
-	case h.L2 < 0:
-		return fmt.Errorf("--l2 %g: must not be negative", h.L2)
-	case h.EMADecay < 0 || h.EMADecay >= 1:
-		return fmt.Errorf("--ema-decay %g: must be in [0, 1)", h.EMADecay)
-	case h.Momentum < 0 || h.Momentum >= 1:
-		return fmt.Errorf("--momentum %g: must be in [0, 1)", h.Momentum)
+// checkHyper rejects values no training can use (the library checks
+// again: the command line is one caller among others).
+func checkHyper(h train.Hyper) error { return h.Validate() }
+
+// finiteFloat is a float64 flag that refuses NaN and infinities when it is
+// parsed: strconv accepts "nan" and "inf", and every later range check
+// would let NaN through.
+type finiteFloat struct{ p *float64 }
+
+func (f finiteFloat) String() string {
+	if f.p == nil {
+		return "0"
 	}
+	return strconv.FormatFloat(*f.p, 'g', -1, 64)
+}
+
+func (f finiteFloat) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return errors.New("not a finite number")
+	}
+	*f.p = v
 	return nil
+}
+
+func finiteFloatVar(fs *flag.FlagSet, p *float64, name string, value float64, usage string) {
+	*p = value
+	fs.Var(finiteFloat{p}, name, usage)
 }

@@ -3,11 +3,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +32,7 @@ var commands = []command{
 	{"compare", "train several models under one budget and plot their error curves (He et al.'s Figure 4)", runCompare},
 	{"plot", "draw the training and validation curves of TensorBoard log directories as PNG/SVG", runPlot},
 	{"bench", "measure training and inference speed (images/s, GFLOP/s, fraction of FMA peak, memory)", runBench},
+	{"version", "print resgo's version, the Go version and the compute kernels this CPU gets", runVersion},
 }
 
 func usage(w io.Writer) {
@@ -37,7 +40,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'resgo <command> --help' for a command's flags.\n")
+	fmt.Fprintf(w, "\nRun 'resgo help <command>' (or 'resgo <command> --help') for a command's flags.\n")
 }
 
 func main() {
@@ -46,13 +49,21 @@ func main() {
 		os.Exit(2)
 	}
 	name := os.Args[1]
-	if name == "-h" || name == "--help" || name == "help" {
-		usage(os.Stdout)
-		return
+	args := os.Args[2:]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		if len(os.Args) < 3 {
+			usage(os.Stdout)
+			return
+		}
+		// "resgo help train" is "resgo train --help".
+		name, args = os.Args[2], []string{"--help"}
+	case "-version", "--version":
+		name = "version"
 	}
 	for _, c := range commands {
 		if c.name == name {
-			err := c.run(os.Args[2:])
+			err := c.run(args)
 			switch {
 			case err == nil, errors.Is(err, flag.ErrHelp):
 				return
@@ -128,6 +139,32 @@ func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	return fs.Args(), nil
 }
 
+// progName is how the user ran resgo, for the commands a hint suggests:
+// run.sh sets RESGO_PROG to itself, since its binary is not on PATH.
+func progName() string {
+	if p := os.Getenv("RESGO_PROG"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("resgo"); err == nil {
+		if self, err := os.Executable(); err == nil && sameFile(p, self) {
+			return "resgo"
+		}
+	}
+	switch arg0 := os.Args[0]; {
+	case strings.Contains(arg0, "go-build"):
+		return "go run ./cmd/resgo"
+	case strings.ContainsRune(arg0, os.PathSeparator):
+		return arg0
+	}
+	return "resgo"
+}
+
+func sameFile(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
 // logf prints a progress or status line on stderr.
 func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, "resgo: "+format+"\n", a...) }
 
@@ -142,22 +179,33 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&d.validation, "validation-size", 5000, "training images held out for validation")
 }
 
-// load fetches MNIST when missing, verifies it and splits it.
-func (d *dataFlags) load() (*data.MNIST, error) {
+// load fetches MNIST when missing, verifies it and splits it. An
+// interruption (ctx cancelled) while it works returns errInterrupted once
+// the step under way ends.
+func (d *dataFlags) load(ctx context.Context) (*data.MNIST, error) {
 	if err := data.EnsureMNIST(d.dir, logf); err != nil {
 		return nil, err
 	}
-	return data.LoadMNIST(d.dir, d.validation)
+	if ctx.Err() != nil {
+		logf("interrupted while fetching MNIST")
+		return nil, errInterrupted
+	}
+	ds, err := data.LoadMNIST(d.dir, d.validation)
+	if ctx.Err() != nil {
+		logf("interrupted while loading MNIST")
+		return nil, errInterrupted
+	}
+	return ds, err
 }
 
 // loadTraining opens the backend and loads MNIST, keeping the first limit
 // training images (0: all), and checks that a batch fits in them.
-func loadTraining(bf *backendFlags, df *dataFlags, limit, batch int) (backend.Backend, *data.MNIST, error) {
+func loadTraining(ctx context.Context, bf *backendFlags, df *dataFlags, limit, batch int) (backend.Backend, *data.MNIST, error) {
 	be, err := bf.open()
 	if err != nil {
 		return nil, nil, err
 	}
-	ds, err := df.load()
+	ds, err := df.load(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,10 +13,11 @@ func runPlot(args []string) error {
 	fs := newFlagSet("plot", "Draws the curves of TensorBoard log directories (resgo train's --log-dir, or\n"+
 		"compare's <out-dir>/<arch>/log) into image files: error rates (training thin, validation\n"+
 		"bold) or the training loss. Usage: resgo plot [flags] LOG-DIR...")
-	var out, metric, title string
+	var out, metric, title, names string
 	fs.StringVar(&out, "out", "curves.png,curves.svg", "comma-separated output files; the format follows the extension ("+strings.Join(charts.Formats(), ", ")+")")
 	fs.StringVar(&metric, "metric", "error", "what to draw: error (training and validation) or loss")
 	fs.StringVar(&title, "title", "", "chart title")
+	fs.StringVar(&names, "names", "", "comma-separated legend names, one per LOG-DIR (default: each directory's name, or its parent's when it is called log)")
 	dirs, err := parseWithArgs(fs, args)
 	if err != nil {
 		return err
@@ -33,11 +34,17 @@ func runPlot(args []string) error {
 			return fmt.Errorf("--out %q: unknown image format (want %s)", p, strings.Join(charts.Formats(), ", "))
 		}
 	}
+	var legend []string
+	if names != "" {
+		if legend = strings.Split(names, ","); len(legend) != len(dirs) {
+			return fmt.Errorf("--names: %d names for %d log directories", len(legend), len(dirs))
+		}
+	}
 	var runs []charts.Run
-	for _, d := range dirs {
-		name := filepath.Base(filepath.Clean(d))
-		if name == "log" {
-			name = filepath.Base(filepath.Dir(filepath.Clean(d)))
+	for i, d := range dirs {
+		name := runName(d)
+		if legend != nil {
+			name = legend[i]
 		}
 		var run charts.Run
 		if metric == "loss" {
@@ -66,4 +73,21 @@ func runPlot(args []string) error {
 	}
 	logf("wrote %s", strings.Join(paths, ", "))
 	return nil
+}
+
+// runName names a log directory's curves: its own name, or its parent's
+// when it is a run's "log" folder (compare/resnet18/log), but never "."
+// or "/" (the default --log-dir, log, plotted from where it was written).
+func runName(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = filepath.Clean(dir)
+	}
+	name := filepath.Base(abs)
+	if name == "log" && filepath.Dir(filepath.Clean(dir)) != "." {
+		if parent := filepath.Base(filepath.Dir(abs)); parent != "/" && parent != "." {
+			name = parent
+		}
+	}
+	return name
 }

@@ -31,5 +31,11 @@ func runSummary(args []string) error {
 	}
 	fmt.Printf("\n\n")
 	m.Summary(os.Stdout)
+	f, err := model.Measure(mc)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nmemory (estimates): weights %s; training at batch 100 about %s; inference at batch 100 about %s\n",
+		model.FormatBytes(4*float64(f.State)), model.FormatBytes(f.TrainingBytes(100, false)), model.FormatBytes(f.InferenceBytes(100)))
 	return nil
 }

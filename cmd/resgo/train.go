@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/resgo/resgo/backend/native"
-	"github.com/resgo/resgo/model"
-	"github.com/resgo/resgo/tblog"
 	"github.com/resgo/resgo/train"
 )
 
@@ -67,7 +65,11 @@ func runTrain(args []string) error {
 	case histEvery < 0:
 		return fmt.Errorf("--histogram-every %d: must be 0 (never) or positive", histEvery)
 	}
-	be, ds, err := loadTraining(&bf, &df, trainLimit, h.BatchSize)
+	// Ctrl-C is ours from here on: during the data's loading too, where
+	// it would otherwise kill the process by signal.
+	ctx, stop := interruptContext()
+	defer stop()
+	be, ds, err := loadTraining(ctx, &bf, &df, trainLimit, h.BatchSize)
 	if err != nil {
 		return err
 	}
@@ -77,29 +79,26 @@ func runTrain(args []string) error {
 	}
 	logf("training %s on %d MNIST images (backend %s, %d threads%s)", mc.Arch, ds.Train.N, be.Name(), be.Threads(), kernel)
 
-	ctx, stop := interruptContext()
-	defer stop()
 	opts := train.Options{
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
 		Fresh: fresh, Out: os.Stdout, Log: os.Stderr, HistogramEvery: histEvery,
 		Validation: ds.Validation, EvalEvery: evalEvery,
 	}
 	if logDir != "" {
-		w, err := tblog.NewWriter(logDir)
-		if err != nil {
-			return fmt.Errorf("--log-dir %s: %w", logDir, err)
-		}
-		defer w.Close()
-		if err := writeGraph(w, mc); err != nil {
-			return err
-		}
-		opts.Events = w
-		logf("TensorBoard log: %s (tensorboard --logdir %s)", w.Path(), logDir)
+		events := &eventLog{dir: logDir, model: mc, opened: func(path string) {
+			logf("TensorBoard log: %s (tensorboard --logdir %s)", path, logDir)
+		}}
+		defer events.Close()
+		opts.Events = events
 	}
 	start := time.Now()
 	res, err := train.Run(ctx, be, ds.Train, opts)
 	if errors.Is(err, train.ErrInterrupted) {
-		logf("interrupted at step %d; saved %s. Run the same command to resume.", res.Step, res.Checkpoint)
+		if res.Checkpoint != "" {
+			logf("interrupted at step %d; saved %s. Run the same command to resume.", res.Step, res.Checkpoint)
+		} else {
+			logf("interrupted at step %d. Run the same command to resume.", res.Step)
+		}
 		return errInterrupted
 	}
 	if err != nil {
@@ -107,7 +106,11 @@ func runTrain(args []string) error {
 	}
 	if res.Checkpoint != "" {
 		logf("finished step %d in %s; final checkpoint %s", res.Step, time.Since(start).Round(time.Second), res.Checkpoint)
-		logf("evaluate it with: resgo eval --checkpoint-dir %s", cf.dir)
+		hint := progName() + " eval"
+		if cf.dir != "MNIST_model" || cf.prefix != "mnist_model" {
+			hint += fmt.Sprintf(" --checkpoint-dir %s --checkpoint-name %s", cf.dir, cf.prefix)
+		}
+		logf("evaluate it with: %s", hint)
 	}
 	return nil
 }
@@ -122,17 +125,4 @@ func interruptContext() (context.Context, context.CancelFunc) {
 		stop()
 	}()
 	return ctx, stop
-}
-
-// writeGraph puts the model's graph into a TensorBoard log.
-func writeGraph(w *tblog.Writer, c model.Config) error {
-	m, err := model.Describe(c)
-	if err != nil {
-		return err
-	}
-	var nodes []tblog.Node
-	for _, n := range m.Graph() {
-		nodes = append(nodes, tblog.Node{Name: n.Name, Op: n.Op, Inputs: n.Inputs, Attrs: n.Attrs})
-	}
-	return w.Graph(nodes)
 }
