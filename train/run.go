@@ -179,7 +179,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		// A speed and time-left line early on (a newcomer should not wait
 		// a hundred steps to learn how long this takes), then at each
 		// checkpoint.
-		if !saving && speed.steps() != earlySpeedSteps {
+		if !saving && speed.steps()+1 != earlySpeedSteps {
 			continue
 		}
 		rate := speed.rate()
@@ -205,8 +205,8 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	return res, nil
 }
 
-// earlySpeedSteps is how many of a run's steps are timed before the first
-// speed line.
+// earlySpeedSteps is the step of a run (counting from its first) that
+// prints the first speed line.
 const earlySpeedSteps = 10
 
 // rateMeter times a run's steps from the end of its first one.

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
@@ -206,20 +208,106 @@ func TestOtherModelsCheckpointIsRefused(t *testing.T) {
 	}
 }
 
-// TestDivergenceIsReported: a NaN loss stops training with an error and
-// saves nothing past the last good checkpoint.
+// TestDivergenceIsReported: a loss or weights gone non-finite stop
+// training with an error; nothing non-finite is saved, and the newest
+// checkpoint left is a good one. Saving every step, whichever of the two
+// checks fires first, the checkpoint-time one is exercised too: at a
+// large enough rate the weights overflow in the very update whose loss
+// was still finite.
 func TestDivergenceIsReported(t *testing.T) {
 	ds := realMNIST(t)
-	o := narrowOptions(t.TempDir(), 50)
-	o.Hyper.LearningRate = 1e6
+	for _, lr := range []float64{5, 100} {
+		o := narrowOptions(t.TempDir(), 50)
+		o.Hyper.LearningRate, o.SaveEvery = lr, 1
+		o.Out = &bytes.Buffer{}
+		res, err := train.Run(context.Background(), native.New(2), ds.Train.Subset(0, 100), o)
+		if err == nil || !strings.Contains(err.Error(), "diverged") || !strings.Contains(err.Error(), "last good one") {
+			t.Fatalf("learning rate %g: got %v", lr, err)
+		}
+		t.Logf("learning rate %g: %v", lr, err)
+		st := &checkpoint.Store{Dir: o.CheckpointDir, Prefix: "mnist_model"}
+		entries, _ := st.List()
+		for _, e := range entries {
+			if e.Step >= res.Step {
+				t.Fatalf("saved a checkpoint at step %d after divergence at %d", e.Step, res.Step)
+			}
+			if _, err := checkpoint.Load(e.Path); err != nil {
+				t.Fatalf("checkpoint left after divergence: %v", err)
+			}
+		}
+	}
+}
+
+// poisonedBackend overflows one weight update, as a too-large learning
+// rate does: the loss of that step (computed before the update) is still
+// finite, the weights are not.
+type poisonedBackend struct {
+	backend.Backend
+	calls, poisonAt int
+}
+
+func (p *poisonedBackend) Axpy(alpha float32, x, y backend.Tensor) {
+	if p.calls++; p.calls == p.poisonAt {
+		alpha = float32(math.Inf(1))
+	}
+	p.Backend.Axpy(alpha, x, y)
+}
+
+func TestNonFiniteWeightsAreNeverSaved(t *testing.T) {
+	ds := realMNIST(t)
+	o := narrowOptions(t.TempDir(), 10)
+	o.SaveEvery = 2
 	o.Out = &bytes.Buffer{}
-	res, err := train.Run(context.Background(), native.New(2), ds.Train.Subset(0, 100), o)
-	if err == nil || !strings.Contains(err.Error(), "diverged") {
+	be := &poisonedBackend{Backend: native.New(2)}
+	// Each step makes one Axpy per parameter: poison the last update of
+	// step 4, whose loss is still finite, and whose save must refuse.
+	m, _ := model.Build(native.New(1), o.Model)
+	be.poisonAt = 4 * len(m.Params)
+	res, err := train.Run(context.Background(), be, ds.Train.Subset(0, 100), o)
+	if err == nil || !strings.Contains(err.Error(), "diverged by step 4") || !strings.Contains(err.Error(), "non-finite") ||
+		!strings.Contains(err.Error(), "mnist_model-2.safetensors, is the last good one") {
 		t.Fatalf("got %v", err)
 	}
+	if res.Step > 4 {
+		t.Errorf("trained on to step %d", res.Step)
+	}
 	st := &checkpoint.Store{Dir: o.CheckpointDir, Prefix: "mnist_model"}
-	if e, ok, _ := st.Latest(); ok && e.Step >= res.Step {
-		t.Fatalf("saved a checkpoint at step %d after divergence at %d", e.Step, res.Step)
+	ck, skipped, err := st.LoadLatestGood()
+	if err != nil || ck.Step != 2 || len(skipped) != 0 {
+		t.Fatalf("newest checkpoint: %v, skipped %v, %v", ck, skipped, err)
+	}
+}
+
+func TestHyperparametersAreValidated(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, c := range []struct {
+		name string
+		set  func(h *train.Hyper)
+	}{
+		{"learning-rate", func(h *train.Hyper) { h.LearningRate = nan }},
+		{"learning-rate", func(h *train.Hyper) { h.LearningRate = inf }},
+		{"learning-rate", func(h *train.Hyper) { h.LearningRate = 1e6 }},
+		{"learning-rate", func(h *train.Hyper) { h.LearningRate = -1 }},
+		{"momentum", func(h *train.Hyper) { h.Momentum = nan }},
+		{"decay-rate", func(h *train.Hyper) { h.DecayRate = nan }},
+		{"ema-decay", func(h *train.Hyper) { h.EMADecay = nan }},
+		{"ema-decay", func(h *train.Hyper) { h.EMADecay = 1 }},
+		{"l2", func(h *train.Hyper) { h.L2 = inf }},
+		{"batch-size", func(h *train.Hyper) { h.BatchSize = 0 }},
+		{"steps", func(h *train.Hyper) { h.Steps = -1 }},
+	} {
+		o := narrowOptions(t.TempDir(), 5)
+		c.set(&o.Hyper)
+		_, err := train.Run(context.Background(), native.New(1), &data.Set{N: 100, Rows: 28, Cols: 28}, o)
+		if err == nil || !strings.Contains(err.Error(), "--"+c.name) {
+			t.Errorf("%s: %+v: got %v", c.name, o.Hyper, err)
+		}
+		if names, _ := os.ReadDir(o.CheckpointDir); len(names) != 0 {
+			t.Errorf("%s: refused run left %d files", c.name, len(names))
+		}
+	}
+	if err := train.DefaultHyper().Validate(); err != nil {
+		t.Errorf("the tutorial's hyperparameters: %v", err)
 	}
 }
 

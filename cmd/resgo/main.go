@@ -190,6 +190,7 @@ func (d *dataFlags) load(ctx context.Context) (*data.MNIST, error) {
 		logf("interrupted while fetching MNIST")
 		return nil, errInterrupted
 	}
+	logf("loading MNIST from %s", d.dir)
 	ds, err := data.LoadMNIST(d.dir, d.validation)
 	if ctx.Err() != nil {
 		logf("interrupted while loading MNIST")

@@ -98,7 +98,7 @@ func TestBadFlagsGiveOneLine(t *testing.T) {
 	dir := t.TempDir()
 	oneLineError(t, run(t, dir, "train", "--bogus"), "-bogus", "not defined")
 	oneLineError(t, run(t, dir, "train", "--steps", "ten"), "-steps", "invalid value")
-	oneLineError(t, run(t, dir, "train", "--batch-size", "0"), "--batch-size 0", "positive")
+	oneLineError(t, run(t, dir, "train", "--batch-size", "0"), "--batch-size 0", "between 1 and")
 	oneLineError(t, run(t, dir, "train", "--backend", "cuda"), "cuda", "unknown backend")
 	oneLineError(t, run(t, dir, "eval", "--batch-size", "-1"), "--batch-size -1")
 	oneLineError(t, run(t, dir, "frobnicate"), "unknown command")
