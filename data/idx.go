@@ -48,25 +48,42 @@ func openError(path string, err error) error {
 	return &fileError{"data: " + path + ": " + err.Error(), err}
 }
 
-// ReadIDX reads a plain or gzip-compressed IDX file.
+// ReadIDX reads a plain or gzip-compressed IDX file. For a plain file the
+// size the header declares is checked against the file's length before
+// anything is allocated for the data.
 func ReadIDX(path string) (*IDX, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, openError(path, err)
 	}
 	defer f.Close()
-	return ParseIDX(f, path)
+	size := int64(-1)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return parseIDX(f, path, size)
 }
 
 // ParseIDX decodes an IDX stream, gunzipping it first if it starts with
-// the gzip magic bytes. name is used only in error messages.
+// the gzip magic bytes. name is used only in error messages. The stream's
+// length is not known in advance, so the data buffer grows only as data
+// arrives: a short stream whose header declares a lot makes it allocate
+// no more than a 256 KiB first chunk or about twice what the stream holds.
 func ParseIDX(r io.Reader, name string) (*IDX, error) {
-	p := &idxParser{name: name}
+	return parseIDX(r, name, -1)
+}
+
+// parseIDX is ParseIDX for a stream of size bytes, or of unknown length
+// if size < 0. A known size applies to the raw bytes, so it is ignored
+// for a gzip stream.
+func parseIDX(r io.Reader, name string, size int64) (*IDX, error) {
+	p := &idxParser{name: name, size: size}
 	br := bufio.NewReader(r)
 	p.r = br
 	// Detect gzip by content: users rename files, and the name is not ours.
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		p.gz = true
+		p.size = -1
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, p.readError(err, "gzip header is incomplete", 0)
@@ -91,6 +108,8 @@ type idxParser struct {
 	name string
 	gz   bool
 	r    io.Reader
+	size int64 // length of the uncompressed input, or -1 if unknown
+	hlen int64 // bytes of header read
 }
 
 func (p *idxParser) errorf(format string, args ...any) error {
@@ -134,6 +153,7 @@ func (p *idxParser) header() ([]int, error) {
 		want := fmt.Sprintf("IDX header with %d dims needs %d bytes", nd, 4+len(raw))
 		return nil, p.readError(err, want, 4+n)
 	}
+	p.hlen = int64(4 + len(raw))
 	dims := make([]int, nd)
 	for i := range dims {
 		dims[i] = int(binary.BigEndian.Uint32(raw[4*i:]))
@@ -149,6 +169,10 @@ func (p *idxParser) header() ([]int, error) {
 	return dims, nil
 }
 
+// idxChunk is the first allocation for data of unknown length; the
+// buffer then doubles as data arrives.
+const idxChunk = 256 << 10
+
 // body reads exactly the elements the header promised, then insists the
 // stream ends there: extra bytes mean we misread the file.
 func (p *idxParser) body(dims []int) ([]byte, error) {
@@ -156,10 +180,20 @@ func (p *idxParser) body(dims []int) ([]byte, error) {
 	for _, d := range dims {
 		size *= d
 	}
-	data := make([]byte, size)
-	if n, err := readFull(p.r, data); err != nil {
-		want := fmt.Sprintf("header says %s = %d bytes of data", joinDims(dims), size)
-		return nil, p.readError(err, want, n)
+	want := func() string { return fmt.Sprintf("header says %s = %d bytes of data", joinDims(dims), size) }
+	if p.size >= 0 {
+		// The length is known: refuse a short or long file before
+		// allocating anything.
+		switch have := p.size - p.hlen; {
+		case have < int64(size):
+			return nil, p.errorf("truncated: %s, file has %d after the header", want(), have)
+		case have > int64(size):
+			return nil, p.errorf("trailing data: %d extra bytes after the %d the header describes", have-int64(size), size)
+		}
+	}
+	data, err := p.readData(size)
+	if err != nil {
+		return nil, p.readError(err, want(), len(data))
 	}
 	var one [1]byte
 	n, err := readFull(p.r, one[:])
@@ -170,6 +204,31 @@ func (p *idxParser) body(dims []int) ([]byte, error) {
 	if err != io.EOF {
 		// Reading to EOF is also what makes gzip verify its CRC.
 		return nil, p.readError(err, "data is complete but the stream does not end cleanly", size)
+	}
+	return data, nil
+}
+
+// readData reads size bytes. When the input's length was checked it
+// allocates them at once; otherwise it starts small and doubles the
+// buffer only as data actually arrives. On error it returns what it read.
+func (p *idxParser) readData(size int) ([]byte, error) {
+	if p.size >= 0 {
+		data := make([]byte, size)
+		n, err := readFull(p.r, data)
+		return data[:n], err
+	}
+	data := make([]byte, 0, min(size, idxChunk))
+	for len(data) < size {
+		if len(data) == cap(data) {
+			grown := make([]byte, len(data), min(size, 2*cap(data)))
+			copy(grown, data)
+			data = grown
+		}
+		n, err := p.r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err != nil && len(data) < size {
+			return data, err
+		}
 	}
 	return data, nil
 }

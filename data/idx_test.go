@@ -5,12 +5,15 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // idxBytes builds an IDX file with the given element type.
@@ -131,5 +134,84 @@ func TestParseIDXNamesSource(t *testing.T) {
 	_, err := ParseIDX(bytes.NewReader([]byte{0, 0, 8}), "stdin")
 	if err == nil || !strings.HasPrefix(err.Error(), "data: stdin: truncated") {
 		t.Errorf("error %v, want it to name stdin and say truncated", err)
+	}
+}
+
+// allocated returns how many bytes f allocates on the heap.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestIDXShortInputAllocatesLittle holds the reader to allocating only
+// for data that is actually there: a 12-byte header that declares 2 GiB
+// must be refused without allocating anything like 2 GiB, whether the
+// input's length is known (a plain file) or not (gzip, a plain stream).
+func TestIDXShortInputAllocatesLittle(t *testing.T) {
+	const limit = 4 << 20
+	hdr := idxBytes(0x08, []int{1 << 15, 1 << 16}, nil) // 2^31 bytes declared, the most allowed
+	body := make([]byte, 100000)
+	for i := range body {
+		body[i] = byte(i * i >> 5)
+	}
+	someData := idxBytes(0x08, []int{1 << 15, 1 << 16}, body)
+	gzHdr, gzSome := gzipBytes(t, hdr), gzipBytes(t, someData)
+	path := writeFile(t, t.TempDir(), "huge-idx3-ubyte", hdr)
+	cases := []struct {
+		name string
+		read func() error
+		want string
+	}{
+		{"file", func() error { _, err := ReadIDX(path); return err },
+			"data: " + path + ": truncated: header says 32768x65536 = 2147483648 bytes of data, file has 0 after the header"},
+		{"stream", func() error { _, err := ParseIDX(bytes.NewReader(hdr), "stream"); return err },
+			"data: stream: truncated: header says 32768x65536 = 2147483648 bytes of data, file has 0"},
+		{"stream-some-data", func() error { _, err := ParseIDX(bytes.NewReader(someData), "stream"); return err },
+			"data: stream: truncated: header says 32768x65536 = 2147483648 bytes of data, file has 100000"},
+		{"gzip", func() error { _, err := ParseIDX(bytes.NewReader(gzHdr), "gz"); return err },
+			"data: gz: truncated: header says 32768x65536 = 2147483648 bytes of data, file has 0"},
+		{"gzip-some-data", func() error { _, err := ParseIDX(bytes.NewReader(gzSome), "gz"); return err },
+			"data: gz: truncated: header says 32768x65536 = 2147483648 bytes of data, file has 100000"},
+		{"gzip-cut", func() error { _, err := ParseIDX(bytes.NewReader(gzSome[:len(gzSome)/2]), "gz"); return err },
+			"data: gz: truncated gzip stream: header says 32768x65536 = 2147483648 bytes of data, stream ends after "},
+	}
+	for _, c := range cases {
+		var err error
+		n := allocated(func() { err = c.read() })
+		t.Logf("%s: allocated %d bytes: %v", c.name, n, err)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+		if n > limit {
+			t.Errorf("%s: allocated %d bytes for a short input (limit %d)", c.name, n, limit)
+		}
+	}
+}
+
+// TestParseIDXLargerThanChunk reads data of unknown length that needs
+// the buffer to grow several times.
+func TestParseIDXLargerThanChunk(t *testing.T) {
+	dims := []int{3, 1000, 211}
+	data := make([]byte, 3*1000*211)
+	for i := range data {
+		data[i] = byte(i*31 + i>>9)
+	}
+	plain := idxBytes(0x08, dims, data)
+	for name, r := range map[string]io.Reader{
+		"plain":       bytes.NewReader(plain),
+		"gzip":        bytes.NewReader(gzipBytes(t, plain)),
+		"byte-reader": iotest.HalfReader(bytes.NewReader(plain)),
+	} {
+		got, err := ParseIDX(r, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got.Dims, dims) || !bytes.Equal(got.Data, data) {
+			t.Errorf("%s: got dims %v and %d bytes that differ", name, got.Dims, len(got.Data))
+		}
 	}
 }

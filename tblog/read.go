@@ -54,13 +54,17 @@ func readFile(path string, out map[string][]Point) error {
 		if len(b)-off < 12 {
 			return nil // truncated header
 		}
-		n := int(binary.LittleEndian.Uint64(b[off:]))
+		length := binary.LittleEndian.Uint64(b[off:])
 		if binary.LittleEndian.Uint32(b[off+8:]) != maskedCRC32C(b[off:off+8]) {
 			return fmt.Errorf("%s: record at byte %d: bad length checksum", path, off)
 		}
-		if n < 0 || len(b)-off-12 < n+4 {
+		// Compare in uint64 before converting: a length near 1<<63 would
+		// otherwise wrap around and pass the check.
+		left := uint64(len(b) - off - 12)
+		if left < 4 || length > left-4 {
 			return nil // truncated body
 		}
+		n := int(length)
 		rec := b[off+12 : off+12+n]
 		if binary.LittleEndian.Uint32(b[off+12+n:]) != maskedCRC32C(rec) {
 			return fmt.Errorf("%s: record at byte %d: bad data checksum", path, off)
