@@ -81,13 +81,19 @@ func ErrorCurves(runs []Run, o Options, paths ...string) error {
 				return fmt.Errorf("charts: %s: %v", r.Name, err)
 			}
 			l.Color = c
-			if curve.bold {
+			switch {
+			case curve.bold:
 				l.Width = vg.Points(2.2)
-				p.Legend.Add(r.Name+" validation", l)
-			} else {
+				p.Legend.Add(label(r.Name, "validation"), l)
+			case len(r.Validate) == 0:
+				// A training curve alone (the loss) is drawn solid:
+				// dashes only tell it apart from a validation curve.
+				l.Width = vg.Points(1.2)
+				p.Legend.Add(label(r.Name, "training"), l)
+			default:
 				l.Width = vg.Points(0.8)
 				l.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
-				p.Legend.Add(r.Name+" training", l)
+				p.Legend.Add(label(r.Name, "training"), l)
 			}
 			p.Add(l)
 		}
@@ -95,9 +101,12 @@ func ErrorCurves(runs []Run, o Options, paths ...string) error {
 	if math.IsInf(lo, 1) {
 		return fmt.Errorf("charts: nothing to draw")
 	}
-	// Room above the highest point for the legend, which sits at the
-	// top: on a log axis a factor, not an offset.
-	p.Y.Min, p.Y.Max = lo/1.3, hi*math.Pow(hi/lo*1.7, 0.35)
+	// Room above and below the curves (on a log axis a factor, not an
+	// offset), but no error rate above 100%.
+	p.Y.Min, p.Y.Max = lo/1.3, hi*1.3
+	if o.YLabel == "" {
+		p.Y.Max = math.Min(p.Y.Max, math.Max(100, hi))
+	}
 	style(p)
 	for _, path := range paths {
 		if err := save(p, path); err != nil {
@@ -105,6 +114,15 @@ func ErrorCurves(runs []Run, o Options, paths ...string) error {
 		}
 	}
 	return nil
+}
+
+// label names a curve: "resnet18 training", or "training" for a run
+// without a name.
+func label(run, curve string) string {
+	if run == "" {
+		return curve
+	}
+	return run + " " + curve
 }
 
 // style sets text large enough to read on a screen without zooming.

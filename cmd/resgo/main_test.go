@@ -68,6 +68,15 @@ func run(t *testing.T, dir string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
+// long skips, under go test -short, a test that trains or evaluates
+// through the binary: together they take minutes on two cores.
+func long(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("trains through the binary; skipped with -short")
+	}
+}
+
 // quick are flags for a small, fast training run on real MNIST.
 func quick(extra ...string) []string {
 	return append([]string{"train", "--data-dir", mnistDir, "--base-depth", "8", "--batch-size", "10",
@@ -131,6 +140,7 @@ func TestSummaryOfTheFamily(t *testing.T) {
 // logs readable by the independent checker, the chart and table written;
 // a second run resumes (nothing to train) and redraws; plot draws a log.
 func TestCompareAndPlot(t *testing.T) {
+	long(t)
 	dir := t.TempDir()
 	args := []string{"compare", "--data-dir", mnistDir, "--archs", "plain18,resnet18", "--base-depth", "4",
 		"--steps", "6", "--eval-every", "3", "--batch-size", "10", "--train-limit", "200", "--validation-size", "100", "--threads", "2"}
@@ -198,6 +208,7 @@ func TestBadDataFiles(t *testing.T) {
 }
 
 func TestTrainEvalAndOtherModel(t *testing.T) {
+	long(t)
 	dir := t.TempDir()
 	r := run(t, dir, quick("--steps", "12")...)
 	if r.code != 0 {
@@ -251,6 +262,7 @@ func waitForCheckpoint(t *testing.T, dir string, step int) {
 // TestInterruptAndKill: Ctrl-C saves and exits 130; kill -9 loses only the
 // steps since the last checkpoint; either way the same command resumes.
 func TestInterruptAndKill(t *testing.T) {
+	long(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
@@ -302,6 +314,7 @@ func TestInterruptAndKill(t *testing.T) {
 // TestEvalWatch: --watch evaluates checkpoints as training writes them and
 // stops cleanly on Ctrl-C.
 func TestEvalWatch(t *testing.T) {
+	long(t)
 	dir := t.TempDir()
 	if r := run(t, dir, quick("--steps", "5")...); r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)

@@ -76,18 +76,17 @@ func runPlot(args []string) error {
 }
 
 // runName names a log directory's curves: its own name, or its parent's
-// when it is a run's "log" folder (compare/resnet18/log), but never "."
-// or "/" (the default --log-dir, log, plotted from where it was written).
+// when it is a run's "log" folder (compare/resnet18/log). The default
+// --log-dir, log, plotted from where it was written, gets no name: its
+// curves are just "training" and "validation".
 func runName(dir string) string {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		abs = filepath.Clean(dir)
+	clean := filepath.Clean(dir)
+	name := filepath.Base(clean)
+	if name != "log" {
+		return name
 	}
-	name := filepath.Base(abs)
-	if name == "log" && filepath.Dir(filepath.Clean(dir)) != "." {
-		if parent := filepath.Base(filepath.Dir(abs)); parent != "/" && parent != "." {
-			name = parent
-		}
+	if parent := filepath.Dir(clean); parent != "." && parent != "/" {
+		return filepath.Base(parent)
 	}
-	return name
+	return ""
 }

@@ -19,6 +19,7 @@ import (
 // --fresh one) in the same directory stops at once, naming the first,
 // and touches nothing; the first trains on undisturbed.
 func TestSecondTrainerIsRefused(t *testing.T) {
+	long(t)
 	dir := t.TempDir()
 	cmd := exec.Command(binary, quick("--steps", "100000")...)
 	cmd.Dir = dir
@@ -131,6 +132,7 @@ func TestUnwritableCheckpointDir(t *testing.T) {
 // warning, as train does; a named file whose step disagrees with its name
 // is refused.
 func TestEvalSkipsDamagedNewest(t *testing.T) {
+	long(t)
 	dir := t.TempDir()
 	if r := run(t, dir, quick("--steps", "10")...); r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
@@ -191,6 +193,7 @@ func TestEvalChecksBeforeLoadingData(t *testing.T) {
 // an evaluation, stops eval within a moment with exit status 130 (never
 // death by signal).
 func TestCtrlCStopsEvaluation(t *testing.T) {
+	long(t)
 	dir := t.TempDir()
 	if r := run(t, dir, quick("--steps", "5")...); r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
@@ -228,6 +231,7 @@ func TestCtrlCStopsEvaluation(t *testing.T) {
 // line, the learning rate a step used, and no event file from a run that
 // trains nothing.
 func TestFirstHour(t *testing.T) {
+	long(t)
 	dir := t.TempDir()
 	h := run(t, dir, "help", "train")
 	if h.code != 0 || !strings.Contains(h.stdout, "Usage: resgo train") || !strings.Contains(h.stdout, "-learning-rate") {
@@ -265,7 +269,7 @@ func TestFirstHour(t *testing.T) {
 	}
 	p := run(t, dir, "plot", "--out", "c.svg", "--metric", "loss", "log")
 	svg, _ := os.ReadFile(filepath.Join(dir, "c.svg"))
-	if p.code != 0 || !strings.Contains(string(svg), "log training") || strings.Contains(string(svg), ". training") {
+	if p.code != 0 || !strings.Contains(string(svg), ">training<") || strings.Contains(string(svg), ". training") {
 		t.Fatalf("plot: exit %d %s", p.code, p.stderr)
 	}
 }
