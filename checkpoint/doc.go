@@ -11,8 +11,14 @@
 // directory), so a crash leaves either the old set of checkpoints or the
 // new one, never a half-written file under a checkpoint name. Readers
 // still validate every byte, because files may come from older
-// non-atomic writers or damaged disks; Store.LoadLatestGood falls back to
-// older checkpoints when the newest one does not validate.
+// non-atomic writers or damaged disks: the layout, a CRC-32C checksum of
+// the whole content kept in the metadata, finite values, and the step in
+// the file's name. Store.LoadLatestGood falls back to older checkpoints
+// when the newest one does not validate. Nothing holding NaN or Inf is
+// ever saved.
+//
+// A directory has one writer at a time: Store.Lock takes an advisory
+// flock(2) lock that the kernel releases however its holder exits.
 //
 // The safetensors format is implemented here by hand (standard library
 // only): an 8-byte little-endian header length, a JSON header, then the

@@ -19,6 +19,9 @@ import (
 // then checks that the checkpoint reloads to the same evaluation-mode
 // outputs and that resuming continues from it.
 func TestEveryArchitectureTrainsSavesAndReloads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for seconds; skipped with -short")
+	}
 	ds := realMNIST(t)
 	for _, nb := range append([]namedBackend{{"native", native.New(2)}}, extraBackends...) {
 		t.Run(nb.name, func(t *testing.T) { trainEveryArchitecture(t, nb.be, ds) })

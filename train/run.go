@@ -130,7 +130,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		tensors, meta := t.Snapshot()
 		path, err := store.Save(t.Step, tensors, meta)
 		if errors.Is(err, checkpoint.ErrNonFinite) {
-			return fmt.Errorf("training diverged by step %d (%v); nothing was saved, and the newest checkpoint in %s, %s, is the last good one (lower --learning-rate)",
+			return fmt.Errorf("training diverged by step %d (%v); that step was not saved, and the newest checkpoint in %s, %s, is the last good one (lower --learning-rate)",
 				t.Step, err, o.CheckpointDir, describeSaved(res.Checkpoint, lastSaved))
 		}
 		if err != nil {
@@ -153,7 +153,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		loss := t.TrainStep(images, labels)
 		res.Step, res.Loss = t.Step, loss
 		if !Finite(loss) {
-			return res, fmt.Errorf("loss is %v at step %d: training diverged (lower --learning-rate); nothing was saved, and the newest checkpoint in %s, %s, is the last good one",
+			return res, fmt.Errorf("loss is %v at step %d: training diverged (lower --learning-rate); that step was not saved, and the newest checkpoint in %s, %s, is the last good one",
 				loss, t.Step, o.CheckpointDir, describeSaved(res.Checkpoint, lastSaved))
 		}
 		speed.step(t.Step, h.BatchSize)
@@ -249,13 +249,16 @@ func eta(steps int64, batch int, rate float64) string {
 	return time.Duration(float64(steps) * float64(batch) / rate * float64(time.Second)).Round(time.Second).String()
 }
 
-// describeSaved names the last checkpoint this run wrote, or says that it
-// wrote none.
+// describeSaved names the newest checkpoint: the last one this run wrote
+// (path), else the one it resumed from (at step), else none.
 func describeSaved(path string, step int64) string {
-	if path == "" {
-		return fmt.Sprintf("the one this run resumed from (step %d), if any", step)
+	switch {
+	case path != "":
+		return filepath.Base(path)
+	case step > 0:
+		return fmt.Sprintf("the one this run resumed from at step %d", step)
 	}
-	return filepath.Base(path)
+	return "none yet (no checkpoint was written)"
 }
 
 // validate checks the options Run needs before it touches anything.

@@ -70,6 +70,9 @@ func lossLines(t *testing.T, out string) []string {
 // loss must fall well below chance (ln 10 = 2.30) and the averaged weights
 // must beat chance clearly on held-out images.
 func TestShortRunLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for seconds; skipped with -short")
+	}
 	ds := realMNIST(t)
 	be := native.New(2)
 	o := narrowOptions(t.TempDir(), 150)

@@ -43,8 +43,8 @@ import (
 
 const (
 	ext        = ".safetensors"
-	tempPrefix = ".tmp-"
-	lockFile   = ".lock"
+	tempPrefix = checkpoint.TempPrefix
+	lockFile   = checkpoint.LockFile
 )
 
 func main() {
