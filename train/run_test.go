@@ -211,6 +211,52 @@ func TestOtherModelsCheckpointIsRefused(t *testing.T) {
 	}
 }
 
+// TestTransposedKernelsAreRefused: a checkpoint whose kernels are stored
+// in another layout (same element count, other shape, as TensorFlow's
+// HWIO) is refused by name, not loaded as noise; a resumed run falls back
+// to the previous good checkpoint.
+func TestTransposedKernelsAreRefused(t *testing.T) {
+	ds := realMNIST(t)
+	be := native.New(2)
+	o := narrowOptions(t.TempDir(), 20)
+	o.Out = &bytes.Buffer{}
+	res, err := train.Run(context.Background(), be, ds.Train.Subset(0, 100), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := checkpoint.Load(res.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	for n, tensor := range ck.Tensors {
+		if len(tensor.Shape) == 4 && tensor.Shape[0] != tensor.Shape[1] && (name == "" || n < name) {
+			name = n
+		}
+	}
+	k := ck.Tensors[name]
+	// [out, in, kh, kw] -> [kh, kw, in, out]: same count, other shape.
+	k.Shape = []int{k.Shape[2], k.Shape[3], k.Shape[1], k.Shape[0]}
+	ck.Tensors[name] = k
+	st := &checkpoint.Store{Dir: o.CheckpointDir, Prefix: "mnist_model", Keep: -1}
+	if _, err := st.Save(ck.Step, ck.Tensors, ck.Meta); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := checkpoint.Load(res.Checkpoint)
+	if err != nil {
+		t.Fatal(err) // the file itself is sound
+	}
+	err = train.LoadWeights(be, res.Trainer.Model, bad, false)
+	if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "the model needs") {
+		t.Fatalf("loading transposed %s: %v", name, err)
+	}
+	o.Hyper.Steps = 21
+	_, err = train.Run(context.Background(), be, ds.Train.Subset(0, 100), o)
+	if err == nil || !strings.Contains(err.Error(), name) {
+		t.Fatalf("resuming from it: %v", err)
+	}
+}
+
 // TestDivergenceIsReported: a loss or weights gone non-finite stop
 // training with an error; nothing non-finite is saved, and the newest
 // checkpoint left is a good one. Saving every step, whichever of the two
