@@ -28,6 +28,7 @@ type command struct {
 var commands = []command{
 	{"train", "train a model (default: the tutorial's ResNet-34 on MNIST)", runTrain},
 	{"eval", "evaluate a checkpoint on the validation and test sets", runEval},
+	{"predict", "classify image files with a trained checkpoint (top classes and probabilities)", runPredict},
 	{"summary", "print a model's layers, output shapes, parameters and multiply-adds", runSummary},
 	{"compare", "train several models under one budget and plot their error curves (He et al.'s Figure 4)", runCompare},
 	{"plot", "draw the training and validation curves of TensorBoard log directories as PNG/SVG", runPlot},
@@ -125,18 +126,27 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// parseWithArgs parses flags followed by positional arguments, which it
-// returns.
+// parseWithArgs parses flags and positional arguments, in any order (as
+// in "resgo predict a.png --json"), and returns the positional ones; after
+// "--" everything is positional.
 func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		printHelp(fs)
-		return nil, err
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(fs)
+			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%v (see resgo %s --help)", err, fs.Name())
+		}
+		rest := fs.Args()
+		// Parse stops at the first positional argument, or after "--".
+		if len(rest) == 0 || len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%v (see resgo %s --help)", err, fs.Name())
-	}
-	return fs.Args(), nil
 }
 
 // progName is how the user ran resgo, for the commands a hint suggests:

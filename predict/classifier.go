@@ -1,0 +1,234 @@
+package predict
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/checkpoint"
+	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/train"
+)
+
+// Options tune Load; the zero value is what most callers want.
+type Options struct {
+	// Backend computes; nil means the pure-Go backend on every core.
+	Backend backend.Backend
+	// Raw uses the raw weights instead of their moving averages (which
+	// evaluation uses by default, as the tutorial's did).
+	Raw bool
+	// Preprocessing overrides the model's; "" means Auto.
+	Preprocessing Preprocessing
+	// Prefix names the checkpoints when Load is given a directory; ""
+	// means checkpoint.DefaultPrefix (mnist_model).
+	Prefix string
+}
+
+// Prediction is one class and how likely the model finds it.
+type Prediction struct {
+	Class       int     `json:"class"`
+	Label       string  `json:"label"`
+	Probability float64 `json:"probability"`
+}
+
+// Classifier is a loaded model. Its methods may be called from many
+// goroutines at once: images are prepared concurrently, and forward
+// passes take turns (each already uses every core).
+type Classifier struct {
+	// Path and Step identify the checkpoint; Labels names the classes.
+	Path   string
+	Step   int64
+	Labels []string
+	// Input is the model's input shape; Prep how images are prepared.
+	Input [3]int
+	Prep  Preprocessing
+
+	mu sync.Mutex // guards the model's buffers during a forward pass
+	be backend.Backend
+	m  *model.Model
+}
+
+// MaxBatch is the most images one forward pass takes; ClassifyBatch
+// splits larger batches.
+const MaxBatch = 256
+
+// Load reads a checkpoint file, or the newest good checkpoint in a
+// directory (damaged ones are skipped, as training does), and builds its
+// model with the moving-average weights.
+func Load(path string, o Options) (*Classifier, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	var ck *checkpoint.Checkpoint
+	if fi.IsDir() {
+		store := &checkpoint.Store{Dir: path, Prefix: o.Prefix}
+		ck, _, err = store.LoadLatestValid(func(ck *checkpoint.Checkpoint) error {
+			_, err := train.ModelConfig(ck)
+			return err
+		})
+	} else {
+		ck, err = checkpoint.Load(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return New(ck, o)
+}
+
+// New builds a classifier from a loaded checkpoint.
+func New(ck *checkpoint.Checkpoint, o Options) (*Classifier, error) {
+	mc, err := train.ModelConfig(ck)
+	if err != nil {
+		return nil, err
+	}
+	prep, err := o.Preprocessing.resolve(mc.Input)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ck.Path, err)
+	}
+	labels, err := labelsOf(ck, mc.Classes)
+	if err != nil {
+		return nil, err
+	}
+	foot, err := model.Measure(mc)
+	if err != nil {
+		return nil, err
+	}
+	if err := model.CheckMemory(mc, fmt.Sprintf("inference at batch %d", MaxBatch), foot.InferenceBytes(MaxBatch)); err != nil {
+		return nil, err
+	}
+	be := o.Backend
+	if be == nil {
+		be = native.New(0)
+	}
+	m, err := model.Build(be, mc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ck.Path, err)
+	}
+	if err := train.LoadWeights(be, m, ck, !o.Raw); err != nil {
+		return nil, err
+	}
+	m.SetTraining(false)
+	return &Classifier{Path: ck.Path, Step: ck.Step, Labels: labels, Input: mc.Input, Prep: prep, be: be, m: m}, nil
+}
+
+// labelsOf reads the class names a checkpoint carries ("labels": a JSON
+// array), or numbers the classes from 0 (MNIST's digits).
+func labelsOf(ck *checkpoint.Checkpoint, classes int) ([]string, error) {
+	var labels []string
+	if s, ok := ck.Meta["labels"]; ok {
+		if err := json.Unmarshal([]byte(s), &labels); err != nil || len(labels) != classes {
+			return nil, fmt.Errorf("%s: its class names (%q) do not name its %d classes", ck.Path, s, classes)
+		}
+		return labels, nil
+	}
+	for i := range classes {
+		labels = append(labels, strconv.Itoa(i))
+	}
+	return labels, nil
+}
+
+// Prepare turns an image into the model's input, as Classify does.
+func (c *Classifier) Prepare(img image.Image) ([]float32, error) {
+	if img == nil {
+		return nil, errors.New("predict: nil image")
+	}
+	if c.Prep == Digit {
+		return DigitInput(img)
+	}
+	return ResizeInput(img, c.Input)
+}
+
+// Classify returns every class, most likely first.
+func (c *Classifier) Classify(img image.Image) ([]Prediction, error) {
+	out, err := c.ClassifyBatch([]image.Image{img})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// ClassifyBatch classifies images in as few forward passes as MaxBatch
+// allows; the answers are in the images' order, each with every class,
+// most likely first. An image that cannot be prepared fails the call,
+// naming its index.
+func (c *Classifier) ClassifyBatch(imgs []image.Image) ([][]Prediction, error) {
+	per := c.Input[0] * c.Input[1] * c.Input[2]
+	inputs := make([]float32, len(imgs)*per)
+	var wg sync.WaitGroup
+	errs := make([]error, len(imgs))
+	for i, img := range imgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x, err := c.Prepare(img)
+			if err != nil {
+				errs[i] = fmt.Errorf("image %d: %w", i, err)
+				return
+			}
+			copy(inputs[i*per:], x)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c.ClassifyInputs(inputs)
+}
+
+// ClassifyInputs classifies prepared inputs (as Prepare makes them, one
+// after another).
+func (c *Classifier) ClassifyInputs(inputs []float32) ([][]Prediction, error) {
+	per := c.Input[0] * c.Input[1] * c.Input[2]
+	if len(inputs)%per != 0 {
+		return nil, fmt.Errorf("predict: %d input values are not whole images of %d", len(inputs), per)
+	}
+	n := len(inputs) / per
+	k := len(c.Labels)
+	logits := make([]float32, n*k)
+	for lo := 0; lo < n; lo += MaxBatch {
+		hi := min(n, lo+MaxBatch)
+		c.forward(inputs[lo*per:hi*per], hi-lo, logits[lo*k:hi*k])
+	}
+	out := make([][]Prediction, n)
+	for i := range n {
+		out[i] = c.rank(logits[i*k : (i+1)*k])
+	}
+	return out, nil
+}
+
+func (c *Classifier) forward(x []float32, n int, logits []float32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.be.New(n, c.Input[0], c.Input[1], c.Input[2])
+	c.be.Upload(t, x)
+	c.be.Download(c.m.Forward(t), logits)
+}
+
+// rank turns logits into probabilities (a softmax in float64), sorted.
+func (c *Classifier) rank(logits []float32) []Prediction {
+	top := math.Inf(-1)
+	for _, v := range logits {
+		top = math.Max(top, float64(v))
+	}
+	var sum float64
+	out := make([]Prediction, len(logits))
+	for j, v := range logits {
+		e := math.Exp(float64(v) - top)
+		sum += e
+		out[j] = Prediction{Class: j, Label: c.Labels[j], Probability: e}
+	}
+	for j := range out {
+		out[j].Probability /= sum
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Probability > out[b].Probability })
+	return out
+}

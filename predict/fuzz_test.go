@@ -1,0 +1,54 @@
+package predict
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzDecodeImage feeds arbitrary bytes to the image decoders and the
+// digit preprocessing: an error that names the input, or an image whose
+// prepared input is 28x28 values in [0, 1]; never a panic.
+func FuzzDecodeImage(f *testing.F) {
+	seeds, _ := filepath.Glob("../testdata/digits/*-chalk.png")
+	for _, s := range seeds[:min(3, len(seeds))] {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"))
+	f.Add([]byte("BM"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Images the header says are big decode slowly; the size limit
+		// itself is tested elsewhere.
+		if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil && int64(cfg.Width)*int64(cfg.Height) > 1<<20 {
+			return
+		}
+		img, err := Decode(data, "fuzz-input")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz-input: ") {
+				t.Fatalf("error does not name the input: %v", err)
+			}
+			return
+		}
+		x, err := DigitInput(img)
+		if errors.Is(err, ErrNoInk) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("DigitInput: %v", err)
+		}
+		if len(x) != 28*28 {
+			t.Fatalf("%d values", len(x))
+		}
+		for _, v := range x {
+			if !(v >= 0 && v <= 1) {
+				t.Fatalf("value %v", v)
+			}
+		}
+	})
+}
