@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/resgo/resgo/predict"
+	"github.com/resgo/resgo/serve"
+)
+
+func runServe(args []string) error {
+	fs := newFlagSet("serve", "Serves a checkpoint over HTTP with KServe's v2 routes: POST an image (raw body, multipart\n"+
+		"form, or base64 in a v2 JSON request) to /v2/models/NAME/infer for its top classes;\n"+
+		"/v2/health/live, /v2/health/ready, /v2/models/NAME and Prometheus /metrics besides.\n"+
+		"Concurrent requests are joined into one forward pass. Ctrl-C or SIGTERM stops taking\n"+
+		"connections and finishes the requests in flight.")
+	var (
+		bf       backendFlags
+		cf       checkpointFlags
+		ckPath   string
+		addr     string
+		name     string
+		maxBatch int
+		maxWait  time.Duration
+		maxBody  int64
+		topK     int
+		watch    time.Duration
+		drain    time.Duration
+		raw      bool
+		prep     string
+	)
+	bf.register(fs)
+	cf.register(fs)
+	fs.StringVar(&ckPath, "checkpoint", "", "a checkpoint file to serve instead of the newest in --checkpoint-dir")
+	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; :8080 for every interface)")
+	fs.StringVar(&name, "name", "", "the model's name in the routes (default: the checkpoint name's first word, e.g. mnist)")
+	fs.IntVar(&maxBatch, "max-batch", 64, "most images joined into one forward pass")
+	fs.DurationVar(&maxWait, "max-wait", 5*time.Millisecond, "longest a request waits for others to join its forward pass")
+	fs.Int64Var(&maxBody, "max-body", 8<<20, "largest request body in bytes (larger: 413)")
+	fs.IntVar(&topK, "top-k", 5, "classes returned per image (a request's ?top_k= overrides)")
+	fs.DurationVar(&watch, "watch", 0, "look for a newer checkpoint in --checkpoint-dir this often and swap it in (0: never)")
+	fs.DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long requests in flight may take to finish")
+	fs.BoolVar(&raw, "raw", false, "serve the raw weights instead of their moving averages")
+	fs.StringVar(&prep, "preprocess", "auto", "how images are prepared: auto (digit for 1x28x28 models, else resize), digit or resize")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := predict.ParsePreprocessing(prep)
+	if err != nil {
+		return fmt.Errorf("--preprocess: %w", err)
+	}
+	switch {
+	case drain <= 0:
+		return fmt.Errorf("--drain %s: must be positive", drain)
+	case watch != 0 && ckPath != "":
+		return errors.New("--watch follows --checkpoint-dir; it cannot be combined with --checkpoint")
+	}
+	src := ckPath
+	if src == "" {
+		src = cf.dir
+	}
+	if name == "" {
+		name, _, _ = strings.Cut(cf.prefix, "_")
+	}
+	be, err := bf.open()
+	if err != nil {
+		return err
+	}
+	s, err := serve.New(serve.Config{
+		Checkpoint: src, Name: name, MaxBatch: maxBatch, MaxWait: maxWait, MaxBodyBytes: maxBody, TopK: topK, Watch: watch,
+		Options: predict.Options{Backend: be, Raw: raw, Preprocessing: p, Prefix: cf.prefix},
+		Log:     log.New(os.Stderr, "resgo: ", log.LstdFlags),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", addr, err)
+	}
+	logf("listening on http://%s (model %q: POST images to /v2/models/%s/infer)", ln.Addr(), name, name)
+	ctx, stop := interruptContext()
+	defer stop()
+	return s.Run(ctx, ln, drain)
+}

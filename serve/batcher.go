@@ -1,0 +1,110 @@
+package serve
+
+import (
+	"context"
+	"time"
+
+	"github.com/resgo/resgo/predict"
+)
+
+// job is one request's prepared images, waiting for a forward pass.
+type job struct {
+	m      *loaded
+	inputs []float32
+	n      int // images
+	queued time.Time
+	done   chan jobResult // buffered: the batcher never waits for a caller that gave up
+}
+
+type jobResult struct {
+	preds [][]predict.Prediction
+	err   error
+}
+
+// batcher joins jobs into forward passes: it takes the first job waiting,
+// then more until the batch holds maxBatch images or maxWait has passed
+// since the first arrived. Jobs prepared for another model (one swapped
+// in meanwhile) wait for the next batch.
+type batcher struct {
+	jobs     chan *job
+	maxBatch int
+	maxWait  time.Duration
+	metrics  *metrics
+}
+
+func (b *batcher) run(ctx context.Context) {
+	var pending []*job
+	for {
+		if len(pending) == 0 {
+			select {
+			case j := <-b.jobs:
+				pending = append(pending, j)
+			case <-ctx.Done():
+				return
+			}
+		}
+		first := pending[0]
+		batch, rest := []*job{}, []*job{}
+		n := 0
+		for _, j := range pending {
+			if j.m == first.m && (n == 0 || n+j.n <= b.maxBatch) {
+				batch, n = append(batch, j), n+j.n
+			} else {
+				rest = append(rest, j)
+			}
+		}
+		pending = rest
+		timer := time.NewTimer(time.Until(first.queued.Add(b.maxWait)))
+	collect:
+		for n < b.maxBatch {
+			select {
+			case j := <-b.jobs:
+				if j.m == first.m && n+j.n <= b.maxBatch {
+					batch, n = append(batch, j), n+j.n
+				} else {
+					pending = append(pending, j)
+					break collect
+				}
+			case <-timer.C:
+				break collect
+			case <-ctx.Done():
+				timer.Stop()
+				b.fail(append(batch, pending...), ctx.Err())
+				return
+			}
+		}
+		timer.Stop()
+		b.forward(first.m, batch, n)
+	}
+}
+
+// forward runs one pass over the jobs' images and routes each job its
+// own answers.
+func (b *batcher) forward(m *loaded, batch []*job, n int) {
+	start := time.Now()
+	inputs := make([]float32, 0, n*len(batch[0].inputs)/max(1, batch[0].n))
+	for _, j := range batch {
+		b.metrics.queueSeconds.Observe(start.Sub(j.queued).Seconds())
+		inputs = append(inputs, j.inputs...)
+	}
+	b.metrics.queueDepth.Sub(float64(n))
+	preds, err := m.c.ClassifyInputs(inputs)
+	b.metrics.inferenceSeconds.Observe(time.Since(start).Seconds())
+	b.metrics.batchSize.Observe(float64(n))
+	at := 0
+	for _, j := range batch {
+		r := jobResult{err: err}
+		if err == nil {
+			r.preds = preds[at : at+j.n]
+		}
+		at += j.n
+		j.done <- r
+	}
+}
+
+func (b *batcher) fail(jobs []*job, err error) {
+	for _, j := range jobs {
+		b.metrics.queueDepth.Sub(float64(j.n))
+		j.done <- jobResult{err: err}
+	}
+}

@@ -1,0 +1,340 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/resgo/resgo/predict"
+)
+
+// Config configures a server; see New for the defaults of zero values.
+type Config struct {
+	// Checkpoint is a checkpoint file, or a directory whose newest good
+	// checkpoint is served.
+	Checkpoint string
+	// Name is the model's name in the routes (/v2/models/{Name}/infer).
+	Name string
+	// Options load the model (backend, raw weights, preprocessing, the
+	// checkpoints' prefix in a directory).
+	Options predict.Options
+	// MaxBatch images are joined into one forward pass at most, waiting at
+	// most MaxWait after the first arrived (defaults 64 and 5 ms).
+	MaxBatch int
+	MaxWait  time.Duration
+	// MaxBodyBytes bounds a request's body (default 8 MiB): past it, 413.
+	MaxBodyBytes int64
+	// TopK classes are returned for each image (default 5).
+	TopK int
+	// Watch, when positive, looks for a newer checkpoint in the directory
+	// this often and swaps it in (Checkpoint must be a directory).
+	Watch time.Duration
+	// Log receives status lines; nil means the standard logger.
+	Log *log.Logger
+}
+
+// loaded is a model being served.
+type loaded struct {
+	c    *predict.Classifier
+	path string
+	step int64
+}
+
+// Server answers inference requests. Create it with New, start Load (or
+// LoadAndWatch), and serve Handler.
+type Server struct {
+	cfg     Config
+	model   atomic.Pointer[loaded]
+	loadErr atomic.Pointer[error]
+	batcher *batcher
+	metrics *metrics
+	mux     *http.ServeMux
+}
+
+// New makes a server; it is not ready until Load succeeds.
+func New(cfg Config) (*Server, error) {
+	if cfg.Checkpoint == "" {
+		return nil, errors.New("serve: no checkpoint given")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "model"
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 64
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = 5 * time.Millisecond
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 8 << 20
+	}
+	if cfg.TopK == 0 {
+		cfg.TopK = 5
+	}
+	if cfg.Log == nil {
+		cfg.Log = log.Default()
+	}
+	switch {
+	case cfg.MaxBatch < 1 || cfg.MaxBatch > predict.MaxBatch:
+		return nil, fmt.Errorf("serve: maximum batch %d: must be from 1 to %d", cfg.MaxBatch, predict.MaxBatch)
+	case cfg.MaxWait < 0:
+		return nil, fmt.Errorf("serve: maximum wait %s: must not be negative", cfg.MaxWait)
+	case cfg.MaxBodyBytes < 1:
+		return nil, fmt.Errorf("serve: maximum body %d bytes: must be positive", cfg.MaxBodyBytes)
+	case cfg.TopK < 1:
+		return nil, fmt.Errorf("serve: top-k %d: must be positive", cfg.TopK)
+	case cfg.Watch < 0:
+		return nil, fmt.Errorf("serve: watch interval %s: must not be negative", cfg.Watch)
+	}
+	s := &Server{cfg: cfg, metrics: newMetrics()}
+	s.batcher = &batcher{jobs: make(chan *job, 4*cfg.MaxBatch), maxBatch: cfg.MaxBatch, maxWait: cfg.MaxWait, metrics: s.metrics}
+	s.routes()
+	return s, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Run loads the model (and, with Watch, keeps looking for newer ones) in
+// the background and serves on ln until ctx is cancelled; then it stops
+// taking connections, lets requests in flight finish (up to drain), and
+// returns.
+func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	bctx, stopBatcher := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.batcher.run(bctx) }()
+	go func() { defer wg.Done(); s.LoadAndWatch(bctx) }()
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          s.cfg.Log,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.cfg.Log.Printf("shutting down: finishing the requests in flight (up to %s)", drain)
+		sctx, cancel := context.WithTimeout(context.Background(), drain)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopBatcher()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// LoadAndWatch loads the model, then with Watch looks for a newer
+// checkpoint every interval until ctx is done. A failed first load
+// leaves the server unready (and is retried at each interval when
+// watching); a failed reload keeps the model being served.
+func (s *Server) LoadAndWatch(ctx context.Context) {
+	s.Load()
+	if s.cfg.Watch <= 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.Watch)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Load()
+		}
+	}
+}
+
+// Load reads the checkpoint (the newest good one in a directory) and
+// serves it, unless it is the one already served. It reports whether a
+// new model was swapped in.
+func (s *Server) Load() bool {
+	c, err := predict.Load(s.cfg.Checkpoint, s.cfg.Options)
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("error").Inc()
+		if s.model.Load() == nil {
+			s.loadErr.Store(&err)
+		}
+		s.cfg.Log.Printf("loading %s: %v", s.cfg.Checkpoint, err)
+		return false
+	}
+	if cur := s.model.Load(); cur != nil && cur.path == c.Path && cur.step == c.Step {
+		return false
+	}
+	s.model.Store(&loaded{c: c, path: c.Path, step: c.Step})
+	s.loadErr.Store(nil)
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	s.metrics.modelStep.Set(float64(c.Step))
+	s.cfg.Log.Printf("serving %s (step %d) as %q", c.Path, c.Step, s.cfg.Name)
+	return true
+}
+
+// current is the model being served, or nil before the first load.
+func (s *Server) current() *loaded { return s.model.Load() }
+
+// classify prepares nothing: it queues prepared inputs for the batcher
+// and waits for their answers (or for the caller to give up).
+func (s *Server) classify(ctx context.Context, m *loaded, inputs []float32, n int) ([][]predict.Prediction, error) {
+	j := &job{m: m, inputs: inputs, n: n, queued: time.Now(), done: make(chan jobResult, 1)}
+	s.metrics.queueDepth.Add(float64(n))
+	select {
+	case s.batcher.jobs <- j:
+	case <-ctx.Done():
+		s.metrics.queueDepth.Sub(float64(n))
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-j.done:
+		return r.preds, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// httpError is an error with the status code it is answered with.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(code int, format string, a ...any) error {
+	return &httpError{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// counted wraps a handler so that its requests are counted by route and
+// status code.
+func (s *Server) counted(route string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		if err := h(rec, r); err != nil {
+			code := http.StatusInternalServerError
+			var he *httpError
+			var mbe *http.MaxBytesError
+			switch {
+			case errors.As(err, &he):
+				code = he.code
+			case errors.As(err, &mbe):
+				code = http.StatusRequestEntityTooLarge
+				err = fmt.Errorf("request body larger than %d bytes", mbe.Limit)
+			case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+				code = http.StatusServiceUnavailable
+			}
+			writeJSON(rec, code, map[string]string{"error": err.Error()})
+		}
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v) // the client may be gone; nothing to do then
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.mux.Handle("GET /v2/health/live", s.counted("live", func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, map[string]bool{"live": true})
+		return nil
+	}))
+	ready := s.counted("ready", s.ready)
+	s.mux.Handle("GET /v2/health/ready", ready)
+	s.mux.Handle("GET /v2/models/{name}/ready", s.counted("model_ready", s.withModel(s.ready)))
+	s.mux.Handle("GET /v2", s.counted("server_metadata", func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, map[string]any{"name": "resgo", "version": "v2", "extensions": []string{}})
+		return nil
+	}))
+	s.mux.Handle("GET /v2/models/{name}", s.counted("model_metadata", s.withModel(s.metadata)))
+	s.mux.Handle("POST /v2/models/{name}/infer", s.counted("infer", s.withModel(s.infer)))
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+}
+
+// withModel answers 404 for a name that is not the model's.
+func (s *Server) withModel(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if name := r.PathValue("name"); name != s.cfg.Name {
+			return errorf(http.StatusNotFound, "unknown model %q (this server serves %q)", name, s.cfg.Name)
+		}
+		return h(w, r)
+	}
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
+	if m := s.current(); m != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"ready": true, "model_version": strconv.FormatInt(m.step, 10)})
+		return nil
+	}
+	reason := "the model is loading"
+	if e := s.loadErr.Load(); e != nil {
+		reason = "the model failed to load: " + (*e).Error()
+	}
+	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": reason})
+	return nil
+}
+
+// errNotReady answers requests that need a model before one is loaded.
+var errNotReady = errorf(http.StatusServiceUnavailable, "the model is not loaded yet (see /v2/health/ready)")
+
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
+	m := s.current()
+	if m == nil {
+		return errNotReady
+	}
+	in := m.c.Input
+	writeJSON(w, http.StatusOK, map[string]any{
+		"name": s.cfg.Name, "versions": []string{strconv.FormatInt(m.step, 10)}, "platform": "resgo",
+		"inputs": []tensorMeta{
+			{Name: "input", Datatype: "FP32", Shape: []int64{-1, int64(in[0]), int64(in[1]), int64(in[2])}},
+			{Name: "image", Datatype: "BYTES", Shape: []int64{-1}},
+		},
+		"outputs": []tensorMeta{
+			{Name: "probabilities", Datatype: "FP32", Shape: []int64{-1, int64(len(m.c.Labels))}},
+			{Name: "label", Datatype: "BYTES", Shape: []int64{-1}},
+		},
+		"parameters": map[string]any{"labels": m.c.Labels, "preprocessing": m.c.Prep, "checkpoint": m.path},
+	})
+	return nil
+}
+
+type tensorMeta struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape"`
+}
+
+// readBody reads a request's body up to the size limit (413 past it).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+}
