@@ -8,6 +8,7 @@
 //	GET  /v2/models/{name}/ready     as health/ready, for the model
 //	POST /v2/models/{name}/infer     inference
 //	GET  /metrics                    Prometheus metrics
+//	GET  /                           a page to draw a digit on and see the answer
 //
 // An inference request is a v2 JSON body (an FP32 tensor of prepared
 // inputs [N, C, H, W], or a BYTES tensor of base64-encoded image files),

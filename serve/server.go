@@ -279,6 +279,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v2/models/{name}", s.counted("model_metadata", s.withModel(s.metadata)))
 	s.mux.Handle("POST /v2/models/{name}/infer", s.counted("infer", s.withModel(s.infer)))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	s.mux.Handle("GET /{$}", s.counted("page", s.page))
 }
 
 // withModel answers 404 for a name that is not the model's.
