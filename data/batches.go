@@ -63,7 +63,7 @@ func (b *Batcher) Epoch() int {
 // Next copies the next batch into images (batchSize*Rows*Cols pixels)
 // and labels (batchSize). It does not allocate.
 func (b *Batcher) Next(images []float32, labels []int32) {
-	px := b.set.Rows * b.set.Cols
+	px := b.set.Pixels()
 	if len(images) != b.size*px || len(labels) != b.size {
 		panic(fmt.Sprintf("data: Batcher.Next: buffers hold %d pixels and %d labels, want %d and %d",
 			len(images), len(labels), b.size*px, b.size))
@@ -75,7 +75,7 @@ func (b *Batcher) Next(images []float32, labels []int32) {
 		}
 		j := int(b.perm[b.pos%n])
 		copy(images[i*px:(i+1)*px], b.set.Image(j))
-		labels[i] = int32(b.set.Labels[j])
+		labels[i] = b.set.Labels[j]
 		b.pos++
 	}
 }

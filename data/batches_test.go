@@ -8,10 +8,10 @@ import (
 // indexSet returns n 2x2 images whose first pixel is the example's
 // index, so a batch tells which examples it holds.
 func indexSet(n int) *Set {
-	s := &Set{Images: make([]float32, n*4), Labels: make([]uint8, n), N: n, Rows: 2, Cols: 2}
+	s := &Set{Images: make([]float32, n*4), Labels: make([]int32, n), N: n, Rows: 2, Cols: 2}
 	for i := range n {
 		s.Images[i*4] = float32(i)
-		s.Labels[i] = uint8(i % 10)
+		s.Labels[i] = int32(i % 10)
 	}
 	return s
 }

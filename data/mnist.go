@@ -276,19 +276,23 @@ func firstLine(s string) string {
 	return s
 }
 
-// Set is a set of equally sized grey-scale images and their labels.
+// Set is a set of equally sized images and their labels.
 type Set struct {
-	Images []float32 // N*Rows*Cols pixels, row-major, scaled to [0,1]
-	Labels []uint8   // N labels in 0..9
+	Images []float32 // N images of Channels x Rows x Cols values, channel-major
+	Labels []int32   // N labels, class indices from 0
 	N      int
-	Rows   int
-	Cols   int
+	// Channels is 1 (gray; 0 means 1 too) or 3 (RGB).
+	Channels   int
+	Rows, Cols int
 }
 
-// Image returns image i's pixels. The slice aliases s.Images; its
+// Pixels is the number of values of one image.
+func (s *Set) Pixels() int { return max(1, s.Channels) * s.Rows * s.Cols }
+
+// Image returns image i's values. The slice aliases s.Images; its
 // capacity is capped so an append cannot overwrite image i+1.
 func (s *Set) Image(i int) []float32 {
-	px := s.Rows * s.Cols
+	px := s.Pixels()
 	return s.Images[i*px : (i+1)*px : (i+1)*px]
 }
 
@@ -297,13 +301,14 @@ func (s *Set) Subset(lo, hi int) *Set {
 	if lo < 0 || hi < lo || hi > s.N {
 		panic(fmt.Sprintf("data: Subset(%d, %d) of a set of %d", lo, hi, s.N))
 	}
-	px := s.Rows * s.Cols
+	px := s.Pixels()
 	return &Set{
-		Images: s.Images[lo*px : hi*px : hi*px],
-		Labels: s.Labels[lo:hi:hi],
-		N:      hi - lo,
-		Rows:   s.Rows,
-		Cols:   s.Cols,
+		Images:   s.Images[lo*px : hi*px : hi*px],
+		Labels:   s.Labels[lo:hi:hi],
+		N:        hi - lo,
+		Channels: s.Channels,
+		Rows:     s.Rows,
+		Cols:     s.Cols,
 	}
 }
 
@@ -369,5 +374,9 @@ func loadSet(imagesPath, labelsPath string) (*Set, error) {
 		// pixels are bit-identical to TensorFlow's (b/255 differs).
 		pix[i] = float32(b) * (1.0 / 255.0)
 	}
-	return &Set{Images: pix, Labels: lbl.Data, N: img.Dims[0], Rows: 28, Cols: 28}, nil
+	labels := make([]int32, len(lbl.Data))
+	for i, l := range lbl.Data {
+		labels[i] = int32(l)
+	}
+	return &Set{Images: pix, Labels: labels, N: img.Dims[0], Channels: 1, Rows: 28, Cols: 28}, nil
 }

@@ -57,12 +57,12 @@ func TestLoadMNISTSplit(t *testing.T) {
 	}
 	// Validation is the first 4 training images, train the other 8.
 	for i := range 4 {
-		if got := m.Validation.Image(i)[0]; got != float32(i)*(1.0/255.0) || m.Validation.Labels[i] != uint8(i) {
+		if got := m.Validation.Image(i)[0]; got != float32(i)*(1.0/255.0) || m.Validation.Labels[i] != int32(i) {
 			t.Errorf("validation %d: pixel %v label %d, want raw image %d", i, got, m.Validation.Labels[i], i)
 		}
 	}
 	for i := range 8 {
-		if got := m.Train.Image(i)[0]; got != float32(i+4)*(1.0/255.0) || m.Train.Labels[i] != uint8((i+4)%10) {
+		if got := m.Train.Image(i)[0]; got != float32(i+4)*(1.0/255.0) || m.Train.Labels[i] != int32((i+4)%10) {
 			t.Errorf("train %d: pixel %v label %d, want raw image %d", i, got, m.Train.Labels[i], i+4)
 		}
 	}
@@ -286,7 +286,7 @@ func TestRealMNIST(t *testing.T) {
 	if want := []byte{5, 0, 4, 1, 9, 2, 1, 3, 1, 4}; !bytes.Equal(raw.Data[:10], want) {
 		t.Errorf("first raw labels %v, want %v", raw.Data[:10], want)
 	}
-	if m.Validation.Labels[0] != 5 || m.Train.Labels[0] != raw.Data[5000] {
+	if m.Validation.Labels[0] != 5 || m.Train.Labels[0] != int32(raw.Data[5000]) {
 		t.Errorf("validation[0] = %d (want 5), train[0] = %d (want raw[5000] = %d)",
 			m.Validation.Labels[0], m.Train.Labels[0], raw.Data[5000])
 	}

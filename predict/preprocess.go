@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/resgo/resgo/data"
 	"golang.org/x/image/draw"
 )
 
@@ -159,30 +160,7 @@ func DigitInput(img image.Image) ([]float32, error) {
 // ResizeInput scales img to channels x height x width (1: gray, 3: RGB),
 // values in [0, 1], channel-major as the models take them.
 func ResizeInput(img image.Image, input [3]int) ([]float32, error) {
-	c, h, w := input[0], input[1], input[2]
-	if c != 1 && c != 3 {
-		return nil, fmt.Errorf("resize preprocessing makes 1 or 3 channels; this model takes %d", c)
-	}
-	if img.Bounds().Empty() {
-		return nil, errors.New("the image is empty")
-	}
-	dst := image.NewRGBA64(image.Rect(0, 0, w, h))
-	// Transparent pixels count as white paper.
-	draw.Draw(dst, dst.Bounds(), image.White, image.Point{}, draw.Src)
-	draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Over, nil)
-	out := make([]float32, c*h*w)
-	for y := range h {
-		for x := range w {
-			px := dst.RGBA64At(x, y)
-			r, g, b := float32(px.R)/0xffff, float32(px.G)/0xffff, float32(px.B)/0xffff
-			if c == 1 {
-				out[y*w+x] = 0.299*r + 0.587*g + 0.114*b
-				continue
-			}
-			out[y*w+x], out[h*w+y*w+x], out[2*h*w+y*w+x] = r, g, b
-		}
-	}
-	return out, nil
+	return data.Scale(img, input[0], input[1], input[2])
 }
 
 // grayImage is an image's gray levels in [0, 1], row-major.

@@ -51,7 +51,7 @@ func EvaluateContext(ctx context.Context, be backend.Backend, m *model.Model, se
 	for i := range ev.Confusion {
 		ev.Confusion[i] = make([]int, k)
 	}
-	per := set.Rows * set.Cols
+	per := set.Pixels()
 	logits := make([]float32, batch*k)
 	var x backend.Tensor
 	for lo := 0; lo < set.N; lo += batch {
@@ -60,7 +60,7 @@ func EvaluateContext(ctx context.Context, be backend.Backend, m *model.Model, se
 		}
 		n := min(batch, set.N-lo)
 		if x == nil || x.Shape()[0] != n {
-			x = be.New(n, m.Config.Input[0], set.Rows, set.Cols)
+			x = be.New(n, max(1, set.Channels), set.Rows, set.Cols)
 		}
 		be.Upload(x, set.Images[lo*per:(lo+n)*per])
 		out := m.Forward(x)

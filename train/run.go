@@ -119,7 +119,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	}
 	batcher := data.NewBatcher(train, h.BatchSize, h.Seed)
 	batcher.SeekBatch(t.Step)
-	images := make([]float32, h.BatchSize*train.Rows*train.Cols)
+	images := make([]float32, h.BatchSize*train.Pixels())
 	labels := make([]int32, h.BatchSize)
 	lastSaved := t.Step
 	// The speed is timed from the end of this run's first step, so that
@@ -282,8 +282,13 @@ func (o Options) validate(train *data.Set) error {
 	if err := c.Normalize(); err != nil {
 		return err
 	}
-	if c.Input != [3]int{1, train.Rows, train.Cols} {
-		return fmt.Errorf("train: the model takes %dx%dx%d images, the data set holds 1x%dx%d", c.Input[0], c.Input[1], c.Input[2], train.Rows, train.Cols)
+	if shape := [3]int{max(1, train.Channels), train.Rows, train.Cols}; c.Input != shape {
+		return fmt.Errorf("train: the model takes %dx%dx%d images, the data set holds %dx%dx%d", c.Input[0], c.Input[1], c.Input[2], shape[0], shape[1], shape[2])
+	}
+	for _, l := range train.Labels {
+		if l < 0 || int(l) >= c.Classes {
+			return fmt.Errorf("train: label %d, but the model has %d classes", l, c.Classes)
+		}
 	}
 	return nil
 }

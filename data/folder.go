@@ -1,0 +1,343 @@
+package data
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/resgo/resgo/internal/sysinfo"
+)
+
+// FolderOptions configure LoadFolder. Zero values take the defaults.
+type FolderOptions struct {
+	// Channels is 1 (gray) or 3 (RGB); 0 looks at the first training
+	// images: gray if they all are, else RGB.
+	Channels int
+	// Height and Width are what every image is scaled to; 0 takes the
+	// first training image's size.
+	Height, Width int
+	// Mean and Std normalise each channel; nil computes them on the
+	// training set.
+	Mean, Std []float32
+	// ValidationFraction of the training images is held out (a seeded
+	// choice) when the folder has no val/ (default 0.1).
+	ValidationFraction float64
+	// Seed chooses that held-out part.
+	Seed uint64
+	// SkipBad skips (and counts) images that cannot be read, instead of
+	// failing with the first.
+	SkipBad bool
+	// Progress, when set, is told how many images have been read of how
+	// many.
+	Progress func(done, total int)
+}
+
+// Folder is an image-folder data set, decoded and prepared in memory.
+type Folder struct {
+	Train, Validation, Test *Set // Test is nil without a test/ folder
+	// Classes are the class names, in label order (sorted).
+	Classes []string
+	Prep    Preprocessing
+	// Skipped lists the images that could not be read (with SkipBad).
+	Skipped []error
+}
+
+// maxFolderSide bounds a default size taken from an image: larger images
+// need an explicit size.
+const maxFolderSide = 512
+
+type labelled struct {
+	path  string
+	label int32
+}
+
+// LoadFolder reads an image-folder data set: DIR/train/<class>/<images>
+// (or DIR/<class>/<images> when there is no train/), with optional
+// DIR/val/<class>/... and DIR/test/<class>/... of the same classes. Class
+// names are the folder names, sorted. Images of any supported format (see
+// ImageFiles) are decoded on every core, scaled and normalised (see
+// Preprocessing). Every error names the file or folder.
+func LoadFolder(dir string, o FolderOptions) (*Folder, error) {
+	trainDir := filepath.Join(dir, "train")
+	if fi, err := os.Stat(trainDir); err != nil || !fi.IsDir() {
+		trainDir = dir
+	}
+	classes, err := classDirs(trainDir)
+	if err != nil {
+		return nil, err
+	}
+	index := map[string]int32{}
+	for i, c := range classes {
+		index[c] = int32(i)
+	}
+	trainFiles, err := listClasses(trainDir, classes, index)
+	if err != nil {
+		return nil, err
+	}
+	var valFiles, testFiles []labelled
+	for _, part := range []struct {
+		name string
+		dst  *[]labelled
+	}{{"val", &valFiles}, {"test", &testFiles}} {
+		d := filepath.Join(dir, part.name)
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() || trainDir == dir {
+			continue
+		}
+		sub, err := classDirs(d)
+		if err != nil {
+			return nil, err
+		}
+		if *part.dst, err = listClasses(d, sub, index); err != nil {
+			return nil, err
+		}
+	}
+	if valFiles == nil {
+		frac := o.ValidationFraction
+		if frac == 0 {
+			frac = 0.1
+		}
+		if frac < 0 || frac >= 1 || math.IsNaN(frac) {
+			return nil, fmt.Errorf("data: validation fraction %v: want a number in [0, 1)", frac)
+		}
+		trainFiles, valFiles = split(trainFiles, frac, o.Seed)
+	}
+	f := &Folder{Classes: classes}
+	if f.Prep, err = o.shape(trainFiles); err != nil {
+		return nil, err
+	}
+	total := len(trainFiles) + len(valFiles) + len(testFiles)
+	need := float64(total) * float64(f.Prep.Channels*f.Prep.Height*f.Prep.Width) * 4
+	if avail, ok := sysinfo.AvailableMemory(); ok && need > 0.5*float64(avail) {
+		return nil, fmt.Errorf("data: %s: %d images of %dx%dx%d take %.1f GiB decoded, more than half the %.1f GiB available (resgo keeps a data set in memory: choose a smaller image size)",
+			dir, total, f.Prep.Channels, f.Prep.Height, f.Prep.Width, need/(1<<30), float64(avail)/(1<<30))
+	}
+	var done atomic.Int64
+	progress := func() {
+		if o.Progress != nil {
+			o.Progress(int(done.Add(1)), total)
+		}
+	}
+	for _, part := range []struct {
+		files []labelled
+		dst   **Set
+	}{{trainFiles, &f.Train}, {valFiles, &f.Validation}, {testFiles, &f.Test}} {
+		if len(part.files) == 0 {
+			continue
+		}
+		set, skipped, err := decodeSet(part.files, f.Prep, o.SkipBad, progress)
+		if err != nil {
+			return nil, err
+		}
+		f.Skipped = append(f.Skipped, skipped...)
+		*part.dst = set
+	}
+	if f.Train == nil || f.Train.N == 0 {
+		return nil, fmt.Errorf("data: %s: no readable training images", trainDir)
+	}
+	if o.Mean == nil {
+		f.Prep.Mean, f.Prep.Std = meanStd(f.Train)
+	}
+	if err := f.Prep.Validate(); err != nil {
+		return nil, fmt.Errorf("data: %s: %w", dir, err)
+	}
+	for _, s := range []*Set{f.Train, f.Validation, f.Test} {
+		if s != nil {
+			for i := range s.N {
+				f.Prep.Normalize(s.Image(i))
+			}
+		}
+	}
+	return f, nil
+}
+
+// classDirs lists the class folders of dir, sorted.
+func classDirs(dir string) ([]string, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	var classes []string
+	for _, de := range des {
+		if de.IsDir() && de.Name()[0] != '.' {
+			classes = append(classes, de.Name())
+		}
+	}
+	if len(classes) < 2 {
+		return nil, fmt.Errorf("data: %s: want a folder per class (at least 2), found %d", dir, len(classes))
+	}
+	sort.Strings(classes)
+	return classes, nil
+}
+
+// listClasses lists the images of each class folder of dir.
+func listClasses(dir string, classes []string, index map[string]int32) ([]labelled, error) {
+	var out []labelled
+	for _, c := range classes {
+		label, ok := index[c]
+		if !ok {
+			return nil, fmt.Errorf("data: %s: class %q is not one of the training classes", filepath.Join(dir, c), c)
+		}
+		files, err := ImageFiles([]string{filepath.Join(dir, c)})
+		if err != nil {
+			return nil, fmt.Errorf("data: %w", err)
+		}
+		for _, p := range files {
+			out = append(out, labelled{p, label})
+		}
+	}
+	return out, nil
+}
+
+// split holds out a seeded fraction of files (at least one).
+func split(files []labelled, frac float64, seed uint64) (train, val []labelled) {
+	n := int(math.Round(frac * float64(len(files))))
+	if frac > 0 {
+		n = max(1, min(n, len(files)-1))
+	}
+	perm := rand.New(rand.NewPCG(seed, 0x5a11d)).Perm(len(files))
+	held := map[int]bool{}
+	for _, i := range perm[:n] {
+		held[i] = true
+	}
+	for i, f := range files {
+		if held[i] {
+			val = append(val, f)
+		} else {
+			train = append(train, f)
+		}
+	}
+	return train, val
+}
+
+// shape settles the channels and size: given, or from the first images.
+func (o FolderOptions) shape(train []labelled) (Preprocessing, error) {
+	p := Preprocessing{Channels: o.Channels, Height: o.Height, Width: o.Width, Mean: o.Mean, Std: o.Std}
+	if p.Channels != 0 && p.Height != 0 {
+		return p, nil
+	}
+	gray := true
+	for _, f := range train[:min(len(train), 32)] {
+		img, err := DecodeImageFile(f.path)
+		if err != nil {
+			continue // reported when the set is read
+		}
+		if p.Height == 0 {
+			p.Height, p.Width = img.Bounds().Dy(), img.Bounds().Dx()
+		}
+		gray = gray && isGray(img)
+	}
+	if p.Channels == 0 {
+		p.Channels = 3
+		if gray {
+			p.Channels = 1
+		}
+	}
+	if p.Height == 0 {
+		return p, fmt.Errorf("data: %s: none of the first training images can be read", train[0].path)
+	}
+	if p.Height > maxFolderSide || p.Width > maxFolderSide {
+		return p, fmt.Errorf("data: the first training image is %dx%d: choose the size to train at (at most %d a side by default)",
+			p.Width, p.Height, maxFolderSide)
+	}
+	return p, nil
+}
+
+// isGray reports whether every pixel of img has equal red, green and blue.
+func isGray(img image.Image) bool {
+	switch img.(type) {
+	case *image.Gray, *image.Gray16:
+		return true
+	}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r != g || g != bl {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// decodeSet decodes and scales files on every core into a Set (values
+// in [0, 1], not yet normalised).
+func decodeSet(files []labelled, p Preprocessing, skipBad bool, progress func()) (*Set, []error, error) {
+	per := p.Channels * p.Height * p.Width
+	images := make([]float32, len(files)*per)
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(files) {
+					return
+				}
+				img, err := DecodeImageFile(files[i].path)
+				if err == nil {
+					var x []float32
+					if x, err = Scale(img, p.Channels, p.Height, p.Width); err == nil {
+						copy(images[i*per:], x)
+					} else {
+						err = fmt.Errorf("%s: %w", files[i].path, err)
+					}
+				}
+				errs[i] = err
+				progress()
+			}
+		}()
+	}
+	wg.Wait()
+	set := &Set{Images: images, Channels: p.Channels, Rows: p.Height, Cols: p.Width}
+	var skipped []error
+	kept := 0
+	for i, err := range errs {
+		if err != nil {
+			if !skipBad {
+				return nil, nil, fmt.Errorf("data: %w (or skip unreadable images)", err)
+			}
+			skipped = append(skipped, err)
+			continue
+		}
+		// Compact in place: kept <= i.
+		copy(images[kept*per:(kept+1)*per], images[i*per:(i+1)*per])
+		set.Labels = append(set.Labels, files[i].label)
+		kept++
+	}
+	set.N, set.Images = kept, images[:kept*per:kept*per]
+	return set, skipped, nil
+}
+
+// meanStd is each channel's mean and standard deviation over a set.
+func meanStd(s *Set) (mean, std []float32) {
+	c := max(1, s.Channels)
+	per := s.Rows * s.Cols
+	for ch := range c {
+		var sum, sq float64
+		for i := range s.N {
+			for _, v := range s.Image(i)[ch*per : (ch+1)*per] {
+				sum += float64(v)
+				sq += float64(v) * float64(v)
+			}
+		}
+		n := float64(s.N * per)
+		m := sum / n
+		sd := math.Sqrt(math.Max(0, sq/n-m*m))
+		if sd < 1e-6 {
+			sd = 1 // a constant channel: nothing to scale
+		}
+		mean, std = append(mean, float32(m)), append(std, float32(sd))
+	}
+	return mean, std
+}
