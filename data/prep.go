@@ -24,9 +24,12 @@ type Preprocessing struct {
 	Std      []float32 `json:"std"`
 }
 
-// PreprocessingKey is the checkpoint metadata key of a Preprocessing, as
-// JSON.
-const PreprocessingKey = "preprocessing"
+// Checkpoint metadata keys: the Preprocessing as JSON, and the class
+// names as a JSON array.
+const (
+	PreprocessingKey = "preprocessing"
+	LabelsKey        = "labels"
+)
 
 // Validate checks the sizes and that every Std is positive and finite.
 func (p Preprocessing) Validate() error {

@@ -14,6 +14,7 @@ import (
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/checkpoint"
+	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/model"
 	"github.com/resgo/resgo/train"
 )
@@ -50,6 +51,9 @@ type Classifier struct {
 	// Input is the model's input shape; Prep how images are prepared.
 	Input [3]int
 	Prep  Preprocessing
+	// Norm is the scaling and normalisation a model trained on an image
+	// folder stored (nil for MNIST's models: their inputs are in [0, 1]).
+	Norm *data.Preprocessing
 
 	mu sync.Mutex // guards the model's buffers during a forward pass
 	be backend.Backend
@@ -90,7 +94,22 @@ func New(ck *checkpoint.Checkpoint, o Options) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	prep, err := o.Preprocessing.resolve(mc.Input)
+	var norm *data.Preprocessing
+	if s, ok := ck.Meta[data.PreprocessingKey]; ok {
+		p, err := data.ParsePreprocessing(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ck.Path, err)
+		}
+		if [3]int{p.Channels, p.Height, p.Width} != mc.Input {
+			return nil, fmt.Errorf("%s: its preprocessing makes %dx%dx%d inputs, its model takes %v", ck.Path, p.Channels, p.Height, p.Width, mc.Input)
+		}
+		norm = &p
+	}
+	prep := o.Preprocessing
+	if norm != nil && (prep == "" || prep == Auto) {
+		prep = Resize // what the model was trained with
+	}
+	prep, err = prep.resolve(mc.Input)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Path, err)
 	}
@@ -117,14 +136,14 @@ func New(ck *checkpoint.Checkpoint, o Options) (*Classifier, error) {
 		return nil, err
 	}
 	m.SetTraining(false)
-	return &Classifier{Path: ck.Path, Step: ck.Step, Labels: labels, Input: mc.Input, Prep: prep, be: be, m: m}, nil
+	return &Classifier{Path: ck.Path, Step: ck.Step, Labels: labels, Input: mc.Input, Prep: prep, Norm: norm, be: be, m: m}, nil
 }
 
 // labelsOf reads the class names a checkpoint carries ("labels": a JSON
 // array), or numbers the classes from 0 (MNIST's digits).
 func labelsOf(ck *checkpoint.Checkpoint, classes int) ([]string, error) {
 	var labels []string
-	if s, ok := ck.Meta["labels"]; ok {
+	if s, ok := ck.Meta[data.LabelsKey]; ok {
 		if err := json.Unmarshal([]byte(s), &labels); err != nil || len(labels) != classes {
 			return nil, fmt.Errorf("%s: its class names (%q) do not name its %d classes", ck.Path, s, classes)
 		}
@@ -141,8 +160,11 @@ func (c *Classifier) Prepare(img image.Image) ([]float32, error) {
 	if img == nil {
 		return nil, errors.New("predict: nil image")
 	}
-	if c.Prep == Digit {
+	switch {
+	case c.Prep == Digit:
 		return DigitInput(img)
+	case c.Norm != nil:
+		return c.Norm.Input(img)
 	}
 	return ResizeInput(img, c.Input)
 }

@@ -44,6 +44,10 @@ type Options struct {
 	EvalEvery  int64
 	// Progress, when set, is told about every step (for progress bars).
 	Progress func(step int64, loss float64)
+	// Meta is added to every checkpoint's metadata: what readers of the
+	// checkpoint need to treat inputs alike (class names under "labels",
+	// the image preprocessing under data.PreprocessingKey).
+	Meta map[string]string
 }
 
 // EventSink records training curves; *tblog.Writer is one.
@@ -128,6 +132,11 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	correct, seen := 0, 0
 	save := func() error {
 		tensors, meta := t.Snapshot()
+		for k, v := range o.Meta {
+			if _, taken := meta[k]; !taken {
+				meta[k] = v
+			}
+		}
 		path, err := store.Save(t.Step, tensors, meta)
 		if errors.Is(err, checkpoint.ErrNonFinite) {
 			return fmt.Errorf("training diverged by step %d (%v); that step was not saved, and the newest checkpoint in %s, %s, is the last good one (lower --learning-rate)",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,19 +10,23 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/train"
 )
 
 func runTrain(args []string) error {
 	fs := newFlagSet("train", "Trains a model on MNIST, printing the loss of every step, saving a checkpoint\n"+
 		"every --save-every steps and resuming from the newest checkpoint when one exists.\n"+
-		"Ctrl-C saves a checkpoint and stops; run the same command again to continue.")
+		"Ctrl-C saves a checkpoint and stops; run the same command again to continue.\n"+
+		"--data DIR trains on your own images instead: DIR/train/<class>/*.png|jpg|... (see the README).")
 	h := train.DefaultHyper()
 	var mf modelFlags
 	var (
 		bf         backendFlags
 		df         dataFlags
+		ff         folderFlags
 		cf         checkpointFlags
 		saveEvery  int64
 		keep       int
@@ -33,6 +38,7 @@ func runTrain(args []string) error {
 	)
 	bf.register(fs)
 	df.register(fs)
+	ff.register(fs)
 	cf.register(fs)
 	mf.register(fs, true, false)
 	registerHyper(fs, &h)
@@ -47,7 +53,7 @@ func runTrain(args []string) error {
 		return err
 	}
 	mc, err := mf.resolve()
-	if err != nil {
+	if err != nil && ff.dir == "" { // with --data, the data set sets the input shape
 		return err
 	}
 	if err := checkHyper(h); err != nil {
@@ -69,20 +75,46 @@ func runTrain(args []string) error {
 	// it would otherwise kill the process by signal.
 	ctx, stop := interruptContext()
 	defer stop()
-	be, ds, err := loadTraining(ctx, &bf, &df, trainLimit, h.BatchSize)
-	if err != nil {
-		return err
+	var be backend.Backend
+	var ds *data.MNIST
+	var meta map[string]string
+	what := "MNIST images"
+	if ff.dir == "" {
+		if be, ds, err = loadTraining(ctx, &bf, &df, trainLimit, h.BatchSize); err != nil {
+			return err
+		}
+	} else {
+		if be, err = bf.open(); err != nil {
+			return err
+		}
+		f, err := ff.load(ctx, h.Seed)
+		if err != nil {
+			return err
+		}
+		// The model takes the data set's images and classes.
+		mf.config.Input = [3]int{f.Prep.Channels, f.Prep.Height, f.Prep.Width}
+		mf.config.Classes = len(f.Classes)
+		if mc, err = mf.resolve(); err != nil {
+			return err
+		}
+		ds = &data.MNIST{Train: f.Train, Validation: f.Validation, Test: f.Test}
+		if trainLimit > 0 && trainLimit < ds.Train.N {
+			ds.Train = ds.Train.Subset(0, trainLimit)
+		}
+		labels, _ := json.Marshal(f.Classes)
+		meta = map[string]string{data.LabelsKey: string(labels), data.PreprocessingKey: f.Prep.String()}
+		what = fmt.Sprintf("images of %d classes from %s", len(f.Classes), ff.dir)
 	}
 	kernel := ""
 	if be.Name() == "native" {
 		kernel = ", GEMM kernel " + native.KernelName()
 	}
-	logf("training %s on %d MNIST images (backend %s, %d threads%s)", mc.Arch, ds.Train.N, be.Name(), be.Threads(), kernel)
+	logf("training %s on %d %s (backend %s, %d threads%s)", mc.Arch, ds.Train.N, what, be.Name(), be.Threads(), kernel)
 
 	opts := train.Options{
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
 		Fresh: fresh, Out: os.Stdout, Log: os.Stderr, HistogramEvery: histEvery,
-		Validation: ds.Validation, EvalEvery: evalEvery,
+		Validation: ds.Validation, EvalEvery: evalEvery, Meta: meta,
 	}
 	if logDir != "" {
 		events := &eventLog{dir: logDir, model: mc, opened: func(path string) {

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/resgo/resgo/data"
+)
+
+// folderFlags choose an image-folder data set (train's --data).
+type folderFlags struct {
+	dir      string
+	size     string
+	channels int
+	skipBad  bool
+	valFrac  float64
+}
+
+func (f *folderFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dir, "data", "", "train on an image folder instead of MNIST: DIR/train/<class>/ images, optional DIR/val/ and DIR/test/")
+	fs.StringVar(&f.size, "image-size", "", "with --data: scale every image to HxW (default: the first training image's size)")
+	fs.IntVar(&f.channels, "channels", 0, "with --data: 1 (gray) or 3 (RGB); 0: gray if the first images are, else RGB")
+	fs.BoolVar(&f.skipBad, "skip-bad-images", false, "with --data: skip and count images that cannot be read, instead of stopping at the first")
+	finiteFloatVar(fs, &f.valFrac, "validation-fraction", 0.1, "with --data and no DIR/val: the `fraction` of training images held out (a seeded choice)")
+}
+
+// load reads the folder, reporting progress on stderr.
+func (f *folderFlags) load(ctx context.Context, seed uint64) (*data.Folder, error) {
+	o := data.FolderOptions{Channels: f.channels, SkipBad: f.skipBad, ValidationFraction: f.valFrac, Seed: seed}
+	if f.channels != 0 && f.channels != 1 && f.channels != 3 {
+		return nil, fmt.Errorf("--channels %d: want 1 (gray), 3 (RGB) or 0 (from the images)", f.channels)
+	}
+	if f.valFrac < 0 || f.valFrac >= 1 {
+		return nil, fmt.Errorf("--validation-fraction %g: want a number in [0, 1)", f.valFrac)
+	}
+	if f.size != "" {
+		h, w, ok := strings.Cut(f.size, "x")
+		var err1, err2 error
+		o.Height, err1 = strconv.Atoi(h)
+		o.Width, err2 = strconv.Atoi(w)
+		if !ok || err1 != nil || err2 != nil || o.Height < 1 || o.Width < 1 || o.Height > 4096 || o.Width > 4096 {
+			return nil, fmt.Errorf("--image-size %q: want HxW, e.g. 32x32", f.size)
+		}
+	}
+	var bar *progress
+	o.Progress = func(done, total int) {
+		if bar == nil {
+			bar = newProgress("reading "+f.dir, 0, int64(total), 1)
+			bar.noun = "image"
+		}
+		bar.update(int64(done), "")
+	}
+	logf("reading images from %s", f.dir)
+	folder, err := data.LoadFolder(f.dir, o)
+	if ctx.Err() != nil {
+		logf("interrupted while reading %s", f.dir)
+		return nil, errInterrupted
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n := len(folder.Skipped); n > 0 {
+		logf("skipped %d unreadable image(s); the first: %v", n, folder.Skipped[0])
+	}
+	test := 0
+	if folder.Test != nil {
+		test = folder.Test.N
+	}
+	logf("%s: %d classes (%s), %d training, %d validation and %d test images, %dx%dx%d", f.dir, len(folder.Classes),
+		strings.Join(folder.Classes[:min(5, len(folder.Classes))], ", ")+map[bool]string{true: ", ...", false: ""}[len(folder.Classes) > 5],
+		folder.Train.N, folder.Validation.N, test, folder.Prep.Channels, folder.Prep.Height, folder.Prep.Width)
+	return folder, nil
+}

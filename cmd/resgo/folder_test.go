@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resgo/resgo/checkpoint"
+	"github.com/resgo/resgo/data"
+)
+
+// mnistFolder writes MNIST images as PNG files in class folders:
+// DIR/train/<digit>/ and DIR/test/<digit>/.
+func mnistFolder(t *testing.T, dir string, trainN, testN int) {
+	t.Helper()
+	m, err := data.LoadMNIST(mnistDir, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []struct {
+		name string
+		set  *data.Set
+		n    int
+	}{{"train", m.Train, trainN}, {"test", m.Test, testN}} {
+		for i := range part.n {
+			img := image.NewGray(image.Rect(0, 0, 28, 28))
+			for j, v := range part.set.Image(i) {
+				img.Pix[j] = uint8(math.Round(float64(v) * 255))
+			}
+			path := filepath.Join(dir, part.name, fmt.Sprint(part.set.Labels[i]), fmt.Sprintf("%05d.png", i))
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
+}
+
+// TestTrainOnImageFolder: train reads a folder of PNG files, stores the
+// class names and preprocessing in its checkpoints, resumes exactly after
+// an interruption, and predict reads the same preprocessing back.
+func TestTrainOnImageFolder(t *testing.T) {
+	long(t)
+	dir := t.TempDir()
+	mnistFolder(t, filepath.Join(dir, "digits"), 400, 50)
+	args := func(ckdir string, steps int) []string {
+		return []string{"train", "--data", "digits", "--arch", "resnet18", "--base-depth", "8", "--batch-size", "20",
+			"--steps", fmt.Sprint(steps), "--save-every", "10", "--momentum", "0.9", "--learning-rate", "0.01",
+			"--checkpoint-dir", ckdir, "--log-dir", "", "--threads", "2", "--eval-every", "15"}
+	}
+	r := run(t, dir, args("whole", 30)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "10 classes (0, 1, 2, 3, 4, ...), 360 training, 40 validation and 50 test images, 1x28x28") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	// Interrupted at 20 (a run to 20), resumed to 30: the same weights.
+	if r := run(t, dir, args("halves", 20)...); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if r := run(t, dir, args("halves", 30)...); r.code != 0 || !strings.Contains(r.stderr, "resuming from") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	a, err := checkpoint.Load(filepath.Join(dir, "whole", "mnist_model-30.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := checkpoint.Load(filepath.Join(dir, "halves", "mnist_model-30.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ta := range a.Tensors {
+		for i, v := range ta.Data {
+			if math.Float32bits(v) != math.Float32bits(b.Tensors[name].Data[i]) {
+				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed", name, i, v, b.Tensors[name].Data[i])
+			}
+		}
+	}
+	if a.Meta["labels"] != `["0","1","2","3","4","5","6","7","8","9"]` || !strings.Contains(a.Meta["preprocessing"], `"channels":1`) {
+		t.Fatalf("metadata: %v", a.Meta)
+	}
+	p := run(t, dir, "predict", "--checkpoint", filepath.Join("whole", "mnist_model-30.safetensors"), "--json", filepath.Join("digits", "test", "7"))
+	if p.code != 0 || !strings.Contains(p.stdout, `"label":`) {
+		t.Fatalf("predict: exit %d\n%s%s", p.code, p.stdout, p.stderr)
+	}
+	// The model's own preparation (scaled and normalised), not MNIST's.
+	p = run(t, dir, "predict", "--checkpoint", filepath.Join("whole", "mnist_model-30.safetensors"), filepath.Join("digits", "test", "7"))
+	if p.code != 0 || !strings.Contains(p.stderr, "resize preprocessing") {
+		t.Fatalf("predict: exit %d\n%s%s", p.code, p.stdout, p.stderr)
+	}
+}
