@@ -25,6 +25,7 @@ func runEval(args []string) error {
 	var (
 		bf                    backendFlags
 		df                    dataFlags
+		ff                    folderFlags
 		cf                    checkpointFlags
 		ckPath                string
 		batch                 int
@@ -33,6 +34,7 @@ func runEval(args []string) error {
 	)
 	bf.register(fs)
 	df.register(fs)
+	ff.registerEval(fs)
 	cf.register(fs)
 	fs.StringVar(&ckPath, "checkpoint", "", "a checkpoint file to evaluate instead of the newest")
 	fs.BoolVar(&raw, "raw", false, "evaluate the raw weights instead of their moving averages")
@@ -50,6 +52,8 @@ func runEval(args []string) error {
 		return fmt.Errorf("--interval %s: must be positive", interval)
 	case watch && ckPath != "":
 		return errors.New("--watch follows --checkpoint-dir; it cannot be combined with --checkpoint")
+	case watch && ff.dir != "":
+		return errors.New("--watch evaluates on MNIST; it cannot be combined with --data")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -67,7 +71,12 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	ds, err := df.load(ctx)
+	var ds *data.MNIST
+	if ff.dir != "" {
+		ds, err = ff.forCheckpoint(ctx, ck)
+	} else {
+		ds, err = df.load(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -156,29 +165,47 @@ func evalOne(ctx context.Context, be backend.Backend, ds *data.MNIST, ck *checkp
 	if raw {
 		weights = "raw"
 	}
-	total := ds.Validation.N + ds.Test.N
+	// An image folder may lack a validation or a test part.
+	var parts []*data.Set
+	var names []string
+	total := 0
+	for i, set := range []*data.Set{ds.Validation, ds.Test} {
+		if set != nil && set.N > 0 {
+			parts, names, total = append(parts, set), append(names, []string{"validation", "test"}[i]), total+set.N
+		}
+	}
+	if len(parts) == 0 {
+		return errors.New("nothing to evaluate on: no validation or test images")
+	}
 	bar := newProgress("evaluating "+filepath.Base(path), 0, int64(total), 1)
 	bar.noun = "image"
-	val, err := train.EvaluateContext(ctx, be, m, ds.Validation, batch, func(done int) { bar.update(int64(done), "") })
-	if err == nil {
-		test, err2 := train.EvaluateContext(ctx, be, m, ds.Test, batch, func(done int) { bar.update(int64(ds.Validation.N+done), "") })
-		if err2 == nil {
-			fmt.Printf("After %d training step(s) (%s, %s weights): validation accuracy = %.4f, test accuracy = %.4f\n",
-				ck.Step, filepath.Base(path), weights, val.Accuracy(), test.Accuracy())
-			if confusion {
-				printConfusion(test)
-			}
-			return nil
+	var results []string
+	var last train.Evaluation
+	done := 0
+	for i, set := range parts {
+		ev, err := train.EvaluateContext(ctx, be, m, set, batch, func(n int) { bar.update(int64(done+n), "") })
+		if err != nil {
+			break
 		}
+		done += set.N
+		last = ev
+		results = append(results, fmt.Sprintf("%s accuracy = %.4f", names[i], ev.Accuracy()))
+	}
+	if len(results) == len(parts) {
+		fmt.Printf("After %d training step(s) (%s, %s weights): %s\n", ck.Step, filepath.Base(path), weights, strings.Join(results, ", "))
+		if confusion {
+			printConfusion(last, names[len(names)-1])
+		}
+		return nil
 	}
 	bar.finish()
 	logf("interrupted; evaluation of %s abandoned", filepath.Base(path))
 	return errInterrupted
 }
 
-func printConfusion(e train.Evaluation) {
+func printConfusion(e train.Evaluation, set string) {
 	var b strings.Builder
-	b.WriteString("\nTest confusion matrix (rows: true digit, columns: predicted):\n     ")
+	fmt.Fprintf(&b, "\n%s%s confusion matrix (rows: true class, columns: predicted):\n     ", strings.ToUpper(set[:1]), set[1:])
 	for j := range e.Confusion {
 		fmt.Fprintf(&b, "%6d", j)
 	}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/train"
 )
 
 // folderFlags choose an image-folder data set (train's --data).
@@ -27,9 +30,49 @@ func (f *folderFlags) register(fs *flag.FlagSet) {
 	finiteFloatVar(fs, &f.valFrac, "validation-fraction", 0.1, "with --data and no DIR/val: the `fraction` of training images held out (a seeded choice)")
 }
 
+// registerEval adds what eval needs: the folder, and how it was split
+// (the rest of the preprocessing comes from the checkpoint).
+func (f *folderFlags) registerEval(fs *flag.FlagSet) {
+	fs.StringVar(&f.dir, "data", "", "evaluate on the image folder the checkpoint was trained on (its val/ or held-out part, and test/) instead of MNIST")
+	fs.BoolVar(&f.skipBad, "skip-bad-images", false, "with --data: skip and count images that cannot be read")
+	finiteFloatVar(fs, &f.valFrac, "validation-fraction", 0.1, "with --data and no DIR/val: the `fraction` held out in training (it must match)")
+}
+
+// forCheckpoint reads the folder as the checkpoint's training read it:
+// its preprocessing, class names and seeded validation split.
+func (f *folderFlags) forCheckpoint(ctx context.Context, ck *checkpoint.Checkpoint) (*data.MNIST, error) {
+	s, ok := ck.Meta[data.PreprocessingKey]
+	if !ok {
+		return nil, fmt.Errorf("%s was not trained on an image folder: evaluate it without --data", ck.Path)
+	}
+	p, err := data.ParsePreprocessing(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ck.Path, err)
+	}
+	h, err := train.HyperOf(ck)
+	if err != nil {
+		return nil, err
+	}
+	f.channels, f.size = p.Channels, fmt.Sprintf("%dx%d", p.Height, p.Width)
+	folder, err := f.loadWith(ctx, h.Seed, p.Mean, p.Std)
+	if err != nil {
+		return nil, err
+	}
+	labels, _ := json.Marshal(folder.Classes)
+	if string(labels) != ck.Meta[data.LabelsKey] {
+		return nil, fmt.Errorf("%s has the classes %s; %s was trained on %s", f.dir, labels, ck.Path, ck.Meta[data.LabelsKey])
+	}
+	return &data.MNIST{Validation: folder.Validation, Test: folder.Test}, nil
+}
+
 // load reads the folder, reporting progress on stderr.
 func (f *folderFlags) load(ctx context.Context, seed uint64) (*data.Folder, error) {
-	o := data.FolderOptions{Channels: f.channels, SkipBad: f.skipBad, ValidationFraction: f.valFrac, Seed: seed}
+	return f.loadWith(ctx, seed, nil, nil)
+}
+
+// loadWith reads the folder, normalising with mean and std when given.
+func (f *folderFlags) loadWith(ctx context.Context, seed uint64, mean, std []float32) (*data.Folder, error) {
+	o := data.FolderOptions{Channels: f.channels, SkipBad: f.skipBad, ValidationFraction: f.valFrac, Seed: seed, Mean: mean, Std: std}
 	if f.channels != 0 && f.channels != 1 && f.channels != 3 {
 		return nil, fmt.Errorf("--channels %d: want 1 (gray), 3 (RGB) or 0 (from the images)", f.channels)
 	}

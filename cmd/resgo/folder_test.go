@@ -89,9 +89,24 @@ func TestTrainOnImageFolder(t *testing.T) {
 	if p.code != 0 || !strings.Contains(p.stdout, `"label":`) {
 		t.Fatalf("predict: exit %d\n%s%s", p.code, p.stdout, p.stderr)
 	}
+	// eval reads the folder as training did: same split, same preprocessing.
+	ev := run(t, dir, "eval", "--data", "digits", "--checkpoint-dir", "whole")
+	if ev.code != 0 || !strings.Contains(ev.stdout, "After 30 training step(s)") || !strings.Contains(ev.stdout, "validation accuracy = ") ||
+		!strings.Contains(ev.stdout, "test accuracy = ") || !strings.Contains(ev.stdout, "Test confusion matrix") {
+		t.Fatalf("eval: exit %d\n%s%s", ev.code, ev.stdout, ev.stderr)
+	}
+	oneLineError(t, run(t, dir, "eval", "--data", "digits", "--checkpoint", testModelAbs(t)), "not trained on an image folder")
 	// The model's own preparation (scaled and normalised), not MNIST's.
 	p = run(t, dir, "predict", "--checkpoint", filepath.Join("whole", "mnist_model-30.safetensors"), filepath.Join("digits", "test", "7"))
 	if p.code != 0 || !strings.Contains(p.stderr, "resize preprocessing") {
 		t.Fatalf("predict: exit %d\n%s%s", p.code, p.stdout, p.stderr)
 	}
+}
+
+func testModelAbs(t *testing.T) string {
+	p, err := filepath.Abs(testModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
