@@ -25,7 +25,25 @@ type Batcher struct {
 	perm      []int32 // example order of epoch permEpoch
 	permEpoch int64   // -1 until perm is first built
 	pcg       *rand.PCG
+	// Augment, when set, changes each image as it is drawn.
+	Augment Augment
+	aug     *rand.PCG
+	scratch []float32
 }
+
+// Augment is the random change made to each training image as it is
+// drawn: a shift by up to Pad pixels each way (a random crop of the image
+// padded with zeros, which after normalisation is the mean colour) and,
+// with Flip, a mirror image half the time. The draws for an example
+// depend only on (seed, its position in the stream), so a resumed run
+// draws the same.
+type Augment struct {
+	Pad  int
+	Flip bool
+}
+
+// Active reports whether a changes anything.
+func (a Augment) Active() bool { return a.Pad > 0 || a.Flip }
 
 // NewBatcher returns a Batcher over set drawing batchSize examples per
 // batch, its order fixed by seed.
@@ -75,8 +93,49 @@ func (b *Batcher) Next(images []float32, labels []int32) {
 		}
 		j := int(b.perm[b.pos%n])
 		copy(images[i*px:(i+1)*px], b.set.Image(j))
+		if b.Augment.Active() {
+			b.augment(images[i*px : (i+1)*px])
+		}
 		labels[i] = b.set.Labels[j]
 		b.pos++
+	}
+}
+
+// augment shifts and flips one image in place, with draws seeded by the
+// example's position in the stream.
+func (b *Batcher) augment(img []float32) {
+	if b.aug == nil {
+		b.aug = rand.NewPCG(0, 0)
+		b.scratch = make([]float32, len(img))
+	}
+	b.aug.Seed(splitmix64(b.seed^0xa46e), splitmix64(uint64(b.pos)))
+	dx, dy, flip := 0, 0, false
+	if p := b.Augment.Pad; p > 0 {
+		dx, dy = int(uniform(b.aug, uint64(2*p+1)))-p, int(uniform(b.aug, uint64(2*p+1)))-p
+	}
+	if b.Augment.Flip {
+		flip = uniform(b.aug, 2) == 1
+	}
+	if dx == 0 && dy == 0 && !flip {
+		return
+	}
+	rows, cols := b.set.Rows, b.set.Cols
+	copy(b.scratch, img)
+	for c := range max(1, b.set.Channels) {
+		src, dst := b.scratch[c*rows*cols:(c+1)*rows*cols], img[c*rows*cols:(c+1)*rows*cols]
+		for y := range rows {
+			for x := range cols {
+				sx, sy := x+dx, y+dy
+				if flip {
+					sx = cols - 1 - x + dx
+				}
+				v := float32(0)
+				if sx >= 0 && sx < cols && sy >= 0 && sy < rows {
+					v = src[sy*cols+sx]
+				}
+				dst[y*cols+x] = v
+			}
+		}
 	}
 }
 

@@ -106,3 +106,57 @@ func TestBatcherNextDoesNotAllocate(t *testing.T) {
 		t.Errorf("Next allocates %v times per call", n)
 	}
 }
+
+// Augmented batches: shifted or mirrored copies of the images (the same
+// values moved), and the same draws after a seek, as a resumed run needs.
+func TestBatcherAugment(t *testing.T) {
+	n, rows, cols := 7, 5, 6
+	s := &Set{Images: make([]float32, n*rows*cols), Labels: make([]int32, n), N: n, Channels: 1, Rows: rows, Cols: cols}
+	for i := range s.Images {
+		s.Images[i] = float32(i%97 + 1)
+	}
+	plain := NewBatcher(s, 3, 9)
+	aug := NewBatcher(s, 3, 9)
+	aug.Augment = Augment{Pad: 2, Flip: true}
+	a, p := make([]float32, 3*rows*cols), make([]float32, 3*rows*cols)
+	labels := make([]int32, 3)
+	changed := 0
+	var batches [][]float32
+	for range 5 {
+		plain.Next(p, labels)
+		aug.Next(a, labels)
+		batches = append(batches, append([]float32(nil), a...))
+		for i := range 3 {
+			got, want := a[i*rows*cols:(i+1)*rows*cols], p[i*rows*cols:(i+1)*rows*cols]
+			same := true
+			for k := range got {
+				same = same && got[k] == want[k]
+			}
+			if !same {
+				changed++
+			}
+			// Every nonzero value comes from the original image.
+			from := map[float32]bool{}
+			for _, v := range want {
+				from[v] = true
+			}
+			for _, v := range got {
+				if v != 0 && !from[v] {
+					t.Fatalf("value %v not in the image", v)
+				}
+			}
+		}
+	}
+	if changed < 10 {
+		t.Errorf("only %d of 15 images changed", changed)
+	}
+	again := NewBatcher(s, 3, 9)
+	again.Augment = aug.Augment
+	again.SeekBatch(3)
+	again.Next(a, labels)
+	for k := range a {
+		if a[k] != batches[3][k] {
+			t.Fatal("a seek draws other augmentations")
+		}
+	}
+}

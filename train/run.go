@@ -44,6 +44,8 @@ type Options struct {
 	EvalEvery  int64
 	// Progress, when set, is told about every step (for progress bars).
 	Progress func(step int64, loss float64)
+	// Augment changes training images as they are drawn (off when zero).
+	Augment data.Augment
 	// Meta is added to every checkpoint's metadata: what readers of the
 	// checkpoint need to treat inputs alike (class names under "labels",
 	// the image preprocessing under data.PreprocessingKey).
@@ -122,6 +124,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		return res, nil
 	}
 	batcher := data.NewBatcher(train, h.BatchSize, h.Seed)
+	batcher.Augment = o.Augment
 	batcher.SeekBatch(t.Step)
 	images := make([]float32, h.BatchSize*train.Pixels())
 	labels := make([]int32, h.BatchSize)
@@ -286,6 +289,8 @@ func (o Options) validate(train *data.Set) error {
 		return fmt.Errorf("--eval-every %d: must be 0 (never) or positive", o.EvalEvery)
 	case o.HistogramEvery < 0:
 		return fmt.Errorf("--histogram-every %d: must be 0 (never) or positive", o.HistogramEvery)
+	case o.Augment.Pad < 0 || o.Augment.Pad > min(train.Rows, train.Cols):
+		return fmt.Errorf("--augment crop=%d: the shift must be from 0 to the image's side", o.Augment.Pad)
 	}
 	c := o.Model
 	if err := c.Normalize(); err != nil {

@@ -20,6 +20,7 @@ type folderFlags struct {
 	channels int
 	skipBad  bool
 	valFrac  float64
+	augment  string
 }
 
 func (f *folderFlags) register(fs *flag.FlagSet) {
@@ -28,6 +29,28 @@ func (f *folderFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.channels, "channels", 0, "with --data: 1 (gray) or 3 (RGB); 0: gray if the first images are, else RGB")
 	fs.BoolVar(&f.skipBad, "skip-bad-images", false, "with --data: skip and count images that cannot be read, instead of stopping at the first")
 	finiteFloatVar(fs, &f.valFrac, "validation-fraction", 0.1, "with --data and no DIR/val: the `fraction` of training images held out (a seeded choice)")
+	fs.StringVar(&f.augment, "augment", "", "random changes to training images: crop=N (shift by up to N pixels, padding with the mean), flip (mirror half of them), or both: crop=4,flip (default none, right for digits)")
+}
+
+// parseAugment reads --augment.
+func parseAugment(s string) (data.Augment, error) {
+	var a data.Augment
+	for _, part := range strings.Split(s, ",") {
+		switch k, v, _ := strings.Cut(strings.TrimSpace(part), "="); k {
+		case "", "none":
+		case "flip":
+			a.Flip = true
+		case "crop":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return a, fmt.Errorf("--augment %q: crop=N wants a positive number of pixels", s)
+			}
+			a.Pad = n
+		default:
+			return a, fmt.Errorf("--augment %q: unknown %q (want crop=N, flip or both)", s, part)
+		}
+	}
+	return a, nil
 }
 
 // registerEval adds what eval needs: the folder, and how it was split

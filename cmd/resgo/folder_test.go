@@ -46,7 +46,8 @@ func mnistFolder(t *testing.T, dir string, trainN, testN int) {
 
 // TestTrainOnImageFolder: train reads a folder of PNG files, stores the
 // class names and preprocessing in its checkpoints, resumes exactly after
-// an interruption, and predict reads the same preprocessing back.
+// an interruption (augmentation included), and eval and predict read the
+// same preprocessing back.
 func TestTrainOnImageFolder(t *testing.T) {
 	long(t)
 	dir := t.TempDir()
@@ -54,7 +55,7 @@ func TestTrainOnImageFolder(t *testing.T) {
 	args := func(ckdir string, steps int) []string {
 		return []string{"train", "--data", "digits", "--arch", "resnet18", "--base-depth", "8", "--batch-size", "20",
 			"--steps", fmt.Sprint(steps), "--save-every", "10", "--momentum", "0.9", "--learning-rate", "0.01",
-			"--checkpoint-dir", ckdir, "--log-dir", "", "--threads", "2", "--eval-every", "15"}
+			"--checkpoint-dir", ckdir, "--log-dir", "", "--threads", "2", "--eval-every", "15", "--augment", "crop=2,flip"}
 	}
 	r := run(t, dir, args("whole", 30)...)
 	if r.code != 0 || !strings.Contains(r.stderr, "10 classes (0, 1, 2, 3, 4, ...), 360 training, 40 validation and 50 test images, 1x28x28") {

@@ -59,6 +59,10 @@ func runTrain(args []string) error {
 	if err := checkHyper(h); err != nil {
 		return err
 	}
+	augment, err := parseAugment(ff.augment)
+	if err != nil {
+		return err
+	}
 	switch {
 	case evalEvery < 0:
 		return fmt.Errorf("--eval-every %d: must be 0 (never) or positive", evalEvery)
@@ -114,7 +118,7 @@ func runTrain(args []string) error {
 	opts := train.Options{
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
 		Fresh: fresh, Out: os.Stdout, Log: os.Stderr, HistogramEvery: histEvery,
-		Validation: ds.Validation, EvalEvery: evalEvery, Meta: meta,
+		Validation: ds.Validation, EvalEvery: evalEvery, Meta: meta, Augment: augment,
 	}
 	if logDir != "" {
 		events := &eventLog{dir: logDir, model: mc, opened: func(path string) {
