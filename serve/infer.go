@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -187,7 +188,7 @@ func (s *Server) inferJSON(w http.ResponseWriter, r *http.Request, m *loaded) er
 	case "FP32":
 		per := m.c.Input[0] * m.c.Input[1] * m.c.Input[2]
 		want := []int64{int64(m.c.Input[0]), int64(m.c.Input[1]), int64(m.c.Input[2])}
-		if len(in.Shape) != 4 || in.Shape[0] < 1 || in.Shape[0] > int64(predict.MaxBatch) || !equal(in.Shape[1:], want) {
+		if len(in.Shape) != 4 || in.Shape[0] < 1 || in.Shape[0] > int64(predict.MaxBatch) || !slices.Equal(in.Shape[1:], want) {
 			return errorf(http.StatusBadRequest, "input %q: shape %v, want [N, %d, %d, %d] with N from 1 to %d", in.Name, in.Shape, want[0], want[1], want[2], predict.MaxBatch)
 		}
 		n = int(in.Shape[0])
@@ -280,16 +281,4 @@ func flattenFloats(raw json.RawMessage, want int) ([]float32, error) {
 		return nil, fmt.Errorf("data: %d numbers, the shape holds %d", len(out), want)
 	}
 	return out, nil
-}
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
