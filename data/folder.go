@@ -27,7 +27,7 @@ type FolderOptions struct {
 	// training set.
 	Mean, Std []float32
 	// ValidationFraction of the training images is held out (a seeded
-	// choice) when the folder has no val/ (default 0.1).
+	// choice) when the folder has no val/; 0 holds none out.
 	ValidationFraction float64
 	// Seed chooses that held-out part.
 	Seed uint64
@@ -35,7 +35,7 @@ type FolderOptions struct {
 	// failing with the first.
 	SkipBad bool
 	// Progress, when set, is told how many images have been read of how
-	// many.
+	// many; it is called from several goroutines at once.
 	Progress func(done, total int)
 }
 
@@ -47,6 +47,8 @@ type Folder struct {
 	Prep    Preprocessing
 	// Skipped lists the images that could not be read (with SkipBad).
 	Skipped []error
+	// HeldOut: Validation was held out of train/ (there is no val/).
+	HeldOut bool
 }
 
 // maxFolderSide bounds a default size taken from an image: larger images
@@ -82,6 +84,7 @@ func LoadFolder(dir string, o FolderOptions) (*Folder, error) {
 		return nil, err
 	}
 	var valFiles, testFiles []labelled
+	heldOut := false
 	for _, part := range []struct {
 		name string
 		dst  *[]labelled
@@ -100,15 +103,16 @@ func LoadFolder(dir string, o FolderOptions) (*Folder, error) {
 	}
 	if valFiles == nil {
 		frac := o.ValidationFraction
-		if frac == 0 {
-			frac = 0.1
-		}
 		if frac < 0 || frac >= 1 || math.IsNaN(frac) {
 			return nil, fmt.Errorf("data: validation fraction %v: want a number in [0, 1)", frac)
 		}
 		trainFiles, valFiles = split(trainFiles, frac, o.Seed)
+		heldOut = true
 	}
-	f := &Folder{Classes: classes}
+	// Class by class on disk; in a seeded order in memory, so that the
+	// first N images (train's --train-limit) are a sample of every class.
+	shuffle(trainFiles, o.Seed^0x0dd5)
+	f := &Folder{Classes: classes, HeldOut: heldOut}
 	if f.Prep, err = o.shape(trainFiles); err != nil {
 		return nil, err
 	}
@@ -166,6 +170,10 @@ func classDirs(dir string) ([]string, error) {
 	var classes []string
 	for _, de := range des {
 		if de.IsDir() && de.Name()[0] != '.' {
+			if n := de.Name(); n == "val" || n == "test" || n == "train" {
+				return nil, fmt.Errorf("data: %s holds a %s/ folder but no train/ folder: put the training classes in %s",
+					dir, n, filepath.Join(dir, "train"))
+			}
 			classes = append(classes, de.Name())
 		}
 	}
@@ -195,15 +203,20 @@ func listClasses(dir string, classes []string, index map[string]int32) ([]labell
 	return out, nil
 }
 
-// split holds out a seeded fraction of files (at least one).
+// split holds out a seeded fraction of files (at least one when the
+// fraction is not 0).
 func split(files []labelled, frac float64, seed uint64) (train, val []labelled) {
 	n := int(math.Round(frac * float64(len(files))))
 	if frac > 0 {
 		n = max(1, min(n, len(files)-1))
 	}
-	perm := rand.New(rand.NewPCG(seed, 0x5a11d)).Perm(len(files))
+	idx := make([]int, len(files))
+	for i := range idx {
+		idx[i] = i
+	}
+	permute(len(idx), seed^0x5a11d, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 	held := map[int]bool{}
-	for _, i := range perm[:n] {
+	for _, i := range idx[:n] {
 		held[i] = true
 	}
 	for i, f := range files {
@@ -214,6 +227,22 @@ func split(files []labelled, frac float64, seed uint64) (train, val []labelled) 
 		}
 	}
 	return train, val
+}
+
+// shuffle puts files in a seeded order.
+func shuffle(files []labelled, seed uint64) {
+	permute(len(files), seed, func(i, j int) { files[i], files[j] = files[j], files[i] })
+}
+
+// permute is a seeded Fisher-Yates shuffle of n things, by swap. It is
+// the batcher's own (see Batcher.shuffle) rather than math/rand's, whose
+// algorithm Go does not promise to keep: the split of a data set must not
+// change under a resumed run after a toolchain upgrade.
+func permute(n int, seed uint64, swap func(i, j int)) {
+	src := rand.NewPCG(seed, splitmix64(uint64(n)))
+	for i := n - 1; i > 0; i-- {
+		swap(i, int(uniform(src, uint64(i+1))))
+	}
 }
 
 // shape settles the channels and size: given, or from the first images.
@@ -243,8 +272,8 @@ func (o FolderOptions) shape(train []labelled) (Preprocessing, error) {
 		return p, fmt.Errorf("data: %s: none of the first training images can be read", train[0].path)
 	}
 	if p.Height > maxFolderSide || p.Width > maxFolderSide {
-		return p, fmt.Errorf("data: the first training image is %dx%d: choose the size to train at (at most %d a side by default)",
-			p.Width, p.Height, maxFolderSide)
+		return p, fmt.Errorf("data: the training images (%s, ...) are %dx%d: choose the size to train at (at most %d a side by default)",
+			train[0].path, p.Width, p.Height, maxFolderSide)
 	}
 	return p, nil
 }

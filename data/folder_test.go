@@ -46,7 +46,7 @@ func TestLoadFolder(t *testing.T) {
 		writeImage(t, filepath.Join(dir, "test", class, "a.png"), 24, 20, c) // another size: scaled
 	}
 	os.WriteFile(filepath.Join(dir, "train", "cat", "notes.txt"), []byte("ignored"), 0o644)
-	f, err := LoadFolder(dir, FolderOptions{Seed: 3})
+	f, err := LoadFolder(dir, FolderOptions{Seed: 3, ValidationFraction: 0.1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestLoadFolder(t *testing.T) {
 		}
 	}
 	// The same seed holds out the same images.
-	g, _ := LoadFolder(dir, FolderOptions{Seed: 3})
+	g, _ := LoadFolder(dir, FolderOptions{Seed: 3, ValidationFraction: 0.1})
 	for i := range f.Validation.Labels {
 		if f.Validation.Labels[i] != g.Validation.Labels[i] {
 			t.Fatal("the validation split is not reproducible")
@@ -92,7 +92,8 @@ func TestLoadFolder(t *testing.T) {
 		t.Fatalf("damaged image: %v", err)
 	}
 	f, err = LoadFolder(dir, FolderOptions{SkipBad: true, Channels: 1, Height: 8, Width: 8})
-	if err != nil || len(f.Skipped) != 1 || f.Train.N+f.Validation.N != 30 || f.Prep.Channels != 1 || f.Train.Rows != 8 {
+	// (No validation fraction: nothing held out.)
+	if err != nil || len(f.Skipped) != 1 || f.Train.N != 30 || f.Validation != nil || f.Prep.Channels != 1 || f.Train.Rows != 8 {
 		t.Fatalf("skipping: %v, %+v", err, f)
 	}
 }
@@ -103,6 +104,11 @@ func TestLoadFolderErrors(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 	writeImage(t, filepath.Join(dir, "only", "a.png"), 4, 4, color.RGBA{1, 2, 3, 255})
+	writeImage(t, filepath.Join(dir, "test", "a.png"), 4, 4, color.RGBA{1, 2, 3, 255})
+	if _, err := LoadFolder(dir, FolderOptions{}); err == nil || !strings.Contains(err.Error(), "no train/ folder") {
+		t.Errorf("test/ beside classes: %v", err)
+	}
+	os.RemoveAll(filepath.Join(dir, "test"))
 	if _, err := LoadFolder(dir, FolderOptions{}); err == nil || !strings.Contains(err.Error(), "at least 2") {
 		t.Errorf("one class: %v", err)
 	}

@@ -7,9 +7,11 @@ import (
 	"image"
 	"math"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
@@ -60,6 +62,10 @@ type Classifier struct {
 	m  *model.Model
 }
 
+// ErrBadInput is returned (wrapped) for inputs the model cannot answer:
+// values so far out of range that its output overflows.
+var ErrBadInput = errors.New("input out of range")
+
 // MaxBatch is the most images one forward pass takes; ClassifyBatch
 // splits larger batches.
 const MaxBatch = 256
@@ -75,10 +81,7 @@ func Load(path string, o Options) (*Classifier, error) {
 	var ck *checkpoint.Checkpoint
 	if fi.IsDir() {
 		store := &checkpoint.Store{Dir: path, Prefix: o.Prefix}
-		ck, _, err = store.LoadLatestValid(func(ck *checkpoint.Checkpoint) error {
-			_, err := train.ModelConfig(ck)
-			return err
-		})
+		ck, _, err = store.LoadLatestValid(train.Readable)
 	} else {
 		ck, err = checkpoint.Load(path)
 	}
@@ -106,8 +109,13 @@ func New(ck *checkpoint.Checkpoint, o Options) (*Classifier, error) {
 		norm = &p
 	}
 	prep := o.Preprocessing
-	if norm != nil && (prep == "" || prep == Auto) {
-		prep = Resize // what the model was trained with
+	if norm != nil {
+		// What the model was trained with; digit preparation would feed
+		// it values it never saw.
+		if prep == Digit {
+			return nil, fmt.Errorf("%s: trained on an image folder: its images are scaled and normalised, not prepared as MNIST digits", ck.Path)
+		}
+		prep = Resize
 	}
 	prep, err = prep.resolve(mc.Input)
 	if err != nil {
@@ -119,10 +127,10 @@ func New(ck *checkpoint.Checkpoint, o Options) (*Classifier, error) {
 	}
 	foot, err := model.Measure(mc)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ck.Path, err)
 	}
 	if err := model.CheckMemory(mc, fmt.Sprintf("inference at batch %d", MaxBatch), foot.InferenceBytes(MaxBatch)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ck.Path, err)
 	}
 	be := o.Backend
 	if be == nil {
@@ -160,13 +168,20 @@ func (c *Classifier) Prepare(img image.Image) ([]float32, error) {
 	if img == nil {
 		return nil, errors.New("predict: nil image")
 	}
+	var x []float32
+	var err error
 	switch {
 	case c.Prep == Digit:
-		return DigitInput(img)
+		x, err = DigitInput(img)
 	case c.Norm != nil:
-		return c.Norm.Input(img)
+		x, err = c.Norm.Input(img)
+	default:
+		x, err = ResizeInput(img, c.Input)
 	}
-	return ResizeInput(img, c.Input)
+	if err == nil && len(x) != c.Input[0]*c.Input[1]*c.Input[2] {
+		err = fmt.Errorf("predict: prepared %d values, the model takes %v", len(x), c.Input)
+	}
+	return x, err
 }
 
 // Classify returns every class, most likely first.
@@ -185,18 +200,22 @@ func (c *Classifier) Classify(img image.Image) ([]Prediction, error) {
 func (c *Classifier) ClassifyBatch(imgs []image.Image) ([][]Prediction, error) {
 	per := c.Input[0] * c.Input[1] * c.Input[2]
 	inputs := make([]float32, len(imgs)*per)
-	var wg sync.WaitGroup
 	errs := make([]error, len(imgs))
-	for i, img := range imgs {
+	// On every core, one image at a time each.
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range min(len(imgs), runtime.NumCPU()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			x, err := c.Prepare(img)
-			if err != nil {
-				errs[i] = fmt.Errorf("image %d: %w", i, err)
-				return
+			for i := int(next.Add(1)) - 1; i < len(imgs); i = int(next.Add(1)) - 1 {
+				x, err := c.Prepare(imgs[i])
+				if err != nil {
+					errs[i] = fmt.Errorf("image %d: %w", i, err)
+					continue
+				}
+				copy(inputs[i*per:], x)
 			}
-			copy(inputs[i*per:], x)
 		}()
 	}
 	wg.Wait()
@@ -222,7 +241,13 @@ func (c *Classifier) ClassifyInputs(inputs []float32) ([][]Prediction, error) {
 	}
 	out := make([][]Prediction, n)
 	for i := range n {
-		out[i] = c.rank(logits[i*k : (i+1)*k])
+		row := logits[i*k : (i+1)*k]
+		for _, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("%w: the model's output for input %d is not finite", ErrBadInput, i)
+			}
+		}
+		out[i] = c.rank(row)
 	}
 	return out, nil
 }

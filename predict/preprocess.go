@@ -43,8 +43,8 @@ func (p Preprocessing) resolve(input [3]int) (Preprocessing, error) {
 		}
 		return Resize, nil
 	case Digit:
-		if input[0] != 1 {
-			return "", fmt.Errorf("digit preprocessing makes one channel; this model takes %d", input[0])
+		if input != [3]int{1, digitSide, digitSide} {
+			return "", fmt.Errorf("digit preprocessing makes 1x28x28 inputs; this model takes %dx%dx%d", input[0], input[1], input[2])
 		}
 		return Digit, nil
 	case Resize:
@@ -59,6 +59,8 @@ func (p Preprocessing) resolve(input [3]int) (Preprocessing, error) {
 const (
 	digitBox  = 20
 	digitSide = 28
+	// maxDigitSide bounds the copy DigitInput works on.
+	maxDigitSide = 512
 )
 
 // ErrNoInk is returned (wrapped) for an image with nothing drawn on it.
@@ -78,6 +80,18 @@ var ErrNoInk = errors.New("no digit found: the image is blank")
 //  5. it is placed in 28x28 with its centre of mass at the centre (moved
 //     back inside where that would cut it).
 func DigitInput(img image.Image) ([]float32, error) {
+	if img == nil || img.Bounds().Empty() {
+		return nil, ErrNoInk
+	}
+	// A photo has far more pixels than a 20x20 digit needs: work on a
+	// copy at most maxDigitSide a side, so a huge image costs little.
+	if b := img.Bounds(); max(b.Dx(), b.Dy()) > maxDigitSide {
+		f := float64(maxDigitSide) / float64(max(b.Dx(), b.Dy()))
+		small := image.NewRGBA64(image.Rect(0, 0, max(1, int(float64(b.Dx())*f)), max(1, int(float64(b.Dy())*f))))
+		draw.Draw(small, small.Bounds(), image.White, image.Point{}, draw.Src)
+		draw.CatmullRom.Scale(small, small.Bounds(), img, b, draw.Over, nil)
+		img = small
+	}
 	g := grayOf(img)
 	w, h := g.w, g.h
 	if w == 0 || h == 0 {
@@ -98,7 +112,7 @@ func DigitInput(img image.Image) ([]float32, error) {
 	x0, y0, x1, y1 := w, h, -1, -1
 	for y := range h {
 		for x := range w {
-			if v := g.pix[y*w+x]; v > t {
+			if v := g.pix[y*w+x]; v >= t { // t starts the upper bins
 				inkVals = append(inkVals, v)
 				x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
 			} else {
@@ -108,6 +122,9 @@ func DigitInput(img image.Image) ([]float32, error) {
 	}
 	// Paper (up to its 98th percentile) becomes 0 and ink (from its 90th)
 	// 1, with the anti-aliased edges in between.
+	if len(inkVals) == 0 || len(paperVals) == 0 {
+		return nil, ErrNoInk
+	}
 	lo, hi := percentile(paperVals, 0.98), percentile(inkVals, 0.9)
 	if hi-lo < 0.05 {
 		return nil, ErrNoInk

@@ -104,6 +104,8 @@ func TestDigitInputBlank(t *testing.T) {
 		bar(40, 40, image.Rectangle{}, color.Black, color.Black),
 		image.NewGray(image.Rect(0, 0, 1, 1)),
 		image.NewGray(image.Rectangle{}),
+		specks(color.Gray{0}, color.Gray{1}),     // black with faint specks:
+		specks(color.Gray{255}, color.Gray{254}), // two gray levels in adjacent bins
 	} {
 		if _, err := DigitInput(img); !errors.Is(err, ErrNoInk) {
 			t.Errorf("%v: got %v", img.Bounds(), err)
@@ -123,5 +125,28 @@ func TestResizeInput(t *testing.T) {
 	}
 	if _, err := ResizeInput(img, [3]int{2, 8, 8}); err == nil {
 		t.Error("2 channels accepted")
+	}
+}
+
+// specks is a 20x20 image of one level with a few pixels of another.
+func specks(bg, fg color.Gray) image.Image {
+	img := image.NewGray(image.Rect(0, 0, 20, 20))
+	for i := range img.Pix {
+		img.Pix[i] = bg.Y
+	}
+	img.SetGray(5, 5, fg)
+	img.SetGray(12, 7, fg)
+	return img
+}
+
+// A large photo is worked on at a bounded size: same geometry.
+func TestDigitInputLargeImage(t *testing.T) {
+	img := bar(3000, 2000, image.Rect(300, 200, 600, 1400), color.Black, color.White)
+	x, err := DigitInput(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, cx, cy := box(t, x); r.Dy() != 20 || math.Abs(cx-14) > 0.5 || math.Abs(cy-14) > 0.5 {
+		t.Errorf("ink box %v, centre (%.2f, %.2f)", r, cx, cy)
 	}
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/resgo/resgo/predict"
@@ -40,6 +41,7 @@ func (b *batcher) run(ctx context.Context) {
 			case j := <-b.jobs:
 				pending = append(pending, j)
 			case <-ctx.Done():
+				b.failQueued(ctx.Err())
 				return
 			}
 		}
@@ -70,6 +72,7 @@ func (b *batcher) run(ctx context.Context) {
 			case <-ctx.Done():
 				timer.Stop()
 				b.fail(append(batch, pending...), ctx.Err())
+				b.failQueued(ctx.Err())
 				return
 			}
 		}
@@ -89,6 +92,9 @@ func (b *batcher) forward(m *loaded, batch []*job, n int) {
 	}
 	b.metrics.queueDepth.Sub(float64(n))
 	preds, err := m.c.ClassifyInputs(inputs)
+	if err == nil && len(preds) != n {
+		err = fmt.Errorf("serve: %d answers for %d images", len(preds), n)
+	}
 	b.metrics.inferenceSeconds.Observe(time.Since(start).Seconds())
 	b.metrics.batchSize.Observe(float64(n))
 	at := 0
@@ -99,6 +105,19 @@ func (b *batcher) forward(m *loaded, batch []*job, n int) {
 		}
 		at += j.n
 		j.done <- r
+	}
+}
+
+// failQueued answers the jobs still in the queue when the batcher stops,
+// so that no caller waits for a pass that will not come.
+func (b *batcher) failQueued(err error) {
+	for {
+		select {
+		case j := <-b.jobs:
+			b.fail([]*job{j}, err)
+		default:
+			return
+		}
 	}
 }
 

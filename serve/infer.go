@@ -2,11 +2,13 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -59,9 +61,12 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) error {
 	if m == nil {
 		return errNotReady
 	}
+	unsupported := func(t string) error {
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q: want application/json, an image type or multipart/form-data", t)
+	}
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q: want application/json, an image type or multipart/form-data", r.Header.Get("Content-Type"))
+		return unsupported(r.Header.Get("Content-Type"))
 	}
 	topK := s.cfg.TopK
 	if q := r.URL.Query().Get("top_k"); q != "" {
@@ -85,12 +90,19 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.inferImages(w, r, m, [][]byte{body}, nil, topK)
 	}
-	return errorf(http.StatusUnsupportedMediaType, "Content-Type %q: want application/json, an image type or multipart/form-data", mediaType)
+	return unsupported(mediaType)
 }
 
 // prepare decodes image files and prepares them for the model, on the
-// request's goroutine (requests prepare theirs in parallel).
-func prepare(m *loaded, files [][]byte, names []string) ([]float32, error) {
+// request's goroutine: requests prepare theirs in parallel, as many at
+// once as there are cores.
+func (s *Server) prepare(ctx context.Context, m *loaded, files [][]byte, names []string) ([]float32, error) {
+	select {
+	case s.preparing <- struct{}{}:
+		defer func() { <-s.preparing }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	var inputs []float32
 	for i, f := range files {
 		name := fmt.Sprintf("image %d", i)
@@ -115,7 +127,7 @@ func (s *Server) inferImages(w http.ResponseWriter, r *http.Request, m *loaded, 
 	if len(files) == 0 {
 		return errorf(http.StatusBadRequest, "no image in the request")
 	}
-	inputs, err := prepare(m, files, names)
+	inputs, err := s.prepare(r.Context(), m, files, names)
 	if err != nil {
 		return err
 	}
@@ -173,48 +185,16 @@ func (s *Server) inferJSON(w http.ResponseWriter, r *http.Request, m *loaded) er
 	if err != nil {
 		return err
 	}
-	var req inferRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&req); err != nil {
-		return errorf(http.StatusBadRequest, "not a v2 inference request: %v", err)
+	req, inputs, files, err := parseInferJSON(body, m.c.Input)
+	if err != nil {
+		return err
 	}
-	if len(req.Inputs) != 1 {
-		return errorf(http.StatusBadRequest, "want exactly one input (an FP32 tensor \"input\" or a BYTES tensor \"image\"), got %d", len(req.Inputs))
-	}
-	in := req.Inputs[0]
-	var inputs []float32
-	var n int
-	switch in.Datatype {
-	case "FP32":
-		per := m.c.Input[0] * m.c.Input[1] * m.c.Input[2]
-		want := []int64{int64(m.c.Input[0]), int64(m.c.Input[1]), int64(m.c.Input[2])}
-		if len(in.Shape) != 4 || in.Shape[0] < 1 || in.Shape[0] > int64(predict.MaxBatch) || !slices.Equal(in.Shape[1:], want) {
-			return errorf(http.StatusBadRequest, "input %q: shape %v, want [N, %d, %d, %d] with N from 1 to %d", in.Name, in.Shape, want[0], want[1], want[2], predict.MaxBatch)
-		}
-		n = int(in.Shape[0])
-		if inputs, err = flattenFloats(in.Data, n*per); err != nil {
-			return errorf(http.StatusBadRequest, "input %q: %v", in.Name, err)
-		}
-	case "BYTES":
-		var encoded []string
-		if err := json.Unmarshal(in.Data, &encoded); err != nil {
-			return errorf(http.StatusBadRequest, "input %q: BYTES data must be base64 strings of image files: %v", in.Name, err)
-		}
-		if len(encoded) == 0 || len(encoded) > predict.MaxBatch {
-			return errorf(http.StatusBadRequest, "input %q: %d images, want 1 to %d", in.Name, len(encoded), predict.MaxBatch)
-		}
-		files := make([][]byte, len(encoded))
-		for i, e := range encoded {
-			if files[i], err = base64.StdEncoding.DecodeString(e); err != nil {
-				return errorf(http.StatusBadRequest, "input %q, image %d: not base64: %v", in.Name, i, err)
-			}
-		}
-		if inputs, err = prepare(m, files, nil); err != nil {
+	n := len(inputs) / (m.c.Input[0] * m.c.Input[1] * m.c.Input[2])
+	if files != nil {
+		if inputs, err = s.prepare(r.Context(), m, files, nil); err != nil {
 			return err
 		}
 		n = len(files)
-	default:
-		return errorf(http.StatusBadRequest, "input %q: datatype %q, want FP32 (prepared inputs) or BYTES (image files)", in.Name, in.Datatype)
 	}
 	preds, err := s.classify(r.Context(), m, inputs, n)
 	if err != nil {
@@ -239,11 +219,60 @@ func (s *Server) inferJSON(w http.ResponseWriter, r *http.Request, m *loaded) er
 	return nil
 }
 
+// maxInputValue bounds a prepared input's values: far past any image's
+// (in [0, 1], or normalised to a few standard deviations), and well below
+// values that would overflow the model's output.
+const maxInputValue = 1e4
+
+// parseInferJSON reads a v2 JSON request for a model of the given input
+// shape: prepared inputs (FP32), or image files (BYTES, base64) for the
+// caller to prepare. Errors are 400s that say what is wrong.
+func parseInferJSON(body []byte, input [3]int) (req inferRequest, inputs []float32, files [][]byte, err error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&req); err != nil {
+		return req, nil, nil, errorf(http.StatusBadRequest, "not a v2 inference request: %v", err)
+	}
+	if len(req.Inputs) != 1 {
+		return req, nil, nil, errorf(http.StatusBadRequest, "want exactly one input (an FP32 tensor \"input\" or a BYTES tensor \"image\"), got %d", len(req.Inputs))
+	}
+	in := req.Inputs[0]
+	switch in.Datatype {
+	case "FP32":
+		per := input[0] * input[1] * input[2]
+		want := []int64{int64(input[0]), int64(input[1]), int64(input[2])}
+		if len(in.Shape) != 4 || in.Shape[0] < 1 || in.Shape[0] > int64(predict.MaxBatch) || !slices.Equal(in.Shape[1:], want) {
+			return req, nil, nil, errorf(http.StatusBadRequest, "input %q: shape %v, want [N, %d, %d, %d] with N from 1 to %d", in.Name, in.Shape, want[0], want[1], want[2], predict.MaxBatch)
+		}
+		if inputs, err = flattenFloats(in.Data, int(in.Shape[0])*per); err != nil {
+			return req, nil, nil, errorf(http.StatusBadRequest, "input %q: %v", in.Name, err)
+		}
+		return req, inputs, nil, nil
+	case "BYTES":
+		var encoded []string
+		if err := json.Unmarshal(in.Data, &encoded); err != nil {
+			return req, nil, nil, errorf(http.StatusBadRequest, "input %q: BYTES data must be base64 strings of image files: %v", in.Name, err)
+		}
+		if len(encoded) == 0 || len(encoded) > predict.MaxBatch {
+			return req, nil, nil, errorf(http.StatusBadRequest, "input %q: %d images, want 1 to %d", in.Name, len(encoded), predict.MaxBatch)
+		}
+		files = make([][]byte, len(encoded))
+		for i, e := range encoded {
+			if files[i], err = base64.StdEncoding.DecodeString(e); err != nil {
+				return req, nil, nil, errorf(http.StatusBadRequest, "input %q, image %d: not base64: %v", in.Name, i, err)
+			}
+		}
+		return req, nil, files, nil
+	}
+	return req, nil, nil, errorf(http.StatusBadRequest, "input %q: datatype %q, want FP32 (prepared inputs) or BYTES (image files)", in.Name, in.Datatype)
+}
+
 // flattenFloats reads a JSON array of numbers, flat or nested as the
 // tensor's shape (the v2 protocol allows both), which must hold want
 // finite numbers.
 func flattenFloats(raw json.RawMessage, want int) ([]float32, error) {
-	out := make([]float32, 0, want)
+	// Each number takes two bytes of JSON at least: a short body cannot
+	// make this allocate what its shape claims.
+	out := make([]float32, 0, min(want, len(raw)/2+1))
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	depth := 0
@@ -271,6 +300,9 @@ func flattenFloats(raw json.RawMessage, want int) ([]float32, error) {
 			v, err := strconv.ParseFloat(string(t), 32)
 			if err != nil {
 				return nil, fmt.Errorf("data: %v", err)
+			}
+			if math.Abs(v) > maxInputValue {
+				return nil, fmt.Errorf("data: %v is out of range (prepared inputs are within ±%g)", v, float64(maxInputValue))
 			}
 			out = append(out, float32(v))
 		default:

@@ -35,8 +35,9 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	exe := browser(t)
 	s := newServer(t, Config{})
-	s.Load()
-	go s.batcher.run(t.Context())
+	if _, err := s.Load(); err != nil {
+		t.Fatal(err)
+	}
 	ts := httptest.NewServer(s.Handler())
 	defer ts.Close()
 

@@ -9,12 +9,15 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/predict"
 )
 
@@ -29,7 +32,8 @@ type Config struct {
 	// checkpoints' prefix in a directory).
 	Options predict.Options
 	// MaxBatch images are joined into one forward pass at most, waiting at
-	// most MaxWait after the first arrived (defaults 64 and 5 ms).
+	// most MaxWait after the first arrived (defaults 64 and 5 ms; zero
+	// values take the defaults throughout).
 	MaxBatch int
 	MaxWait  time.Duration
 	// MaxBodyBytes bounds a request's body (default 8 MiB): past it, 413.
@@ -50,15 +54,21 @@ type loaded struct {
 	step int64
 }
 
-// Server answers inference requests. Create it with New, start Load (or
-// LoadAndWatch), and serve Handler.
+// Server answers inference requests. New starts its batcher; Run loads
+// the model and serves until its context ends. To serve Handler from an
+// http.Server of your own, call Load (or LoadAndWatch), and Close when
+// done.
 type Server struct {
-	cfg     Config
-	model   atomic.Pointer[loaded]
-	loadErr atomic.Pointer[error]
-	batcher *batcher
-	metrics *metrics
-	mux     *http.ServeMux
+	cfg         Config
+	model       atomic.Pointer[loaded]
+	loadErr     atomic.Pointer[error]
+	batcher     *batcher
+	stopBatcher context.CancelFunc
+	batcherDone chan struct{}
+	metrics     *metrics
+	mux         *http.ServeMux
+	// preparing bounds the images decoded and prepared at once.
+	preparing chan struct{}
 }
 
 // New makes a server; it is not ready until Load succeeds.
@@ -96,10 +106,20 @@ func New(cfg Config) (*Server, error) {
 	case cfg.Watch < 0:
 		return nil, fmt.Errorf("serve: watch interval %s: must not be negative", cfg.Watch)
 	}
-	s := &Server{cfg: cfg, metrics: newMetrics()}
+	s := &Server{cfg: cfg, metrics: newMetrics(), preparing: make(chan struct{}, runtime.NumCPU()), batcherDone: make(chan struct{})}
 	s.batcher = &batcher{jobs: make(chan *job, 4*cfg.MaxBatch), maxBatch: cfg.MaxBatch, maxWait: cfg.MaxWait, metrics: s.metrics}
+	var bctx context.Context
+	bctx, s.stopBatcher = context.WithCancel(context.Background())
+	go func() { defer close(s.batcherDone); s.batcher.run(bctx) }()
 	s.routes()
 	return s, nil
+}
+
+// Close stops the batcher: requests still waiting are answered with an
+// error. Call it after the HTTP server has stopped.
+func (s *Server) Close() {
+	s.stopBatcher()
+	<-s.batcherDone
 }
 
 // Handler is the server's HTTP handler.
@@ -110,11 +130,10 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // taking connections, lets requests in flight finish (up to drain), and
 // returns.
 func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) error {
-	bctx, stopBatcher := context.WithCancel(context.Background())
+	wctx, stopWatching := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.batcher.run(bctx) }()
-	go func() { defer wg.Done(); s.LoadAndWatch(bctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.LoadAndWatch(wctx) }()
 	srv := &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -133,9 +152,14 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) 
 		sctx, cancel := context.WithTimeout(context.Background(), drain)
 		err = srv.Shutdown(sctx)
 		cancel()
+		if err != nil {
+			srv.Close() // the drain ran out: cut the rest
+			err = fmt.Errorf("requests still running after the %s drain were cut off: %w", drain, err)
+		}
 	}
-	stopBatcher()
+	stopWatching()
 	wg.Wait()
+	s.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -147,7 +171,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) 
 // leaves the server unready (and is retried at each interval when
 // watching); a failed reload keeps the model being served.
 func (s *Server) LoadAndWatch(ctx context.Context) {
-	s.Load()
+	if s.current() == nil {
+		s.Load()
+	}
 	if s.cfg.Watch <= 0 {
 		return
 	}
@@ -165,26 +191,44 @@ func (s *Server) LoadAndWatch(ctx context.Context) {
 
 // Load reads the checkpoint (the newest good one in a directory) and
 // serves it, unless it is the one already served. It reports whether a
-// new model was swapped in.
-func (s *Server) Load() bool {
+// new model was swapped in, and why loading failed.
+func (s *Server) Load() (bool, error) {
+	cur := s.model.Load()
+	if cur != nil && s.newest() == cur.path {
+		return false, nil // nothing newer: no need to read it again
+	}
 	c, err := predict.Load(s.cfg.Checkpoint, s.cfg.Options)
 	if err != nil {
 		s.metrics.reloads.WithLabelValues("error").Inc()
-		if s.model.Load() == nil {
+		if cur == nil {
 			s.loadErr.Store(&err)
 		}
 		s.cfg.Log.Printf("loading %s: %v", s.cfg.Checkpoint, err)
-		return false
+		return false, err
 	}
-	if cur := s.model.Load(); cur != nil && cur.path == c.Path && cur.step == c.Step {
-		return false
+	if cur != nil && cur.path == c.Path && cur.step == c.Step {
+		return false, nil
 	}
 	s.model.Store(&loaded{c: c, path: c.Path, step: c.Step})
 	s.loadErr.Store(nil)
 	s.metrics.reloads.WithLabelValues("ok").Inc()
 	s.metrics.modelStep.Set(float64(c.Step))
 	s.cfg.Log.Printf("serving %s (step %d) as %q", c.Path, c.Step, s.cfg.Name)
-	return true
+	return true, nil
+}
+
+// newest names the newest checkpoint file of a directory (its name holds
+// its step), or "" when Checkpoint is a file or the directory cannot be
+// listed.
+func (s *Server) newest() string {
+	if fi, err := os.Stat(s.cfg.Checkpoint); err != nil || !fi.IsDir() {
+		return ""
+	}
+	e, ok, err := (&checkpoint.Store{Dir: s.cfg.Checkpoint, Prefix: s.cfg.Options.Prefix}).Latest()
+	if err != nil || !ok {
+		return ""
+	}
+	return e.Path
 }
 
 // current is the model being served, or nil before the first load.
@@ -247,6 +291,8 @@ func (s *Server) counted(route string, h func(http.ResponseWriter, *http.Request
 			case errors.As(err, &mbe):
 				code = http.StatusRequestEntityTooLarge
 				err = fmt.Errorf("request body larger than %d bytes", mbe.Limit)
+			case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+				code = statusClientClosed // counted, but the client is gone
 			case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 				code = http.StatusServiceUnavailable
 			}
@@ -256,11 +302,21 @@ func (s *Server) counted(route string, h func(http.ResponseWriter, *http.Request
 	})
 }
 
+// statusClientClosed counts requests whose client went away before the
+// answer (nginx's convention; nothing is sent).
+const statusClientClosed = 499
+
+// writeJSON encodes v first, so that a value that cannot be encoded is a
+// 500 rather than a 200 with an empty body.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code = http.StatusInternalServerError
+		b, _ = json.Marshal(map[string]string{"error": "encoding the answer: " + err.Error()})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v) // the client may be gone; nothing to do then
+	_, _ = w.Write(append(b, '\n')) // the client may be gone; nothing to do then
 }
 
 func (s *Server) routes() {
@@ -278,6 +334,11 @@ func (s *Server) routes() {
 	}))
 	s.mux.Handle("GET /v2/models/{name}", s.counted("model_metadata", s.withModel(s.metadata)))
 	s.mux.Handle("POST /v2/models/{name}/infer", s.counted("infer", s.withModel(s.infer)))
+	// Other methods get a JSON 405 too (the mux's own is plain text).
+	s.mux.Handle("/v2/models/{name}/infer", s.counted("infer", func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", "POST")
+		return errorf(http.StatusMethodNotAllowed, "%s: use POST", r.Method)
+	}))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	s.mux.Handle("GET /{$}", s.counted("page", s.page))
 }

@@ -48,6 +48,7 @@ func newServer(t *testing.T, cfg Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s
 }
 
@@ -66,7 +67,6 @@ func do(t *testing.T, h http.Handler, method, path, contentType string, body []b
 func TestRoutesAndErrors(t *testing.T) {
 	s := newServer(t, Config{MaxBodyBytes: 64 << 10})
 	h := s.Handler()
-	go s.batcher.run(t.Context())
 
 	// Before the model is loaded: live, not ready; inference refused.
 	if code, _ := do(t, h, "GET", "/v2/health/live", "", nil); code != 200 {
@@ -80,8 +80,8 @@ func TestRoutesAndErrors(t *testing.T) {
 	if code, _ := do(t, h, "POST", "/v2/models/mnist/infer", "image/png", digit(t, "3-pen.png")); code != 503 {
 		t.Errorf("infer before loading: %d", code)
 	}
-	if !s.Load() {
-		t.Fatal("not loaded")
+	if ok, err := s.Load(); !ok || err != nil {
+		t.Fatalf("not loaded: %v", err)
 	}
 	if code, body := do(t, h, "GET", "/v2/health/ready", "", nil); code != 200 || !strings.Contains(body, `"2000"`) {
 		t.Errorf("ready: %d %s", code, body)
@@ -146,7 +146,8 @@ func TestRoutesAndErrors(t *testing.T) {
 		{"POST", "/v2/models/mnist/infer", "application/json", []byte(`{"inputs":`), 400, "v2 inference request"},
 		{"POST", "/v2/models/mnist/infer?top_k=0", "image/png", digit(t, "1-pen.png"), 400, "top_k"},
 		{"POST", "/v2/models/other/infer", "image/png", digit(t, "1-pen.png"), 404, "unknown model"},
-		{"GET", "/v2/models/mnist/infer", "", nil, 405, ""},
+		{"GET", "/v2/models/mnist/infer", "", nil, 405, "use POST"},
+		{"POST", "/v2/models/mnist/infer", "application/json", []byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,1,28,28],"data":[3e38]}]}`), 400, "out of range"},
 	} {
 		code, body := do(t, h, c.method, c.path, c.ctype, c.body)
 		if code != c.code || !strings.Contains(body, c.want) {
@@ -169,7 +170,7 @@ func TestFailedLoadStaysUnready(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "mnist_model-1.safetensors")
 	os.WriteFile(bad, []byte("junk"), 0o644)
 	s := newServer(t, Config{Checkpoint: bad})
-	if s.Load() {
+	if ok, err := s.Load(); ok || err == nil {
 		t.Fatal("loaded junk")
 	}
 	code, body := do(t, s.Handler(), "GET", "/v2/health/ready", "", nil)
@@ -182,8 +183,9 @@ func TestFailedLoadStaysUnready(t *testing.T) {
 // each caller gets the answer for its own image.
 func TestBatching(t *testing.T) {
 	s := newServer(t, Config{MaxBatch: 8, MaxWait: 2 * time.Second})
-	s.Load()
-	go s.batcher.run(t.Context())
+	if _, err := s.Load(); err != nil {
+		t.Fatal(err)
+	}
 	h := s.Handler()
 	var wg sync.WaitGroup
 	start := time.Now()

@@ -44,6 +44,14 @@ func EvaluateContext(ctx context.Context, be backend.Backend, m *model.Model, se
 	if batch <= 0 {
 		return Evaluation{}, fmt.Errorf("train: evaluation batch size %d: must be positive", batch)
 	}
+	if shape := [3]int{max(1, set.Channels), set.Rows, set.Cols}; shape != m.Config.Input {
+		return Evaluation{}, fmt.Errorf("train: the model takes %v images, the data set holds %v", m.Config.Input, shape)
+	}
+	for _, l := range set.Labels {
+		if l < 0 || int(l) >= m.Config.Classes {
+			return Evaluation{}, fmt.Errorf("train: label %d, but the model has %d classes", l, m.Config.Classes)
+		}
+	}
 	m.SetTraining(false)
 	defer m.SetTraining(true)
 	k := m.Config.Classes

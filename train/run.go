@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/resgo/resgo/backend"
@@ -113,7 +115,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	m.Init(h.Seed)
 	t := NewTrainer(be, m, h, train.N)
 	if !o.Fresh {
-		if err := resume(t, store, o.Log); err != nil {
+		if err := resume(t, store, o); err != nil {
 			return nil, err
 		}
 	}
@@ -407,16 +409,11 @@ func prepareDir(store *checkpoint.Store, o Options) error {
 	return nil
 }
 
-func resume(t *Trainer, store *checkpoint.Store, log io.Writer) error {
+func resume(t *Trainer, store *checkpoint.Store, o Options) error {
+	log := o.Log
 	// A newest checkpoint whose configuration cannot be read is damaged
 	// as much as one whose bytes are: fall back past it too.
-	ck, skipped, err := store.LoadLatestValid(func(ck *checkpoint.Checkpoint) error {
-		if _, err := ModelConfig(ck); err != nil {
-			return err
-		}
-		_, err := HyperOf(ck)
-		return err
-	})
+	ck, skipped, err := store.LoadLatestValid(Readable)
 	for _, s := range skipped {
 		fmt.Fprintf(log, "resgo: warning: skipping unreadable checkpoint: %v\n", s)
 	}
@@ -428,6 +425,15 @@ func resume(t *Trainer, store *checkpoint.Store, log io.Writer) error {
 	}
 	if err := t.Restore(ck); err != nil {
 		return fmt.Errorf("%w (use --fresh to start over, or another --checkpoint-dir)", err)
+	}
+	// The classes and preprocessing must be those it was trained with: a
+	// renamed class folder, or images added, would change what the
+	// weights mean.
+	for _, k := range slices.Sorted(maps.Keys(o.Meta)) {
+		if was, ok := ck.Meta[k]; ok && was != o.Meta[k] {
+			return fmt.Errorf("%s was trained with %s %s; this run's data gives %s (use --fresh to start over, or another --checkpoint-dir)",
+				ck.Path, k, was, o.Meta[k])
+		}
 	}
 	if h, err := HyperOf(ck); err == nil && (h.LearningRate != t.Hyper.LearningRate || h.BatchSize != t.Hyper.BatchSize || h.Seed != t.Hyper.Seed) {
 		fmt.Fprintf(log, "resgo: warning: %s was trained with learning rate %g, batch %d, seed %d; continuing with %g, %d, %d\n",

@@ -56,6 +56,17 @@ func ModelConfig(ck *checkpoint.Checkpoint) (model.Config, error) {
 	return c, nil
 }
 
+// Readable checks that a checkpoint's model and training configurations
+// can be read: given to Store.LoadLatestValid, it makes a checkpoint with
+// damaged metadata be skipped as a damaged file is.
+func Readable(ck *checkpoint.Checkpoint) error {
+	if _, err := ModelConfig(ck); err != nil {
+		return err
+	}
+	_, err := HyperOf(ck)
+	return err
+}
+
 // HyperOf reads the hyperparameters a checkpoint was trained with.
 func HyperOf(ck *checkpoint.Checkpoint) (Hyper, error) {
 	var h Hyper

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -45,6 +46,7 @@ func runEval(args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	fs.Visit(func(fl *flag.Flag) { ff.valFracSet = ff.valFracSet || fl.Name == "validation-fraction" })
 	switch {
 	case batch <= 0:
 		return fmt.Errorf("--batch-size %d: must be positive", batch)
@@ -87,7 +89,7 @@ func runEval(args []string) error {
 	warned := map[string]bool{}
 	logf("watching %s for new checkpoints every %s (Ctrl-C to stop)", cf.dir, interval)
 	for {
-		ck, skipped, err := store.LoadLatestValid(checkModelConfig)
+		ck, skipped, err := store.LoadLatestValid(train.Readable)
 		for _, s := range skipped {
 			if !warned[s.Error()] {
 				warned[s.Error()] = true
@@ -111,13 +113,6 @@ func runEval(args []string) error {
 	}
 }
 
-// checkModelConfig rejects a checkpoint whose model configuration cannot
-// be read, so that the newest good one is used instead.
-func checkModelConfig(ck *checkpoint.Checkpoint) error {
-	_, err := train.ModelConfig(ck)
-	return err
-}
-
 // findCheckpoint loads the named file, or the newest checkpoint of the
 // store that loads (skipping damaged ones with a warning, as train does).
 func findCheckpoint(store *checkpoint.Store, path string) (*checkpoint.Checkpoint, error) {
@@ -129,9 +124,9 @@ func findCheckpoint(store *checkpoint.Store, path string) (*checkpoint.Checkpoin
 		if err != nil {
 			return nil, err
 		}
-		return ck, checkModelConfig(ck)
+		return ck, train.Readable(ck)
 	}
-	ck, skipped, err := store.LoadLatestValid(checkModelConfig)
+	ck, skipped, err := store.LoadLatestValid(train.Readable)
 	for _, s := range skipped {
 		logf("warning: skipping damaged checkpoint: %v", s)
 	}
@@ -146,6 +141,11 @@ func evalOne(ctx context.Context, be backend.Backend, ds *data.MNIST, ck *checkp
 	mc, err := train.ModelConfig(ck)
 	if err != nil {
 		return err
+	}
+	// MNIST, loaded for eval, has its training part; a folder read for a
+	// checkpoint has none.
+	if _, folder := ck.Meta[data.PreprocessingKey]; folder && ds.Train != nil {
+		return fmt.Errorf("%s was trained on an image folder: evaluate it with --data DIR", path)
 	}
 	foot, err := model.Measure(mc)
 	if err != nil {

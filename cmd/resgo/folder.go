@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
@@ -21,7 +22,14 @@ type folderFlags struct {
 	skipBad  bool
 	valFrac  float64
 	augment  string
+	// valFracSet: --validation-fraction was given (eval then overrides
+	// the one the checkpoint stores).
+	valFracSet bool
 }
+
+// validationFractionKey is the checkpoint metadata key of the fraction of
+// an image folder's training images held out for validation.
+const validationFractionKey = "validation_fraction"
 
 func (f *folderFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "data", "", "train on an image folder instead of MNIST: DIR/train/<class>/ images, optional DIR/val/ and DIR/test/")
@@ -58,7 +66,7 @@ func parseAugment(s string) (data.Augment, error) {
 func (f *folderFlags) registerEval(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "data", "", "evaluate on the image folder the checkpoint was trained on (its val/ or held-out part, and test/) instead of MNIST")
 	fs.BoolVar(&f.skipBad, "skip-bad-images", false, "with --data: skip and count images that cannot be read")
-	finiteFloatVar(fs, &f.valFrac, "validation-fraction", 0.1, "with --data and no DIR/val: the `fraction` held out in training (it must match)")
+	finiteFloatVar(fs, &f.valFrac, "validation-fraction", 0.1, "with --data and no DIR/val: the `fraction` held out in training (default: the one the checkpoint stores)")
 }
 
 // forCheckpoint reads the folder as the checkpoint's training read it:
@@ -75,6 +83,11 @@ func (f *folderFlags) forCheckpoint(ctx context.Context, ck *checkpoint.Checkpoi
 	h, err := train.HyperOf(ck)
 	if err != nil {
 		return nil, err
+	}
+	if stored, ok := ck.Meta[validationFractionKey]; ok && !f.valFracSet {
+		if f.valFrac, err = strconv.ParseFloat(stored, 64); err != nil {
+			return nil, fmt.Errorf("%s: validation fraction %q: %v", ck.Path, stored, err)
+		}
 	}
 	f.channels, f.size = p.Channels, fmt.Sprintf("%dx%d", p.Height, p.Width)
 	folder, err := f.loadWith(ctx, h.Seed, p.Mean, p.Std)
@@ -112,7 +125,10 @@ func (f *folderFlags) loadWith(ctx context.Context, seed uint64, mean, std []flo
 		}
 	}
 	var bar *progress
+	var mu sync.Mutex // Progress is called from every decoding goroutine
 	o.Progress = func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
 		if bar == nil {
 			bar = newProgress("reading "+f.dir, 0, int64(total), 1)
 			bar.noun = "image"

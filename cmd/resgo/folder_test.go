@@ -97,6 +97,12 @@ func TestTrainOnImageFolder(t *testing.T) {
 		t.Fatalf("eval: exit %d\n%s%s", ev.code, ev.stdout, ev.stderr)
 	}
 	oneLineError(t, run(t, dir, "eval", "--data", "digits", "--checkpoint", testModelAbs(t)), "not trained on an image folder")
+	oneLineError(t, run(t, dir, "eval", "--data-dir", mnistDir, "--checkpoint-dir", "whole"), "trained on an image folder", "--data")
+	// A class folder renamed: resuming would change what the outputs mean.
+	for _, part := range []string{"train", "test"} {
+		os.Rename(filepath.Join(dir, "digits", part, "9"), filepath.Join(dir, "digits", part, "nine"))
+	}
+	oneLineError(t, run(t, dir, args("whole", 40)...), "mnist_model-30.safetensors", "was trained with labels")
 	// The model's own preparation (scaled and normalised), not MNIST's.
 	p = run(t, dir, "predict", "--checkpoint", filepath.Join("whole", "mnist_model-30.safetensors"), filepath.Join("digits", "test", "7"))
 	if p.code != 0 || !strings.Contains(p.stderr, "resize preprocessing") {

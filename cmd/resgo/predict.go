@@ -133,7 +133,7 @@ func classifyFiles(c *predict.Classifier, files []string, saveInput string) []*f
 					}
 				}
 				if err == nil && saveInput != "" {
-					err = writeInput(filepath.Join(saveInput, inputName(files[i])), inputs[i], c.Input)
+					err = writeInput(filepath.Join(saveInput, fmt.Sprintf("%04d-%s", i, inputName(files[i]))), inputs[i], c.Input)
 				}
 				if err != nil {
 					results[i].Error = err.Error()
@@ -186,7 +186,8 @@ func printPredictions(results []*fileResult) {
 	}
 }
 
-// inputName names a prepared input after its file: a/b/7.jpg -> a_b_7.png.
+// inputName names a prepared input after its file: a/b/7.jpg -> a_b_7.png
+// (numbered by the caller: a_b/7.jpg would give the same name).
 func inputName(file string) string {
 	clean := strings.TrimPrefix(filepath.ToSlash(filepath.Clean(file)), "../")
 	return strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimSuffix(clean, filepath.Ext(clean))) + ".png"
@@ -205,7 +206,7 @@ func writeInput(path string, x []float32, input [3]int) error {
 	}
 	if err := png.Encode(f, img); err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return f.Close()
 }

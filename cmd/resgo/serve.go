@@ -55,6 +55,16 @@ func runServe(args []string) error {
 		return fmt.Errorf("--preprocess: %w", err)
 	}
 	switch {
+	case maxBatch < 1 || maxBatch > predict.MaxBatch:
+		return fmt.Errorf("--max-batch %d: must be from 1 to %d", maxBatch, predict.MaxBatch)
+	case maxWait < 0:
+		return fmt.Errorf("--max-wait %s: must not be negative", maxWait)
+	case maxBody < 1:
+		return fmt.Errorf("--max-body %d: must be positive", maxBody)
+	case topK < 1:
+		return fmt.Errorf("--top-k %d: must be positive", topK)
+	case watch < 0:
+		return fmt.Errorf("--watch %s: must not be negative", watch)
 	case drain <= 0:
 		return fmt.Errorf("--drain %s: must be positive", drain)
 	case watch != 0 && ckPath != "":
@@ -67,6 +77,9 @@ func runServe(args []string) error {
 	if name == "" {
 		name, _, _ = strings.Cut(cf.prefix, "_")
 	}
+	if maxWait == 0 {
+		maxWait = time.Nanosecond // no waiting (zero would take the default)
+	}
 	be, err := bf.open()
 	if err != nil {
 		return err
@@ -78,6 +91,14 @@ func runServe(args []string) error {
 	})
 	if err != nil {
 		return err
+	}
+	defer s.Close()
+	if watch == 0 {
+		// Nothing will come to load later: a checkpoint that does not
+		// load is an error now, not a server that is never ready.
+		if _, err := s.Load(); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

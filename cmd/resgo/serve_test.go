@@ -60,4 +60,9 @@ func TestServe(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("after SIGTERM: %v\n%s", err, errb.String())
 	}
+	// Without --watch, a checkpoint that does not load is an error at once.
+	junk := filepath.Join(t.TempDir(), "mnist_model-1.safetensors")
+	os.WriteFile(junk, []byte("junk"), 0o644)
+	oneLineError(t, run(t, t.TempDir(), "serve", "--checkpoint", junk, "--addr", "127.0.0.1:0"), junk)
+	oneLineError(t, run(t, t.TempDir(), "serve", "--checkpoint", model, "--max-batch", "0"), "--max-batch 0")
 }

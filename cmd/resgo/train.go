@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -107,6 +108,9 @@ func runTrain(args []string) error {
 		}
 		labels, _ := json.Marshal(f.Classes)
 		meta = map[string]string{data.LabelsKey: string(labels), data.PreprocessingKey: f.Prep.String()}
+		if f.HeldOut {
+			meta[validationFractionKey] = strconv.FormatFloat(ff.valFrac, 'g', -1, 64)
+		}
 		what = fmt.Sprintf("images of %d classes from %s", len(f.Classes), ff.dir)
 	}
 	kernel := ""

@@ -31,13 +31,14 @@ import (
 
 func main() {
 	var (
-		bin, ckpt, imagePath, levels string
-		duration, warmup             time.Duration
-		maxRequests                  int
+		bin, ckpt, imagePath, levels, name string
+		duration, warmup                   time.Duration
+		maxRequests                        int
 	)
 	flag.StringVar(&bin, "resgo", "resgo", "the resgo binary to run")
 	flag.StringVar(&ckpt, "checkpoint", "", "checkpoint file to serve (required)")
 	flag.StringVar(&imagePath, "image", "testdata/digits/3-pen.png", "image posted by every request")
+	flag.StringVar(&name, "name", "mnist", "the model's name (passed to resgo serve too)")
 	flag.StringVar(&levels, "concurrency", "1,8,64", "comma-separated numbers of concurrent clients")
 	flag.DurationVar(&duration, "duration", 10*time.Second, "how long each level runs")
 	flag.DurationVar(&warmup, "warmup", 2*time.Second, "load before each level's measurement, not counted")
@@ -54,11 +55,16 @@ func main() {
 		}
 		conc = append(conc, n)
 	}
+	for _, a := range flag.Args() {
+		if a == "--addr" || a == "-addr" || strings.HasPrefix(a, "--addr=") || strings.HasPrefix(a, "-addr=") || a == "--name" || a == "-name" {
+			fail(fmt.Errorf("%s: loadtest sets the address (loopback only) and the name itself", a))
+		}
+	}
 	img, err := os.ReadFile(imagePath)
 	if err != nil {
 		fail(err)
 	}
-	srv, base, err := startServer(bin, append([]string{"serve", "--checkpoint", ckpt, "--addr", "127.0.0.1:0"}, flag.Args()...))
+	srv, base, err := startServer(bin, append([]string{"serve", "--checkpoint", ckpt, "--addr", "127.0.0.1:0", "--name", name}, flag.Args()...))
 	if err != nil {
 		fail(err)
 	}
@@ -66,7 +72,7 @@ func main() {
 		srv.Process.Signal(syscall.SIGTERM)
 		srv.Wait()
 	}()
-	url := base + "/v2/models/mnist/infer"
+	url := base + "/v2/models/" + name + "/infer"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
 	fmt.Printf("%-11s %9s %7s %10s %9s %9s %9s %22s\n", "concurrency", "requests", "errors", "requests/s", "p50 ms", "p95 ms", "p99 ms", "server RSS MiB (min-max)")
 	for _, c := range conc {
