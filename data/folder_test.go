@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -124,5 +125,21 @@ func TestLoadFolderErrors(t *testing.T) {
 	}
 	if _, err := LoadFolder(dir, FolderOptions{}); err != nil {
 		t.Errorf("a folder without train/: %v", err)
+	}
+}
+
+// A TIFF that names an offset of 4 GB in a few bytes is an error, without
+// the 4 GB buffer image.Decode's route into the tiff package would make.
+func TestDecodeTIFFFarOffset(t *testing.T) {
+	data := append([]byte("II*\x00\x02\x00\x00\xff"), make([]byte, 700)...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := DecodeImage(data, "far.tif")
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "far.tif") {
+		t.Fatalf("got %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Fatalf("allocated %d MiB", grew>>20)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/image/tiff"
 )
 
 // FuzzDecodeImage feeds arbitrary bytes to the image decoders and the
@@ -26,7 +28,7 @@ func FuzzDecodeImage(f *testing.F) {
 		// Images the header says are big decode slowly, and the fuzzer
 		// takes a slow input for a hang; the size limit and large images
 		// are tested elsewhere.
-		if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil && int64(cfg.Width)*int64(cfg.Height) > 1<<16 {
+		if cfg, err := decodeConfig(data); err == nil && int64(cfg.Width)*int64(cfg.Height) > 1<<16 {
 			return
 		}
 		img, err := Decode(data, "fuzz-input")
@@ -52,4 +54,14 @@ func FuzzDecodeImage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// decodeConfig reads an image's size the way data.DecodeImage does (a
+// TIFF through a ReaderAt: see data.decodeTIFF).
+func decodeConfig(data []byte) (image.Config, error) {
+	if bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*")) {
+		return tiff.DecodeConfig(bytes.NewReader(data))
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	return cfg, err
 }
