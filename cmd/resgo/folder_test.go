@@ -117,3 +117,21 @@ func testModelAbs(t *testing.T) string {
 	}
 	return p
 }
+
+// TestFolderFlagsAreChecked: bad values of the image-folder flags are one
+// line each, before any image is read.
+func TestFolderFlagsAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range [][]string{
+		{"--augment", "blur", "unknown"}, {"--augment", "crop=-2", "crop=N"}, {"--augment", "crop=x", "crop=N"},
+		{"--image-size", "32", "HxW"}, {"--image-size", "0x5", "HxW"}, {"--image-size", "9000x9000", "HxW"},
+		{"--channels", "2", "--channels 2"}, {"--validation-fraction", "1", "--validation-fraction 1"},
+		{"--validation-fraction", "nan", "not a finite number"},
+	} {
+		r := run(t, dir, "train", "--data", "nowhere", c[0], c[1])
+		oneLineError(t, r, c[2])
+		if strings.Contains(r.stderr, "reading images") {
+			t.Fatalf("%v: read images before checking its flags", c)
+		}
+	}
+}
