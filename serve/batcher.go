@@ -59,22 +59,29 @@ func (b *batcher) run(ctx context.Context) {
 		timer := time.NewTimer(time.Until(first.queued.Add(b.maxWait)))
 	collect:
 		for n < b.maxBatch {
+			var j *job
+			// Jobs already queued join first: once the first job's wait
+			// is over its timer is ready too, and select would pick
+			// between the two at random, cutting batches short.
 			select {
-			case j := <-b.jobs:
-				if j.m == first.m && n+j.n <= b.maxBatch {
-					batch, n = append(batch, j), n+j.n
-				} else {
-					pending = append(pending, j)
+			case j = <-b.jobs:
+			default:
+				select {
+				case j = <-b.jobs:
+				case <-timer.C:
 					break collect
+				case <-ctx.Done():
+					timer.Stop()
+					b.fail(append(batch, pending...), ctx.Err())
+					b.failQueued(ctx.Err())
+					return
 				}
-			case <-timer.C:
-				break collect
-			case <-ctx.Done():
-				timer.Stop()
-				b.fail(append(batch, pending...), ctx.Err())
-				b.failQueued(ctx.Err())
-				return
 			}
+			if j.m != first.m || n+j.n > b.maxBatch {
+				pending = append(pending, j)
+				break
+			}
+			batch, n = append(batch, j), n+j.n
 		}
 		timer.Stop()
 		b.forward(first.m, batch, n)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/predict"
@@ -208,6 +209,44 @@ func TestBatching(t *testing.T) {
 	_, body := do(t, h, "GET", "/metrics", "", nil)
 	if !strings.Contains(body, "resgo_batch_size_count 1\n") || !strings.Contains(body, "resgo_batch_size_sum 8\n") {
 		t.Errorf("want one batch of 8:\n%s", grep(body, "resgo_batch_size"))
+	}
+}
+
+// TestQueuedJobsJoinOneBatch: jobs that waited in the queue past MaxWait
+// (the server was busy with another pass) all join the next pass, and
+// each gets its own image's answer. (The batcher used to pick between
+// them and its expired timer at random, making passes of about two.)
+func TestQueuedJobsJoinOneBatch(t *testing.T) {
+	s := newServer(t, Config{})
+	if _, err := s.Load(); err != nil {
+		t.Fatal(err)
+	}
+	m := s.current()
+	b := &batcher{jobs: make(chan *job, 16), maxBatch: 16, maxWait: time.Millisecond, metrics: newMetrics()}
+	long := time.Now().Add(-time.Hour)
+	var jobs []*job
+	for d := range 10 {
+		inputs, err := s.prepare(context.Background(), m, [][]byte{digit(t, fmt.Sprintf("%d-pen.png", d))}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := &job{m: m, inputs: inputs, n: 1, queued: long, done: make(chan jobResult, 1)}
+		jobs = append(jobs, j)
+		b.jobs <- j
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go b.run(ctx)
+	for d, j := range jobs {
+		r := <-j.done
+		if r.err != nil || len(r.preds) != 1 || r.preds[0][0].Label != fmt.Sprint(d) {
+			t.Fatalf("digit %d: %+v", d, r)
+		}
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(b.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if body := rec.Body.String(); !strings.Contains(body, "resgo_batch_size_count 1\n") || !strings.Contains(body, "resgo_batch_size_sum 10\n") {
+		t.Errorf("want one batch of 10:\n%s", grep(body, "resgo_batch_size"))
 	}
 }
 

@@ -2,7 +2,9 @@
 // on a free loopback port, posts the same image from N concurrent
 // clients for a bounded time (and at most a bounded number of requests)
 // at each concurrency level, and prints requests/s, latency percentiles,
-// errors and the server's resident memory, sampled every 250 ms.
+// errors and the server's resident memory, sampled every 250 ms, with the
+// mean batch the server joined requests into and the mean time of its
+// forward passes (from its /metrics).
 //
 //	go run ./tools/loadtest --resgo .bin/resgo --checkpoint MNIST_model/mnist_model-8000.safetensors
 //
@@ -27,6 +29,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 func main() {
@@ -74,15 +80,26 @@ func main() {
 	}()
 	url := base + "/v2/models/" + name + "/infer"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
-	fmt.Printf("%-11s %9s %7s %10s %9s %9s %9s %22s\n", "concurrency", "requests", "errors", "requests/s", "p50 ms", "p95 ms", "p99 ms", "server RSS MiB (min-max)")
+	fmt.Printf("%-11s %9s %7s %10s %9s %9s %9s %22s %10s %10s\n", "concurrency", "requests", "errors", "requests/s", "p50 ms", "p95 ms", "p99 ms",
+		"server RSS MiB (min-max)", "mean batch", "pass ms")
 	for _, c := range conc {
 		load(client, url, img, c, warmup, 0) // warm-up, not counted
 		rss := &rssSampler{pid: srv.Process.Pid}
 		stop := rss.start()
+		before, err := scrape(base)
+		if err != nil {
+			fail(err)
+		}
 		r := load(client, url, img, c, duration, maxRequests)
 		stop()
-		fmt.Printf("%-11d %9d %7d %10.1f %9.2f %9.2f %9.2f %10.0f-%-11.0f\n", c, r.n, r.errors, float64(r.n)/r.elapsed.Seconds(),
-			ms(r.pct(0.50)), ms(r.pct(0.95)), ms(r.pct(0.99)), rss.min, rss.max)
+		after, err := scrape(base)
+		if err != nil {
+			fail(err)
+		}
+		passes := after.passes - before.passes
+		fmt.Printf("%-11d %9d %7d %10.1f %9.2f %9.2f %9.2f %10.0f-%-11.0f %10.1f %10.2f\n", c, r.n, r.errors, float64(r.n)/r.elapsed.Seconds(),
+			ms(r.pct(0.50)), ms(r.pct(0.95)), ms(r.pct(0.99)), rss.min, rss.max,
+			(after.images-before.images)/passes, 1000*(after.passSeconds-before.passSeconds)/passes)
 		if len(rss.samples) >= 8 {
 			q := len(rss.samples) / 4
 			fmt.Printf("            RSS over the run: first quarter %.0f MiB, last quarter %.0f MiB\n",
@@ -216,6 +233,42 @@ func post(ctx context.Context, client *http.Client, url string, img []byte) bool
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return err == nil && resp.StatusCode == http.StatusOK
+}
+
+// passStats are the server's forward-pass counters, from its /metrics.
+type passStats struct {
+	passes, images, passSeconds float64
+}
+
+// scrape reads the batch-size and forward-pass histograms' totals, which
+// tell whether requests were joined (mean batch) and what a pass cost.
+func scrape(base string) (passStats, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return passStats{}, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return passStats{}, fmt.Errorf("%s/metrics: %w", base, err)
+	}
+	histogram := func(name string) (*dto.Histogram, error) {
+		f := families[name]
+		if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetHistogram() == nil {
+			return nil, fmt.Errorf("%s/metrics: no histogram %s", base, name)
+		}
+		return f.GetMetric()[0].GetHistogram(), nil
+	}
+	sizes, err := histogram("resgo_batch_size")
+	if err != nil {
+		return passStats{}, err
+	}
+	times, err := histogram("resgo_inference_duration_seconds")
+	if err != nil {
+		return passStats{}, err
+	}
+	return passStats{passes: float64(sizes.GetSampleCount()), images: sizes.GetSampleSum(), passSeconds: times.GetSampleSum()}, nil
 }
 
 // rssSampler reads a process's resident memory from /proc.
