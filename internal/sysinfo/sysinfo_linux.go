@@ -10,9 +10,27 @@ import (
 )
 
 // AvailableMemory is the memory the kernel says can be allocated without
-// swapping (MemAvailable in /proc/meminfo), in bytes; ok is false when it
-// cannot be read.
+// swapping (MemAvailable in /proc/meminfo), or less where this process's
+// control group (a container) has a memory limit with less headroom, in
+// bytes; ok is false when neither can be read.
 func AvailableMemory() (bytes uint64, ok bool) {
+	mem, memOK := machineAvailable()
+	var group uint64
+	groupOK := false
+	if self, err := os.ReadFile("/proc/self/cgroup"); err == nil {
+		group, groupOK = cgroupHeadroom("/sys/fs/cgroup", string(self))
+	}
+	switch {
+	case memOK && groupOK:
+		return min(mem, group), true
+	case groupOK:
+		return group, true
+	}
+	return mem, memOK
+}
+
+// machineAvailable is /proc/meminfo's MemAvailable in bytes.
+func machineAvailable() (bytes uint64, ok bool) {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0, false
