@@ -33,6 +33,10 @@ type Options struct {
 	// Prefix names the checkpoints when Load is given a directory; ""
 	// means checkpoint.DefaultPrefix (mnist_model).
 	Prefix string
+	// MaxBatch is the most images one forward pass takes (0 means
+	// MaxBatch, the most allowed); larger calls are split. Load checks
+	// that the machine has the memory for a pass this large.
+	MaxBatch int
 }
 
 // Prediction is one class and how likely the model finds it.
@@ -57,17 +61,18 @@ type Classifier struct {
 	// folder stored (nil for MNIST's models: their inputs are in [0, 1]).
 	Norm *data.Preprocessing
 
-	mu sync.Mutex // guards the model's buffers during a forward pass
-	be backend.Backend
-	m  *model.Model
+	mu       sync.Mutex // guards the model's buffers during a forward pass
+	be       backend.Backend
+	m        *model.Model
+	maxBatch int
 }
 
 // ErrBadInput is returned (wrapped) for inputs the model cannot answer:
 // values so far out of range that its output overflows.
 var ErrBadInput = errors.New("input out of range")
 
-// MaxBatch is the most images one forward pass takes; ClassifyBatch
-// splits larger batches.
+// MaxBatch is the most images one forward pass may take (see
+// Options.MaxBatch); larger batches are split.
 const MaxBatch = 256
 
 // Load reads a checkpoint file, or the newest good checkpoint in a
@@ -96,6 +101,13 @@ func New(ck *checkpoint.Checkpoint, o Options) (*Classifier, error) {
 	mc, err := train.ModelConfig(ck)
 	if err != nil {
 		return nil, err
+	}
+	maxBatch := o.MaxBatch
+	if maxBatch == 0 {
+		maxBatch = MaxBatch
+	}
+	if maxBatch < 1 || maxBatch > MaxBatch {
+		return nil, fmt.Errorf("predict: maximum batch %d: must be from 1 to %d", maxBatch, MaxBatch)
 	}
 	var norm *data.Preprocessing
 	if s, ok := ck.Meta[data.PreprocessingKey]; ok {
@@ -129,7 +141,7 @@ func New(ck *checkpoint.Checkpoint, o Options) (*Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Path, err)
 	}
-	if err := model.CheckMemory(mc, fmt.Sprintf("inference at batch %d", MaxBatch), foot.InferenceBytes(MaxBatch)); err != nil {
+	if err := model.CheckMemory(mc, fmt.Sprintf("inference at batch %d", maxBatch), foot.InferenceBytes(maxBatch)); err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Path, err)
 	}
 	be := o.Backend
@@ -144,7 +156,7 @@ func New(ck *checkpoint.Checkpoint, o Options) (*Classifier, error) {
 		return nil, err
 	}
 	m.SetTraining(false)
-	return &Classifier{Path: ck.Path, Step: ck.Step, Labels: labels, Input: mc.Input, Prep: prep, Norm: norm, be: be, m: m}, nil
+	return &Classifier{Path: ck.Path, Step: ck.Step, Labels: labels, Input: mc.Input, Prep: prep, Norm: norm, be: be, m: m, maxBatch: maxBatch}, nil
 }
 
 // labelsOf reads the class names a checkpoint carries ("labels": a JSON
@@ -193,8 +205,8 @@ func (c *Classifier) Classify(img image.Image) ([]Prediction, error) {
 	return out[0], nil
 }
 
-// ClassifyBatch classifies images in as few forward passes as MaxBatch
-// allows; the answers are in the images' order, each with every class,
+// ClassifyBatch classifies images in as few forward passes as the
+// maximum batch allows; the answers are in the images' order, each with every class,
 // most likely first. An image that cannot be prepared fails the call,
 // naming its index.
 func (c *Classifier) ClassifyBatch(imgs []image.Image) ([][]Prediction, error) {
@@ -235,8 +247,8 @@ func (c *Classifier) ClassifyInputs(inputs []float32) ([][]Prediction, error) {
 	n := len(inputs) / per
 	k := len(c.Labels)
 	logits := make([]float32, n*k)
-	for lo := 0; lo < n; lo += MaxBatch {
-		hi := min(n, lo+MaxBatch)
+	for lo := 0; lo < n; lo += c.maxBatch {
+		hi := min(n, lo+c.maxBatch)
 		c.forward(inputs[lo*per:hi*per], hi-lo, logits[lo*k:hi*k])
 	}
 	out := make([][]Prediction, n)

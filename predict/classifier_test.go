@@ -151,3 +151,36 @@ func TestLoadAndClassifyErrors(t *testing.T) {
 		t.Errorf("damaged file: %v", err)
 	}
 }
+
+// TestMaxBatchSplitsPasses: a classifier with a small maximum batch
+// answers a larger batch in several passes, the same as in one; a
+// maximum out of range is refused.
+func TestMaxBatchSplitsPasses(t *testing.T) {
+	_, imgs := loadDigits(t)
+	one, err := predict.Load(testModel, predict.Options{Backend: native.New(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	split, err := predict.Load(testModel, predict.Options{Backend: native.New(2), MaxBatch: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := one.ClassifyBatch(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := split.ClassifyBatch(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i][0].Class != b[i][0].Class || math.Abs(a[i][0].Probability-b[i][0].Probability) > 1e-5 {
+			t.Fatalf("image %d: %+v in one pass, %+v in passes of 3", i, a[i][0], b[i][0])
+		}
+	}
+	for _, n := range []int{-1, predict.MaxBatch + 1} {
+		if _, err := predict.Load(testModel, predict.Options{MaxBatch: n}); err == nil || !strings.Contains(err.Error(), "maximum batch") {
+			t.Errorf("MaxBatch %d: %v", n, err)
+		}
+	}
+}

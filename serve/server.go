@@ -94,6 +94,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = log.Default()
 	}
+	if cfg.Options.MaxBatch == 0 {
+		// Passes are no larger than the batcher makes them, and memory
+		// is checked for that size.
+		cfg.Options.MaxBatch = cfg.MaxBatch
+	}
 	switch {
 	case cfg.MaxBatch < 1 || cfg.MaxBatch > predict.MaxBatch:
 		return nil, fmt.Errorf("serve: maximum batch %d: must be from 1 to %d", cfg.MaxBatch, predict.MaxBatch)

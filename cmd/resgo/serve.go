@@ -86,7 +86,7 @@ func runServe(args []string) error {
 	}
 	s, err := serve.New(serve.Config{
 		Checkpoint: src, Name: name, MaxBatch: maxBatch, MaxWait: maxWait, MaxBodyBytes: maxBody, TopK: topK, Watch: watch,
-		Options: predict.Options{Backend: be, Raw: raw, Preprocessing: p, Prefix: cf.prefix},
+		Options: predict.Options{Backend: be, Raw: raw, Preprocessing: p, Prefix: cf.prefix, MaxBatch: maxBatch},
 		Log:     log.New(os.Stderr, "resgo: ", log.LstdFlags),
 	})
 	if err != nil {
