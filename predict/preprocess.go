@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"sort"
 
 	"github.com/resgo/resgo/data"
 	"golang.org/x/image/draw"
@@ -108,7 +107,7 @@ func DigitInput(img image.Image) ([]float32, error) {
 	if !ok {
 		return nil, ErrNoInk
 	}
-	var inkVals, paperVals []float64
+	inkVals, paperVals := make([]float64, 0, len(g.pix)), make([]float64, 0, len(g.pix))
 	x0, y0, x1, y1 := w, h, -1, -1
 	for y := range h {
 		for x := range w {
@@ -125,7 +124,7 @@ func DigitInput(img image.Image) ([]float32, error) {
 	if len(inkVals) == 0 || len(paperVals) == 0 {
 		return nil, ErrNoInk
 	}
-	lo, hi := percentile(paperVals, 0.98), percentile(inkVals, 0.9)
+	lo, hi := percentileInPlace(paperVals, 0.98), percentileInPlace(inkVals, 0.9)
 	if hi-lo < 0.05 {
 		return nil, ErrNoInk
 	}
@@ -189,16 +188,27 @@ type grayImage struct {
 func grayOf(img image.Image) grayImage {
 	b := img.Bounds()
 	g := grayImage{w: b.Dx(), h: b.Dy(), pix: make([]float64, b.Dx()*b.Dy())}
+	// RGBA64At gives what At(x, y).RGBA() does without boxing a colour
+	// per pixel (every decoder's image type has it).
+	at := func(x, y int) color.RGBA64 { return color.RGBA64Model.Convert(img.At(x, y)).(color.RGBA64) }
+	if fast, ok := img.(image.RGBA64Image); ok {
+		at = fast.RGBA64At
+	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
+		row := g.pix[(y-b.Min.Y)*g.w : (y-b.Min.Y+1)*g.w]
 		for x := b.Min.X; x < b.Max.X; x++ {
-			// Premultiplied colour over white: c + (1 - alpha).
-			c := color.RGBA64Model.Convert(img.At(x, y)).(color.RGBA64)
-			paper := float64(0xffff - c.A)
-			lum := 0.299*(float64(c.R)+paper) + 0.587*(float64(c.G)+paper) + 0.114*(float64(c.B)+paper)
-			g.pix[(y-b.Min.Y)*g.w+x-b.Min.X] = lum / 0xffff
+			row[x-b.Min.X] = luminanceOverWhite(at(x, y))
 		}
 	}
 	return g
+}
+
+// luminanceOverWhite is a premultiplied colour's gray level in [0, 1] as
+// if laid over white paper: c + (1 - alpha).
+func luminanceOverWhite(c color.RGBA64) float64 {
+	paper := float64(0xffff - c.A)
+	lum := 0.299*(float64(c.R)+paper) + 0.587*(float64(c.G)+paper) + 0.114*(float64(c.B)+paper)
+	return lum / 0xffff
 }
 
 // borderMedian is the median gray level of the pixels on the edges.
@@ -210,8 +220,7 @@ func (g grayImage) borderMedian() float64 {
 	for y := 1; y < g.h-1; y++ {
 		edge = append(edge, g.pix[y*g.w], g.pix[y*g.w+g.w-1])
 	}
-	sort.Float64s(edge)
-	return edge[len(edge)/2]
+	return nth(edge, len(edge)/2)
 }
 
 func split16(v float64) (hi, lo uint8) {
@@ -250,9 +259,40 @@ func otsu(vals []float64) (float64, bool) {
 	return bestT, best > 0
 }
 
-// percentile returns the value below which a fraction q of vals lie.
-func percentile(vals []float64, q float64) float64 {
-	s := append([]float64(nil), vals...)
-	sort.Float64s(s)
-	return s[min(len(s)-1, int(q*float64(len(s))))]
+// percentileInPlace returns the value below which a fraction q of vals
+// lie: the one a sort would put at index q*len, found by selection in
+// linear time (vals is reordered).
+func percentileInPlace(vals []float64, q float64) float64 {
+	return nth(vals, min(len(vals)-1, int(q*float64(len(vals)))))
+}
+
+// nth reorders s so that s[k] is the value a sort would put there, and
+// returns it (Hoare's selection, middle pivot; vals hold no NaN).
+func nth(s []float64, k int) float64 {
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		pivot := s[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < pivot {
+				i++
+			}
+			for s[j] > pivot {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i, j = i+1, j-1
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k] // between j and i: equal to the pivot
+		}
+	}
+	return s[k]
 }

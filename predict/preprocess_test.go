@@ -5,6 +5,9 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -148,5 +151,86 @@ func TestDigitInputLargeImage(t *testing.T) {
 	}
 	if r, cx, cy := box(t, x); r.Dy() != 20 || math.Abs(cx-14) > 0.5 || math.Abs(cy-14) > 0.5 {
 		t.Errorf("ink box %v, centre (%.2f, %.2f)", r, cx, cy)
+	}
+}
+
+// BenchmarkDigitInput: preparing one photo-sized digit (what the server
+// does for every request to an MNIST model).
+func BenchmarkDigitInput(b *testing.B) {
+	for _, name := range []string{"3-pen.png", "8-photo.jpg"} {
+		img, err := DecodeFile(filepath.Join("../testdata/digits", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := DigitInput(img); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestNthIsSortedIndex: selection finds what a sort puts at each index,
+// on values with many ties and on distinct ones.
+func TestNthIsSortedIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 2, 3, 10, 101, 1000} {
+		for _, levels := range []int{2, 7, 1 << 30} {
+			vals := make([]float64, n)
+			for i := range vals {
+				vals[i] = float64(r.IntN(levels)) / float64(levels)
+			}
+			sorted := slices.Clone(vals)
+			slices.Sort(sorted)
+			for _, k := range []int{0, n / 2, n - 1, r.IntN(n)} {
+				if got := nth(slices.Clone(vals), k); got != sorted[k] {
+					t.Fatalf("n %d, %d levels, k %d: %v, sorted %v", n, levels, k, got, sorted[k])
+				}
+			}
+		}
+	}
+}
+
+// opaqueImage hides its concrete type: only At is there to read it by.
+type opaqueImage struct{ image.Image }
+
+// TestGrayOfFastPathIsAt: reading pixels through RGBA64At gives the gray
+// levels that At gives, for each decoder's image type.
+func TestGrayOfFastPathIsAt(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	rect := image.Rect(3, 2, 40, 31)
+	rgba := image.NewRGBA(rect)
+	for i := range rgba.Pix {
+		rgba.Pix[i] = uint8(r.IntN(256))
+	}
+	for i := 3; i < len(rgba.Pix); i += 4 { // premultiplied: colour <= alpha
+		for c := 1; c <= 3; c++ {
+			rgba.Pix[i-c] = min(rgba.Pix[i-c], rgba.Pix[i])
+		}
+	}
+	nrgba := image.NewNRGBA(rect)
+	gray := image.NewGray(rect)
+	ycc := image.NewYCbCr(rect, image.YCbCrSubsampleRatio420)
+	pal := image.NewPaletted(rect, color.Palette{color.White, color.Black, color.RGBA{200, 10, 10, 255}, color.Transparent})
+	for y := rect.Min.Y; y < rect.Max.Y; y++ {
+		for x := rect.Min.X; x < rect.Max.X; x++ {
+			nrgba.Set(x, y, color.NRGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256))})
+			gray.Set(x, y, color.Gray{uint8(r.IntN(256))})
+			pal.SetColorIndex(x, y, uint8(r.IntN(4)))
+		}
+	}
+	for i := range ycc.Y {
+		ycc.Y[i] = uint8(r.IntN(256))
+	}
+	for i := range ycc.Cb {
+		ycc.Cb[i], ycc.Cr[i] = uint8(r.IntN(256)), uint8(r.IntN(256))
+	}
+	for _, img := range []image.Image{rgba, nrgba, gray, ycc, pal} {
+		fast, slow := grayOf(img), grayOf(opaqueImage{img})
+		if fast.w != slow.w || fast.h != slow.h || !slices.Equal(fast.pix, slow.pix) {
+			t.Errorf("%T: gray levels differ between RGBA64At and At", img)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/resgo/resgo/predict"
@@ -22,15 +23,40 @@ type jobResult struct {
 	err   error
 }
 
-// batcher joins jobs into forward passes: it takes the first job waiting,
-// then more until the batch holds maxBatch images or maxWait has passed
-// since the first arrived. Jobs prepared for another model (one swapped
-// in meanwhile) wait for the next batch.
+// batcher joins jobs into forward passes: it takes every job waiting, up
+// to maxBatch images, then waits for more while requests are on their way
+// (being read or prepared), until the batch is full or maxWait has passed
+// since it began. With nothing on its way it does not wait: a lone request
+// is answered at once. Jobs prepared for another model (one swapped in
+// meanwhile) wait for the next batch.
 type batcher struct {
 	jobs     chan *job
 	maxBatch int
 	maxWait  time.Duration
 	metrics  *metrics
+	// arriving counts inference requests between their handler's start
+	// and their job's queueing.
+	arriving atomic.Int64
+}
+
+// arrival is one request on its way to the batcher.
+type arrival struct {
+	b    *batcher
+	done bool
+}
+
+// arrive counts a request on its way; call queued when its job is queued
+// or it has failed (calling it again does nothing).
+func (b *batcher) arrive() *arrival {
+	b.arriving.Add(1)
+	return &arrival{b: b}
+}
+
+func (a *arrival) queued() {
+	if !a.done {
+		a.done = true
+		a.b.arriving.Add(-1)
+	}
 }
 
 func (b *batcher) run(ctx context.Context) {
@@ -56,16 +82,20 @@ func (b *batcher) run(ctx context.Context) {
 			}
 		}
 		pending = rest
-		timer := time.NewTimer(time.Until(first.queued.Add(b.maxWait)))
+		timer := time.NewTimer(b.maxWait)
 	collect:
 		for n < b.maxBatch {
 			var j *job
-			// Jobs already queued join first: once the first job's wait
-			// is over its timer is ready too, and select would pick
-			// between the two at random, cutting batches short.
+			// Jobs already queued join first (were the timer ready too,
+			// select would pick between them at random, cutting batches
+			// short); then, only while requests are on their way, the
+			// batch waits for them.
 			select {
 			case j = <-b.jobs:
 			default:
+				if b.arriving.Load() == 0 {
+					break collect
+				}
 				select {
 				case j = <-b.jobs:
 				case <-timer.C:

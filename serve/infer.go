@@ -61,6 +61,8 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) error {
 	if m == nil {
 		return errNotReady
 	}
+	a := s.batcher.arrive()
+	defer a.queued()
 	unsupported := func(t string) error {
 		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q: want application/json, an image type or multipart/form-data", t)
 	}
@@ -76,19 +78,19 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case mediaType == "application/json":
-		return s.inferJSON(w, r, m)
+		return s.inferJSON(w, r, m, a)
 	case mediaType == "multipart/form-data":
 		files, names, err := s.readMultipart(w, r, params["boundary"])
 		if err != nil {
 			return err
 		}
-		return s.inferImages(w, r, m, files, names, topK)
+		return s.inferImages(w, r, m, a, files, names, topK)
 	case strings.HasPrefix(mediaType, "image/"), mediaType == "application/octet-stream":
 		body, err := s.readBody(w, r)
 		if err != nil {
 			return err
 		}
-		return s.inferImages(w, r, m, [][]byte{body}, nil, topK)
+		return s.inferImages(w, r, m, a, [][]byte{body}, nil, topK)
 	}
 	return unsupported(mediaType)
 }
@@ -123,7 +125,7 @@ func (s *Server) prepare(ctx context.Context, m *loaded, files [][]byte, names [
 	return inputs, nil
 }
 
-func (s *Server) inferImages(w http.ResponseWriter, r *http.Request, m *loaded, files [][]byte, names []string, topK int) error {
+func (s *Server) inferImages(w http.ResponseWriter, r *http.Request, m *loaded, a *arrival, files [][]byte, names []string, topK int) error {
 	if len(files) == 0 {
 		return errorf(http.StatusBadRequest, "no image in the request")
 	}
@@ -131,7 +133,7 @@ func (s *Server) inferImages(w http.ResponseWriter, r *http.Request, m *loaded, 
 	if err != nil {
 		return err
 	}
-	preds, err := s.classify(r.Context(), m, inputs, len(files))
+	preds, err := s.classify(r.Context(), m, a, inputs, len(files))
 	if err != nil {
 		return err
 	}
@@ -180,7 +182,7 @@ func (s *Server) readMultipart(w http.ResponseWriter, r *http.Request, boundary 
 	return files, names, nil
 }
 
-func (s *Server) inferJSON(w http.ResponseWriter, r *http.Request, m *loaded) error {
+func (s *Server) inferJSON(w http.ResponseWriter, r *http.Request, m *loaded, a *arrival) error {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		return err
@@ -196,7 +198,7 @@ func (s *Server) inferJSON(w http.ResponseWriter, r *http.Request, m *loaded) er
 		}
 		n = len(files)
 	}
-	preds, err := s.classify(r.Context(), m, inputs, n)
+	preds, err := s.classify(r.Context(), m, a, inputs, n)
 	if err != nil {
 		return err
 	}

@@ -31,9 +31,10 @@ type Config struct {
 	// Options load the model (backend, raw weights, preprocessing, the
 	// checkpoints' prefix in a directory).
 	Options predict.Options
-	// MaxBatch images are joined into one forward pass at most, waiting at
-	// most MaxWait after the first arrived (defaults 64 and 5 ms; zero
-	// values take the defaults throughout).
+	// MaxBatch images are joined into one forward pass at most: those
+	// queued, then those of requests still being read or prepared, for
+	// at most MaxWait (defaults 64 and 5 ms; zero values take the
+	// defaults throughout). A lone request does not wait.
 	MaxBatch int
 	MaxWait  time.Duration
 	// MaxBodyBytes bounds a request's body (default 8 MiB): past it, 413.
@@ -241,9 +242,10 @@ func (s *Server) current() *loaded { return s.model.Load() }
 
 // classify prepares nothing: it queues prepared inputs for the batcher
 // and waits for their answers (or for the caller to give up).
-func (s *Server) classify(ctx context.Context, m *loaded, inputs []float32, n int) ([][]predict.Prediction, error) {
+func (s *Server) classify(ctx context.Context, m *loaded, a *arrival, inputs []float32, n int) ([][]predict.Prediction, error) {
 	j := &job{m: m, inputs: inputs, n: n, queued: time.Now(), done: make(chan jobResult, 1)}
 	s.metrics.queueDepth.Add(float64(n))
+	a.queued()
 	select {
 	case s.batcher.jobs <- j:
 	case <-ctx.Done():

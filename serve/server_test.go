@@ -180,8 +180,9 @@ func TestFailedLoadStaysUnready(t *testing.T) {
 	}
 }
 
-// TestBatching: concurrent requests are joined into one forward pass, and
-// each caller gets the answer for its own image.
+// TestBatching: requests on their way (being read) when a pass could
+// start are waited for and joined into one forward pass, and each caller
+// gets the answer for its own image.
 func TestBatching(t *testing.T) {
 	s := newServer(t, Config{MaxBatch: 8, MaxWait: 2 * time.Second})
 	if _, err := s.Load(); err != nil {
@@ -189,16 +190,34 @@ func TestBatching(t *testing.T) {
 	}
 	h := s.Handler()
 	var wg sync.WaitGroup
-	start := time.Now()
+	bodies := make([]*io.PipeWriter, 8)
 	for d := range 8 {
+		pr, pw := io.Pipe()
+		bodies[d] = pw
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			code, body := do(t, h, "POST", "/v2/models/mnist/infer", "image/png", digit(t, fmt.Sprintf("%d-pen.png", d)))
+			req := httptest.NewRequest("POST", "/v2/models/mnist/infer", pr)
+			req.Header.Set("Content-Type", "image/png")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
 			var ans imageAnswer
-			if err := json.Unmarshal([]byte(body), &ans); code != 200 || err != nil || ans.Predictions[0][0].Label != fmt.Sprint(d) {
-				t.Errorf("digit %d: %d %s", d, code, body)
+			if err := json.Unmarshal(rec.Body.Bytes(), &ans); rec.Code != 200 || err != nil || ans.Predictions[0][0].Label != fmt.Sprint(d) {
+				t.Errorf("digit %d: %d %s", d, rec.Code, rec.Body)
 			}
+		}()
+	}
+	// All eight are in their handlers, reading their bodies.
+	for deadline := time.Now().Add(10 * time.Second); s.batcher.arriving.Load() < 8; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests arrived", s.batcher.arriving.Load())
+		}
+	}
+	start := time.Now()
+	for d, pw := range bodies {
+		go func() {
+			pw.Write(digit(t, fmt.Sprintf("%d-pen.png", d)))
+			pw.Close()
 		}()
 	}
 	wg.Wait()
@@ -209,6 +228,14 @@ func TestBatching(t *testing.T) {
 	_, body := do(t, h, "GET", "/metrics", "", nil)
 	if !strings.Contains(body, "resgo_batch_size_count 1\n") || !strings.Contains(body, "resgo_batch_size_sum 8\n") {
 		t.Errorf("want one batch of 8:\n%s", grep(body, "resgo_batch_size"))
+	}
+	// Alone, a request does not wait for others that are not coming.
+	start = time.Now()
+	if code, _ := do(t, h, "POST", "/v2/models/mnist/infer", "image/png", digit(t, "5-pen.png")); code != 200 {
+		t.Fatalf("lone request: %d", code)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("a lone request took %s: it waited for others", el)
 	}
 }
 
@@ -374,9 +401,9 @@ func TestShutdownDrains(t *testing.T) {
 	go func() { done <- s.Run(ctx, ln, 10*time.Second) }()
 	waitReady(t, base)
 	answered := make(chan int, 1)
+	body, pw := io.Pipe()
 	go func() {
-		// Alone, it waits MaxWait in the batcher: shutdown comes first.
-		resp, err := http.Post(base+"/v2/models/mnist/infer", "image/png", bytes.NewReader(digit(t, "6-pen.png")))
+		resp, err := http.Post(base+"/v2/models/mnist/infer", "image/png", body)
 		if err != nil {
 			answered <- -1
 			return
@@ -384,8 +411,18 @@ func TestShutdownDrains(t *testing.T) {
 		resp.Body.Close()
 		answered <- resp.StatusCode
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// Half the image sent when shutdown begins, the rest after.
+	img := digit(t, "6-pen.png")
+	pw.Write(img[:len(img)/2])
+	for deadline := time.Now().Add(10 * time.Second); s.batcher.arriving.Load() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached its handler")
+		}
+	}
 	cancel()
+	time.Sleep(200 * time.Millisecond)
+	pw.Write(img[len(img)/2:])
+	pw.Close()
 	if code := <-answered; code != 200 {
 		t.Fatalf("request in flight at shutdown: %d", code)
 	}

@@ -40,7 +40,7 @@ func runServe(args []string) error {
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; :8080 for every interface)")
 	fs.StringVar(&name, "name", "", "the model's name in the routes (default: the checkpoint name's first word, e.g. mnist)")
 	fs.IntVar(&maxBatch, "max-batch", 64, "most images joined into one forward pass")
-	fs.DurationVar(&maxWait, "max-wait", 5*time.Millisecond, "longest a request waits for others to join its forward pass")
+	fs.DurationVar(&maxWait, "max-wait", 5*time.Millisecond, "longest a forward pass waits for requests still being read or prepared to join it (a lone request does not wait)")
 	fs.Int64Var(&maxBody, "max-body", 8<<20, "largest request body in bytes (larger: 413)")
 	fs.IntVar(&topK, "top-k", 5, "classes returned per image (a request's ?top_k= overrides)")
 	fs.DurationVar(&watch, "watch", 0, "look for a newer checkpoint in --checkpoint-dir this often and swap it in (0: never)")
