@@ -29,7 +29,23 @@ type Batcher struct {
 	Augment Augment
 	aug     *rand.PCG
 	scratch []float32
+	// ahead are the next batches of a streamed set, being read from
+	// their files while the caller trains on the current one.
+	ahead []*batchRead
 }
+
+// batchRead is one batch of a streamed set being read in the background.
+type batchRead struct {
+	pos    int64 // the batch's first position in the stream
+	images []float32
+	labels []int32
+	err    error
+	done   chan struct{}
+}
+
+// readAhead is how many batches of a streamed set are read ahead of the
+// one being trained on.
+const readAhead = 2
 
 // Augment is the random change made to each training image as it is
 // drawn: a shift by up to Pad pixels each way (a random crop of the image
@@ -79,36 +95,95 @@ func (b *Batcher) Epoch() int {
 }
 
 // Next copies the next batch into images (batchSize*Rows*Cols pixels)
-// and labels (batchSize). It does not allocate.
-func (b *Batcher) Next(images []float32, labels []int32) {
+// and labels (batchSize). From a set in memory it does not allocate; from
+// a streamed set it returns batches read ahead on other goroutines (the
+// next ones start as it returns), and the error of a file that can no
+// longer be read.
+func (b *Batcher) Next(images []float32, labels []int32) error {
 	px := b.set.Pixels()
 	if len(images) != b.size*px || len(labels) != b.size {
 		panic(fmt.Sprintf("data: Batcher.Next: buffers hold %d pixels and %d labels, want %d and %d",
 			len(images), len(labels), b.size*px, b.size))
 	}
-	n := int64(b.set.N)
-	for i := range b.size {
-		if epoch := b.pos / n; epoch != b.permEpoch {
-			b.shuffle(epoch)
+	if b.set.Streamed() {
+		if err := b.nextStreamed(images, labels); err != nil {
+			return err
 		}
-		j := int(b.perm[b.pos%n])
-		copy(images[i*px:(i+1)*px], b.set.Image(j))
-		if b.Augment.Active() {
-			b.augment(images[i*px : (i+1)*px])
+	} else {
+		for i := range b.size {
+			j := b.index(b.pos + int64(i))
+			copy(images[i*px:(i+1)*px], b.set.Image(j))
+			labels[i] = b.set.Labels[j]
 		}
-		labels[i] = b.set.Labels[j]
-		b.pos++
 	}
+	if b.Augment.Active() {
+		for i := range b.size {
+			b.augment(images[i*px:(i+1)*px], b.pos+int64(i))
+		}
+	}
+	b.pos += int64(b.size)
+	return nil
+}
+
+// index is the example at position pos of the stream.
+func (b *Batcher) index(pos int64) int {
+	n := int64(b.set.N)
+	if epoch := pos / n; epoch != b.permEpoch {
+		b.shuffle(epoch)
+	}
+	return int(b.perm[pos%n])
+}
+
+// nextStreamed takes the batch at b.pos from those read ahead (reading it
+// now when a seek or the first call left none), and starts reading the
+// ones after it.
+func (b *Batcher) nextStreamed(images []float32, labels []int32) error {
+	for len(b.ahead) > 0 && b.ahead[0].pos != b.pos {
+		b.ahead = b.ahead[1:] // read for positions a seek skipped
+	}
+	if len(b.ahead) == 0 {
+		b.ahead = append(b.ahead, b.startRead(b.pos))
+	}
+	r := b.ahead[0]
+	b.ahead = b.ahead[1:]
+	for next := b.pos + int64(b.size); len(b.ahead) < readAhead; next += int64(b.size) {
+		if len(b.ahead) > 0 {
+			next = b.ahead[len(b.ahead)-1].pos + int64(b.size)
+		}
+		b.ahead = append(b.ahead, b.startRead(next))
+	}
+	<-r.done
+	if r.err != nil {
+		return r.err
+	}
+	copy(images, r.images)
+	copy(labels, r.labels)
+	return nil
+}
+
+// startRead starts reading the batch at pos on other goroutines.
+func (b *Batcher) startRead(pos int64) *batchRead {
+	r := &batchRead{pos: pos, images: make([]float32, b.size*b.set.Pixels()), labels: make([]int32, b.size), done: make(chan struct{})}
+	idx := make([]int, b.size)
+	for i := range idx {
+		idx[i] = b.index(pos + int64(i))
+		r.labels[i] = b.set.Labels[idx[i]]
+	}
+	go func() {
+		defer close(r.done)
+		r.err = b.set.ReadImages(idx, r.images)
+	}()
+	return r
 }
 
 // augment shifts and flips one image in place, with draws seeded by the
 // example's position in the stream.
-func (b *Batcher) augment(img []float32) {
+func (b *Batcher) augment(img []float32, pos int64) {
 	if b.aug == nil {
 		b.aug = rand.NewPCG(0, 0)
 		b.scratch = make([]float32, len(img))
 	}
-	b.aug.Seed(splitmix64(b.seed^0xa46e), splitmix64(uint64(b.pos)))
+	b.aug.Seed(splitmix64(b.seed^0xa46e), splitmix64(uint64(pos)))
 	dx, dy, flip := 0, 0, false
 	if p := b.Augment.Pad; p > 0 {
 		dx, dy = int(uniform(b.aug, uint64(2*p+1)))-p, int(uniform(b.aug, uint64(2*p+1)))-p

@@ -37,9 +37,14 @@ type FolderOptions struct {
 	// Progress, when set, is told how many images have been read of how
 	// many; it is called from several goroutines at once.
 	Progress func(done, total int)
+	// Stream reads the images from their files as they are used instead
+	// of holding them in memory; a folder whose decoded images would take
+	// more than half the available memory is streamed anyway.
+	Stream bool
 }
 
-// Folder is an image-folder data set, decoded and prepared in memory.
+// Folder is an image-folder data set, decoded and prepared in memory or
+// streamed from its files.
 type Folder struct {
 	Train, Validation, Test *Set // Test is nil without a test/ folder
 	// Classes are the class names, in label order (sorted).
@@ -49,6 +54,10 @@ type Folder struct {
 	Skipped []error
 	// HeldOut: Validation was held out of train/ (there is no val/).
 	HeldOut bool
+	// Streamed: the sets are read from their files as they are used (see
+	// FolderOptions.Stream); Bytes is what they would take in memory.
+	Streamed bool
+	Bytes    float64
 }
 
 // maxFolderSide bounds a default size taken from an image: larger images
@@ -117,10 +126,10 @@ func LoadFolder(dir string, o FolderOptions) (*Folder, error) {
 		return nil, err
 	}
 	total := len(trainFiles) + len(valFiles) + len(testFiles)
-	need := float64(total) * float64(f.Prep.Channels*f.Prep.Height*f.Prep.Width) * 4
-	if avail, ok := sysinfo.AvailableMemory(); ok && need > 0.5*float64(avail) {
-		return nil, fmt.Errorf("data: %s: %d images of %dx%dx%d take %.1f GiB decoded, more than half the %.1f GiB available (resgo keeps a data set in memory: choose a smaller image size)",
-			dir, total, f.Prep.Channels, f.Prep.Height, f.Prep.Width, need/(1<<30), float64(avail)/(1<<30))
+	f.Bytes = float64(total) * float64(f.Prep.Channels*f.Prep.Height*f.Prep.Width) * 4
+	f.Streamed = o.Stream
+	if avail, ok := sysinfo.AvailableMemory(); ok && f.Bytes > 0.5*float64(avail) {
+		f.Streamed = true // it would not fit: read the files as they are used
 	}
 	var done atomic.Int64
 	progress := func() {
@@ -128,6 +137,7 @@ func LoadFolder(dir string, o FolderOptions) (*Folder, error) {
 			o.Progress(int(done.Add(1)), total)
 		}
 	}
+	var trainSums []imageSums
 	for _, part := range []struct {
 		files []labelled
 		dst   **Set
@@ -135,9 +145,14 @@ func LoadFolder(dir string, o FolderOptions) (*Folder, error) {
 		if len(part.files) == 0 {
 			continue
 		}
-		set, skipped, err := decodeSet(part.files, f.Prep, o.SkipBad, progress)
+		// Streamed, every image is still read once now: to find the
+		// unreadable ones before training, and for the mean.
+		set, sums, skipped, err := decodeSet(part.files, f.Prep, o.SkipBad, f.Streamed, progress)
 		if err != nil {
 			return nil, err
+		}
+		if part.dst == &f.Train {
+			trainSums = sums
 		}
 		f.Skipped = append(f.Skipped, skipped...)
 		*part.dst = set
@@ -146,13 +161,17 @@ func LoadFolder(dir string, o FolderOptions) (*Folder, error) {
 		return nil, fmt.Errorf("data: %s: no readable training images", trainDir)
 	}
 	if o.Mean == nil {
-		f.Prep.Mean, f.Prep.Std = meanStd(f.Train)
+		f.Prep.Mean, f.Prep.Std = meanStd(trainSums, f.Prep.Channels, f.Prep.Height*f.Prep.Width)
 	}
 	if err := f.Prep.Validate(); err != nil {
 		return nil, fmt.Errorf("data: %s: %w", dir, err)
 	}
 	for _, s := range []*Set{f.Train, f.Validation, f.Test} {
-		if s != nil {
+		switch {
+		case s == nil:
+		case s.Streamed():
+			s.prep = f.Prep // normalised as each image is read
+		default:
 			for i := range s.N {
 				f.Prep.Normalize(s.Image(i))
 			}
@@ -296,71 +315,124 @@ func isGray(img image.Image) bool {
 	return true
 }
 
-// decodeSet decodes and scales files on every core into a Set (values
-// in [0, 1], not yet normalised).
-func decodeSet(files []labelled, p Preprocessing, skipBad bool, progress func()) (*Set, []error, error) {
-	per := p.Channels * p.Height * p.Width
-	images := make([]float32, len(files)*per)
-	errs := make([]error, len(files))
+// readScaled decodes one image file and scales it (values in [0, 1], not
+// yet normalised); an error names the file.
+func readScaled(path string, p Preprocessing) ([]float32, error) {
+	img, err := DecodeImageFile(path)
+	if err != nil {
+		return nil, err
+	}
+	x, err := Scale(img, p.Channels, p.Height, p.Width)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, nil
+}
+
+// parallelEach calls f(0..n-1) on every core and returns the error of the
+// lowest index that failed.
+func parallelEach(n int, f func(i int) error) error {
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range runtime.NumCPU() {
+	var next atomic.Int64
+	for range min(n, runtime.NumCPU()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(files) {
-					return
-				}
-				img, err := DecodeImageFile(files[i].path)
-				if err == nil {
-					var x []float32
-					if x, err = Scale(img, p.Channels, p.Height, p.Width); err == nil {
-						copy(images[i*per:], x)
-					} else {
-						err = fmt.Errorf("%s: %w", files[i].path, err)
-					}
-				}
-				errs[i] = err
-				progress()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				errs[i] = f(i)
 			}
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeSet decodes and scales files on every core into a Set (values
+// in [0, 1], not yet normalised), with each kept image's per-channel sums
+// of values and of squares (for the mean and standard deviation). A
+// streamed set keeps only the files' names: they are read again as they
+// are used.
+func decodeSet(files []labelled, p Preprocessing, skipBad, stream bool, progress func()) (*Set, []imageSums, []error, error) {
+	per := p.Channels * p.Height * p.Width
+	var images []float32
+	if !stream {
+		images = make([]float32, len(files)*per)
+	}
+	sums := make([]imageSums, len(files))
+	errs := make([]error, len(files))
+	parallelEach(len(files), func(i int) error {
+		x, err := readScaled(files[i].path, p)
+		if err == nil {
+			sums[i] = sumsOf(x, p.Channels)
+			if !stream {
+				copy(images[i*per:], x)
+			}
+		}
+		errs[i] = err
+		progress()
+		return nil
+	})
 	set := &Set{Images: images, Channels: p.Channels, Rows: p.Height, Cols: p.Width}
 	var skipped []error
 	kept := 0
 	for i, err := range errs {
 		if err != nil {
 			if !skipBad {
-				return nil, nil, fmt.Errorf("data: %w (or skip unreadable images)", err)
+				return nil, nil, nil, fmt.Errorf("data: %w (or skip unreadable images)", err)
 			}
 			skipped = append(skipped, err)
 			continue
 		}
 		// Compact in place: kept <= i.
-		copy(images[kept*per:(kept+1)*per], images[i*per:(i+1)*per])
+		if stream {
+			set.files = append(set.files, files[i].path)
+		} else {
+			copy(images[kept*per:(kept+1)*per], images[i*per:(i+1)*per])
+		}
+		sums[kept] = sums[i]
 		set.Labels = append(set.Labels, files[i].label)
 		kept++
 	}
-	set.N, set.Images = kept, images[:kept*per:kept*per]
-	return set, skipped, nil
+	set.N, sums = kept, sums[:kept]
+	if !stream {
+		set.Images = images[:kept*per : kept*per]
+	}
+	return set, sums, skipped, nil
 }
 
-// meanStd is each channel's mean and standard deviation over a set.
-func meanStd(s *Set) (mean, std []float32) {
-	c := max(1, s.Channels)
-	per := s.Rows * s.Cols
-	for ch := range c {
-		var sum, sq float64
-		for i := range s.N {
-			for _, v := range s.Image(i)[ch*per : (ch+1)*per] {
-				sum += float64(v)
-				sq += float64(v) * float64(v)
-			}
+// imageSums are one image's per-channel sums of values and of squares.
+type imageSums struct{ sum, sq [3]float64 }
+
+func sumsOf(x []float32, channels int) imageSums {
+	var s imageSums
+	per := len(x) / channels
+	for c := range channels {
+		for _, v := range x[c*per : (c+1)*per] {
+			s.sum[c] += float64(v)
+			s.sq[c] += float64(v) * float64(v)
 		}
-		n := float64(s.N * per)
+	}
+	return s
+}
+
+// meanStd is each channel's mean and standard deviation over a set of
+// images of pixels values a channel, from their sums (added in the
+// images' order, so that a streamed and an in-memory set agree to the
+// bit).
+func meanStd(sums []imageSums, channels, pixels int) (mean, std []float32) {
+	for c := range channels {
+		var sum, sq float64
+		for _, s := range sums {
+			sum += s.sum[c]
+			sq += s.sq[c]
+		}
+		n := float64(len(sums) * pixels)
 		m := sum / n
 		sd := math.Sqrt(math.Max(0, sq/n-m*m))
 		if sd < 1e-6 {

@@ -6,9 +6,11 @@ import (
 	"image/color"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -142,4 +144,96 @@ func TestDecodeTIFFFarOffset(t *testing.T) {
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
 		t.Fatalf("allocated %d MiB", grew>>20)
 	}
+}
+
+// TestStreamedFolderMatchesMemory: a streamed folder reads each image as
+// the in-memory one holds it, with the same statistics; its batcher draws
+// the same batches (augmented too, across epochs, after a seek), reading
+// ahead; a file gone since it was checked is an error naming it.
+func TestStreamedFolderMatchesMemory(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 23 {
+		img := image.NewNRGBA(image.Rect(0, 0, 9+i%3, 8))
+		for j := range img.Pix {
+			img.Pix[j] = uint8(r.IntN(256))
+		}
+		path := filepath.Join(dir, []string{"a", "b", "c"}[i%3], fmt.Sprintf("%02d.png", i))
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		png.Encode(f, img)
+		f.Close()
+	}
+	o := FolderOptions{Seed: 5, ValidationFraction: 0.2, Height: 6, Width: 7, Channels: 3}
+	mem, err := LoadFolder(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Stream = true
+	str, err := LoadFolder(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mem.Streamed || !str.Streamed || !str.Train.Streamed() || !str.Validation.Streamed() || mem.Train.Streamed() {
+		t.Fatal("streamed, or not, as asked")
+	}
+	if !slices.Equal(mem.Prep.Mean, str.Prep.Mean) || !slices.Equal(mem.Prep.Std, str.Prep.Std) {
+		t.Fatalf("statistics: %+v in memory, %+v streamed", mem.Prep, str.Prep)
+	}
+	px := mem.Train.Pixels()
+	got := make([]float32, px)
+	for _, pair := range [][2]*Set{{mem.Train, str.Train}, {mem.Validation, str.Validation}} {
+		m, s := pair[0], pair[1]
+		if m.N != s.N || !slices.Equal(m.Labels, s.Labels) {
+			t.Fatalf("%d/%d examples, labels %v / %v", m.N, s.N, m.Labels, s.Labels)
+		}
+		for i := range m.N {
+			if err := s.ReadImage(i, got); err != nil || !slices.Equal(got, m.Image(i)) {
+				t.Fatalf("image %d differs streamed (%v)", i, err)
+			}
+		}
+	}
+	// Batches of 4 from 18 training images: epochs end mid-batch.
+	a, b := NewBatcher(mem.Train, 4, 9), NewBatcher(str.Train, 4, 9)
+	a.Augment, b.Augment = Augment{Pad: 2, Flip: true}, Augment{Pad: 2, Flip: true}
+	imgA, imgB := make([]float32, 4*px), make([]float32, 4*px)
+	labA, labB := make([]int32, 4), make([]int32, 4)
+	check := func(step int) {
+		t.Helper()
+		if err := a.Next(imgA, labA); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Next(imgB, labB); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(imgA, imgB) || !slices.Equal(labA, labB) {
+			t.Fatalf("batch %d differs streamed", step)
+		}
+	}
+	for step := range 12 {
+		check(step)
+	}
+	a.SeekBatch(3)
+	b.SeekBatch(3)
+	check(3)
+	check(4)
+	a.SeekBatch(40)
+	b.SeekBatch(40)
+	check(40)
+	// A file removed after the folder was read: the next batch that
+	// needs it (within two epochs) fails and names it.
+	gone := str.Train.files[0]
+	os.Remove(gone)
+	for range 10 {
+		if err := b.Next(imgB, labB); err != nil {
+			if !strings.Contains(err.Error(), gone) {
+				t.Fatalf("error does not name %s: %v", gone, err)
+			}
+			return
+		}
+	}
+	t.Fatal("a missing file was never noticed")
 }

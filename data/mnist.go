@@ -278,22 +278,65 @@ func firstLine(s string) string {
 
 // Set is a set of equally sized images and their labels.
 type Set struct {
-	Images []float32 // N images of Channels x Rows x Cols values, channel-major
+	Images []float32 // N images of Channels x Rows x Cols values, channel-major; nil when streamed
 	Labels []int32   // N labels, class indices from 0
 	N      int
 	// Channels is 1 (gray; 0 means 1 too) or 3 (RGB).
 	Channels   int
 	Rows, Cols int
+
+	// files, in a streamed set (an image folder too large to hold in
+	// memory), are where its images are read from as they are used,
+	// prepared by prep.
+	files []string
+	prep  Preprocessing
 }
 
 // Pixels is the number of values of one image.
 func (s *Set) Pixels() int { return max(1, s.Channels) * s.Rows * s.Cols }
 
+// Streamed reports whether the images are read from their files as they
+// are used (ReadImage) instead of held in Images.
+func (s *Set) Streamed() bool { return s.files != nil }
+
 // Image returns image i's values. The slice aliases s.Images; its
-// capacity is capped so an append cannot overwrite image i+1.
+// capacity is capped so an append cannot overwrite image i+1. A streamed
+// set holds no images: use ReadImage.
 func (s *Set) Image(i int) []float32 {
+	if s.Streamed() {
+		panic("data: Set.Image on a streamed set (use ReadImage)")
+	}
 	px := s.Pixels()
 	return s.Images[i*px : (i+1)*px : (i+1)*px]
+}
+
+// ReadImage copies image i's values into dst (Pixels values): from
+// memory, or decoded and prepared from its file. An error names the file.
+func (s *Set) ReadImage(i int, dst []float32) error {
+	if len(dst) != s.Pixels() {
+		return fmt.Errorf("data: ReadImage into %d values, want %d", len(dst), s.Pixels())
+	}
+	if !s.Streamed() {
+		copy(dst, s.Image(i))
+		return nil
+	}
+	x, err := readScaled(s.files[i], s.prep)
+	if err != nil {
+		return fmt.Errorf("data: %w", err)
+	}
+	s.prep.Normalize(x)
+	copy(dst, x)
+	return nil
+}
+
+// ReadImages copies images idx one after another into dst, reading a
+// streamed set's files on every core.
+func (s *Set) ReadImages(idx []int, dst []float32) error {
+	px := s.Pixels()
+	if len(dst) != len(idx)*px {
+		return fmt.Errorf("data: ReadImages of %d images into %d values", len(idx), len(dst))
+	}
+	return parallelEach(len(idx), func(k int) error { return s.ReadImage(idx[k], dst[k*px:(k+1)*px]) })
 }
 
 // Subset returns examples lo..hi-1 as a Set sharing s's memory.
@@ -301,15 +344,21 @@ func (s *Set) Subset(lo, hi int) *Set {
 	if lo < 0 || hi < lo || hi > s.N {
 		panic(fmt.Sprintf("data: Subset(%d, %d) of a set of %d", lo, hi, s.N))
 	}
-	px := s.Pixels()
-	return &Set{
-		Images:   s.Images[lo*px : hi*px : hi*px],
+	sub := &Set{
 		Labels:   s.Labels[lo:hi:hi],
 		N:        hi - lo,
 		Channels: s.Channels,
 		Rows:     s.Rows,
 		Cols:     s.Cols,
+		prep:     s.prep,
 	}
+	if s.Streamed() {
+		sub.files = s.files[lo:hi:hi]
+	} else {
+		px := s.Pixels()
+		sub.Images = s.Images[lo*px : hi*px : hi*px]
+	}
+	return sub
 }
 
 // MNIST is the data split TensorFlow's input_data.read_data_sets makes.

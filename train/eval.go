@@ -62,6 +62,11 @@ func EvaluateContext(ctx context.Context, be backend.Backend, m *model.Model, se
 	per := set.Pixels()
 	logits := make([]float32, batch*k)
 	var x backend.Tensor
+	var images []float32 // a streamed set's batch, read from its files
+	var idx []int
+	if set.Streamed() {
+		images, idx = make([]float32, batch*per), make([]int, batch)
+	}
 	for lo := 0; lo < set.N; lo += batch {
 		if err := ctx.Err(); err != nil {
 			return ev, err
@@ -70,7 +75,14 @@ func EvaluateContext(ctx context.Context, be backend.Backend, m *model.Model, se
 		if x == nil || x.Shape()[0] != n {
 			x = be.New(n, max(1, set.Channels), set.Rows, set.Cols)
 		}
-		be.Upload(x, set.Images[lo*per:(lo+n)*per])
+		if set.Streamed() {
+			if err := set.ReadImages(seq(lo, n, idx), images[:n*per]); err != nil {
+				return ev, err
+			}
+			be.Upload(x, images[:n*per])
+		} else {
+			be.Upload(x, set.Images[lo*per:(lo+n)*per])
+		}
 		out := m.Forward(x)
 		be.Download(out, logits[:n*k])
 		for i := 0; i < n; i++ {
@@ -87,4 +99,13 @@ func EvaluateContext(ctx context.Context, be backend.Backend, m *model.Model, se
 		}
 	}
 	return ev, nil
+}
+
+// seq fills idx with lo, lo+1, ..., lo+n-1.
+func seq(lo, n int, idx []int) []int {
+	idx = idx[:n]
+	for i := range idx {
+		idx[i] = lo + i
+	}
+	return idx
 }

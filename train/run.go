@@ -162,7 +162,15 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 			}
 			return res, ErrInterrupted
 		}
-		batcher.Next(images, labels)
+		if err := batcher.Next(images, labels); err != nil {
+			// A streamed file gone or changed since it was checked.
+			if t.Step > lastSaved {
+				if serr := save(); serr != nil {
+					return res, serr
+				}
+			}
+			return res, fmt.Errorf("reading the training images for step %d: %w", t.Step+1, err)
+		}
 		lr := t.LearningRate()
 		loss := t.TrainStep(images, labels)
 		res.Step, res.Loss = t.Step, loss

@@ -11,6 +11,7 @@ import (
 
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/model"
 	"github.com/resgo/resgo/train"
 )
 
@@ -22,6 +23,7 @@ type folderFlags struct {
 	skipBad  bool
 	valFrac  float64
 	augment  string
+	stream   bool
 	// valFracSet: --validation-fraction was given (eval then overrides
 	// the one the checkpoint stores).
 	valFracSet bool
@@ -37,6 +39,7 @@ func (f *folderFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.channels, "channels", 0, "with --data: 1 (gray) or 3 (RGB); 0: gray if the first images are, else RGB")
 	fs.BoolVar(&f.skipBad, "skip-bad-images", false, "with --data: skip and count images that cannot be read, instead of stopping at the first")
 	finiteFloatVar(fs, &f.valFrac, "validation-fraction", 0.1, "with --data and no DIR/val: the `fraction` of training images held out (a seeded choice)")
+	fs.BoolVar(&f.stream, "stream", false, "with --data: read the images from their files as each batch needs them (decoded ahead on other goroutines) instead of holding them in memory; automatic when they would take more than half the memory available")
 	fs.StringVar(&f.augment, "augment", "", "random changes to training images: crop=N (shift by up to N pixels, padding with the mean), flip (mirror half of them), or both: crop=4,flip (default none, right for digits)")
 }
 
@@ -66,6 +69,7 @@ func parseAugment(s string) (data.Augment, error) {
 func (f *folderFlags) registerEval(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "data", "", "evaluate on the image folder the checkpoint was trained on (its val/ or held-out part, and test/) instead of MNIST")
 	fs.BoolVar(&f.skipBad, "skip-bad-images", false, "with --data: skip and count images that cannot be read")
+	fs.BoolVar(&f.stream, "stream", false, "with --data: read the images from their files batch by batch instead of holding them in memory (automatic when they would not fit)")
 	finiteFloatVar(fs, &f.valFrac, "validation-fraction", 0.1, "with --data and no DIR/val: the `fraction` held out in training (default: the one the checkpoint stores)")
 }
 
@@ -108,7 +112,7 @@ func (f *folderFlags) load(ctx context.Context, seed uint64) (*data.Folder, erro
 
 // loadWith reads the folder, normalising with mean and std when given.
 func (f *folderFlags) loadWith(ctx context.Context, seed uint64, mean, std []float32) (*data.Folder, error) {
-	o := data.FolderOptions{Channels: f.channels, SkipBad: f.skipBad, ValidationFraction: f.valFrac, Seed: seed, Mean: mean, Std: std}
+	o := data.FolderOptions{Channels: f.channels, SkipBad: f.skipBad, ValidationFraction: f.valFrac, Seed: seed, Mean: mean, Std: std, Stream: f.stream}
 	if f.channels != 0 && f.channels != 1 && f.channels != 3 {
 		return nil, fmt.Errorf("--channels %d: want 1 (gray), 3 (RGB) or 0 (from the images)", f.channels)
 	}
@@ -154,5 +158,12 @@ func (f *folderFlags) loadWith(ctx context.Context, seed uint64, mean, std []flo
 	logf("%s: %d classes (%s), %d training, %d validation and %d test images, %dx%dx%d", f.dir, len(folder.Classes),
 		strings.Join(folder.Classes[:min(5, len(folder.Classes))], ", ")+map[bool]string{true: ", ...", false: ""}[len(folder.Classes) > 5],
 		folder.Train.N, folder.Validation.N, test, folder.Prep.Channels, folder.Prep.Height, folder.Prep.Width)
+	if folder.Streamed {
+		why := "--stream"
+		if !f.stream {
+			why = "they would take " + model.FormatBytes(folder.Bytes) + " decoded, more than half the memory available"
+		}
+		logf("reading the images from their files batch by batch, a few batches ahead, instead of holding them in memory (%s)", why)
+	}
 	return folder, nil
 }

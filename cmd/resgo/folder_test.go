@@ -68,21 +68,16 @@ func TestTrainOnImageFolder(t *testing.T) {
 	if r := run(t, dir, args("halves", 30)...); r.code != 0 || !strings.Contains(r.stderr, "resuming from") {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	a, err := checkpoint.Load(filepath.Join(dir, "whole", "mnist_model-30.safetensors"))
-	if err != nil {
-		t.Fatal(err)
+	a := sameWeights(t, filepath.Join(dir, "whole", "mnist_model-30.safetensors"), filepath.Join(dir, "halves", "mnist_model-30.safetensors"))
+	// Streamed from the files, read ahead batch by batch, instead of held
+	// in memory: the same weights (interrupted and resumed too).
+	if r := run(t, dir, append(args("streamed", 20), "--stream")...); r.code != 0 || !strings.Contains(r.stderr, "batch by batch") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	b, err := checkpoint.Load(filepath.Join(dir, "halves", "mnist_model-30.safetensors"))
-	if err != nil {
-		t.Fatal(err)
+	if r := run(t, dir, append(args("streamed", 30), "--stream")...); r.code != 0 || !strings.Contains(r.stderr, "resuming from") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	for name, ta := range a.Tensors {
-		for i, v := range ta.Data {
-			if math.Float32bits(v) != math.Float32bits(b.Tensors[name].Data[i]) {
-				t.Fatalf("%s[%d]: %v uninterrupted, %v resumed", name, i, v, b.Tensors[name].Data[i])
-			}
-		}
-	}
+	sameWeights(t, filepath.Join(dir, "whole", "mnist_model-30.safetensors"), filepath.Join(dir, "streamed", "mnist_model-30.safetensors"))
 	if a.Meta["labels"] != `["0","1","2","3","4","5","6","7","8","9"]` || !strings.Contains(a.Meta["preprocessing"], `"channels":1`) {
 		t.Fatalf("metadata: %v", a.Meta)
 	}
@@ -96,6 +91,11 @@ func TestTrainOnImageFolder(t *testing.T) {
 		!strings.Contains(ev.stdout, "test accuracy = ") || !strings.Contains(ev.stdout, "Test confusion matrix") {
 		t.Fatalf("eval: exit %d\n%s%s", ev.code, ev.stdout, ev.stderr)
 	}
+	// Streamed, eval reads the same images.
+	evs := run(t, dir, "eval", "--data", "digits", "--checkpoint-dir", "whole", "--stream")
+	if evs.code != 0 || evs.stdout != ev.stdout {
+		t.Fatalf("eval --stream: exit %d\n%s\nin memory:\n%s", evs.code, evs.stdout, ev.stdout)
+	}
 	oneLineError(t, run(t, dir, "eval", "--data", "digits", "--checkpoint", testModelAbs(t)), "not trained on an image folder")
 	oneLineError(t, run(t, dir, "eval", "--data-dir", mnistDir, "--checkpoint-dir", "whole"), "trained on an image folder", "--data")
 	// A class folder renamed: resuming would change what the outputs mean.
@@ -108,6 +108,32 @@ func TestTrainOnImageFolder(t *testing.T) {
 	if p.code != 0 || !strings.Contains(p.stderr, "resize preprocessing") {
 		t.Fatalf("predict: exit %d\n%s%s", p.code, p.stdout, p.stderr)
 	}
+}
+
+// sameWeights fails unless two checkpoints hold bit-identical tensors;
+// it returns the first.
+func sameWeights(t *testing.T, pathA, pathB string) *checkpoint.Checkpoint {
+	t.Helper()
+	a, err := checkpoint.Load(pathA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := checkpoint.Load(pathB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ta := range a.Tensors {
+		tb, ok := b.Tensors[name]
+		if !ok || len(tb.Data) != len(ta.Data) {
+			t.Fatalf("%s: in %s, not the same in %s", name, pathA, pathB)
+		}
+		for i, v := range ta.Data {
+			if math.Float32bits(v) != math.Float32bits(tb.Data[i]) {
+				t.Fatalf("%s[%d]: %v in %s, %v in %s", name, i, v, pathA, tb.Data[i], pathB)
+			}
+		}
+	}
+	return a
 }
 
 func testModelAbs(t *testing.T) string {
