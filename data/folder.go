@@ -401,7 +401,7 @@ func decodeSet(files []labelled, p Preprocessing, skipBad, stream bool, progress
 	}
 	set.N, sums = kept, sums[:kept]
 	if !stream {
-		set.Images = images[:kept*per : kept*per]
+		set.Images = images[: kept*per : kept*per]
 	}
 	return set, sums, skipped, nil
 }
