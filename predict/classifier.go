@@ -206,9 +206,9 @@ func (c *Classifier) Classify(img image.Image) ([]Prediction, error) {
 }
 
 // ClassifyBatch classifies images in as few forward passes as the
-// maximum batch allows; the answers are in the images' order, each with every class,
-// most likely first. An image that cannot be prepared fails the call,
-// naming its index.
+// maximum batch allows; the answers are in the images' order, each with
+// every class, most likely first. An image that cannot be prepared fails
+// the call, naming its index.
 func (c *Classifier) ClassifyBatch(imgs []image.Image) ([][]Prediction, error) {
 	per := c.Input[0] * c.Input[1] * c.Input[2]
 	inputs := make([]float32, len(imgs)*per)

@@ -245,9 +245,9 @@ func (s *Server) current() *loaded { return s.model.Load() }
 func (s *Server) classify(ctx context.Context, m *loaded, a *arrival, inputs []float32, n int) ([][]predict.Prediction, error) {
 	j := &job{m: m, inputs: inputs, n: n, queued: time.Now(), done: make(chan jobResult, 1)}
 	s.metrics.queueDepth.Add(float64(n))
-	a.queued()
 	select {
 	case s.batcher.jobs <- j:
+		a.queued() // only now: until it is in the queue, the batcher counts it as on its way
 	case <-ctx.Done():
 		s.metrics.queueDepth.Sub(float64(n))
 		return nil, ctx.Err()

@@ -191,7 +191,9 @@ func TestBatching(t *testing.T) {
 	h := s.Handler()
 	var wg sync.WaitGroup
 	bodies := make([]*io.PipeWriter, 8)
+	images := make([][]byte, 8)
 	for d := range 8 {
+		images[d] = digit(t, fmt.Sprintf("%d-pen.png", d))
 		pr, pw := io.Pipe()
 		bodies[d] = pw
 		wg.Add(1)
@@ -216,7 +218,7 @@ func TestBatching(t *testing.T) {
 	start := time.Now()
 	for d, pw := range bodies {
 		go func() {
-			pw.Write(digit(t, fmt.Sprintf("%d-pen.png", d)))
+			pw.Write(images[d])
 			pw.Close()
 		}()
 	}
