@@ -91,6 +91,13 @@ func (c *Conv2D) outShape(in []int) (backend.ConvDesc, int, int) {
 	return d, oh, ow
 }
 
+// ConvDesc is the convolution c computes on inputs of shape in ([C, H,
+// W]): its strides and the padding on each side (for exporters).
+func (c *Conv2D) ConvDesc(in []int) backend.ConvDesc {
+	d, _, _ := c.outShape(in)
+	return d
+}
+
 // Forward implements Layer.
 func (c *Conv2D) Forward(x backend.Tensor) backend.Tensor {
 	s := x.Shape()

@@ -51,6 +51,14 @@ func (p *Pool2D) descFor(in []int) (backend.PoolDesc, int, int) {
 	return d, oh, ow
 }
 
+// PoolDesc is the pooling p computes on inputs of shape in ([C, H, W]):
+// its window, strides and padding (for exporters; padded cells never
+// count, in a maximum or an average).
+func (p *Pool2D) PoolDesc(in []int) backend.PoolDesc {
+	d, _, _ := p.descFor(in)
+	return d
+}
+
 // Forward implements Layer.
 func (p *Pool2D) Forward(x backend.Tensor) backend.Tensor {
 	s := x.Shape()
