@@ -79,6 +79,7 @@ var exportConfigs = []model.Config{
 	{Arch: "resnet18", BaseDepth: 8, Classes: 5, Input: [3]int{1, 28, 28}, Stem: model.StemSmall, Shortcut: model.ShortcutA},
 	{Arch: "resnet34", BaseDepth: 4, Classes: 7, Input: [3]int{3, 32, 32}, Stem: model.StemSmall, Shortcut: model.ShortcutC},
 	{Arch: "resnet50", BaseDepth: 4, Classes: 10, Input: [3]int{3, 64, 64}},
+	{Arch: "resnet50", BaseDepth: 4, Classes: 10, Input: [3]int{3, 64, 64}, BottleneckStride: model.BottleneckStride3x3},
 	{Arch: "resnet101", BaseDepth: 4, Classes: 3, Input: [3]int{3, 32, 32}, Stem: model.StemSmall},
 	{Arch: "resnet152", BaseDepth: 4, Classes: 3, Input: [3]int{3, 32, 32}, Stem: model.StemSmall},
 	{Arch: "plain18", BaseDepth: 4, Classes: 10, Input: [3]int{1, 28, 28}},

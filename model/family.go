@@ -48,6 +48,13 @@ const (
 	ShortcutC = "C" // projection everywhere
 )
 
+// BottleneckStride3x3 puts a bottleneck's stride on its 3x3 convolution
+// (torchvision's "v1.5"); the paper's "1x1" is the default, empty.
+const (
+	BottleneckStride1x1 = "1x1"
+	BottleneckStride3x3 = "3x3"
+)
+
 // Stems.
 const (
 	StemImageNet = "imagenet" // 7x7/2 convolution and 3x3/2 max-pool
@@ -64,6 +71,10 @@ func ArchOptions(arch string) (shortcut, stem bool) {
 	return spec.kind == residualNet, spec.kind != vggNet
 }
 
+// HasBottlenecks reports whether an architecture is built of bottleneck
+// blocks (resnet50, 101, 152), which take the BottleneckStride option.
+func HasBottlenecks(arch string) bool { return family[arch].bottleneck }
+
 // normalizeFamily fills in a family member's defaults and checks its
 // options.
 func normalizeFamily(c *Config, spec familySpec) error {
@@ -78,6 +89,14 @@ func normalizeFamily(c *Config, spec familySpec) error {
 		default:
 			return fmt.Errorf("model: shortcut option %q: want A, B or C", c.Shortcut)
 		}
+	}
+	switch {
+	case c.BottleneckStride == BottleneckStride1x1:
+		c.BottleneckStride = "" // the default, stored as none: older checkpoints match
+	case c.BottleneckStride != "" && c.BottleneckStride != BottleneckStride3x3:
+		return fmt.Errorf("model: bottleneck stride %q: want %s (the paper's) or %s (torchvision's)", c.BottleneckStride, BottleneckStride1x1, BottleneckStride3x3)
+	case c.BottleneckStride != "" && !spec.bottleneck:
+		return fmt.Errorf("model: %s has no bottleneck blocks (got bottleneck stride %q)", c.Arch, c.BottleneckStride)
 	}
 	if spec.kind == vggNet {
 		if c.Stem != "" {
@@ -141,7 +160,8 @@ func conv(be backend.Backend, name string, in, out, k, stride int) *nn.Conv2D {
 
 // buildResNet builds resnetN and plainN: torchvision's ResNet (batch norm
 // after every convolution, ReLU after the sum) with the stride of a
-// bottleneck on its first 1x1 convolution, as in the paper, and PyTorch's
+// bottleneck on its first 1x1 convolution, as in the paper, unless the
+// configuration puts it on the 3x3 as torchvision does, and PyTorch's
 // parameter names (conv1.weight, layer1.0.bn1.running_mean, fc.bias...).
 func buildResNet(be backend.Backend, c Config, spec familySpec) (*nn.Sequential, error) {
 	d := c.BaseDepth
@@ -161,7 +181,7 @@ func buildResNet(be backend.Backend, c Config, spec familySpec) (*nn.Sequential,
 				stride = 2
 			}
 			name := fmt.Sprintf("layer%d.%d", stage+1, b)
-			body, out := blockBody(be, name, in, planes, stride, spec)
+			body, out := blockBody(be, name, in, planes, stride, spec, c.BottleneckStride == BottleneckStride3x3)
 			if spec.kind == plainNet {
 				net.Layers = append(net.Layers, &nn.Sequential{Name: name, Layers: body})
 			} else {
@@ -180,9 +200,10 @@ func buildResNet(be backend.Backend, c Config, spec familySpec) (*nn.Sequential,
 }
 
 // blockBody is a basic block (two 3x3 convolutions) or a bottleneck (1x1,
-// 3x3, 1x1 at four times the width). In a plain net the last batch norm
-// carries the ReLU that follows the sum in a residual one.
-func blockBody(be backend.Backend, name string, in, planes, stride int, spec familySpec) ([]nn.Layer, int) {
+// 3x3, 1x1 at four times the width; strided on the first 1x1, or on the
+// 3x3 with stride3x3). In a plain net the last batch norm carries the ReLU
+// that follows the sum in a residual one.
+func blockBody(be backend.Backend, name string, in, planes, stride int, spec familySpec, stride3x3 bool) ([]nn.Layer, int) {
 	last := spec.kind == plainNet
 	if !spec.bottleneck {
 		return []nn.Layer{
@@ -191,9 +212,13 @@ func blockBody(be backend.Backend, name string, in, planes, stride int, spec fam
 		}, planes
 	}
 	out := 4 * planes
+	s1, s3 := stride, 1
+	if stride3x3 {
+		s1, s3 = 1, stride
+	}
 	return []nn.Layer{
-		conv(be, name+".conv1", in, planes, 1, stride), nn.NewBatchNorm(be, name+".bn1", planes, true),
-		conv(be, name+".conv2", planes, planes, 3, 1), nn.NewBatchNorm(be, name+".bn2", planes, true),
+		conv(be, name+".conv1", in, planes, 1, s1), nn.NewBatchNorm(be, name+".bn1", planes, true),
+		conv(be, name+".conv2", planes, planes, 3, s3), nn.NewBatchNorm(be, name+".bn2", planes, true),
 		conv(be, name+".conv3", planes, out, 1, 1), nn.NewBatchNorm(be, name+".bn3", out, last),
 	}, out
 }

@@ -121,3 +121,33 @@ func TestGraphIsConnected(t *testing.T) {
 		}
 	}
 }
+
+// TestBottleneckStride: torchvision's placement ("v1.5": the 3x3 strides)
+// has the same parameters and the multiply-adds torchvision reports for
+// ResNet-50 (4.09 G, against the paper's 3.8 G); "1x1" is the default and
+// normalises to no option, so older checkpoints' configurations match;
+// only bottleneck architectures take it.
+func TestBottleneckStride(t *testing.T) {
+	v15 := Config{Arch: "resnet50", BaseDepth: 64, Classes: 1000, Input: [3]int{3, 224, 224}, BottleneckStride: BottleneckStride3x3}
+	m, err := Describe(v15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, macs := m.Summary(io.Discard)
+	if params != 25557032 || macs != 4089184256 {
+		t.Errorf("v1.5: %d parameters, %d multiply-adds", params, macs)
+	}
+	c := Config{Arch: "resnet101", BaseDepth: 8, Classes: 10, Input: [3]int{3, 32, 32}, BottleneckStride: BottleneckStride1x1}
+	if err := c.Normalize(); err != nil || c.BottleneckStride != "" {
+		t.Errorf("1x1: %v, %q", err, c.BottleneckStride)
+	}
+	for _, bad := range []Config{
+		{Arch: "resnet18", BaseDepth: 8, Classes: 10, Input: [3]int{3, 32, 32}, BottleneckStride: BottleneckStride3x3},
+		{Arch: "seed-resnet34", BaseDepth: 8, Classes: 10, Input: [3]int{1, 28, 28}, BottleneckStride: BottleneckStride3x3},
+		{Arch: "resnet50", BaseDepth: 8, Classes: 10, Input: [3]int{3, 32, 32}, BottleneckStride: "2x2"},
+	} {
+		if err := bad.Normalize(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

@@ -28,6 +28,11 @@ type Config struct {
 	// Stem is the residual and plain nets' first layers: "imagenet" (the
 	// default for inputs of 64x64 and more) or "small".
 	Stem string `json:"stem,omitempty"`
+	// BottleneckStride places a bottleneck block's stride: empty for the
+	// paper's first 1x1 convolution, BottleneckStride3x3 for the 3x3, as
+	// torchvision's ResNet-50/101/152 ("ResNet v1.5") do; empty for
+	// architectures without bottlenecks.
+	BottleneckStride string `json:"bottleneck_stride,omitempty"`
 }
 
 // Normalize fills in the defaults of the options an architecture has and
@@ -38,8 +43,9 @@ func (c *Config) Normalize() error {
 		return err
 	}
 	if c.Arch == "seed-resnet34" {
-		if c.Shortcut != "" || c.Stem != "" {
-			return fmt.Errorf("model: seed-resnet34 has a fixed zero-padding shortcut and stem (got shortcut %q, stem %q)", c.Shortcut, c.Stem)
+		if c.Shortcut != "" || c.Stem != "" || c.BottleneckStride != "" {
+			return fmt.Errorf("model: seed-resnet34 has a fixed zero-padding shortcut and stem, and no bottlenecks (got shortcut %q, stem %q, bottleneck stride %q)",
+				c.Shortcut, c.Stem, c.BottleneckStride)
 		}
 		return nil
 	}

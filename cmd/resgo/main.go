@@ -299,6 +299,7 @@ func (m *modelFlags) register(fs *flag.FlagSet, withArch, withShape bool) {
 	}
 	fs.IntVar(&m.config.BaseDepth, "base-depth", m.config.BaseDepth, "channels of the first stage (the width; 64 in the paper)")
 	fs.StringVar(&m.config.Shortcut, "shortcut", "", "residual nets' shortcut option: A (zero-padding), B (projection where shapes change; default), C (projection everywhere)")
+	fs.StringVar(&m.config.BottleneckStride, "bottleneck-stride", "", "resnet50/101/152: the convolution of a bottleneck that strides: 1x1 (the paper's, default) or 3x3 (torchvision's, \"v1.5\")")
 	fs.StringVar(&m.config.Stem, "stem", "", "residual and plain nets' stem: imagenet (7x7/2 conv + max-pool) or small (3x3 conv); default by input size")
 	if withShape {
 		fs.StringVar(&m.input, "input", "1x28x28", "input shape CxHxW")

@@ -26,6 +26,13 @@ func runSummary(args []string) error {
 	if mc.Shortcut != "" {
 		fmt.Printf(", shortcut %s", mc.Shortcut)
 	}
+	if model.HasBottlenecks(mc.Arch) {
+		if mc.BottleneckStride == model.BottleneckStride3x3 {
+			fmt.Printf(", bottleneck stride on the 3x3 (torchvision's \"v1.5\")")
+		} else {
+			fmt.Printf(", bottleneck stride on the first 1x1 (the paper's)")
+		}
+	}
 	if mc.Stem != "" {
 		fmt.Printf(", %s stem", mc.Stem)
 	}
