@@ -27,8 +27,18 @@ func FuzzDecode(f *testing.F) {
 	f.Add(rawFile(`{}`, 0))
 	f.Add(rawFile(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}`, 12))
 	f.Add(rawFile(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`, 0))
+	f.Add(rawFile(`{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"n":{"dtype":"I64","shape":[],"data_offsets":[4,12]}}`, 12))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Other tools' files: converted or skipped, never a crash; what
+		// resgo's own decoder accepts, this one reads the same.
+		foreign, _, _, ferr := DecodeForeign(data, "fuzz")
+		if ferr != nil && !strings.HasPrefix(ferr.Error(), "checkpoint: fuzz: ") {
+			t.Fatalf("foreign: error %q does not name the file", ferr)
+		}
 		tensors, meta, err := Decode(data, "fuzz")
+		if err == nil && (ferr != nil || len(foreign) != len(tensors)) {
+			t.Fatalf("Decode read %d tensors, DecodeForeign %d (%v)", len(tensors), len(foreign), ferr)
+		}
 		if err != nil {
 			if tensors != nil || meta != nil {
 				t.Fatalf("both a result and an error: %v", err)

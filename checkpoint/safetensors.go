@@ -185,27 +185,52 @@ func decodeError(name, format string, args ...any) error {
 
 // Decode parses and fully validates a safetensors file held in data. name
 // is used only in error messages (normally the file path). It returns the
-// tensors and the metadata (empty, not nil, if the file has none).
+// tensors and the metadata (empty, not nil, if the file has none). Every
+// tensor must be F32, as resgo writes them.
 func Decode(data []byte, name string) (map[string]Tensor, map[string]string, error) {
+	tensors, _, meta, err := decode(data, name, false)
+	return tensors, meta, err
+}
+
+// DecodeForeign is Decode for safetensors files written by other tools
+// (PyTorch's weights, say): F16, BF16 and F64 tensors are converted to
+// float32, and integer and boolean ones (batch norm's step counters) are
+// validated and left out; skipped names them, sorted.
+func DecodeForeign(data []byte, name string) (tensors map[string]Tensor, skipped []string, meta map[string]string, err error) {
+	return decode(data, name, true)
+}
+
+// dtypeSizes are the bytes per element of the dtypes DecodeForeign knows;
+// floats are converted, the others skipped.
+var dtypeSizes = map[string]int{
+	"F64": 8, dtypeF32: 4, "F16": 2, "BF16": 2,
+	"I64": 8, "U64": 8, "I32": 4, "U32": 4, "I16": 2, "U16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+}
+
+func isFloatDType(d string) bool { return d == "F64" || d == dtypeF32 || d == "F16" || d == "BF16" }
+
+// decode reads and validates a safetensors file: only F32 tensors, or
+// (foreign) any dtype of dtypeSizes.
+func decode(data []byte, name string, foreign bool) (map[string]Tensor, []string, map[string]string, error) {
 	if len(data) < 8 {
-		return nil, nil, decodeError(name, "truncated: need 8 bytes of header length but the file is %d bytes", len(data))
+		return nil, nil, nil, decodeError(name, "truncated: need 8 bytes of header length but the file is %d bytes", len(data))
 	}
 	hlen := binary.LittleEndian.Uint64(data[:8])
 	if hlen > maxHeaderLen {
-		return nil, nil, decodeError(name, "header length %d exceeds the %d-byte limit (corrupt file?)", hlen, maxHeaderLen)
+		return nil, nil, nil, decodeError(name, "header length %d exceeds the %d-byte limit (corrupt file?)", hlen, maxHeaderLen)
 	}
 	if hlen > uint64(len(data)-8) {
-		return nil, nil, decodeError(name, "truncated: header needs bytes 8..%d but the file is %d bytes", 8+hlen, len(data))
+		return nil, nil, nil, decodeError(name, "truncated: header needs bytes 8..%d but the file is %d bytes", 8+hlen, len(data))
 	}
 	header := data[8 : 8+hlen]
 	buf := data[8+hlen:]
 	if !utf8.Valid(header) {
-		return nil, nil, decodeError(name, "header is not valid UTF-8")
+		return nil, nil, nil, decodeError(name, "header is not valid UTF-8")
 	}
 
 	infos, meta, err := parseHeader(header)
 	if err != nil {
-		return nil, nil, decodeError(name, "bad header: %v", err)
+		return nil, nil, nil, decodeError(name, "bad header: %v", err)
 	}
 
 	type span struct {
@@ -220,26 +245,30 @@ func Decode(data []byte, name string) (map[string]Tensor, map[string]string, err
 	sort.Strings(tnames) // deterministic choice of which error to report
 	for _, tn := range tnames {
 		info := infos[tn]
-		if info.DType != dtypeF32 {
-			return nil, nil, decodeError(name, "tensor %q: unsupported dtype %q (only F32 is supported)", tn, info.DType)
+		size, known := dtypeSizes[info.DType]
+		switch {
+		case !foreign && info.DType != dtypeF32:
+			return nil, nil, nil, decodeError(name, "tensor %q: unsupported dtype %q (only F32 is supported)", tn, info.DType)
+		case !known:
+			return nil, nil, nil, decodeError(name, "tensor %q: unsupported dtype %q", tn, info.DType)
 		}
 		if info.Shape == nil {
-			return nil, nil, decodeError(name, "tensor %q: missing shape", tn)
+			return nil, nil, nil, decodeError(name, "tensor %q: missing shape", tn)
 		}
 		if len(info.DataOffsets) != 2 {
-			return nil, nil, decodeError(name, "tensor %q: data_offsets must have 2 entries, got %d", tn, len(info.DataOffsets))
+			return nil, nil, nil, decodeError(name, "tensor %q: data_offsets must have 2 entries, got %d", tn, len(info.DataOffsets))
 		}
 		begin, end := info.DataOffsets[0], info.DataOffsets[1]
 		if begin < 0 || end < begin {
-			return nil, nil, decodeError(name, "tensor %q: invalid data_offsets [%d,%d]", tn, begin, end)
+			return nil, nil, nil, decodeError(name, "tensor %q: invalid data_offsets [%d,%d]", tn, begin, end)
 		}
 		n, err := numElements(info.Shape)
 		if err != nil {
-			return nil, nil, decodeError(name, "tensor %q: %v", tn, err)
+			return nil, nil, nil, decodeError(name, "tensor %q: %v", tn, err)
 		}
-		if int64(n) > (end-begin)/4 || int64(n)*4 != end-begin {
-			return nil, nil, decodeError(name, "tensor %q: shape %v needs %d bytes but data_offsets [%d,%d] span %d",
-				tn, info.Shape, uint64(n)*4, begin, end, end-begin)
+		if int64(n) > (end-begin)/int64(size) || int64(n)*int64(size) != end-begin {
+			return nil, nil, nil, decodeError(name, "tensor %q: shape %v needs %d bytes but data_offsets [%d,%d] span %d",
+				tn, info.Shape, uint64(n)*uint64(size), begin, end, end-begin)
 		}
 		spans = append(spans, span{tn, begin, end})
 	}
@@ -254,7 +283,7 @@ func Decode(data []byte, name string) (map[string]Tensor, map[string]string, err
 	})
 	for _, s := range spans {
 		if s.end > int64(len(buf)) {
-			return nil, nil, decodeError(name, "truncated: tensor %q needs bytes %d..%d but the data is %d bytes",
+			return nil, nil, nil, decodeError(name, "truncated: tensor %q needs bytes %d..%d but the data is %d bytes",
 				s.name, s.begin, s.end, len(buf))
 		}
 	}
@@ -262,29 +291,74 @@ func Decode(data []byte, name string) (map[string]Tensor, map[string]string, err
 	prev := ""
 	for _, s := range spans {
 		if s.begin < pos {
-			return nil, nil, decodeError(name, "tensor %q bytes %d..%d overlap tensor %q ending at %d",
+			return nil, nil, nil, decodeError(name, "tensor %q bytes %d..%d overlap tensor %q ending at %d",
 				s.name, s.begin, s.end, prev, pos)
 		}
 		if s.begin > pos {
-			return nil, nil, decodeError(name, "gap: bytes %d..%d belong to no tensor", pos, s.begin)
+			return nil, nil, nil, decodeError(name, "gap: bytes %d..%d belong to no tensor", pos, s.begin)
 		}
 		pos, prev = s.end, s.name
 	}
 	if pos != int64(len(buf)) {
-		return nil, nil, decodeError(name, "%d trailing bytes after the last tensor", int64(len(buf))-pos)
+		return nil, nil, nil, decodeError(name, "%d trailing bytes after the last tensor", int64(len(buf))-pos)
 	}
 
 	tensors := make(map[string]Tensor, len(spans))
+	var skipped []string
 	for _, s := range spans {
-		raw := buf[s.begin:s.end]
-		vals := make([]float32, len(raw)/4)
-		for i := range vals {
-			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		dtype := infos[s.name].DType
+		if !isFloatDType(dtype) {
+			skipped = append(skipped, s.name)
+			continue
 		}
-		tensors[s.name] = Tensor{Shape: slices.Clone(infos[s.name].Shape), Data: vals}
+		tensors[s.name] = Tensor{Shape: slices.Clone(infos[s.name].Shape), Data: floatsOf(buf[s.begin:s.end], dtype)}
 	}
-	return tensors, meta, nil
+	sort.Strings(skipped)
+	return tensors, skipped, meta, nil
 }
+
+// floatsOf converts little-endian values of a float dtype to float32
+// (F64 rounds to nearest; F16 and BF16 convert exactly).
+func floatsOf(raw []byte, dtype string) []float32 {
+	size := dtypeSizes[dtype]
+	vals := make([]float32, len(raw)/size)
+	for i := range vals {
+		b := raw[size*i:]
+		switch dtype {
+		case dtypeF32:
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(b))
+		case "F64":
+			vals[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+		case "BF16":
+			vals[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)
+		case "F16":
+			vals[i] = halfToFloat(binary.LittleEndian.Uint16(b))
+		}
+	}
+	return vals
+}
+
+// halfToFloat converts an IEEE 754 half-precision value exactly.
+func halfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // infinity or NaN
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	case exp == 0 && frac == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: frac x 2^-24
+		v := float32(frac) / (1 << 24)
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+}
+
+
 
 // parseHeader reads the header object with a token decoder rather than
 // into a map, so duplicate keys (which a map would silently collapse) are

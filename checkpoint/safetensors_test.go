@@ -192,3 +192,47 @@ func TestDecodeAcceptsUnpaddedAndEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeForeign: other tools' dtypes are converted (F16 and BF16
+// exactly, F64 rounded) or, for integers, validated and skipped; resgo's
+// own Decode still refuses them.
+func TestDecodeForeign(t *testing.T) {
+	var buf []byte
+	le := binary.LittleEndian
+	f16 := []uint16{0x3c00, 0xc000, 0x0001, 0x7bff, 0x0000, 0xfc00} // 1, -2, 2^-24, 65504, 0, -inf
+	for _, h := range f16 {
+		buf = le.AppendUint16(buf, h)
+	}
+	bf := []uint16{0x3f80, 0xc0a0} // 1, -5
+	for _, h := range bf {
+		buf = le.AppendUint16(buf, h)
+	}
+	buf = le.AppendUint64(buf, math.Float64bits(0.1))
+	buf = le.AppendUint64(buf, 42) // I64 counter
+	header := `{"a":{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[12,16]},` +
+		`"c":{"dtype":"F64","shape":[],"data_offsets":[16,24]},"n":{"dtype":"I64","shape":[],"data_offsets":[24,32]}}`
+	file := le.AppendUint64(nil, uint64(len(header)))
+	file = append(append(file, header...), buf...)
+	tensors, skipped, _, err := DecodeForeign(file, "x.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{1, -2, float32(math.Ldexp(1, -24)), 65504, 0, float32(math.Inf(-1))}
+	if !slices.Equal(tensors["a"].Data, want) || !slices.Equal(tensors["a"].Shape, []int{2, 3}) {
+		t.Errorf("F16: %v", tensors["a"])
+	}
+	if !slices.Equal(tensors["b"].Data, []float32{1, -5}) || tensors["c"].Data[0] != float32(0.1) {
+		t.Errorf("BF16 %v, F64 %v", tensors["b"], tensors["c"])
+	}
+	if _, ok := tensors["n"]; ok || !slices.Equal(skipped, []string{"n"}) {
+		t.Errorf("skipped %v", skipped)
+	}
+	if _, _, err := Decode(file, "x.safetensors"); err == nil || !strings.Contains(err.Error(), "only F32") {
+		t.Errorf("Decode accepted F16: %v", err)
+	}
+	// A wrong size for the dtype is still caught.
+	bad := strings.Replace(string(file), `"shape":[2,3]`, `"shape":[2,2]`, 1)
+	if _, _, _, err := DecodeForeign([]byte(bad), "x.safetensors"); err == nil {
+		t.Error("a shape that does not fill its bytes was accepted")
+	}
+}
