@@ -358,8 +358,6 @@ func halfToFloat(h uint16) float32 {
 	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
 }
 
-
-
 // parseHeader reads the header object with a token decoder rather than
 // into a map, so duplicate keys (which a map would silently collapse) are
 // rejected.
