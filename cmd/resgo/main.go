@@ -31,6 +31,7 @@ var commands = []command{
 	{"predict", "classify image files with a trained checkpoint (top classes and probabilities)", runPredict},
 	{"serve", "serve a checkpoint over HTTP (KServe v2 routes, dynamic batching, Prometheus metrics)", runServe},
 	{"export", "write a checkpoint's model as ONNX for other runtimes", runExport},
+	{"import", "turn a PyTorch state_dict (torchvision's ResNets) into a resgo checkpoint", runImport},
 	{"summary", "print a model's layers, output shapes, parameters and multiply-adds", runSummary},
 	{"compare", "train several models under one budget and plot their error curves (He et al.'s Figure 4)", runCompare},
 	{"plot", "draw the training and validation curves of TensorBoard log directories as PNG/SVG", runPlot},

@@ -1,0 +1,101 @@
+package main
+
+import (
+	bin "encoding/binary"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/checkpoint"
+	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/train"
+)
+
+// TestImportTorchvisionCheckpoint: import turns a torchvision resnet18's
+// state_dict (made now by Debian's PyTorch) into a checkpoint whose
+// moving-average weights (what eval, predict and serve load) give
+// PyTorch's logits; predict and export read it; a second import into the
+// same directory, and weights for another architecture, are refused.
+func TestImportTorchvisionCheckpoint(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import torchvision").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must check imports against PyTorch: apt-get install python3-torchvision")
+		}
+		t.Skip("no python3-torchvision here (apt-get install python3-torchvision)")
+	}
+	dir := t.TempDir()
+	fx := filepath.Join(dir, "fx")
+	script, _ := filepath.Abs("../../tools/torchfixtures/make_fixtures.py")
+	if out, err := exec.Command("/usr/bin/python3", script, "--arch", "resnet18", "--base-depth", "8", "--size", "64", "--classes", "10", "--out", fx).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	labels := filepath.Join(dir, "labels.txt")
+	os.WriteFile(labels, []byte("zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n"), 0o644)
+	r := run(t, dir, "import", filepath.Join("fx", "resnet18_d8_zip.pt"), "--arch", "resnet18", "--input", "3x64x64", "-o", "r18", "--labels", labels)
+	if r.code != 0 || !strings.Contains(r.stderr, "resnet18-0.safetensors") || !strings.Contains(r.stderr, "skipped 20 counters") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	ck, err := checkpoint.Load(filepath.Join(dir, "r18", "resnet18-0.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := train.ModelConfig(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := native.New(2)
+	m, err := model.Build(be, mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := train.LoadWeights(be, m, ck, true); err != nil {
+		t.Fatal(err)
+	}
+	m.SetTraining(false)
+	floats := func(path string) []float32 {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := make([]float32, len(b)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(bin.LittleEndian.Uint32(b[4*i:]))
+		}
+		return v
+	}
+	x, want := floats(filepath.Join(fx, "resnet18_d8_input.f32")), floats(filepath.Join(fx, "resnet18_d8_logits.f32"))
+	xt := be.New(2, 3, 64, 64)
+	be.Upload(xt, x)
+	got := make([]float32, len(want))
+	be.Download(m.Forward(xt), got)
+	var diff, scale float64
+	for i := range want {
+		diff, scale = math.Max(diff, math.Abs(float64(got[i]-want[i]))), math.Max(scale, math.Abs(float64(want[i])))
+	}
+	if !(diff <= 1e-4*scale) {
+		t.Errorf("imported checkpoint: logits differ from PyTorch's by %.3g (largest %.3g)", diff, scale)
+	}
+	p := run(t, dir, "predict", "--checkpoint-dir", "r18", "--checkpoint-name", "resnet18", "--json", filepath.Join(testdataDigits(t), "3-pen.png"))
+	if p.code != 0 || !strings.Contains(p.stdout, `"label":`) {
+		t.Fatalf("predict: exit %d\n%s%s", p.code, p.stdout, p.stderr)
+	}
+	if e := run(t, dir, "export", "--checkpoint-dir", "r18", "--checkpoint-name", "resnet18", "-o", "r18.onnx"); e.code != 0 {
+		t.Fatalf("export: exit %d\n%s", e.code, e.stderr)
+	}
+	oneLineError(t, run(t, dir, "import", filepath.Join("fx", "resnet18_d8_zip.pt"), "--arch", "resnet18", "--input", "3x64x64", "-o", "r18"), "already holds")
+	oneLineError(t, run(t, dir, "import", filepath.Join("fx", "resnet18_d8_zip.pt"), "--arch", "resnet34", "--input", "3x64x64", "-o", "r34"),
+		"do not fit resnet34", "missing")
+	oneLineError(t, run(t, dir, "import", labels, "--arch", "resnet18", "-o", "x"), "not a PyTorch file")
+}
+
+func testdataDigits(t *testing.T) string {
+	p, err := filepath.Abs("../../testdata/digits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
