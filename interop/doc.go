@@ -1,5 +1,7 @@
-// Package interop moves resgo's models to and from other tools. Today it
+// Package interop moves resgo's models to and from other tools: it reads
+// PyTorch state_dicts (ReadStateDict, through gopickle, and safetensors
+// files) into resgo's models by torchvision's names (LoadStateDict), and
 // exports a model as ONNX (ExportONNX), the format most inference runtimes
-// read; the message types are generated from ONNX's own onnx.proto
+// read, with message types generated from ONNX's own onnx.proto
 // (internal/onnxpb).
 package interop
