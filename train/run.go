@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/resgo/resgo/backend"
@@ -52,6 +53,12 @@ type Options struct {
 	// checkpoint need to treat inputs alike (class names under "labels",
 	// the image preprocessing under data.PreprocessingKey).
 	Meta map[string]string
+	// InitFrom, when set, gives a new run (not a resumed one) its starting
+	// weights: another checkpoint's, of the same architecture; a
+	// classifier of another shape is replaced by a fresh one.
+	InitFrom *checkpoint.Checkpoint
+	// Freeze names the parameters not to train (see Trainer.Freeze).
+	Freeze []string
 }
 
 // EventSink records training curves; *tblog.Writer is one.
@@ -118,6 +125,24 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		if err := resume(t, store, o); err != nil {
 			return nil, err
 		}
+	}
+	if o.InitFrom != nil && t.Step == 0 {
+		fresh, err := t.initFrom(o.InitFrom)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Log, "resgo: starting from the weights of %s", o.InitFrom.Path)
+		if len(fresh) > 0 {
+			fmt.Fprintf(o.Log, " with a new classifier (%s)", strings.Join(fresh, ", "))
+		}
+		fmt.Fprintln(o.Log)
+	}
+	if len(o.Freeze) > 0 {
+		n, err := t.Freeze(o.Freeze)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Log, "resgo: training %d of %d parameter tensors (frozen: %s)\n", len(m.Params)-n, len(m.Params), strings.Join(o.Freeze, ", "))
 	}
 	res := &Result{Step: t.Step, Trainer: t}
 	if t.Step >= h.Steps {

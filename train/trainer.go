@@ -6,6 +6,7 @@ import (
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/nn"
 	"github.com/resgo/resgo/optim"
 )
 
@@ -105,6 +106,11 @@ type Trainer struct {
 	x       backend.Tensor
 	dlogits backend.Tensor
 	logits  []float32
+	// frozen: only trainable (with their momentum buffers) are updated;
+	// see Freeze.
+	frozen       bool
+	trainable    []*nn.Param
+	trainableVel []backend.Tensor
 }
 
 // NewTrainer wraps a model whose weights are already set (by Init or a
@@ -144,14 +150,15 @@ func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
 	t.Model.SetTraining(true)
 	logits := t.Model.Forward(t.x)
 	t.BatchCorrect = t.countCorrect(logits, labels)
+	params, velocities := t.updated()
 	loss := t.Be.SoftmaxCrossEntropy(logits, labels, t.dlogits)
-	loss += optim.L2(t.Be, t.Model.Params, t.Hyper.L2)
+	loss += optim.L2(t.Be, params, t.Hyper.L2)
 	t.Model.Backward(t.dlogits)
-	optim.AddL2Grad(t.Be, t.Model.Params, t.Hyper.L2)
+	optim.AddL2Grad(t.Be, params, t.Hyper.L2)
 	if t.Velocities != nil {
-		optim.MomentumStep(t.Be, t.Model.Params, t.Velocities, t.LearningRate(), t.Hyper.Momentum)
+		optim.MomentumStep(t.Be, params, velocities, t.LearningRate(), t.Hyper.Momentum)
 	} else {
-		optim.SGDStep(t.Be, t.Model.Params, t.LearningRate())
+		optim.SGDStep(t.Be, params, t.LearningRate())
 	}
 	// The averages follow the updated weights, with the decay of the step
 	// the update belonged to.

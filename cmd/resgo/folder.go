@@ -24,6 +24,9 @@ type folderFlags struct {
 	valFrac  float64
 	augment  string
 	stream   bool
+	// mean and std normalise instead of the training set's statistics
+	// (those the weights of --init-from were trained with).
+	mean, std []float32
 	// valFracSet: --validation-fraction was given (eval then overrides
 	// the one the checkpoint stores).
 	valFracSet bool

@@ -35,7 +35,7 @@ func runImport(args []string) error {
 	fs.StringVar(&arch, "arch", "", "the architecture the weights are for: resnet18, resnet34, resnet50, resnet101, resnet152 (required)")
 	fs.StringVar(&input, "input", "3x224x224", "the input shape CxHxW images are scaled to")
 	fs.StringVar(&stride, "bottleneck-stride", model.BottleneckStride3x3, "resnet50/101/152: the convolution of a bottleneck that strides: 3x3 (torchvision's, \"v1.5\") or 1x1 (the paper's)")
-	fs.StringVar(&stem, "stem", "", "the stem: imagenet (7x7/2 conv + max-pool) or small (3x3 conv); default by input size")
+	fs.StringVar(&stem, "stem", "", "the stem: imagenet (7x7/2 conv + max-pool) or small (3x3 conv); default: the one conv1's weights are for")
 	fs.StringVar(&shortcut, "shortcut", "", "the shortcut option: B (torchvision's, default), A or C")
 	fs.StringVar(&out, "o", "", "the checkpoint directory to write (required; must hold no checkpoint of that name yet)")
 	fs.StringVar(&name, "checkpoint-name", "", "checkpoint file name prefix (default: the architecture)")
@@ -67,6 +67,15 @@ func runImport(args []string) error {
 		return fmt.Errorf("%s: no conv1.weight [out, in, kh, kw] or fc.weight [classes, features]: not a torchvision ResNet's state_dict", src)
 	}
 	mf.config.BaseDepth, mf.config.Classes = stemWeights.Shape[0], fc.Shape[0]
+	if stem == "" {
+		// The stem the weights were made for, whatever the input size.
+		switch stemWeights.Shape[2] {
+		case 7:
+			mf.config.Stem = model.StemImageNet
+		case 3:
+			mf.config.Stem = model.StemSmall
+		}
+	}
 	mc, err := mf.resolve()
 	if err != nil {
 		return err

@@ -2,10 +2,15 @@ package main
 
 import (
 	bin "encoding/binary"
+	"fmt"
+	"image"
+	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,4 +103,97 @@ func testdataDigits(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestFineTuneFromImport: a run starts from an imported torchvision
+// resnet18 (7 classes) on a folder of 3 classes: the classifier is
+// replaced, --freeze backbone trains only it (the rest stays the imported
+// weights, bit for bit), and an interrupted run resumes exactly.
+func TestFineTuneFromImport(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import torchvision").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must check fine-tuning from PyTorch's weights: apt-get install python3-torchvision")
+		}
+		t.Skip("no python3-torchvision here (apt-get install python3-torchvision)")
+	}
+	long(t)
+	dir := t.TempDir()
+	script, _ := filepath.Abs("../../tools/torchfixtures/make_fixtures.py")
+	if out, err := exec.Command("/usr/bin/python3", script, "--arch", "resnet18", "--base-depth", "8", "--size", "32", "--classes", "7",
+		"--out", filepath.Join(dir, "fx")).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r := run(t, dir, "import", filepath.Join("fx", "resnet18_d8_zip.pt"), "--arch", "resnet18", "--input", "3x32x32", "-o", "r18"); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
+	}
+	rgbFolder(t, filepath.Join(dir, "shapes"), 3, 12, 32)
+	args := func(ckdir string, steps int) []string {
+		return []string{"train", "--data", "shapes", "--init-from", filepath.Join("r18", "resnet18-0.safetensors"), "--freeze", "backbone",
+			"--batch-size", "4", "--steps", fmt.Sprint(steps), "--save-every", "3", "--momentum", "0.9", "--learning-rate", "0.01",
+			"--checkpoint-dir", ckdir, "--log-dir", "", "--threads", "2", "--eval-every", "0"}
+	}
+	r := run(t, dir, args("whole", 6)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "with a new classifier (fc.weight, fc.bias)") || !strings.Contains(r.stderr, "training 2 of 62 parameter tensors") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	src, err := checkpoint.Load(filepath.Join(dir, "r18", "resnet18-0.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tuned, err := checkpoint.Load(filepath.Join(dir, "whole", "mnist_model-6.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"conv1.weight", "layer4.1.conv2.weight", "layer2.0.bn1.weight"} {
+		if !slices.Equal(src.Tensors[name].Data, tuned.Tensors[name].Data) {
+			t.Errorf("%s: frozen, yet changed", name)
+		}
+	}
+	if got := tuned.Tensors["fc.weight"].Shape; !slices.Equal(got, []int{3, 64}) {
+		t.Errorf("classifier %v, want [3 64]", got)
+	}
+	earlier, err := checkpoint.Load(filepath.Join(dir, "whole", "mnist_model-3.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(earlier.Tensors["fc.weight"].Data, tuned.Tensors["fc.weight"].Data) {
+		t.Error("the classifier did not train")
+	}
+	// Batch norm's statistics follow the new data, frozen or not.
+	if slices.Equal(src.Tensors["bn1.running_mean"].Data, tuned.Tensors["bn1.running_mean"].Data) {
+		t.Error("batch norm's running mean did not move")
+	}
+	if r := run(t, dir, args("halves", 3)...); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if r := run(t, dir, args("halves", 6)...); r.code != 0 || !strings.Contains(r.stderr, "resuming from") || strings.Contains(r.stderr, "starting from the weights") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	sameWeights(t, filepath.Join(dir, "whole", "mnist_model-6.safetensors"), filepath.Join(dir, "halves", "mnist_model-6.safetensors"))
+	oneLineError(t, run(t, dir, append(args("bad", 3), "--freeze", "layer9")...), "--freeze layer9")
+}
+
+// rgbFolder writes classes folders of n noisy RGB images, each class its
+// own colour, as DIR/train/<class>/.
+func rgbFolder(t *testing.T, dir string, classes, n, side int) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(1, 2))
+	for c := range classes {
+		for i := range n {
+			img := image.NewRGBA(image.Rect(0, 0, side, side))
+			for j := 0; j < len(img.Pix); j += 4 {
+				img.Pix[j+c%3] = uint8(128 + r.IntN(128))
+				img.Pix[j+(c+1)%3] = uint8(r.IntN(64))
+				img.Pix[j+3] = 255
+			}
+			path := filepath.Join(dir, "train", fmt.Sprintf("class%d", c), fmt.Sprintf("%02d.png", i))
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
 }

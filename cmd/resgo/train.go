@@ -4,15 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/train"
 )
@@ -36,6 +39,8 @@ func runTrain(args []string) error {
 		logDir     string
 		histEvery  int64
 		evalEvery  int64
+		initFrom   string
+		freeze     string
 	)
 	bf.register(fs)
 	df.register(fs)
@@ -50,8 +55,17 @@ func runTrain(args []string) error {
 	fs.BoolVar(&fresh, "fresh", false, "start from new weights; earlier checkpoints are moved aside, not deleted")
 	fs.StringVar(&logDir, "log-dir", "log", "TensorBoard log directory (empty: no log)")
 	fs.Int64Var(&histEvery, "histogram-every", 500, "log weight histograms every this many steps (0: never)")
+	fs.StringVar(&initFrom, "init-from", "", "start a new run from this checkpoint file's weights (its moving averages), e.g. one made by resgo import; its architecture is used unless given; a classifier for another number of classes starts fresh")
+	fs.StringVar(&freeze, "freeze", "", "parameters not to train: backbone (all but the classifier), or comma-separated name prefixes such as conv1,bn1,layer1,layer2")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var source *checkpoint.Checkpoint
+	var err error
+	if initFrom != "" {
+		if source, err = loadInitFrom(fs, initFrom, &mf, &ff); err != nil {
+			return err
+		}
 	}
 	mc, err := mf.resolve()
 	if err != nil && ff.dir == "" { // with --data, the data set sets the input shape
@@ -92,7 +106,7 @@ func runTrain(args []string) error {
 		if be, err = bf.open(); err != nil {
 			return err
 		}
-		f, err := ff.load(ctx, h.Seed)
+		f, err := ff.loadWith(ctx, h.Seed, ff.mean, ff.std)
 		if err != nil {
 			return err
 		}
@@ -122,7 +136,10 @@ func runTrain(args []string) error {
 	opts := train.Options{
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
 		Fresh: fresh, Out: os.Stdout, Log: os.Stderr, HistogramEvery: histEvery,
-		Validation: ds.Validation, EvalEvery: evalEvery, Meta: meta, Augment: augment,
+		Validation: ds.Validation, EvalEvery: evalEvery, Meta: meta, Augment: augment, InitFrom: source,
+	}
+	if freeze != "" {
+		opts.Freeze = strings.Split(freeze, ",")
 	}
 	if logDir != "" {
 		events := &eventLog{dir: logDir, model: mc, opened: func(path string) {
@@ -165,4 +182,51 @@ func interruptContext() (context.Context, context.CancelFunc) {
 		stop()
 	}()
 	return ctx, stop
+}
+
+// loadInitFrom reads --init-from's checkpoint and takes from it what the
+// user did not set: the architecture and its options, and for an image
+// folder the size and normalisation its weights were trained with.
+func loadInitFrom(fs *flag.FlagSet, path string, mf *modelFlags, ff *folderFlags) (*checkpoint.Checkpoint, error) {
+	ck, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("--init-from: %w", err)
+	}
+	src, err := train.ModelConfig(ck)
+	if err != nil {
+		return nil, fmt.Errorf("--init-from: %w", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["arch"] {
+		mf.config.Arch = src.Arch
+	}
+	if !set["base-depth"] {
+		mf.config.BaseDepth = src.BaseDepth
+	}
+	if !set["shortcut"] {
+		mf.config.Shortcut = src.Shortcut
+	}
+	if !set["stem"] {
+		mf.config.Stem = src.Stem
+	}
+	if !set["bottleneck-stride"] {
+		mf.config.BottleneckStride = src.BottleneckStride
+	}
+	if s, ok := ck.Meta[data.PreprocessingKey]; ok && ff.dir != "" {
+		p, err := data.ParsePreprocessing(s)
+		if err != nil {
+			return nil, fmt.Errorf("--init-from %s: %w", path, err)
+		}
+		if !set["image-size"] {
+			ff.size = fmt.Sprintf("%dx%d", p.Height, p.Width)
+		}
+		if !set["channels"] {
+			ff.channels = p.Channels
+		}
+		if ff.channels == p.Channels {
+			ff.mean, ff.std = p.Mean, p.Std
+		}
+	}
+	return ck, nil
 }
