@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,7 +94,10 @@ func runImport(args []string) error {
 		meta[data.LabelsKey] = string(b)
 	}
 	if mc.Input[0] == 3 {
-		p := data.Preprocessing{Channels: 3, Height: mc.Input[1], Width: mc.Input[2], Mean: imageNetMean, Std: imageNetStd}
+		// ImageNet's evaluation recipe: the shorter side to 256, the
+		// centre 224x224 (scaled alike for other input sizes).
+		shorter := int(math.Round(float64(min(mc.Input[1], mc.Input[2])) * 256 / 224))
+		p := data.Preprocessing{Channels: 3, Height: mc.Input[1], Width: mc.Input[2], Mean: imageNetMean, Std: imageNetStd, ResizeShorter: shorter}
 		meta[data.PreprocessingKey] = p.String()
 	}
 	be := native.New(1)

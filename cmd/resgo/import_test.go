@@ -2,6 +2,7 @@ package main
 
 import (
 	bin "encoding/binary"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/checkpoint"
+	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/model"
 	"github.com/resgo/resgo/train"
 )
@@ -35,7 +37,9 @@ func TestImportTorchvisionCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	fx := filepath.Join(dir, "fx")
 	script, _ := filepath.Abs("../../tools/torchfixtures/make_fixtures.py")
-	if out, err := exec.Command("/usr/bin/python3", script, "--arch", "resnet18", "--base-depth", "8", "--size", "64", "--classes", "10", "--out", fx).CombinedOutput(); err != nil {
+	images := []string{filepath.Join(testdataDigits(t), "3-photo.jpg"), filepath.Join(testdataDigits(t), "0-chalk.png"), filepath.Join(testdataDigits(t), "7-pencil.png")}
+	if out, err := exec.Command("/usr/bin/python3", append([]string{script, "--arch", "resnet18", "--base-depth", "8", "--size", "64", "--classes", "10", "--out", fx,
+		"--images"}, images...)...).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	labels := filepath.Join(dir, "labels.txt")
@@ -84,9 +88,63 @@ func TestImportTorchvisionCheckpoint(t *testing.T) {
 	if !(diff <= 1e-4*scale) {
 		t.Errorf("imported checkpoint: logits differ from PyTorch's by %.3g (largest %.3g)", diff, scale)
 	}
-	p := run(t, dir, "predict", "--checkpoint-dir", "r18", "--checkpoint-name", "resnet18", "--json", filepath.Join(testdataDigits(t), "3-pen.png"))
-	if p.code != 0 || !strings.Contains(p.stdout, `"label":`) {
+	// The same images, prepared as torchvision's ImageNet recipe prepares
+	// them (shorter side scaled, centre crop, ImageNet's mean and
+	// deviation), get PyTorch's top five.
+	prep, err := data.ParsePreprocessing(ck.Meta[data.PreprocessingKey])
+	if err != nil || prep.ResizeShorter != 73 {
+		t.Fatalf("preprocessing %+v, %v", prep, err)
+	}
+	var torchAnswers []struct {
+		Top5 []int `json:"top5"`
+	}
+	b, err := os.ReadFile(filepath.Join(fx, "resnet18_d8_images.json"))
+	if err != nil || json.Unmarshal(b, &torchAnswers) != nil || len(torchAnswers) != len(images) {
+		t.Fatalf("%v %s", err, b)
+	}
+	p := run(t, dir, append([]string{"predict", "--checkpoint-dir", "r18", "--checkpoint-name", "resnet18", "--json", "--top-k", "5"}, images...)...)
+	if p.code != 0 {
 		t.Fatalf("predict: exit %d\n%s%s", p.code, p.stdout, p.stderr)
+	}
+	dec := json.NewDecoder(strings.NewReader(p.stdout))
+	for i, img := range images {
+		var ans struct {
+			Predictions []struct {
+				Class int    `json:"class"`
+				Label string `json:"label"`
+			} `json:"predictions"`
+		}
+		if err := dec.Decode(&ans); err != nil {
+			t.Fatal(err)
+		}
+		var top5 []int
+		for _, q := range ans.Predictions {
+			top5 = append(top5, q.Class)
+		}
+		if !slices.Equal(top5, torchAnswers[i].Top5) {
+			t.Errorf("%s: resgo's top five %v, PyTorch's %v", img, top5, torchAnswers[i].Top5)
+		}
+		if ans.Predictions[0].Label != []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}[top5[0]] {
+			t.Errorf("%s: label %q for class %d", img, ans.Predictions[0].Label, top5[0])
+		}
+		decoded, err := data.DecodeImageFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine, err := prep.Input(decoded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs := floats(filepath.Join(fx, fmt.Sprintf("resnet18_d8_image%d.f32", i+1)))
+		var worst, sum float64
+		for j := range theirs {
+			d := math.Abs(float64(mine[j] - theirs[j]))
+			worst, sum = math.Max(worst, d), sum+d
+		}
+		t.Logf("%s: prepared input vs torchvision's: max |diff| %.3g, mean %.3g (in standard deviations)", filepath.Base(img), worst, sum/float64(len(theirs)))
+		if sum/float64(len(theirs)) > 0.02 {
+			t.Errorf("%s: prepared input differs from torchvision's by %.3g on average", img, sum/float64(len(theirs)))
+		}
 	}
 	if e := run(t, dir, "export", "--checkpoint-dir", "r18", "--checkpoint-name", "resnet18", "-o", "r18.onnx"); e.code != 0 {
 		t.Fatalf("export: exit %d\n%s", e.code, e.stderr)

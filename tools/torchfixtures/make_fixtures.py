@@ -115,6 +115,8 @@ def main():
     ap.add_argument("--train-batch", type=int, default=8)
     ap.add_argument("--batch", type=int, default=2, help="eval batch")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--images", nargs="*", default=[], help="image files to classify as torchvision's ImageNet recipe "
+                    "prepares them (resize 256, centre crop 224 scaled to --size, normalise): writes <base>_images.json")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
@@ -144,6 +146,22 @@ def main():
         meta = {"arch": arch, "base_depth": str(a.base_depth), "torch_version": torch.__version__}
         write_safetensors(base + ".safetensors", sd, meta)
 
+        if a.images:
+            from PIL import Image
+            from torchvision import transforms
+            prep = transforms.Compose([
+                transforms.Resize(round(a.size * 256 / 224)), transforms.CenterCrop(a.size), transforms.ToTensor(),
+                transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+            answers = []
+            with torch.no_grad():
+                for path in a.images:
+                    x1 = prep(Image.open(path).convert("RGB")).unsqueeze(0)
+                    p = torch.softmax(m(x1), 1)[0]
+                    top = torch.topk(p, 5)
+                    answers.append({"image": path, "top5": top.indices.tolist(), "probabilities": top.values.tolist()})
+                    write_f32(base + "_image%d.f32" % len(answers), x1)
+            with open(base + "_images.json", "w") as f:
+                json.dump(answers, f, indent=1)
         g = torch.Generator().manual_seed(a.seed + 1)
         x = torch.randn(a.batch, 3, a.size, a.size, generator=g)
         with torch.no_grad():
