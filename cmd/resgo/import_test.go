@@ -221,6 +221,49 @@ func TestFineTuneFromImport(t *testing.T) {
 	if slices.Equal(src.Tensors["bn1.running_mean"].Data, tuned.Tensors["bn1.running_mean"].Data) {
 		t.Error("batch norm's running mean did not move")
 	}
+	// The fine-tuned checkpoint, written by resgo, loads into torchvision's
+	// own resnet18 (PyTorch's load_state_dict checks every name and
+	// shape), which then computes resgo's logits.
+	mc, err := train.ModelConfig(tuned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := native.New(2)
+	m, err := model.Build(be, mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := train.LoadWeights(be, m, tuned, false); err != nil {
+		t.Fatal(err)
+	}
+	m.SetTraining(false)
+	x := make([]float32, 3*3*32*32)
+	r2 := rand.New(rand.NewPCG(3, 4))
+	for i := range x {
+		x[i] = float32(r2.NormFloat64())
+	}
+	xt := be.New(3, 3, 32, 32)
+	be.Upload(xt, x)
+	logits := make([]float32, 3*3)
+	be.Download(m.Forward(xt), logits)
+	writeFloats := func(path string, v []float32) {
+		b := make([]byte, 4*len(v))
+		for i, f := range v {
+			bin.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFloats(filepath.Join(dir, "x.f32"), x)
+	writeFloats(filepath.Join(dir, "logits.f32"), logits)
+	loader, _ := filepath.Abs("../../tools/torchfixtures/load_resgo.py")
+	out, err := exec.Command("/usr/bin/python3", loader, filepath.Join(dir, "whole", "mnist_model-6.safetensors"), "--arch", "resnet18",
+		"--base-depth", "8", "--classes", "3", "--size", "32", "--input", filepath.Join(dir, "x.f32"), "--logits", filepath.Join(dir, "logits.f32")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("PyTorch loading resgo's checkpoint: %v\n%s", err, out)
+	}
+	t.Logf("PyTorch: %s", out)
 	if r := run(t, dir, args("halves", 3)...); r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
