@@ -75,16 +75,25 @@ const FreezeBackbone = "backbone"
 // Freeze stops the parameters named by spec from being updated: each
 // entry of spec is a name prefix (a layer or stage: conv1, layer1,
 // layer2.0...), or FreezeBackbone for every parameter but the
-// classifier's. Gradients still flow through frozen layers, and batch
-// norm's running statistics still follow the data. It returns how many
-// parameters were frozen; an entry that matches none is an error.
-func (t *Trainer) Freeze(spec []string) (int, error) {
+// classifier's. Gradients still flow through frozen layers. Batch norm's
+// running statistics still follow the data, unless stats is set: then
+// those of the frozen batch norms stay as they are too (their momentum is
+// 0; each batch is still normalised by its own statistics, as in
+// training). It returns how many parameters were frozen; an entry that
+// matches none is an error.
+func (t *Trainer) Freeze(spec []string, stats bool) (int, error) {
 	head := headParams(t.Model.Net)
 	frozen := map[string]bool{}
+	matches := func(s, name string) bool {
+		if s == FreezeBackbone {
+			return !head[name]
+		}
+		return name == s || strings.HasPrefix(name, s+".") || strings.HasPrefix(name, s+"/")
+	}
 	for _, s := range spec {
 		n := 0
 		for _, p := range t.Model.Params {
-			if (s == FreezeBackbone && !head[p.Name]) || (s != FreezeBackbone && (p.Name == s || strings.HasPrefix(p.Name, s+".") || strings.HasPrefix(p.Name, s+"/"))) {
+			if matches(s, p.Name) {
 				frozen[p.Name] = true
 				n++
 			}
@@ -106,6 +115,20 @@ func (t *Trainer) Freeze(spec []string) (int, error) {
 		return 0, fmt.Errorf("--freeze %s: that leaves nothing to train", strings.Join(spec, ","))
 	}
 	t.frozen = true
+	if stats {
+		var visit func(l nn.Layer)
+		visit = func(l nn.Layer) {
+			if bn, ok := l.(*nn.BatchNorm); ok && frozen[bn.Gamma.Name] {
+				bn.Momentum = 0
+			}
+			if c, ok := l.(nn.Container); ok {
+				for _, sub := range c.Children() {
+					visit(sub)
+				}
+			}
+		}
+		visit(t.Model.Net)
+	}
 	return len(frozen), nil
 }
 

@@ -57,8 +57,10 @@ type Options struct {
 	// weights: another checkpoint's, of the same architecture; a
 	// classifier of another shape is replaced by a fresh one.
 	InitFrom *checkpoint.Checkpoint
-	// Freeze names the parameters not to train (see Trainer.Freeze).
-	Freeze []string
+	// Freeze names the parameters not to train (see Trainer.Freeze);
+	// FreezeStats keeps the running statistics of their batch norms too.
+	Freeze      []string
+	FreezeStats bool
 }
 
 // EventSink records training curves; *tblog.Writer is one.
@@ -138,11 +140,15 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		fmt.Fprintln(o.Log)
 	}
 	if len(o.Freeze) > 0 {
-		n, err := t.Freeze(o.Freeze)
+		n, err := t.Freeze(o.Freeze, o.FreezeStats)
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(o.Log, "resgo: training %d of %d parameter tensors (frozen: %s)\n", len(m.Params)-n, len(m.Params), strings.Join(o.Freeze, ", "))
+		stats := ""
+		if o.FreezeStats {
+			stats = ", and their batch norms' statistics"
+		}
+		fmt.Fprintf(o.Log, "resgo: training %d of %d parameter tensors (frozen: %s%s)\n", len(m.Params)-n, len(m.Params), strings.Join(o.Freeze, ", "), stats)
 	}
 	res := &Result{Step: t.Step, Trainer: t}
 	if t.Step >= h.Steps {

@@ -164,7 +164,7 @@ func testdataDigits(t *testing.T) string {
 }
 
 // TestFineTuneFromImport: a run starts from an imported torchvision
-// resnet18 (7 classes) on a folder of 3 classes: the classifier is
+// resnet18 (7 classes) on a folder of 10 classes: the classifier is
 // replaced, --freeze backbone trains only it (the rest stays the imported
 // weights, bit for bit), and an interrupted run resumes exactly.
 func TestFineTuneFromImport(t *testing.T) {
@@ -184,7 +184,7 @@ func TestFineTuneFromImport(t *testing.T) {
 	if r := run(t, dir, "import", filepath.Join("fx", "resnet18_d8_zip.pt"), "--arch", "resnet18", "--input", "3x32x32", "-o", "r18"); r.code != 0 {
 		t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
 	}
-	rgbFolder(t, filepath.Join(dir, "shapes"), 3, 12, 32)
+	rgbFolder(t, filepath.Join(dir, "shapes"), 10, 4, 32)
 	args := func(ckdir string, steps int) []string {
 		return []string{"train", "--data", "shapes", "--init-from", filepath.Join("r18", "resnet18-0.safetensors"), "--freeze", "backbone",
 			"--batch-size", "4", "--steps", fmt.Sprint(steps), "--save-every", "3", "--momentum", "0.9", "--learning-rate", "0.01",
@@ -207,8 +207,8 @@ func TestFineTuneFromImport(t *testing.T) {
 			t.Errorf("%s: frozen, yet changed", name)
 		}
 	}
-	if got := tuned.Tensors["fc.weight"].Shape; !slices.Equal(got, []int{3, 64}) {
-		t.Errorf("classifier %v, want [3 64]", got)
+	if got := tuned.Tensors["fc.weight"].Shape; !slices.Equal(got, []int{10, 64}) {
+		t.Errorf("classifier %v, want [10 64]", got)
 	}
 	earlier, err := checkpoint.Load(filepath.Join(dir, "whole", "mnist_model-3.safetensors"))
 	if err != nil {
@@ -244,7 +244,7 @@ func TestFineTuneFromImport(t *testing.T) {
 	}
 	xt := be.New(3, 3, 32, 32)
 	be.Upload(xt, x)
-	logits := make([]float32, 3*3)
+	logits := make([]float32, 3*10)
 	be.Download(m.Forward(xt), logits)
 	writeFloats := func(path string, v []float32) {
 		b := make([]byte, 4*len(v))
@@ -259,7 +259,7 @@ func TestFineTuneFromImport(t *testing.T) {
 	writeFloats(filepath.Join(dir, "logits.f32"), logits)
 	loader, _ := filepath.Abs("../../tools/torchfixtures/load_resgo.py")
 	out, err := exec.Command("/usr/bin/python3", loader, filepath.Join(dir, "whole", "mnist_model-6.safetensors"), "--arch", "resnet18",
-		"--base-depth", "8", "--classes", "3", "--size", "32", "--input", filepath.Join(dir, "x.f32"), "--logits", filepath.Join(dir, "logits.f32")).CombinedOutput()
+		"--base-depth", "8", "--classes", "10", "--size", "32", "--input", filepath.Join(dir, "x.f32"), "--logits", filepath.Join(dir, "logits.f32")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("PyTorch loading resgo's checkpoint: %v\n%s", err, out)
 	}
@@ -272,6 +272,20 @@ func TestFineTuneFromImport(t *testing.T) {
 	}
 	sameWeights(t, filepath.Join(dir, "whole", "mnist_model-6.safetensors"), filepath.Join(dir, "halves", "mnist_model-6.safetensors"))
 	oneLineError(t, run(t, dir, append(args("bad", 3), "--freeze", "layer9")...), "--freeze layer9")
+	// --freeze-stats: the frozen batch norms' statistics stay too.
+	r = run(t, dir, append(args("stats", 3), "--freeze-stats")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "and their batch norms' statistics") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	still, err := checkpoint.Load(filepath.Join(dir, "stats", "mnist_model-3.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"bn1.running_mean", "layer3.1.bn2.running_var"} {
+		if !slices.Equal(src.Tensors[name].Data, still.Tensors[name].Data) {
+			t.Errorf("%s moved with --freeze-stats", name)
+		}
+	}
 }
 
 // rgbFolder writes classes folders of n noisy RGB images, each class its

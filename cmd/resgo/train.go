@@ -28,19 +28,20 @@ func runTrain(args []string) error {
 	h := train.DefaultHyper()
 	var mf modelFlags
 	var (
-		bf         backendFlags
-		df         dataFlags
-		ff         folderFlags
-		cf         checkpointFlags
-		saveEvery  int64
-		keep       int
-		trainLimit int
-		fresh      bool
-		logDir     string
-		histEvery  int64
-		evalEvery  int64
-		initFrom   string
-		freeze     string
+		bf          backendFlags
+		df          dataFlags
+		ff          folderFlags
+		cf          checkpointFlags
+		saveEvery   int64
+		keep        int
+		trainLimit  int
+		fresh       bool
+		logDir      string
+		histEvery   int64
+		evalEvery   int64
+		initFrom    string
+		freeze      string
+		freezeStats bool
 	)
 	bf.register(fs)
 	df.register(fs)
@@ -56,6 +57,7 @@ func runTrain(args []string) error {
 	fs.StringVar(&logDir, "log-dir", "log", "TensorBoard log directory (empty: no log)")
 	fs.Int64Var(&histEvery, "histogram-every", 500, "log weight histograms every this many steps (0: never)")
 	fs.StringVar(&initFrom, "init-from", "", "start a new run from this checkpoint file's weights (its moving averages), e.g. one made by resgo import; its architecture is used unless given; a classifier for another number of classes starts fresh")
+	fs.BoolVar(&freezeStats, "freeze-stats", false, "with --freeze: keep the running statistics of the frozen batch norms too (by default they follow the new data)")
 	fs.StringVar(&freeze, "freeze", "", "parameters not to train: backbone (all but the classifier), or comma-separated name prefixes such as conv1,bn1,layer1,layer2")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -139,7 +141,9 @@ func runTrain(args []string) error {
 		Validation: ds.Validation, EvalEvery: evalEvery, Meta: meta, Augment: augment, InitFrom: source,
 	}
 	if freeze != "" {
-		opts.Freeze = strings.Split(freeze, ",")
+		opts.Freeze, opts.FreezeStats = strings.Split(freeze, ","), freezeStats
+	} else if freezeStats {
+		return errors.New("--freeze-stats goes with --freeze (which layers)")
 	}
 	if logDir != "" {
 		events := &eventLog{dir: logDir, model: mc, opened: func(path string) {
