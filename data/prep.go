@@ -43,8 +43,10 @@ func (p Preprocessing) Validate() error {
 		return fmt.Errorf("preprocessing: %d channels, want 1 (gray) or 3 (RGB)", p.Channels)
 	case p.Height < 1 || p.Width < 1 || p.Height > 4096 || p.Width > 4096:
 		return fmt.Errorf("preprocessing: size %dx%d, want 1 to 4096 a side", p.Height, p.Width)
-	case p.ResizeShorter != 0 && (p.ResizeShorter < min(p.Height, p.Width) || p.ResizeShorter > 4*4096):
-		return fmt.Errorf("preprocessing: shorter side %d, want at least the crop (%dx%d)", p.ResizeShorter, p.Height, p.Width)
+	case p.ResizeShorter != 0 && (p.ResizeShorter < max(p.Height, p.Width) || p.ResizeShorter > 4*4096):
+		// At least the crop's longer side: a square image, scaled, must
+		// hold the crop.
+		return fmt.Errorf("preprocessing: shorter side %d, want at least the crop's longer side (%dx%d)", p.ResizeShorter, p.Height, p.Width)
 	case len(p.Mean) != p.Channels || len(p.Std) != p.Channels:
 		return fmt.Errorf("preprocessing: %d means and %d standard deviations for %d channels", len(p.Mean), len(p.Std), p.Channels)
 	}
@@ -131,6 +133,11 @@ func ScaleCrop(img image.Image, channels, shorter, height, width int) ([]float32
 	if w < width || h < height {
 		return nil, fmt.Errorf("scaled to %dx%d, the image is smaller than the %dx%d crop", w, h, width, height)
 	}
+	// The whole image is scaled before the crop: a sliver (a 65535x1 PNG
+	// is a hundred bytes) would make a scaled copy of gigabytes.
+	if max(w, h) > maxCropAspect*shorter {
+		return nil, fmt.Errorf("the image is %dx%d: more than %d times as long as it is wide", b.Dx(), b.Dy(), maxCropAspect)
+	}
 	scaled := image.NewRGBA64(image.Rect(0, 0, w, h))
 	xdraw.Draw(scaled, scaled.Bounds(), image.White, image.Point{}, xdraw.Src)
 	xdraw.BiLinear.Scale(scaled, scaled.Bounds(), img, b, xdraw.Over, nil)
@@ -138,6 +145,9 @@ func ScaleCrop(img image.Image, channels, shorter, height, width int) ([]float32
 	left := int(math.RoundToEven(float64(w-width) / 2))
 	return values(scaled.SubImage(image.Rect(left, top, left+width, top+height)).(*image.RGBA64), channels), nil
 }
+
+// maxCropAspect bounds the ratio of an image's sides that ScaleCrop takes.
+const maxCropAspect = 16
 
 func checkScale(img image.Image, channels int) error {
 	if channels != 1 && channels != 3 {

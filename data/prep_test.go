@@ -47,7 +47,15 @@ func TestScaleCrop(t *testing.T) {
 	if _, err := ScaleCrop(img, 1, 10, 12, 12); err == nil || !strings.Contains(err.Error(), "smaller than the 12x12 crop") {
 		t.Errorf("crop larger than the image: %v", err)
 	}
-	p := Preprocessing{Channels: 1, Height: 8, Width: 8, Mean: []float32{0}, Std: []float32{1}, ResizeShorter: 6}
+	sliver := image.NewGray(image.Rect(0, 0, 65535, 1))
+	if _, err := ScaleCrop(sliver, 1, 256, 224, 224); err == nil || !strings.Contains(err.Error(), "65535x1") {
+		t.Errorf("a 65535x1 image: %v", err)
+	}
+	p := Preprocessing{Channels: 1, Height: 8, Width: 12, Mean: []float32{0}, Std: []float32{1}, ResizeShorter: 10}
+	if err := p.Validate(); err == nil {
+		t.Error("a shorter side smaller than the crop's longer side was accepted")
+	}
+	p = Preprocessing{Channels: 1, Height: 8, Width: 8, Mean: []float32{0}, Std: []float32{1}, ResizeShorter: 6}
 	if err := p.Validate(); err == nil {
 		t.Error("a shorter side smaller than the crop was accepted")
 	}

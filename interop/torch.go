@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -172,6 +173,9 @@ func denseFloats(t *pytorch.Tensor) (data []float32, isFloat bool, err error) {
 	if len(t.Stride) != len(t.Size) {
 		return nil, false, fmt.Errorf("%d strides for %d dimensions", len(t.Stride), len(t.Size))
 	}
+	// A state_dict's tensors do not overlap themselves: more elements
+	// than the storage holds (a stride of 0, or a size that overflows)
+	// is a damaged or hostile file, not a reason to allocate gigabytes.
 	n := 1
 	last := t.StorageOffset // the farthest element read, to check against the storage
 	for k, d := range t.Size {
@@ -182,10 +186,13 @@ func denseFloats(t *pytorch.Tensor) (data []float32, isFloat bool, err error) {
 			n = 0
 			break
 		}
+		if n > size/d {
+			return nil, false, fmt.Errorf("size %v holds more elements than its storage of %d", t.Size, size)
+		}
 		n *= d
 		last += (d - 1) * t.Stride[k]
 	}
-	if n > 0 && (t.StorageOffset < 0 || last >= size) {
+	if n > 0 && (t.StorageOffset < 0 || t.StorageOffset > size || last >= size || last < t.StorageOffset) {
 		return nil, false, fmt.Errorf("size %v, strides %v and offset %d reach past its storage of %d", t.Size, t.Stride, t.StorageOffset, size)
 	}
 	data = make([]float32, n)
@@ -238,6 +245,14 @@ func LoadStateDict(be backend.Backend, m *model.Model, sd *StateDict) error {
 			missing = append(missing, fmt.Sprintf("%s %v", p.Name, p.Shape))
 		case !slices.Equal(t.Shape, p.Shape):
 			shapes = append(shapes, fmt.Sprintf("%s is %v, the model's is %v", p.Name, t.Shape, p.Shape))
+		case len(t.Data) != backend.Len(p.Shape):
+			return fmt.Errorf("%s: %d values for shape %v", p.Name, len(t.Data), t.Shape)
+		default:
+			for i, v := range t.Data {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return fmt.Errorf("%s[%d] is %v: the weights are not finite", p.Name, i, v)
+				}
+			}
 		}
 		used[p.Name] = true
 	}

@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/nlpodyssey/gopickle/pytorch"
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/checkpoint"
@@ -151,9 +153,42 @@ func TestImportErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("loaded weights that do not fit")
 	}
+	good := &StateDict{Tensors: map[string]checkpoint.Tensor{}}
+	for _, p := range m.State() {
+		good.Tensors[p.Name] = checkpoint.Tensor{Shape: p.Shape, Data: make([]float32, backend.Len(p.Shape))}
+	}
+	good.Tensors["fc.bias"].Data[3] = float32(math.Inf(1))
+	if err := LoadStateDict(be, m, good); err == nil || !strings.Contains(err.Error(), "fc.bias[3] is +Inf") {
+		t.Errorf("infinite weight: %v", err)
+	}
 	for _, want := range []string{"missing (1): fc.bias [10]", "wrong shape (1): conv1.weight is [4 1 3 3], the model's is [4 3 3 3]", "unexpected (1): extra.weight [2]"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// TestDenseFloats: a view is gathered by its strides and offset; sizes
+// that would read past the storage, or more elements than it holds (a
+// stride of 0, an overflowing size), are errors, not huge allocations.
+func TestDenseFloats(t *testing.T) {
+	storage := &pytorch.FloatStorage{Data: []float32{0, 1, 2, 3, 4, 5, 6}}
+	// The transpose of the 2x3 matrix at offset 1: [[1 4] [2 5] [3 6]].
+	got, isFloat, err := denseFloats(&pytorch.Tensor{Source: storage, StorageOffset: 1, Size: []int{3, 2}, Stride: []int{1, 3}})
+	if err != nil || !isFloat || !slices.Equal(got, []float32{1, 4, 2, 5, 3, 6}) {
+		t.Fatalf("%v %v %v", got, isFloat, err)
+	}
+	for _, bad := range []*pytorch.Tensor{
+		{Source: storage, Size: []int{65536, 16384}, Stride: []int{0, 0}},
+		{Source: storage, Size: []int{1 << 40, 1 << 40}, Stride: []int{1, 1}},
+		{Source: storage, Size: []int{2, 4}, Stride: []int{4, 1}},
+		{Source: storage, StorageOffset: 9, Size: []int{1}, Stride: []int{1}},
+	} {
+		if _, _, err := denseFloats(bad); err == nil {
+			t.Errorf("size %v, strides %v, offset %d accepted", bad.Size, bad.Stride, bad.StorageOffset)
+		}
+	}
+	if _, isFloat, err := denseFloats(&pytorch.Tensor{Source: &pytorch.LongStorage{Data: []int64{3}}}); isFloat || err != nil {
+		t.Errorf("a counter: float %v, %v", isFloat, err)
 	}
 }

@@ -16,6 +16,9 @@ type job struct {
 	n      int // images
 	queued time.Time
 	done   chan jobResult // buffered: the batcher never waits for a caller that gave up
+	// counted: the request is counted in arriving until the batcher
+	// takes the job.
+	counted bool
 }
 
 type jobResult struct {
@@ -34,29 +37,40 @@ type batcher struct {
 	maxBatch int
 	maxWait  time.Duration
 	metrics  *metrics
-	// arriving counts inference requests between their handler's start
-	// and their job's queueing.
+	// arriving counts inference requests from their handler's start until
+	// the batcher takes their job (or they fail): while it is positive,
+	// more images are on their way.
 	arriving atomic.Int64
 }
 
 // arrival is one request on its way to the batcher.
 type arrival struct {
 	b    *batcher
-	done bool
+	sent bool // its job reached the batcher, which counts it off
 }
 
-// arrive counts a request on its way; call queued when its job is queued
-// or it has failed (calling it again does nothing).
+// arrive counts a request on its way; call leave when it is done.
 func (b *batcher) arrive() *arrival {
 	b.arriving.Add(1)
 	return &arrival{b: b}
 }
 
-func (a *arrival) queued() {
-	if !a.done {
-		a.done = true
+// leave counts off a request whose job never reached the batcher.
+func (a *arrival) leave() {
+	if !a.sent {
+		a.sent = true
 		a.b.arriving.Add(-1)
 	}
+}
+
+// took counts off the request of a job the batcher has taken: only then,
+// so that it never looks at an empty queue while the job is neither
+// queued nor counted.
+func (b *batcher) took(j *job) *job {
+	if j.counted {
+		b.arriving.Add(-1)
+	}
+	return j
 }
 
 func (b *batcher) run(ctx context.Context) {
@@ -65,7 +79,7 @@ func (b *batcher) run(ctx context.Context) {
 		if len(pending) == 0 {
 			select {
 			case j := <-b.jobs:
-				pending = append(pending, j)
+				pending = append(pending, b.took(j))
 			case <-ctx.Done():
 				b.failQueued(ctx.Err())
 				return
@@ -92,12 +106,14 @@ func (b *batcher) run(ctx context.Context) {
 			// batch waits for them.
 			select {
 			case j = <-b.jobs:
+				b.took(j)
 			default:
 				if b.arriving.Load() == 0 {
 					break collect
 				}
 				select {
 				case j = <-b.jobs:
+					b.took(j)
 				case <-timer.C:
 					break collect
 				case <-ctx.Done():
@@ -151,7 +167,7 @@ func (b *batcher) failQueued(err error) {
 	for {
 		select {
 		case j := <-b.jobs:
-			b.fail([]*job{j}, err)
+			b.fail([]*job{b.took(j)}, err)
 		default:
 			return
 		}

@@ -62,7 +62,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) error {
 		return errNotReady
 	}
 	a := s.batcher.arrive()
-	defer a.queued()
+	defer a.leave()
 	unsupported := func(t string) error {
 		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q: want application/json, an image type or multipart/form-data", t)
 	}

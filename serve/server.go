@@ -243,11 +243,11 @@ func (s *Server) current() *loaded { return s.model.Load() }
 // classify prepares nothing: it queues prepared inputs for the batcher
 // and waits for their answers (or for the caller to give up).
 func (s *Server) classify(ctx context.Context, m *loaded, a *arrival, inputs []float32, n int) ([][]predict.Prediction, error) {
-	j := &job{m: m, inputs: inputs, n: n, queued: time.Now(), done: make(chan jobResult, 1)}
+	j := &job{m: m, inputs: inputs, n: n, queued: time.Now(), done: make(chan jobResult, 1), counted: true}
 	s.metrics.queueDepth.Add(float64(n))
 	select {
 	case s.batcher.jobs <- j:
-		a.queued() // only now: until it is in the queue, the batcher counts it as on its way
+		a.sent = true // the batcher counts it off as it takes the job
 	case <-ctx.Done():
 		s.metrics.queueDepth.Sub(float64(n))
 		return nil, ctx.Err()

@@ -26,7 +26,8 @@ func (e Evaluation) Accuracy() float64 {
 
 // Evaluate classifies every example of set in batches, with the model in
 // evaluation mode (batch norm uses its running statistics); the model is
-// left in training mode.
+// left in training mode. It is for sets held in memory, which cannot fail
+// to read; a streamed set's read error panics (use EvaluateContext).
 func Evaluate(be backend.Backend, m *model.Model, set *data.Set, batch int) Evaluation {
 	return EvaluateWithProgress(be, m, set, batch, nil)
 }
@@ -34,7 +35,10 @@ func Evaluate(be backend.Backend, m *model.Model, set *data.Set, batch int) Eval
 // EvaluateWithProgress is Evaluate, calling progress (when not nil) with
 // the number of examples classified after each batch.
 func EvaluateWithProgress(be backend.Backend, m *model.Model, set *data.Set, batch int, progress func(done int)) Evaluation {
-	ev, _ := EvaluateContext(context.Background(), be, m, set, batch, progress)
+	ev, err := EvaluateContext(context.Background(), be, m, set, batch, progress)
+	if err != nil {
+		panic(fmt.Sprintf("train: Evaluate: %v", err)) // not a partial result that looks whole
+	}
 	return ev
 }
 

@@ -220,6 +220,9 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		}
 		if o.Validation != nil && o.EvalEvery > 0 && (t.Step%o.EvalEvery == 0 || t.Step == h.Steps) {
 			if err := validate(ctx, o, t); err != nil {
+				if serr := save(); serr != nil {
+					return res, serr
+				}
 				return res, err
 			}
 		}
@@ -385,8 +388,11 @@ func checkWritable(dir string, need float64) error {
 // validate evaluates the current (raw) weights on the validation set.
 func validate(ctx context.Context, o Options, t *Trainer) error {
 	ev, err := EvaluateContext(ctx, t.Be, t.Model, o.Validation, t.Hyper.BatchSize, nil)
-	if err != nil {
+	if err != nil && ctx.Err() != nil {
 		return nil // interrupted: the loop saves and stops
+	}
+	if err != nil {
+		return fmt.Errorf("evaluating on the validation set at step %d: %w", t.Step, err) // a streamed file gone or damaged
 	}
 	fmt.Fprintf(o.Log, "resgo: step %d: validation accuracy %.4f\n", t.Step, ev.Accuracy())
 	if o.Events == nil {

@@ -184,6 +184,10 @@ func evalOne(ctx context.Context, be backend.Backend, ds *data.MNIST, ck *checkp
 	done := 0
 	for i, set := range parts {
 		ev, err := train.EvaluateContext(ctx, be, m, set, batch, func(n int) { bar.update(int64(done+n), "") })
+		if err != nil && ctx.Err() == nil {
+			bar.finish()
+			return err // a streamed image gone or damaged: the error names it
+		}
 		if err != nil {
 			break
 		}

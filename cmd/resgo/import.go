@@ -96,7 +96,7 @@ func runImport(args []string) error {
 	if mc.Input[0] == 3 {
 		// ImageNet's evaluation recipe: the shorter side to 256, the
 		// centre 224x224 (scaled alike for other input sizes).
-		shorter := int(math.Round(float64(min(mc.Input[1], mc.Input[2])) * 256 / 224))
+		shorter := int(math.Round(float64(max(mc.Input[1], mc.Input[2])) * 256 / 224))
 		p := data.Preprocessing{Channels: 3, Height: mc.Input[1], Width: mc.Input[2], Mean: imageNetMean, Std: imageNetStd, ResizeShorter: shorter}
 		meta[data.PreprocessingKey] = p.String()
 	}

@@ -1,20 +1,23 @@
 package sysinfo
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 )
 
-// cgroupHeadroom is what the memory limit of this process's control group
-// (a container's, or a systemd unit's) still allows: the limit less the
-// memory in use that the kernel cannot reclaim (inactive file pages can
-// be). root is where the cgroup file systems are mounted
-// (/sys/fs/cgroup); ok is false when there is no limit or it cannot be
-// read. Both cgroup versions: v2's memory.max, v1's
-// memory/memory.limit_in_bytes.
+// cgroupHeadroom is what the memory limits of this process's control
+// group and of the groups above it (a container's, a systemd slice's)
+// still allow: for each, the limit less the memory in use that the kernel
+// cannot reclaim (inactive file pages can be); the smallest. root is where
+// the cgroup file systems are mounted (/sys/fs/cgroup); ok is false when
+// no limit is set or none can be read. Both cgroup versions: v2's
+// memory.max at every level, v1's memory.limit_in_bytes and the
+// hierarchical limit its memory.stat reports.
 func cgroupHeadroom(root string, selfCgroup string) (bytes uint64, ok bool) {
+	best := uint64(math.MaxUint64)
 	for _, line := range strings.Split(selfCgroup, "\n") {
 		// "0::/path" (v2) or "N:memory:/path" (v1, or with other
 		// controllers: "N:cpu,memory:/path").
@@ -22,42 +25,62 @@ func cgroupHeadroom(root string, selfCgroup string) (bytes uint64, ok bool) {
 		if len(parts) != 3 {
 			continue
 		}
-		var dirs []string
-		var limitFile, usageFile, statKey string
 		switch {
 		case parts[0] == "0" && parts[1] == "":
-			dirs = []string{filepath.Join(root, parts[2]), root}
-			limitFile, usageFile, statKey = "memory.max", "memory.current", "inactive_file"
+			// Every level from the process's group up to the root; inside
+			// a container its own group is usually mounted as the root,
+			// so the path from /proc need not exist.
+			for dir := filepath.Join(root, parts[2]); ; dir = filepath.Dir(dir) {
+				if h, found := headroom(dir, "memory.max", "memory.current", "inactive_file", ""); found {
+					best = min(best, h)
+				}
+				if dir == root || !strings.HasPrefix(dir, root) {
+					break
+				}
+			}
 		case hasController(parts[1], "memory"):
-			dirs = []string{filepath.Join(root, "memory", parts[2]), filepath.Join(root, "memory")}
-			limitFile, usageFile, statKey = "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"
-		default:
-			continue
-		}
-		// Inside a container the process's own group is usually mounted
-		// as the root, so its path from /proc does not exist there.
-		for _, dir := range dirs {
-			limit, err := readNumber(filepath.Join(dir, limitFile))
-			if err != nil {
-				continue
+			for _, dir := range []string{filepath.Join(root, "memory", parts[2]), filepath.Join(root, "memory")} {
+				if h, found := headroom(dir, "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file", "hierarchical_memory_limit"); found {
+					best = min(best, h)
+					break
+				}
 			}
-			if limit >= 1<<62 {
-				return 0, false // "max", or v1's page-rounded "no limit"
-			}
-			usage, err := readNumber(filepath.Join(dir, usageFile))
-			if err != nil {
-				return 0, false
-			}
-			if inactive, ok := statValue(filepath.Join(dir, "memory.stat"), statKey); ok && inactive <= usage {
-				usage -= inactive
-			}
-			if usage >= limit {
-				return 0, true
-			}
-			return limit - usage, true
 		}
 	}
-	return 0, false
+	if best == math.MaxUint64 {
+		return 0, false
+	}
+	return best, true
+}
+
+// headroom reads one group's limit (the smaller of limitFile and, when
+// named, a memory.stat entry) less its unreclaimable usage; found is
+// false when the group has no limit or its files cannot be read.
+func headroom(dir, limitFile, usageFile, inactiveKey, statLimitKey string) (bytes uint64, found bool) {
+	limit, err := readNumber(filepath.Join(dir, limitFile))
+	if err != nil {
+		return 0, false
+	}
+	stat := filepath.Join(dir, "memory.stat")
+	if statLimitKey != "" {
+		if l, ok := statValue(stat, statLimitKey); ok {
+			limit = min(limit, l)
+		}
+	}
+	if limit >= 1<<62 {
+		return 0, false // "max", or v1's page-rounded "no limit"
+	}
+	usage, err := readNumber(filepath.Join(dir, usageFile))
+	if err != nil {
+		return 0, false
+	}
+	if inactive, ok := statValue(stat, inactiveKey); ok && inactive <= usage {
+		usage -= inactive
+	}
+	if usage >= limit {
+		return 0, true
+	}
+	return limit - usage, true
 }
 
 func hasController(list, name string) bool {
