@@ -26,6 +26,10 @@ type FolderOptions struct {
 	// Mean and Std normalise each channel; nil computes them on the
 	// training set.
 	Mean, Std []float32
+	// ResizeShorter, when set, scales each image in proportion and crops
+	// its centre (see Preprocessing.ResizeShorter) instead of scaling the
+	// whole image to Height x Width.
+	ResizeShorter int
 	// ValidationFraction of the training images is held out (a seeded
 	// choice) when the folder has no val/; 0 holds none out.
 	ValidationFraction float64
@@ -266,7 +270,7 @@ func permute(n int, seed uint64, swap func(i, j int)) {
 
 // shape settles the channels and size: given, or from the first images.
 func (o FolderOptions) shape(train []labelled) (Preprocessing, error) {
-	p := Preprocessing{Channels: o.Channels, Height: o.Height, Width: o.Width, Mean: o.Mean, Std: o.Std}
+	p := Preprocessing{Channels: o.Channels, Height: o.Height, Width: o.Width, Mean: o.Mean, Std: o.Std, ResizeShorter: o.ResizeShorter}
 	if p.Channels != 0 && p.Height != 0 {
 		return p, nil
 	}
@@ -322,7 +326,7 @@ func readScaled(path string, p Preprocessing) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err := Scale(img, p.Channels, p.Height, p.Width)
+	x, err := p.scale(img)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

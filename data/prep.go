@@ -76,18 +76,20 @@ func (p Preprocessing) String() string {
 
 // Input prepares img: Channels x Height x Width values, channel-major.
 func (p Preprocessing) Input(img image.Image) ([]float32, error) {
-	var x []float32
-	var err error
-	if p.ResizeShorter > 0 {
-		x, err = ScaleCrop(img, p.Channels, p.ResizeShorter, p.Height, p.Width)
-	} else {
-		x, err = Scale(img, p.Channels, p.Height, p.Width)
-	}
+	x, err := p.scale(img)
 	if err != nil {
 		return nil, err
 	}
 	p.Normalize(x)
 	return x, nil
+}
+
+// scale is the preprocessing's resizing (and crop): values in [0, 1].
+func (p Preprocessing) scale(img image.Image) ([]float32, error) {
+	if p.ResizeShorter > 0 {
+		return ScaleCrop(img, p.Channels, p.ResizeShorter, p.Height, p.Width)
+	}
+	return Scale(img, p.Channels, p.Height, p.Width)
 }
 
 // Normalize applies the per-channel mean and standard deviation to one

@@ -207,7 +207,7 @@ func (b *onnxBuilder) layer(l nn.Layer, x string, in []int) (string, []int, erro
 			intsAttr("pads", d.PadTop, d.PadLeft, d.PadBottom, d.PadRight)), out, nil
 	case *nn.Linear:
 		flat := x
-		if len(in) != 2 {
+		if len(in) != 1 { // [N, C, H, W] (a pool's output) to [N, C*H*W], as Linear flattens
 			flat = b.node("Flatten", l.Name+"/flatten", []string{x}, intAttr("axis", 1))
 		}
 		return b.node("Gemm", l.Name, []string{flat, b.param(l.Weight), b.param(l.Bias)}, intAttr("transB", 1)), out, nil

@@ -56,7 +56,7 @@ func asymmetricModel(t testing.TB, be backend.Backend, seed uint64) *model.Model
 		nn.NewConv2D(be, "conv", 2, 6, 3, 2, nn.Same, true),         // 10x10 -> 5x5, pads 0,0,1,1
 		nn.NewMaxPool(be, "pool", 2, 2, nn.Same),                    // 5x5 -> 3x3, pads 0,0,1,1
 		nn.NewConvWithBias(be, "conv2", 6, 4, 3, 2, nn.Same, false), // 3x3 -> 2x2, pads 1,1,1,1
-		nn.NewAvgPool(be, "avg", 3, 1, nn.Same),                     // 2x2 -> 2x2, pads 1,1,0,0... (counts only real cells)
+		nn.NewAvgPool(be, "avg", 3, 1, nn.Same),                     // 2x2 -> 2x2, pads 1,1,1,1 (counts only real cells)
 		nn.NewLinear(be, "fc", 4*2*2, 3),
 	}}
 	m := &model.Model{Config: model.Config{Arch: "asymmetric", Input: [3]int{2, 10, 10}, Classes: 3}, Net: net, Params: net.Params()}

@@ -99,7 +99,7 @@ func (t *Trainer) Freeze(spec []string, stats bool) (int, error) {
 			}
 		}
 		if n == 0 {
-			return 0, fmt.Errorf("--freeze %s: no parameter of %s is named so (they begin conv1, bn1, layer1, ..., fc)", s, t.Model.Config.Arch)
+			return 0, fmt.Errorf("--freeze %s: no parameter of %s is named so (its names begin %s)", s, t.Model.Config.Arch, strings.Join(topLevelNames(t.Model.Params), ", "))
 		}
 	}
 	t.trainable, t.trainableVel = nil, nil
@@ -139,4 +139,22 @@ func (t *Trainer) updated() ([]*nn.Param, []backend.Tensor) {
 		return t.Model.Params, t.Velocities
 	}
 	return t.trainable, t.trainableVel
+}
+
+// topLevelNames lists the first parts of parameter names (conv1, layer1,
+// fc; or features, classifier), in order, once each.
+func topLevelNames(params []*nn.Param) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range params {
+		first := p.Name
+		if i := strings.IndexAny(first, "./"); i > 0 {
+			first = first[:i]
+		}
+		if !seen[first] {
+			seen[first] = true
+			out = append(out, first)
+		}
+	}
+	return out
 }

@@ -168,6 +168,9 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	correct, seen := 0, 0
 	save := func() error {
 		tensors, meta := t.Snapshot()
+		if len(o.Freeze) > 0 {
+			meta[metaFreeze] = freezeDescription(o)
+		}
 		for k, v := range o.Meta {
 			if _, taken := meta[k]; !taken {
 				meta[k] = v
@@ -480,10 +483,28 @@ func resume(t *Trainer, store *checkpoint.Store, o Options) error {
 				ck.Path, k, was, o.Meta[k])
 		}
 	}
+	// Unfreezing on resume is a choice (gradual unfreezing), but not one
+	// to make by forgetting a flag.
+	if was, now := ck.Meta[metaFreeze], freezeDescription(o); was != now {
+		fmt.Fprintf(log, "resgo: warning: %s was trained with --freeze %q; continuing with %q\n", ck.Path, was, now)
+	}
 	if h, err := HyperOf(ck); err == nil && (h.LearningRate != t.Hyper.LearningRate || h.BatchSize != t.Hyper.BatchSize || h.Seed != t.Hyper.Seed) {
 		fmt.Fprintf(log, "resgo: warning: %s was trained with learning rate %g, batch %d, seed %d; continuing with %g, %d, %d\n",
 			ck.Path, h.LearningRate, h.BatchSize, h.Seed, t.Hyper.LearningRate, t.Hyper.BatchSize, t.Hyper.Seed)
 	}
 	fmt.Fprintf(log, "resgo: resuming from %s at step %d (learning rate %.6g)\n", ck.Path, t.Step, t.LearningRate())
 	return nil
+}
+
+// metaFreeze records what a run froze, so that a resume can say when it
+// differs.
+const metaFreeze = "freeze"
+
+// freezeDescription is --freeze (and --freeze-stats) as recorded.
+func freezeDescription(o Options) string {
+	d := strings.Join(o.Freeze, ",")
+	if d != "" && o.FreezeStats {
+		d += " (and statistics)"
+	}
+	return d
 }

@@ -71,6 +71,9 @@ func runExport(args []string) error {
 			meta[k] = v
 		}
 	}
+	if strings.HasSuffix(out, ".safetensors") {
+		return fmt.Errorf("-o %s: that is a checkpoint's name; an ONNX file is written (-o model.onnx)", out)
+	}
 	dir, name := filepath.Split(out)
 	if dir == "" {
 		dir = "."

@@ -25,8 +25,10 @@ type folderFlags struct {
 	augment  string
 	stream   bool
 	// mean and std normalise instead of the training set's statistics
-	// (those the weights of --init-from were trained with).
-	mean, std []float32
+	// (those the weights of --init-from were trained with);
+	// resizeShorter crops as an imported model's preprocessing does.
+	mean, std     []float32
+	resizeShorter int
 	// valFracSet: --validation-fraction was given (eval then overrides
 	// the one the checkpoint stores).
 	valFracSet bool
@@ -96,7 +98,7 @@ func (f *folderFlags) forCheckpoint(ctx context.Context, ck *checkpoint.Checkpoi
 			return nil, fmt.Errorf("%s: validation fraction %q: %v", ck.Path, stored, err)
 		}
 	}
-	f.channels, f.size = p.Channels, fmt.Sprintf("%dx%d", p.Height, p.Width)
+	f.channels, f.size, f.resizeShorter = p.Channels, fmt.Sprintf("%dx%d", p.Height, p.Width), p.ResizeShorter
 	folder, err := f.loadWith(ctx, h.Seed, p.Mean, p.Std)
 	if err != nil {
 		return nil, err
@@ -115,7 +117,7 @@ func (f *folderFlags) load(ctx context.Context, seed uint64) (*data.Folder, erro
 
 // loadWith reads the folder, normalising with mean and std when given.
 func (f *folderFlags) loadWith(ctx context.Context, seed uint64, mean, std []float32) (*data.Folder, error) {
-	o := data.FolderOptions{Channels: f.channels, SkipBad: f.skipBad, ValidationFraction: f.valFrac, Seed: seed, Mean: mean, Std: std, Stream: f.stream}
+	o := data.FolderOptions{Channels: f.channels, SkipBad: f.skipBad, ValidationFraction: f.valFrac, Seed: seed, Mean: mean, Std: std, Stream: f.stream, ResizeShorter: f.resizeShorter}
 	if f.channels != 0 && f.channels != 1 && f.channels != 3 {
 		return nil, fmt.Errorf("--channels %d: want 1 (gray), 3 (RGB) or 0 (from the images)", f.channels)
 	}

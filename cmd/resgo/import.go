@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -55,7 +56,9 @@ func runImport(args []string) error {
 		name = arch
 	}
 	mf := modelFlags{input: input, config: model.Config{Arch: arch, Stem: stem, Shortcut: shortcut, BottleneckStride: stride}}
-	if !model.HasBottlenecks(arch) && stride == model.BottleneckStride3x3 {
+	strideSet := false
+	fs.Visit(func(f *flag.Flag) { strideSet = strideSet || f.Name == "bottleneck-stride" })
+	if !model.HasBottlenecks(arch) && !strideSet {
 		mf.config.BottleneckStride = "" // the default is for bottleneck nets only
 	}
 	src := files[0]
@@ -109,11 +112,6 @@ func runImport(args []string) error {
 		return fmt.Errorf("%s: %w", src, err)
 	}
 	store := &checkpoint.Store{Dir: out, Prefix: name}
-	if _, found, err := store.Latest(); err != nil && !os.IsNotExist(err) {
-		return err
-	} else if found {
-		return fmt.Errorf("-o %s already holds %s checkpoints: import into a new directory (or choose --checkpoint-name)", out, name)
-	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -122,6 +120,12 @@ func runImport(args []string) error {
 		return err
 	}
 	defer lock.Unlock()
+	// Under the lock: one writer decides what the directory holds.
+	if _, found, err := store.Latest(); err != nil {
+		return err
+	} else if found {
+		return fmt.Errorf("-o %s already holds %s checkpoints: import into a new directory (or choose --checkpoint-name)", out, name)
+	}
 	// A step-0 checkpoint whose moving averages are the weights
 	// themselves: what eval, predict and serve load by default.
 	tensors, ckMeta := train.NewTrainer(be, m, train.DefaultHyper(), 1).Snapshot()

@@ -271,7 +271,12 @@ func TestFineTuneFromImport(t *testing.T) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	sameWeights(t, filepath.Join(dir, "whole", "mnist_model-6.safetensors"), filepath.Join(dir, "halves", "mnist_model-6.safetensors"))
-	oneLineError(t, run(t, dir, append(args("bad", 3), "--freeze", "layer9")...), "--freeze layer9")
+	oneLineError(t, run(t, dir, append(args("bad", 3), "--freeze", "layer9")...), "--freeze layer9", "its names begin conv1, bn1, layer1")
+	// Resumed with another --freeze: allowed (gradual unfreezing), said.
+	r = run(t, dir, append(args("halves", 7), "--freeze", "conv1")...)
+	if r.code != 0 || !strings.Contains(r.stderr, `was trained with --freeze "backbone"; continuing with "conv1"`) {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
 	// --freeze-stats: the frozen batch norms' statistics stay too.
 	r = run(t, dir, append(args("stats", 3), "--freeze-stats")...)
 	if r.code != 0 || !strings.Contains(r.stderr, "and their batch norms' statistics") {

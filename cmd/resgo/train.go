@@ -223,7 +223,7 @@ func loadInitFrom(fs *flag.FlagSet, path string, mf *modelFlags, ff *folderFlags
 			return nil, fmt.Errorf("--init-from %s: %w", path, err)
 		}
 		if !set["image-size"] {
-			ff.size = fmt.Sprintf("%dx%d", p.Height, p.Width)
+			ff.size, ff.resizeShorter = fmt.Sprintf("%dx%d", p.Height, p.Width), p.ResizeShorter
 		}
 		if !set["channels"] {
 			ff.channels = p.Channels

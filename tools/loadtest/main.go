@@ -96,7 +96,7 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		passes := after.passes - before.passes
+		passes := max(1, after.passes-before.passes) // none when every request failed
 		fmt.Printf("%-11d %9d %7d %10.1f %9.2f %9.2f %9.2f %10.0f-%-11.0f %10.1f %10.2f\n", c, r.n, r.errors, float64(r.n)/r.elapsed.Seconds(),
 			ms(r.pct(0.50)), ms(r.pct(0.95)), ms(r.pct(0.99)), rss.min, rss.max,
 			(after.images-before.images)/passes, 1000*(after.passSeconds-before.passSeconds)/passes)
