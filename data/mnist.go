@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/resgo/resgo/internal/atomicfile"
 )
 
 // The four MNIST files, named as every mirror and TensorFlow name them.
@@ -177,39 +179,14 @@ func download(url string) (io.ReadCloser, error) {
 // complete and match want: it writes a temp file in dir (so rename is
 // atomic), syncs it, and renames it into place. On any failure the temp
 // file is removed, so dir never holds a partial file.
-func install(dir, name, want string, open func() (io.ReadCloser, error)) (err error) {
+func install(dir, name, want string, open func() (io.ReadCloser, error)) error {
 	src, err := open()
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(dir, "."+name+".partial-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := copyVerified(tmp, src, want); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	syncDir(dir)
-	return nil
+	// Verified before it takes the name: a wrong or cut file never lands.
+	return atomicfile.Write(dir, name, "."+name+".partial-", func(w io.Writer) error { return copyVerified(w, src, want) })
 }
 
 // copyVerified copies src to dst and checks the SHA-256 of what it copied.
@@ -226,15 +203,6 @@ func copyVerified(dst io.Writer, src io.Reader, want string) error {
 		return fmt.Errorf("checksum mismatch (expected sha256 %s, got %s)", want, got)
 	}
 	return nil
-}
-
-// syncDir makes the rename durable. Best effort: some systems cannot
-// sync a directory, and the file itself is already safe.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // goModuleDir asks the go command where the GoMNIST module lives,

@@ -16,7 +16,7 @@ import (
 
 // The 3x3 convolutions on 2x2 maps (the last stage of the tutorial's
 // network) are done as matrix products per tap over the pixel pairs it
-// joins (see backend.PairRuns2x2): 11 oneDNN matmul calls per pass that
+// joins (see pairRuns2x2): 11 oneDNN matmul calls per pass that
 // skip the zero padding oneDNN's direct kernels would read. Activations
 // are kept in NHWC and weights in HWIO for them, so that every operand is
 // an evenly strided matrix with a unit column stride, and each tap's
@@ -31,7 +31,7 @@ const min2x2Work = 1 << 21
 func is2x2(g C.rg_geom) bool {
 	d := backend.ConvDesc{StrideH: int(g.sh), StrideW: int(g.sw), PadTop: int(g.pt), PadBottom: int(g.pb),
 		PadLeft: int(g.pl), PadRight: int(g.pr)}
-	return backend.Is2x2Conv(int(g.h), int(g.w), int(g.kh), int(g.kw), d) && int(g.n)*int(g.c)*int(g.o) >= min2x2Work
+	return is2x2Conv(int(g.h), int(g.w), int(g.kh), int(g.kw), d) && int(g.n)*int(g.c)*int(g.o) >= min2x2Work
 }
 
 // matmul is a matrix-product primitive with memory objects for its three
@@ -131,7 +131,7 @@ func (be *Backend) conv2x2Forward(x, w, b, y *Tensor, g C.rg_geom, relu bool) {
 	if b != nil {
 		bias = be.plainVector(b, false).ptr()
 	}
-	for i, r := range backend.PairRuns2x2 {
+	for i, r := range pairRuns2x2 {
 		s := int64(r.Stride)
 		flags, bq := mmSum, unsafe.Pointer(nil)
 		if i == 0 {
@@ -164,7 +164,7 @@ func (be *Backend) conv2x2BackwardData(dy, w, dx *Tensor, g C.rg_geom) {
 	hwoi := stridedMD([4]int64{o, c, 3, 3}, [4]int64{c, 1, 3 * o * c, o * c})
 	dyb, wb := be.as(dy, &ymd), be.transient(w, &hwoi)
 	be.becomeOutput(dx, &xmd)
-	for i, r := range backend.PairRuns2x2 {
+	for i, r := range pairRuns2x2 {
 		s := int64(r.Stride)
 		flags := mmSum
 		if i == 0 {
@@ -184,7 +184,7 @@ func (be *Backend) conv2x2BackwardFilter(x, dy, dw, db *Tensor, g C.rg_geom) {
 	xb, dyb := be.as(x, &xmd), be.as(dy, &ymd)
 	be.becomeOutput(dw, &wmd)
 	var done [9]bool
-	for _, r := range backend.PairRuns2x2 {
+	for _, r := range pairRuns2x2 {
 		s := int64(r.Stride)
 		flags := 0
 		if done[r.Tap] {

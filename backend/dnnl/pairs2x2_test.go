@@ -1,4 +1,6 @@
-package backend
+//go:build dnnl
+
+package dnnl
 
 import "testing"
 
@@ -9,7 +11,7 @@ import "testing"
 func TestPairRunsCoverEveryPairOnce(t *testing.T) {
 	const n = 3
 	seen := map[[2]int]int{}
-	for i, r := range PairRuns2x2 {
+	for i, r := range pairRuns2x2 {
 		rows := 4 * n / r.Stride
 		if i == 0 && (r.Tap != 4 || rows != 4*n) {
 			t.Fatalf("first run %+v does not cover every row with the centre tap", r)
@@ -34,7 +36,7 @@ func TestPairRunsCoverEveryPairOnce(t *testing.T) {
 			t.Fatalf("pair %v covered %d times", pq, c)
 		}
 	}
-	if len(PairRuns2x2) != 11 {
-		t.Fatalf("%d runs, want 11", len(PairRuns2x2))
+	if len(pairRuns2x2) != 11 {
+		t.Fatalf("%d runs, want 11", len(pairRuns2x2))
 	}
 }
