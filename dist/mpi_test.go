@@ -1,0 +1,110 @@
+//go:build mpi
+
+package dist
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// underMPI runs this test binary's test name in np processes started by
+// mpirun (on this machine, shared memory), and returns their output. The
+// test itself, in each process, sees OMPI_COMM_WORLD_SIZE set.
+func underMPI(t *testing.T, np int, name string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Fatal("no mpirun here: apt-get install openmpi-bin libopenmpi-dev")
+	}
+	cmd := exec.Command("mpirun", "-np", fmt.Sprint(np), "--oversubscribe", os.Args[0], "-test.run", "^"+name+"$", "-test.v")
+	// Root in a container: Open MPI refuses unless told it is meant.
+	cmd.Env = append(os.Environ(), "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", "OMPI_MCA_btl=self,vader")
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("mpirun -np %d did not finish in 2 minutes", np)
+	}
+	return string(out), err
+}
+
+// TestMPITransport: in 3 processes, the sum reaches every rank, a
+// broadcast from rank 1 gives everyone rank 1's values, and barriers
+// return.
+func TestMPITransport(t *testing.T) {
+	if launchedSize() == 0 {
+		out, err := underMPI(t, 3, "TestMPITransport")
+		if err != nil || strings.Count(out, "rank ok") != 3 {
+			t.Fatalf("mpirun: %v\n%s", err, out)
+		}
+		return
+	}
+	tr, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	r, n := tr.Rank(), tr.Size()
+	if n != 3 || r < 0 || r >= n {
+		t.Fatalf("rank %d of %d", r, n)
+	}
+	buf := make([]float32, 1000)
+	for i := range buf {
+		buf[i] = float32((r + 1) * (i + 1))
+	}
+	if err := tr.AllReduceSum(buf); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range buf {
+		if want := float32(6 * (i + 1)); v != want { // (1+2+3)(i+1)
+			t.Fatalf("rank %d: sum[%d] = %v, want %v", r, i, v, want)
+		}
+	}
+	for i := range buf {
+		buf[i] = float32(r*1000 + i)
+	}
+	if err := tr.Broadcast(buf, 1); err != nil {
+		t.Fatal(err)
+	}
+	if buf[0] != 1000 || buf[999] != 1999 {
+		t.Fatalf("rank %d: broadcast gave %v ... %v", r, buf[0], buf[999])
+	}
+	if err := tr.Broadcast(buf, 3); err == nil {
+		t.Fatal("broadcast from rank 3 of 3 accepted")
+	}
+	if err := tr.Barrier(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("rank ok %d\n", r)
+}
+
+// TestMPIAbort: a rank that aborts ends the whole job, fast, with its
+// code, and mpirun names the rank.
+func TestMPIAbort(t *testing.T) {
+	if launchedSize() == 0 {
+		start := time.Now()
+		out, err := underMPI(t, 2, "TestMPIAbort")
+		if err == nil || !strings.Contains(out, "MPI_ABORT") || time.Since(start) > 30*time.Second {
+			t.Fatalf("abort: %v after %s\n%s", err, time.Since(start), out)
+		}
+		t.Logf("mpirun said:\n%s", out)
+		return
+	}
+	tr, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Rank() == 1 {
+		tr.Abort(7)
+	}
+	// Rank 0 waits in a collective that rank 1 never joins.
+	tr.Barrier()
+	t.Fatal("rank 0 outlived the abort")
+}
