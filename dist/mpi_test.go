@@ -4,43 +4,19 @@ package dist
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
-)
 
-// underMPI runs this test binary's test name in np processes started by
-// mpirun (on this machine, shared memory), and returns their output. The
-// test itself, in each process, sees OMPI_COMM_WORLD_SIZE set.
-func underMPI(t *testing.T, np int, name string) (string, error) {
-	t.Helper()
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Fatal("no mpirun here: apt-get install openmpi-bin libopenmpi-dev")
-	}
-	cmd := exec.Command("mpirun", "-np", fmt.Sprint(np), "--oversubscribe", os.Args[0], "-test.run", "^"+name+"$", "-test.v")
-	// Root in a container: Open MPI refuses unless told it is meant.
-	cmd.Env = append(os.Environ(), "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", "OMPI_MCA_btl=self,vader")
-	done := make(chan struct{})
-	var out []byte
-	var err error
-	go func() { out, err = cmd.CombinedOutput(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("mpirun -np %d did not finish in 2 minutes", np)
-	}
-	return string(out), err
-}
+	"github.com/resgo/resgo/dist/disttest"
+)
 
 // TestMPITransport: in 3 processes, the sum reaches every rank, a
 // broadcast from rank 1 gives everyone rank 1's values, and barriers
 // return.
 func TestMPITransport(t *testing.T) {
 	if launchedSize() == 0 {
-		out, err := underMPI(t, 3, "TestMPITransport")
+		out, err := disttest.Run(t, 3, "TestMPITransport", 2*time.Minute)
 		if err != nil || strings.Count(out, "rank ok") != 3 {
 			t.Fatalf("mpirun: %v\n%s", err, out)
 		}
@@ -90,7 +66,7 @@ func TestMPITransport(t *testing.T) {
 func TestMPIAbort(t *testing.T) {
 	if launchedSize() == 0 {
 		start := time.Now()
-		out, err := underMPI(t, 2, "TestMPIAbort")
+		out, err := disttest.Run(t, 2, "TestMPIAbort", 2*time.Minute)
 		if err == nil || !strings.Contains(out, "MPI_ABORT") || time.Since(start) > 30*time.Second {
 			t.Fatalf("abort: %v after %s\n%s", err, time.Since(start), out)
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/dist"
 	"github.com/resgo/resgo/model"
 	"github.com/resgo/resgo/nn"
 	"github.com/resgo/resgo/optim"
@@ -111,6 +112,9 @@ type Trainer struct {
 	frozen       bool
 	trainable    []*nn.Param
 	trainableVel []backend.Tensor
+	// dist, when set, joins a data-parallel job (see SetTransport).
+	dist    dist.Transport
+	gradBuf []float32
 }
 
 // NewTrainer wraps a model whose weights are already set (by Init or a
@@ -152,8 +156,15 @@ func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
 	t.BatchCorrect = t.countCorrect(logits, labels)
 	params, velocities := t.updated()
 	loss := t.Be.SoftmaxCrossEntropy(logits, labels, t.dlogits)
-	loss += optim.L2(t.Be, params, t.Hyper.L2)
 	t.Model.Backward(t.dlogits)
+	if t.dist != nil {
+		// Each rank's loss is the mean over its share: the mean of the
+		// ranks' is the global batch's, and so is the mean gradient.
+		loss, t.BatchCorrect = t.averageLoss(loss, t.BatchCorrect)
+		t.averageGradients(params)
+	}
+	// The penalty after the average: every rank holds the same weights.
+	loss += optim.L2(t.Be, params, t.Hyper.L2)
 	optim.AddL2Grad(t.Be, params, t.Hyper.L2)
 	if t.Velocities != nil {
 		optim.MomentumStep(t.Be, params, velocities, t.LearningRate(), t.Hyper.Momentum)

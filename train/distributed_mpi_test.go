@@ -1,0 +1,110 @@
+//go:build mpi
+
+package train
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/dist"
+	"github.com/resgo/resgo/dist/disttest"
+	"github.com/resgo/resgo/model"
+)
+
+// TestDataParallelMatchesOneProcess: two ranks under mpirun (one thread
+// each, direct convolutions), each training seed-resnet34 (narrow) on its
+// half of every global batch of 8 and averaging gradients, give the losses
+// of one process training on the whole batches, step for step, within
+// 1e-5 relative, and weights within 1e-5 of their scale after 30 steps
+// (only the order of the sums differs). Rank 0 runs the single process
+// too, after the job's steps.
+func TestDataParallelMatchesOneProcess(t *testing.T) {
+	if !disttest.Launched() {
+		out, err := disttest.Run(t, 2, "TestDataParallelMatchesOneProcess", 5*time.Minute)
+		if err != nil || !strings.Contains(out, "data-parallel ok") {
+			t.Fatalf("mpirun: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "relative") {
+				t.Log(strings.TrimSpace(line))
+			}
+		}
+		return
+	}
+	tr, err := dist.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	const global, steps = 8, 30
+	c := model.Config{Arch: "seed-resnet34", BaseDepth: 8, Classes: 10, Input: [3]int{1, 28, 28}}
+	h := DefaultHyper()
+	h.BatchSize, h.Steps, h.Momentum = global, steps, 0.9
+	per := 28 * 28
+	r := rand.New(rand.NewPCG(11, 12))
+	images := make([]float32, steps*global*per)
+	labels := make([]int32, steps*global)
+	for i := range images {
+		images[i] = r.Float32()
+	}
+	for i := range labels {
+		labels[i] = int32(r.IntN(10))
+	}
+	run := func(tr dist.Transport) ([]float64, *Trainer) {
+		be := native.NewDirect(1)
+		m, err := model.Build(be, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Init(h.Seed)
+		tn := NewTrainer(be, m, h, 1000)
+		tn.SetTransport(tr)
+		share, lo := global, 0
+		if tr != nil {
+			share = global / tr.Size()
+			lo = tr.Rank() * share
+		}
+		var losses []float64
+		for s := range steps {
+			b := s * global
+			losses = append(losses, tn.TrainStep(images[(b+lo)*per:(b+lo+share)*per], labels[b+lo:b+lo+share]))
+		}
+		return losses, tn
+	}
+	dp, dpt := run(tr)
+	if tr.Rank() != 0 {
+		return
+	}
+	one, onet := run(nil)
+	worst := 0.0
+	for s := range steps {
+		rel := math.Abs(dp[s]-one[s]) / math.Abs(one[s])
+		worst = math.Max(worst, rel)
+		if rel > 1e-5 {
+			t.Errorf("step %d: loss %.9g in the job, %.9g alone (%.2g relative)", s+1, dp[s], one[s], rel)
+		}
+	}
+	var wdiff, wscale float64
+	for i, p := range dpt.Model.Params {
+		a, b := make([]float32, backend.Len(p.Shape)), make([]float32, backend.Len(p.Shape))
+		dpt.Be.Download(p.Value, a)
+		onet.Be.Download(onet.Model.Params[i].Value, b)
+		for j := range a {
+			wdiff = math.Max(wdiff, math.Abs(float64(a[j]-b[j])))
+			wscale = math.Max(wscale, math.Abs(float64(b[j])))
+		}
+	}
+	fmt.Printf("losses of %d steps: at most %.2g relative apart; weights %.2g apart, %.2g of their scale (relative)\n", steps, worst, wdiff, wdiff/wscale)
+	if wdiff > 1e-5*wscale {
+		t.Errorf("weights after %d steps differ by %.3g (scale %.3g)", steps, wdiff, wscale)
+	}
+	if !t.Failed() {
+		fmt.Println("data-parallel ok")
+	}
+}
