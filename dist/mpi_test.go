@@ -3,7 +3,9 @@
 package dist
 
 import (
+	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -62,12 +64,16 @@ func TestMPITransport(t *testing.T) {
 }
 
 // TestMPIAbort: a rank that aborts ends the whole job, fast, with its
-// code, and mpirun names the rank.
+// code.
 func TestMPIAbort(t *testing.T) {
 	if launchedSize() == 0 {
 		start := time.Now()
 		out, err := disttest.Run(t, 2, "TestMPIAbort", 2*time.Minute)
-		if err == nil || !strings.Contains(out, "MPI_ABORT") || time.Since(start) > 30*time.Second {
+		// mpirun exits with the aborting rank's code. (Its explanation,
+		// "MPI_ABORT was invoked on rank 1", is usually printed, but Open
+		// MPI 4.1 sometimes loses it: not checked.)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 7 || time.Since(start) > 30*time.Second {
 			t.Fatalf("abort: %v after %s\n%s", err, time.Since(start), out)
 		}
 		t.Logf("mpirun said:\n%s", out)
