@@ -32,15 +32,27 @@ func mnistFolder(t *testing.T, dir string, trainN, testN int) {
 			for j, v := range part.set.Image(i) {
 				img.Pix[j] = uint8(math.Round(float64(v) * 255))
 			}
-			path := filepath.Join(dir, part.name, fmt.Sprint(part.set.Labels[i]), fmt.Sprintf("%05d.png", i))
-			os.MkdirAll(filepath.Dir(path), 0o755)
-			f, err := os.Create(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			png.Encode(f, img)
-			f.Close()
+			writePNG(t, filepath.Join(dir, part.name, fmt.Sprint(part.set.Labels[i]), fmt.Sprintf("%05d.png", i)), img)
 		}
+	}
+}
+
+// writePNG writes img as a PNG file, making its folder.
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = png.Encode(f, img)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

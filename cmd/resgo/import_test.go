@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
@@ -52,19 +52,7 @@ func TestImportTorchvisionCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := train.ModelConfig(ck)
-	if err != nil {
-		t.Fatal(err)
-	}
-	be := native.New(2)
-	m, err := model.Build(be, mc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := train.LoadWeights(be, m, ck, true); err != nil {
-		t.Fatal(err)
-	}
-	m.SetTraining(false)
+	be, m := modelOf(t, ck, true)
 	floats := func(path string) []float32 {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -224,19 +212,7 @@ func TestFineTuneFromImport(t *testing.T) {
 	// The fine-tuned checkpoint, written by resgo, loads into torchvision's
 	// own resnet18 (PyTorch's load_state_dict checks every name and
 	// shape), which then computes resgo's logits.
-	mc, err := train.ModelConfig(tuned)
-	if err != nil {
-		t.Fatal(err)
-	}
-	be := native.New(2)
-	m, err := model.Build(be, mc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := train.LoadWeights(be, m, tuned, false); err != nil {
-		t.Fatal(err)
-	}
-	m.SetTraining(false)
+	be, m := modelOf(t, tuned, false)
 	x := make([]float32, 3*3*32*32)
 	r2 := rand.New(rand.NewPCG(3, 4))
 	for i := range x {
@@ -306,14 +282,27 @@ func rgbFolder(t *testing.T, dir string, classes, n, side int) {
 				img.Pix[j+(c+1)%3] = uint8(r.IntN(64))
 				img.Pix[j+3] = 255
 			}
-			path := filepath.Join(dir, "train", fmt.Sprintf("class%d", c), fmt.Sprintf("%02d.png", i))
-			os.MkdirAll(filepath.Dir(path), 0o755)
-			f, err := os.Create(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			png.Encode(f, img)
-			f.Close()
+			writePNG(t, filepath.Join(dir, "train", fmt.Sprintf("class%d", c), fmt.Sprintf("%02d.png", i)), img)
 		}
 	}
+}
+
+// modelOf builds a checkpoint's model with its raw weights or their
+// moving averages (shadow), in evaluation mode.
+func modelOf(t *testing.T, ck *checkpoint.Checkpoint, shadow bool) (backend.Backend, *model.Model) {
+	t.Helper()
+	mc, err := train.ModelConfig(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := native.New(2)
+	m, err := model.Build(be, mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := train.LoadWeights(be, m, ck, shadow); err != nil {
+		t.Fatal(err)
+	}
+	m.SetTraining(false)
+	return be, m
 }
