@@ -174,3 +174,32 @@ func CheckShape(what string, t Tensor, want ...int) {
 		panic(fmt.Sprintf("backend: %s has shape %v, want %v", what, got, want))
 	}
 }
+
+// ConvPass is one of a convolution's three computations.
+type ConvPass uint8
+
+// The passes of a convolution.
+const (
+	Forward        ConvPass = iota // y from x and w
+	BackwardData                   // dx from dy and w
+	BackwardFilter                 // dw (and db) from x and dy
+)
+
+func (p ConvPass) String() string {
+	switch p {
+	case Forward:
+		return "forward"
+	case BackwardData:
+		return "backward-data"
+	case BackwardFilter:
+		return "backward-filter"
+	}
+	return fmt.Sprintf("ConvPass(%d)", uint8(p))
+}
+
+// ConvExplainer is implemented by backends that can say which algorithm
+// computes a pass of a convolution (x [N,C,H,W], w [O,C,KH,KW]), and why.
+// It builds nothing and computes nothing.
+type ConvExplainer interface {
+	ConvAlgorithm(x, w []int, d ConvDesc, pass ConvPass) (algorithm, reason string)
+}

@@ -4,14 +4,14 @@ import (
 	"math"
 	"testing"
 
-	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/backend/reference"
 	"github.com/resgo/resgo/nn"
 )
 
 // TestBatchNormRunningStatistics follows PyTorch: the running mean and the
 // unbiased running variance move by the momentum, and evaluation uses them.
 func TestBatchNormRunningStatistics(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	bn := nn.NewBatchNorm(be, "bn", 1, false)
 	x := be.New(2, 1, 1, 2)
 	be.Upload(x, []float32{1, 2, 3, 6}) // mean 3, biased variance 3.5, unbiased 14/3

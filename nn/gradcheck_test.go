@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/resgo/resgo/backend"
-	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/backend/reference"
 	"github.com/resgo/resgo/nn"
 	"github.com/resgo/resgo/nn/nntest"
 )
@@ -36,7 +36,7 @@ func checkWith(t *testing.T, be backend.Backend, l nn.Layer, x []float32, o nnte
 var fine = nntest.Options{Seed: 5, Eps: 1e-4}
 
 func TestConvGradients(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	for _, c := range []struct {
 		name                string
 		in, out, k, s, h, w int
@@ -59,7 +59,7 @@ func TestConvGradients(t *testing.T) {
 }
 
 func TestPoolGradients(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	for _, max := range []bool{true, false} {
 		for _, hw := range []int{4, 5, 2} {
 			var l nn.Layer
@@ -77,13 +77,13 @@ func TestPoolGradients(t *testing.T) {
 }
 
 func TestLinearGradients(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	l := nn.NewLinear(be, "fc", 12, 5)
 	check(t, be, l, nntest.RandomInput(3, 3*12), 3, 3, 2, 2)
 }
 
 func TestResidualGradients(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	for _, widen := range []bool{false, true} {
 		in := 4
 		if widen {
@@ -97,7 +97,7 @@ func TestResidualGradients(t *testing.T) {
 }
 
 func TestSequentialGradients(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	l := &nn.Sequential{Layers: []nn.Layer{
 		nn.NewConv2D(be, "a", 1, 2, 3, 1, nn.Same, true),
 		nn.NewMaxPool(be, "p", 2, 2, nn.Same),
@@ -111,7 +111,7 @@ func TestSequentialGradients(t *testing.T) {
 // TestGradCheckCatchesErrors makes sure the checker can fail: a layer whose
 // backward is deliberately wrong must be reported.
 func TestGradCheckCatchesErrors(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	l := &scaledBackward{Linear: nn.NewLinear(be, "fc", 6, 3), be: be}
 	nntest.RandomizeParams(be, l, 1, 0.5)
 	if err := nntest.CheckGradients(be, l, nntest.RandomInput(1, 12), []int{2, 6}, nntest.Options{}); err == nil {
@@ -133,7 +133,7 @@ func (s *scaledBackward) Backward(dy backend.Tensor) backend.Tensor {
 // TestSoftmaxCrossEntropyGradient checks the loss's gradient with respect
 // to the logits by central differences.
 func TestSoftmaxCrossEntropyGradient(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	logits := nntest.RandomInput(8, 3*10)
 	labels := []int32{2, 9, 0}
 	lt, dl := be.New(3, 10), be.New(3, 10)
@@ -162,7 +162,7 @@ func TestSoftmaxCrossEntropyGradient(t *testing.T) {
 // loss keeps the gradient with respect to x from vanishing as it would
 // under a plain sum.
 func TestBatchNormGradients(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	for _, c := range []struct {
 		name       string
 		n, c, h, w int
@@ -184,7 +184,7 @@ func TestBatchNormGradients(t *testing.T) {
 // zero-padding one (option A), and a projection on the stem of a plain
 // conv.
 func TestBasicBlockGradients(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	for _, projection := range []bool{true, false} {
 		body := []nn.Layer{
 			nn.NewConvNoBias(be, "b.conv1", 2, 4, 3, 2, nn.Symmetric),
@@ -209,7 +209,7 @@ func TestBasicBlockGradients(t *testing.T) {
 }
 
 func TestGlobalPoolAndReLUGradients(t *testing.T) {
-	be := native.NewReference()
+	be := reference.New()
 	l := &nn.Sequential{Layers: []nn.Layer{
 		nn.NewConv2D(be, "a", 2, 3, 3, 2, nn.Symmetric, false),
 		nn.NewReLU(be, "relu"),

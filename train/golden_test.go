@@ -12,6 +12,7 @@ import (
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/backend/reference"
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/model"
 	"github.com/resgo/resgo/optim"
@@ -135,14 +136,23 @@ type namedBackend struct {
 // extraBackends are the backends built in by build tags (see dnnl_test.go).
 var extraBackends []namedBackend
 
-// TestGoldenPyTorch holds the seed-resnet34 model, on both native paths, to
-// PyTorch's logits, loss, parameter gradients and SGD trajectory.
+// TestGoldenPyTorch holds the seed-resnet34 model to PyTorch's logits,
+// loss, parameter gradients and SGD trajectory: on the reference loops,
+// and on the native backend with every instruction set this CPU has and
+// every convolution mode.
 func TestGoldenPyTorch(t *testing.T) {
 	g := loadGolden(t)
-	for _, c := range append([]namedBackend{
-		{"reference", native.NewReference()},
-		{"fast", native.New(2)},
-	}, extraBackends...) {
+	backends := []namedBackend{{"reference", reference.New()}}
+	for _, isa := range native.ISAs() {
+		for _, mode := range []native.ConvMode{native.ConvAuto, native.ConvNoWinograd, native.ConvIm2col} {
+			be, err := native.NewWith(native.Options{Threads: 2, ISA: isa, Conv: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			backends = append(backends, namedBackend{"native/" + string(isa) + "/" + string(mode), be})
+		}
+	}
+	for _, c := range append(backends, extraBackends...) {
 		t.Run(c.name, func(t *testing.T) { checkGolden(t, c.be, g) })
 	}
 }

@@ -1,21 +1,76 @@
 package backendtest
 
 import (
+	"fmt"
 	"testing"
 
+	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
 )
 
-func TestNativeFast(t *testing.T) {
-	for _, threads := range []int{1, 2, 3} {
-		Run(t, native.New(threads))
+// nativeBackend opens the native backend with o.
+func nativeBackend(t *testing.T, o native.Options) *native.Backend {
+	t.Helper()
+	be, err := native.NewWith(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be
+}
+
+// TestNative runs the suite on the native backend with every instruction
+// set this CPU has and every convolution mode: by default (each case on
+// the algorithm it names), without Winograd (the direct kernels where
+// Winograd takes over by default), and with im2col everywhere.
+func TestNative(t *testing.T) {
+	for _, isa := range native.ISAs() {
+		for _, mode := range []native.ConvMode{native.ConvAuto, native.ConvNoWinograd, native.ConvIm2col} {
+			threads := []int{1, 2, 3}
+			if testing.Short() || mode != native.ConvAuto {
+				threads = []int{2}
+			}
+			for _, th := range threads {
+				be := nativeBackend(t, native.Options{Threads: th, ISA: isa, Conv: mode})
+				t.Run(fmt.Sprintf("%s/%s/%dthreads", isa, mode, th), func(t *testing.T) { Run(t, be) })
+			}
+		}
 	}
 }
 
-// TestNativeDirect: the same suite without Winograd's algorithm, so that
-// the direct kernels stay covered where Winograd takes over by default.
-func TestNativeDirect(t *testing.T) {
-	for _, threads := range []int{1, 2} {
-		Run(t, native.NewDirect(threads))
+// TestCasesExerciseTheirAlgorithm: every conformance case runs, by
+// default and on every instruction set, the native algorithm its Native
+// field names (the backward passes of the forward-only planar and rows
+// run on im2col), so that no case checks another path than it claims.
+func TestCasesExerciseTheirAlgorithm(t *testing.T) {
+	for _, isa := range native.ISAs() {
+		be := nativeBackend(t, native.Options{ISA: isa})
+		for _, c := range ConvCases {
+			for _, pass := range []backend.ConvPass{backend.Forward, backend.BackwardData, backend.BackwardFilter} {
+				want := c.Native
+				if pass != backend.Forward && (want == string(native.Planar) || want == string(native.Rows)) {
+					want = string(native.Im2col)
+				}
+				got, why := be.ConvAlgorithm([]int{c.N, c.C, c.H, c.W}, []int{c.O, c.C, c.KH, c.KW}, c.Desc(), pass)
+				if got != want {
+					t.Errorf("%s, %s, %s: runs %s (%s), the case is there for %s", isa, c.Name, pass, got, why, want)
+				}
+			}
+		}
+	}
+}
+
+// TestModesNarrowTheChoice: ConvNoWinograd never picks Winograd and
+// ConvIm2col picks only im2col, on every case.
+func TestModesNarrowTheChoice(t *testing.T) {
+	noWino := nativeBackend(t, native.Options{Conv: native.ConvNoWinograd})
+	im2col := nativeBackend(t, native.Options{Conv: native.ConvIm2col})
+	for _, c := range ConvCases {
+		x, w := []int{c.N, c.C, c.H, c.W}, []int{c.O, c.C, c.KH, c.KW}
+		if got, _ := noWino.ConvAlgorithm(x, w, c.Desc(), backend.Forward); got == string(native.Winograd) {
+			t.Errorf("%s: Winograd without Winograd", c.Name)
+		}
+		if got, _ := im2col.ConvAlgorithm(x, w, c.Desc(), backend.BackwardFilter); got != string(native.Im2col) {
+			t.Errorf("%s: %s with im2col everywhere", c.Name, got)
+		}
 	}
 }

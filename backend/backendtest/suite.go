@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/resgo/resgo/backend"
-	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/backend/reference"
 )
 
 // Tolerance is the largest relative error a backend may show against the
@@ -20,6 +20,11 @@ type ConvCase struct {
 	N, C, H, W, O    int
 	KH, KW, Stride   int
 	Same, ReLU, Bias bool
+	// Native is the algorithm of the native backend the case is there to
+	// exercise (by default, on every instruction set): its forward pass,
+	// and its backward passes where it has them (planar and rows have
+	// none; im2col runs them). TestCasesExerciseTheirAlgorithm checks it.
+	Native string
 }
 
 // Desc returns the convolution descriptor: SAME padding, or none (VALID).
@@ -34,41 +39,46 @@ func (c ConvCase) Desc() backend.ConvDesc {
 
 // ConvCases covers the shapes of the seed ResNet-34 and the corners.
 var ConvCases = []ConvCase{
-	{"stem7x7", 2, 1, 28, 28, 8, 7, 7, 1, true, true, true},
-	{"3x3same", 2, 5, 7, 7, 6, 3, 3, 1, true, true, true},
-	{"3x3noact", 3, 4, 4, 4, 5, 3, 3, 1, true, false, true},
-	{"3x3on2x2", 2, 6, 2, 2, 7, 3, 3, 1, true, false, true},
+	{"stem7x7", 2, 1, 28, 28, 8, 7, 7, 1, true, true, true, "im2col"},
+	{"3x3same", 2, 5, 7, 7, 6, 3, 3, 1, true, true, true, "im2col"},
+	{"3x3noact", 3, 4, 4, 4, 5, 3, 3, 1, true, false, true, "im2col"},
+	{"3x3on2x2", 2, 6, 2, 2, 7, 3, 3, 1, true, false, true, "im2col"},
 	// Large enough for oneDNN's pixel-pair products (see backend/dnnl).
-	{"3x3on2x2big-relu", 16, 256, 2, 2, 512, 3, 3, 1, true, true, true},
-	{"3x3on2x2big-nobias", 16, 512, 2, 2, 256, 3, 3, 1, true, false, false},
-	{"1x1stride2odd", 2, 6, 7, 7, 3, 1, 1, 2, true, true, true},
-	{"3x3stride2odd", 1, 3, 9, 9, 4, 3, 3, 2, true, true, true},
-	{"2x2stride2same", 2, 3, 5, 5, 4, 2, 2, 2, true, false, true},
-	{"valid5x3", 1, 2, 8, 6, 3, 5, 3, 1, false, false, false},
-	{"batch1wide", 1, 64, 14, 14, 32, 3, 3, 1, true, true, true},
+	{"3x3on2x2big-relu", 16, 256, 2, 2, 512, 3, 3, 1, true, true, true, "direct"},
+	{"3x3on2x2big-nobias", 16, 512, 2, 2, 256, 3, 3, 1, true, false, false, "direct"},
+	{"1x1stride2odd", 2, 6, 7, 7, 3, 1, 1, 2, true, true, true, "im2col"},
+	{"1x1-64to32", 3, 64, 7, 7, 32, 1, 1, 1, true, false, true, "im2col"},
+	{"3x3stride2odd", 1, 3, 9, 9, 4, 3, 3, 2, true, true, true, "im2col"},
+	{"2x2stride2same", 2, 3, 5, 5, 4, 2, 2, 2, true, false, true, "im2col"},
+	{"valid5x3", 1, 2, 8, 6, 3, 5, 3, 1, false, false, false, "im2col"},
+	// One image of a 14x14 map: too few Winograd tiles on every
+	// instruction set, so direct.
+	{"direct-batch1-14x14", 1, 64, 14, 14, 32, 3, 3, 1, true, true, true, "direct"},
 	// Enough channels for native's direct kernels: tiles that straddle
 	// positions, partial tiles and output blocks, all on padding maps.
-	{"direct7x7", 5, 24, 7, 7, 40, 3, 3, 1, true, true, true},
-	{"direct4x4-nobias", 7, 16, 4, 4, 33, 3, 3, 1, true, false, false},
-	{"direct2x2", 9, 20, 2, 2, 17, 3, 3, 1, true, true, true},
-	{"direct14x14", 3, 32, 14, 14, 64, 3, 3, 1, true, false, true},
-	{"direct3x3stride2", 4, 16, 9, 9, 16, 3, 3, 2, true, true, true},
-	{"direct5x5valid", 3, 16, 8, 6, 20, 5, 5, 1, false, false, true},
-	// Enough tiles x images for native's Winograd path (by default): maps
-	// that split into whole 4x4 tiles and maps that do not.
-	{"winograd14x14", 12, 32, 14, 14, 48, 3, 3, 1, true, true, true},
-	{"winograd7x7", 25, 16, 7, 7, 24, 3, 3, 1, true, false, true},
-	{"winograd4x4-nobias", 100, 16, 4, 4, 32, 3, 3, 1, true, true, false},
-	{"winograd6x9", 20, 24, 6, 9, 16, 3, 3, 1, true, false, true},
+	{"direct7x7", 5, 24, 7, 7, 40, 3, 3, 1, true, true, true, "direct"},
+	{"direct4x4-nobias", 7, 16, 4, 4, 33, 3, 3, 1, true, false, false, "direct"},
+	{"direct2x2", 9, 20, 2, 2, 17, 3, 3, 1, true, true, true, "direct"},
+	{"direct14x14", 1, 32, 14, 14, 64, 3, 3, 1, true, false, true, "direct"},
+	{"direct3x3stride2", 4, 16, 9, 9, 16, 3, 3, 2, true, true, true, "direct"},
+	{"direct5x5valid", 3, 16, 8, 6, 20, 5, 5, 1, false, false, true, "direct"},
+	// Enough tiles x images for native's Winograd path (on every
+	// instruction set: 96 rows with AVX-512's 12-row tiles): maps that
+	// split into whole 4x4 tiles and maps that do not.
+	{"winograd14x14", 12, 32, 14, 14, 48, 3, 3, 1, true, true, true, "winograd"},
+	{"winograd7x7", 40, 16, 7, 7, 24, 3, 3, 1, true, false, true, "winograd"},
+	{"winograd4x4-nobias", 128, 16, 4, 4, 32, 3, 3, 1, true, true, false, "winograd"},
+	{"winograd6x9", 20, 24, 6, 9, 16, 3, 3, 1, true, false, true, "winograd"},
 	// Few input channels at stride 1: native's planar forward pass (output
 	// channels x pixels of a row, rows spilling into the next).
-	{"planar-3ch-5x3", 2, 3, 9, 11, 17, 5, 3, 1, true, true, true},
-	{"planar-valid", 3, 2, 10, 12, 24, 3, 5, 1, false, false, false},
-	{"planar-wide", 2, 1, 5, 37, 16, 3, 3, 1, true, false, true},
-	// Few input channels: native unrolls rows (im2row) for strided forward
-	// passes (and did for the stem before the planar path).
-	{"rows-stem7x7", 3, 1, 28, 28, 20, 7, 7, 1, true, true, true},
-	{"rows-3x3stride2", 2, 3, 9, 9, 33, 3, 3, 2, true, false, false},
+	{"planar-stem7x7", 3, 1, 28, 28, 20, 7, 7, 1, true, true, true, "planar"},
+	{"planar-3ch-5x3", 2, 3, 9, 11, 17, 5, 3, 1, true, true, true, "planar"},
+	{"planar-valid", 3, 2, 10, 12, 24, 3, 5, 1, false, false, false, "planar"},
+	{"planar-wide", 2, 1, 5, 37, 16, 3, 3, 1, true, false, true, "planar"},
+	// Few input channels, strided: native unrolls rows (im2row) for the
+	// forward pass (the ImageNet stem).
+	{"rows-stem7x7s2", 3, 3, 28, 28, 20, 7, 7, 2, true, true, true, "rows"},
+	{"rows-3x3stride2", 2, 3, 9, 9, 33, 3, 3, 2, true, false, false, "rows"},
 }
 
 func randTensor(be backend.Backend, r *rand.Rand, shape ...int) (backend.Tensor, []float32) {
@@ -106,7 +116,7 @@ func Compare(t *testing.T, what string, got, want []float32) {
 
 // Run checks every primitive of be against the reference backend.
 func Run(t *testing.T, be backend.Backend) {
-	ref := native.NewReference()
+	ref := reference.New()
 	for _, c := range ConvCases {
 		t.Run("conv/"+c.Name, func(t *testing.T) { checkConv(t, be, ref, c) })
 	}

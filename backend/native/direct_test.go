@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/reference"
 )
 
 // randomTensors returns a maker of tensors of standard normal values drawn
@@ -26,32 +27,35 @@ func randomTensors(seed uint64) func(shape ...int) *Tensor {
 // Winograd's transformed pack); any write through the backend, also
 // through a reshaped view, must make it pack them again.
 func TestPackedWeightsFollowWrites(t *testing.T) {
-	for _, c := range []struct {
-		name    string
-		n, size int
-		kind    packKind
-	}{{"direct", 4, 5, packDirect}, {"winograd", 24, 8, packWinograd}} {
-		t.Run(c.name, func(t *testing.T) { packedWeightsFollowWrites(t, c.n, c.size, c.kind) })
-	}
+	forEachISA(t, func(t *testing.T, k *kernels) {
+		for _, c := range []struct {
+			name    string
+			n, size int
+			kind    packKind
+		}{{"direct", 4, 5, packDirect}, {"winograd", 24, 8, packWinograd}} {
+			t.Run(c.name, func(t *testing.T) { packedWeightsFollowWrites(t, k.isa, c.n, c.size, c.kind) })
+		}
+	})
 }
 
-func packedWeightsFollowWrites(t *testing.T, n, size int, kind packKind) {
-	be, ref := New(2), NewReference()
+func packedWeightsFollowWrites(t *testing.T, isa ISA, n, size int, kind packKind) {
+	be, ref := mustNew(t, Options{Threads: 2, ISA: isa}), oracle{reference.New()}
 	random := randomTensors(1)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
 	x, w, other := random(n, 16, size, size), random(24, 16, 3, 3), random(24, 16, 3, 3)
 	g := newConvGeom(x, w, NewTensor(n, 24, size, size), d)
-	if winograd := g.useWinograd(); winograd != (kind == packWinograd) || !g.useDirect() {
-		t.Skipf("this path is switched off here (Winograd %v)", winograd)
+	want := map[packKind]Algorithm{packDirect: Direct, packWinograd: Winograd}[kind]
+	if got, why := be.chooseConv(g, backend.Forward); got != want {
+		t.Fatalf("%s chosen (%s), want %s", got, why, want)
 	}
 	check := func(what string) {
 		t.Helper()
-		got, want := NewTensor(n, 24, size, size), NewTensor(n, 24, size, size)
+		got := NewTensor(n, 24, size, size)
 		be.ConvForward(x, w, nil, got, d)
-		ref.ConvForward(x, w, nil, want, d)
+		want := ref.convForward(x, w, nil, got.Shape(), d)
 		// Winograd's transforms cost a few parts in 10^5; stale weights
 		// would be off by the whole RMS.
-		if e := winoError(got.Data, want.Data); e > 1e-4 || math.IsNaN(e) {
+		if e := winoError(got.Data, want); e > 1e-4 || math.IsNaN(e) {
 			t.Fatalf("%s: worst error %.2g of the RMS", what, e)
 		}
 	}
@@ -80,15 +84,20 @@ func packedWeightsFollowWrites(t *testing.T, n, size int, kind packKind) {
 // TestDirectThreadInvariant: the direct convolutions give the same bits
 // with any number of threads (the weight gradient's split into halves is
 // fixed by the shape, not by the thread count).
-func TestDirectThreadInvariant(t *testing.T) {
+func TestDirectThreadInvariant(t *testing.T) { forEachISA(t, testDirectThreadInvariant) }
+
+func testDirectThreadInvariant(t *testing.T, k *kernels) {
 	random := randomTensors(3)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
 	x, w, b, dy := random(6, 16, 7, 7), random(20, 16, 3, 3), random(20), random(6, 20, 7, 7)
-	if !newConvGeom(x, w, dy, d).useDirect() {
-		t.Skip("the direct path is switched off")
+	g := newConvGeom(x, w, dy, d)
+	for _, pass := range []backend.ConvPass{backend.Forward, backend.BackwardData, backend.BackwardFilter} {
+		if a, why := mustNew(t, Options{ISA: k.isa}).chooseConv(g, pass); a != Direct {
+			t.Fatalf("%s: %s chosen (%s), want direct", pass, a, why)
+		}
 	}
 	run := func(threads int) (y, dx, dw, db *Tensor) {
-		be := New(threads)
+		be := mustNew(t, Options{Threads: threads, ISA: k.isa})
 		y, dx, dw, db = NewTensor(6, 20, 7, 7), NewTensor(6, 16, 7, 7), NewTensor(20, 16, 3, 3), NewTensor(20)
 		be.ConvForward(x, w, b, y, d)
 		be.ConvBackwardData(dy, w, dx, d)

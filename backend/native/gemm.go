@@ -5,26 +5,6 @@ import (
 	"unsafe"
 )
 
-// microKernel computes C[mr x nr] += A*B over kc steps (fn), or C = A*B
-// (set), where A is packed as kc groups of mr values and B as kc groups of
-// nr values; ldc is C's row stride in elements.
-type microKernel struct {
-	name    string
-	mr, nr  int
-	fn, set func(kc int, a, b, c *float32, ldc int)
-	// strided is set reading A and B unpacked: C[r][j] = sum over k < kc
-	// of a[k*lda + r] * b[k*ldb + j] (lda, ldb in elements).
-	// stridedAdd adds the same product to C.
-	strided, stridedAdd func(kc int, a, b, c *float32, ldc, lda, ldb int)
-	// tile is the direct-convolution kernel of the same instruction set
-	// (see direct.go): tileRows x tileCols outputs per call.
-	tileRows, tileCols int
-	tile               tileFunc
-	// tileHalf, if not nil, computes only the first tileRows/2 rows of a
-	// tile (same table): for a last tile at most half full.
-	tileHalf tileFunc
-}
-
 // The cache blocking (BLIS's Kc, Mc, Nc): an Mc x Kc block of A stays in L2
 // while Kc x Nr slivers of B stream through L1.
 const (
@@ -32,11 +12,6 @@ const (
 	blockM = 144
 	blockN = 2048
 )
-
-var kern = selectKernel()
-
-// KernelName reports which GEMM micro-kernel the fast path uses.
-func KernelName() string { return kern.name }
 
 // matrix is a read-only view of a row-major matrix, optionally transposed:
 // element (i, j) is data[i*stride+j], or data[j*stride+i] when trans.
@@ -73,10 +48,10 @@ func grow(s []float32, n int) []float32 {
 }
 
 // gemm computes C = A*B + beta*C for an m x k matrix A and a k x n matrix B
-// into the m x n row-major C with row stride ldc, using up to threads
-// goroutines. beta must be 0 or 1. Each element of C is summed in the same
+// into the m x n row-major C with row stride ldc, on kern's micro-kernel
+// and up to threads goroutines. beta must be 0 or 1. Each element of C is summed in the same
 // order whatever the thread count, so results are deterministic.
-func gemm(threads, m, n, k int, a, b matrix, beta float32, c []float32, ldc int) {
+func gemm(kern *kernels, threads, m, n, k int, a, b matrix, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -89,7 +64,7 @@ func gemm(threads, m, n, k int, a, b matrix, beta float32, c []float32, ldc int)
 	}
 	parts := min(threads, (size+align-1)/align)
 	if parts <= 1 || m*n*k < 1<<16 {
-		gemmSerial(m, n, k, a, b, beta, c, ldc)
+		gemmSerial(kern, m, n, k, a, b, beta, c, ldc)
 		return
 	}
 	chunk := ((size+parts-1)/parts + align - 1) / align * align
@@ -100,16 +75,16 @@ func gemm(threads, m, n, k int, a, b matrix, beta float32, c []float32, ldc int)
 		go func(lo, hi int) {
 			defer wg.Done()
 			if splitM {
-				gemmSerial(hi-lo, n, k, a.sub(lo, 0), b, beta, c[lo*ldc:], ldc)
+				gemmSerial(kern, hi-lo, n, k, a.sub(lo, 0), b, beta, c[lo*ldc:], ldc)
 			} else {
-				gemmSerial(m, hi-lo, k, a, b.sub(0, lo), beta, c[lo:], ldc)
+				gemmSerial(kern, m, hi-lo, k, a, b.sub(0, lo), beta, c[lo:], ldc)
 			}
 		}(lo, hi)
 	}
 	wg.Wait()
 }
 
-func gemmSerial(m, n, k int, a, b matrix, beta float32, c []float32, ldc int) {
+func gemmSerial(kern *kernels, m, n, k int, a, b matrix, beta float32, c []float32, ldc int) {
 	if k == 0 {
 		if beta == 0 {
 			for i := 0; i < m; i++ {
@@ -136,7 +111,7 @@ func gemmSerial(m, n, k int, a, b matrix, beta float32, c []float32, ldc int) {
 				packA(buf.a, a, ic, pc, mcc, kc, mr)
 				// With beta 0 the first pass over K overwrites C, so C
 				// never needs clearing.
-				macroKernel(buf, mcc, nc, kc, c[ic*ldc+jc:], ldc, beta == 0 && pc == 0)
+				macroKernel(kern, buf, mcc, nc, kc, c[ic*ldc+jc:], ldc, beta == 0 && pc == 0)
 			}
 		}
 	}
@@ -145,7 +120,7 @@ func gemmSerial(m, n, k int, a, b matrix, beta float32, c []float32, ldc int) {
 // macroKernel runs the micro-kernel over one packed A block and B panel,
 // adding into C, or overwriting it when set. Edge tiles go through a
 // scratch tile so the kernel always writes mr x nr.
-func macroKernel(buf *packBuffers, mc, nc, kc int, c []float32, ldc int, set bool) {
+func macroKernel(kern *kernels, buf *packBuffers, mc, nc, kc int, c []float32, ldc int, set bool) {
 	mr, nr := kern.mr, kern.nr
 	for jr := 0; jr < nc; jr += nr {
 		bp := &buf.b[jr*kc]
@@ -236,11 +211,6 @@ func packB(dst []float32, b matrix, p0, j0, kc, nc, nr int) {
 		}
 	}
 }
-
-// genericKernel is the portable micro-kernel: 4 x 4 accumulators kept in
-// registers by the compiler.
-var genericKernel = microKernel{name: "generic", mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet, strided: kernel4x4GoStrided, stridedAdd: kernel4x4GoStridedAdd,
-	tileRows: 4, tileCols: 8, tile: tile4x8Go}
 
 // kernel4x4GoStrided is the portable strided kernel (microKernel.strided).
 func kernel4x4GoStrided(kc int, a, b, c *float32, ldc, lda, ldb int) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 )
 
@@ -33,7 +32,9 @@ func randSlice(r *rand.Rand, n int) []float32 {
 // TestGemm checks the packed GEMM against plain loops over shapes that hit
 // every edge: sizes below, at and above the micro-tile and cache blocks,
 // both transposes, beta 0 and 1, and several thread counts.
-func TestGemm(t *testing.T) {
+func TestGemm(t *testing.T) { forEachISA(t, testGemm) }
+
+func testGemm(t *testing.T, kern *kernels) {
 	r := rand.New(rand.NewPCG(1, 2))
 	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {12, 32, 8}, {13, 33, 9}, {64, 400, 576}, {145, 70, 300}, {7, 2100, 260}, {300, 5, 513}}
 	for _, s := range shapes {
@@ -54,7 +55,7 @@ func TestGemm(t *testing.T) {
 						ldc := n + 3
 						c := randSlice(r, m*ldc)
 						c0 := append([]float32(nil), c...)
-						gemm(threads, m, n, k, a, b, beta, c, ldc)
+						gemm(kern, threads, m, n, k, a, b, beta, c, ldc)
 						want := naiveGemm(m, n, k, a, b)
 						for i := 0; i < m; i++ {
 							for j := 0; j < ldc; j++ {
@@ -85,27 +86,16 @@ func BenchmarkGemm(b *testing.B) {
 		a := matrix{data: randSlice(r, m*k), stride: k}
 		bm := matrix{data: randSlice(r, k*n), stride: n}
 		c := make([]float32, m*n)
+		kern, _ := kernelsFor("")
 		for _, threads := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/m=%d,n=%d,k=%d/threads=%d", kern.name, m, n, k, threads), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/m=%d,n=%d,k=%d/threads=%d", kern.isa, m, n, k, threads), func(b *testing.B) {
 				for b.Loop() {
-					gemm(threads, m, n, k, a, bm, 0, c, n)
+					gemm(kern, threads, m, n, k, a, bm, 0, c, n)
 				}
 				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
 	}
-}
-
-// TestKernelSwitch: RESGO_KERNEL forces a kernel, so CI can test the
-// portable fallback on a machine with AVX-512.
-func TestKernelSwitch(t *testing.T) {
-	switch want := os.Getenv("RESGO_KERNEL"); want {
-	case "generic", "avx2":
-		if KernelName() != want {
-			t.Fatalf("RESGO_KERNEL=%s but the kernel is %s", want, KernelName())
-		}
-	}
-	t.Logf("GEMM kernel: %s (mr %d, nr %d)", KernelName(), kern.mr, kern.nr)
 }
 
 // TestMeasurePeak: the probe gives a plausible figure, and the GEMM kernel
@@ -120,7 +110,9 @@ func TestMeasurePeak(t *testing.T) {
 
 // TestStridedKernel: the unpacked micro-kernels (set, then add) against
 // plain loops, with row strides wider than their block.
-func TestStridedKernel(t *testing.T) {
+func TestStridedKernel(t *testing.T) { forEachISA(t, testStridedKernel) }
+
+func testStridedKernel(t *testing.T, kern *kernels) {
 	random := randomTensors(5)
 	mr, nr := kern.mr, kern.nr
 	const kc, lda, ldb, ldc = 37, 50, 70, 90
@@ -135,7 +127,7 @@ func TestStridedKernel(t *testing.T) {
 				want += 2 * float64(a[3+k*lda+r]) * float64(b[5+k*ldb+j])
 			}
 			if got := c[r*ldc+j]; math.Abs(float64(got)-want) > 1e-4*(1+math.Abs(want)) {
-				t.Fatalf("%s: c[%d][%d] = %v, want %v", kern.name, r, j, got, want)
+				t.Fatalf("%s: c[%d][%d] = %v, want %v", kern.isa, r, j, got, want)
 			}
 		}
 	}

@@ -10,69 +10,99 @@ import (
 )
 
 // Backend is the pure-Go backend. It is not safe for concurrent use: it
-// keeps scratch buffers that primitives reuse from call to call, so a
+// keeps a workspace that primitives reuse from call to call, so a
 // training step allocates nothing once its shapes have been seen.
 type Backend struct {
-	threads     int
-	reference   bool
-	direct      bool // no Winograd (NewDirect)
-	buffers     [5][]float32
-	tables      map[tableKey][]int32
-	plans       map[planKey]*tilePlan
-	packs       map[packKey]*packEntry
-	winoTilings map[[2]int]*winoTiles
-	winoBlocks  map[planKey]*winoBlock
+	opts  Options
+	kern  *kernels
+	ws    workspace
+	convs map[convKey]*convPrimitive
+	packs map[packKey]*packEntry
 }
 
-// New returns the fast native backend using threads goroutines
-// (0 means one per CPU).
-func New(threads int) *Backend {
-	if threads <= 0 {
-		threads = runtime.NumCPU()
+// Options choose how a Backend computes. The zero value is the default:
+// every core, the algorithm chooseConv picks for each convolution, the
+// widest instruction set this CPU has.
+type Options struct {
+	// Threads is the number of goroutines a primitive spreads its work
+	// over (0: one per CPU). Results do not depend on it.
+	Threads int
+	// Conv limits the convolution algorithms (see ConvMode); "" is
+	// ConvAuto.
+	Conv ConvMode
+	// ISA is the instruction set of the kernels (see ISAs); "" is the
+	// widest this CPU has.
+	ISA ISA
+}
+
+// NewWith returns a native backend with options o, or an error naming
+// what is wrong with them (an instruction set this CPU lacks, say).
+func NewWith(o Options) (*Backend, error) {
+	if o.Threads < 0 {
+		return nil, fmt.Errorf("native: %d threads: want 0 (one per CPU) or more", o.Threads)
 	}
-	return &Backend{threads: threads}
+	if o.Threads == 0 {
+		o.Threads = runtime.NumCPU()
+	}
+	switch o.Conv {
+	case "":
+		o.Conv = ConvAuto
+	case ConvAuto, ConvNoWinograd, ConvIm2col:
+	default:
+		return nil, fmt.Errorf("native: unknown convolution mode %q (want %s, %s or %s)", o.Conv, ConvAuto, ConvNoWinograd, ConvIm2col)
+	}
+	k, err := kernelsFor(o.ISA)
+	if err != nil {
+		return nil, err
+	}
+	o.ISA = k.isa
+	return &Backend{opts: o, kern: k}, nil
 }
 
-// NewDirect returns the fast native backend without Winograd's algorithm:
-// its 3x3 convolutions sum the same products as the reference loops, in
-// another order, so it agrees with them (and with oneDNN's direct
-// convolutions) to float32 rounding, where Winograd's transforms cost a
-// few parts in 10^5.
-func NewDirect(threads int) *Backend {
-	be := New(threads)
-	be.direct = true
+// New returns the default native backend using threads goroutines (0
+// means one per CPU; fewer than 0 too).
+func New(threads int) *Backend {
+	be, err := NewWith(Options{Threads: max(0, threads)})
+	if err != nil {
+		panic(err) // the default options always fit
+	}
 	return be
 }
 
-// NewReference returns the backend that runs only the plain reference loops.
-func NewReference() *Backend { return &Backend{threads: 1, reference: true} }
+// NewDirect returns the native backend without Winograd's algorithm
+// (ConvNoWinograd): its 3x3 convolutions sum the same products as the
+// reference loops, in another order, so it agrees with them (and with
+// oneDNN's direct convolutions) to float32 rounding, where Winograd's
+// transforms cost a few parts in 10^5.
+func NewDirect(threads int) *Backend {
+	be, err := NewWith(Options{Threads: max(0, threads), Conv: ConvNoWinograd})
+	if err != nil {
+		panic(err)
+	}
+	return be
+}
+
+// Options returns the backend's options, defaults filled in.
+func (be *Backend) Options() Options { return be.opts }
 
 // Name implements backend.Backend.
 func (be *Backend) Name() string {
-	switch {
-	case be.reference:
-		return "native-reference"
-	case be.direct:
+	switch be.opts.Conv {
+	case ConvNoWinograd:
 		return "native-direct"
+	case ConvIm2col:
+		return "native-im2col"
 	}
 	return "native"
 }
 
 // Threads implements backend.Backend.
-func (be *Backend) Threads() int { return be.threads }
+func (be *Backend) Threads() int { return be.opts.Threads }
 
-// scratch returns scratch buffer i with at least n elements.
-func (be *Backend) scratch(i, n int) []float32 {
-	if cap(be.buffers[i]) < n {
-		be.buffers[i] = make([]float32, n)
-	}
-	return be.buffers[i][:n]
-}
-
-// parallel splits [0, n) into contiguous ranges run on up to be.threads
+// parallel splits [0, n) into contiguous ranges run on up to Options.Threads
 // goroutines.
 func (be *Backend) parallel(n int, fn func(lo, hi int)) {
-	parts := min(be.threads, n)
+	parts := min(be.opts.Threads, n)
 	if parts <= 1 {
 		fn(0, n)
 		return
@@ -134,36 +164,6 @@ func (be *Backend) Reshape(t backend.Tensor, shape ...int) backend.Tensor {
 	return v
 }
 
-// ConvForward implements backend.Backend.
-func (be *Backend) ConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
-	written(y)
-	if be.reference {
-		refConvForward(x, w, b, y, d)
-		return
-	}
-	be.fastConvForward(x, w, b, y, d)
-}
-
-// ConvBackwardData implements backend.Backend.
-func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
-	written(dx)
-	if be.reference {
-		refConvBackwardData(dy, w, dx, d)
-		return
-	}
-	be.fastConvBackwardData(dy, w, dx, d)
-}
-
-// ConvBackwardFilter implements backend.Backend.
-func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
-	written(dw, db)
-	if be.reference {
-		refConvBackwardFilter(x, dy, dw, db, d)
-		return
-	}
-	be.fastConvBackwardFilter(x, dy, dw, db, d)
-}
-
 // ReLUForward implements backend.Backend.
 func (be *Backend) ReLUForward(x, y backend.Tensor) {
 	written(y)
@@ -200,40 +200,24 @@ func activeMask(y float32) uint32 {
 // MaxPoolForward implements backend.Backend.
 func (be *Backend) MaxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 	written(y)
-	if be.reference {
-		refMaxPoolForward(x, y, d)
-		return
-	}
 	be.maxPoolForward(x, y, d)
 }
 
 // MaxPoolBackward implements backend.Backend.
 func (be *Backend) MaxPoolBackward(x, y, dy, dx backend.Tensor, d backend.PoolDesc) {
 	written(dx)
-	if be.reference {
-		refMaxPoolBackward(x, dy, dx, d)
-		return
-	}
 	be.maxPoolBackward(x, dy, dx, d)
 }
 
 // AvgPoolForward implements backend.Backend.
 func (be *Backend) AvgPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 	written(y)
-	if be.reference {
-		refAvgPoolForward(x, y, d)
-		return
-	}
 	be.avgPoolForward(x, y, d)
 }
 
 // AvgPoolBackward implements backend.Backend.
 func (be *Backend) AvgPoolBackward(dy, dx backend.Tensor, d backend.PoolDesc) {
 	written(dx)
-	if be.reference {
-		refAvgPoolBackward(dy, dx, d)
-		return
-	}
 	be.avgPoolBackward(dy, dx, d)
 }
 
@@ -279,14 +263,10 @@ func (be *Backend) AddTo(y, x backend.Tensor) {
 // LinearForward implements backend.Backend.
 func (be *Backend) LinearForward(x, w, b, y backend.Tensor) {
 	written(y)
-	if be.reference {
-		refLinearForward(x, w, b, y)
-		return
-	}
 	n, k := x.Shape()[0], x.Shape()[1]
 	m := w.Shape()[0]
 	ys, bs := data(y), data(b)
-	gemm(be.threads, n, m, k, matrix{data: data(x), stride: k}, matrix{data: data(w), stride: k, trans: true}, 0, ys, m)
+	gemm(be.kern, be.opts.Threads, n, m, k, matrix{data: data(x), stride: k}, matrix{data: data(w), stride: k, trans: true}, 0, ys, m)
 	if bs != nil {
 		for i := 0; i < n; i++ {
 			for j := range bs {
@@ -299,17 +279,13 @@ func (be *Backend) LinearForward(x, w, b, y backend.Tensor) {
 // LinearBackward implements backend.Backend.
 func (be *Backend) LinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
 	written(dx, dw, db)
-	if be.reference {
-		refLinearBackward(x, w, dy, dx, dw, db)
-		return
-	}
 	n, k := x.Shape()[0], x.Shape()[1]
 	m := w.Shape()[0]
 	dys := data(dy)
 	if dx != nil {
-		gemm(be.threads, n, k, m, matrix{data: dys, stride: m}, matrix{data: data(w), stride: k}, 0, data(dx), k)
+		gemm(be.kern, be.opts.Threads, n, k, m, matrix{data: dys, stride: m}, matrix{data: data(w), stride: k}, 0, data(dx), k)
 	}
-	gemm(be.threads, m, k, n, matrix{data: dys, stride: m, trans: true}, matrix{data: data(x), stride: k}, 0, data(dw), k)
+	gemm(be.kern, be.opts.Threads, m, k, n, matrix{data: dys, stride: m, trans: true}, matrix{data: data(x), stride: k}, 0, data(dw), k)
 	if dbs := data(db); dbs != nil {
 		clear(dbs)
 		for i := 0; i < n; i++ {
@@ -323,7 +299,8 @@ func (be *Backend) LinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
 // SoftmaxCrossEntropy implements backend.Backend.
 func (be *Backend) SoftmaxCrossEntropy(logits backend.Tensor, labels []int32, dlogits backend.Tensor) float64 {
 	written(dlogits)
-	return softmaxCrossEntropy(logits, labels, dlogits)
+	s := logits.Shape()
+	return backend.SoftmaxCrossEntropyHost(data(logits), s[0], s[1], labels, data(dlogits))
 }
 
 // Axpy implements backend.Backend.
@@ -340,7 +317,7 @@ func (be *Backend) Axpy(alpha float32, x, y backend.Tensor) {
 // elementwiseGrain is the fewest elements worth a goroutine of their own.
 const elementwiseGrain = 1 << 16
 
-// elementwise runs fn over [0, n) in ranges on up to be.threads goroutines
+// elementwise runs fn over [0, n) in ranges on up to Options.Threads goroutines
 // when n is large: the optimizer's updates and the moving averages touch
 // every parameter each step.
 func (be *Backend) elementwise(n int, fn func(lo, hi int)) {

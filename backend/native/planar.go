@@ -18,57 +18,40 @@ package native
 // overwrite those values, except where that would run past the plane:
 // those blocks go through a small buffer.
 
-// usePlanar reports whether the forward pass of convolution g runs planar:
-// stride 1, few input channels, enough output channels to fill the kernel's
-// rows, a kernel wider than one pixel.
-func (g convGeom) usePlanar() bool {
-	d := g.d
-	return !forceIm2col && d.StrideH == 1 && d.StrideW == 1 && g.c < minDirectChannels &&
-		g.o >= minDirectChannels && g.kw > 1 &&
-		g.c*(g.h+d.PadTop+d.PadBottom)*(g.w+d.PadLeft+d.PadRight) < 1<<24 && g.o*g.c*g.kh*g.kw < 1<<30
-}
-
 // planarTable returns the tile table of g: for every block of mr output
 // channels, one entry per (input channel, kernel row).
 func (be *Backend) planarTable(g convGeom) []int32 {
-	mr := kern.tileRows
-	key := planKey{table: g.key(), kc: g.c, nr: g.o, planar: true}
-	if p, ok := be.plans[key]; ok {
-		return p.table
-	}
+	mr := be.kern.tileRows
 	wp := g.w + g.d.PadLeft + g.d.PadRight
 	plane := (g.h + g.d.PadTop + g.d.PadBottom) * wp
-	pl := &tilePlan{}
+	var table []int32
 	for o0 := 0; o0 < g.o; o0 += mr {
 		for c := 0; c < g.c; c++ {
 			for ky := 0; ky < g.kh; ky++ {
 				for r := 0; r < mr; r++ {
 					o := min(o0+r, g.o-1) // rows past the last channel repeat it; their outputs are dropped
-					pl.table = append(pl.table, int32(((o*g.c+c)*g.kh+ky)*g.kw+g.kw))
+					table = append(table, int32(((o*g.c+c)*g.kh+ky)*g.kw+g.kw))
 				}
-				pl.table = append(pl.table, int32(c*plane+ky*wp))
+				table = append(table, int32(c*plane+ky*wp))
 			}
 		}
 	}
-	if be.plans == nil {
-		be.plans = map[planKey]*tilePlan{}
-	}
-	be.plans[key] = pl
-	return pl.table
+	return table
 }
 
-func (be *Backend) planarForward(g convGeom, xs []float32, w *Tensor, bs, ys []float32) {
+func (be *Backend) planarForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
+	g, kern := pr.g, be.kern
 	mr, nr := kern.tileRows, kern.tileCols
 	d := g.d
 	hp, wp := g.h+d.PadTop+d.PadBottom, g.w+d.PadLeft+d.PadRight
 	plane, p := hp*wp, g.oh*g.ow
 	// A padded image, and slack for the last block's reads past the end.
 	padSize := g.c*plane + nr + g.kw
-	table := be.planarTable(g)
+	table := pr.planar
 	entries := g.c * g.kh
 	oBlocks := (g.o + mr - 1) / mr
-	parts := min(be.threads, g.n*oBlocks)
-	pads := be.scratch(0, parts*padSize)
+	parts := min(be.opts.Threads, g.n*oBlocks)
+	pads := ws.take(parts * padSize)
 	be.parallel(parts, func(lo, hi int) {
 		edge := make([]float32, mr*nr)
 		for part := lo; part < hi; part++ {
@@ -103,8 +86,8 @@ func (be *Backend) planarForward(g convGeom, xs []float32, w *Tensor, bs, ys []f
 					if bs != nil {
 						b = bs[o0+r]
 					}
-					if bs != nil || d.ReLU {
-						biasReLU(out[r*p:(r+1)*p], b, d.ReLU)
+					if bs != nil || relu {
+						kern.biasReLU(out[r*p:(r+1)*p], b, relu)
 					}
 				}
 			}

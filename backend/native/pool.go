@@ -53,7 +53,7 @@ func (be *Backend) maxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 			for p := lo; p < hi; p++ {
 				plane, out := xs[p*h*w:(p+1)*h*w], ys[p*oh*ow:(p+1)*oh*ow]
 				for py := 0; py < oh; py++ {
-					maxPairs(plane[2*py*w:(2*py+1)*w], plane[(2*py+1)*w:(2*py+2)*w], out[py*ow:(py+1)*ow])
+					be.kern.maxPairs(plane[2*py*w:(2*py+1)*w], plane[(2*py+1)*w:(2*py+2)*w], out[py*ow:(py+1)*ow])
 				}
 			}
 		})

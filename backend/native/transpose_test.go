@@ -2,9 +2,11 @@ package native
 
 import "testing"
 
-// TestTranspose8x8 checks the selected 8x8 transpose (AVX on amd64) against
+// TestTranspose8x8 checks each instruction set's 8x8 transpose against
 // the portable one, with strides that are not multiples of 8.
-func TestTranspose8x8(t *testing.T) {
+func TestTranspose8x8(t *testing.T) { forEachISA(t, testTranspose8x8) }
+
+func testTranspose8x8(t *testing.T, k *kernels) {
 	const srcStride, dstStride, blocks = 43, 21, 5
 	src := make([]float32, 7*srcStride+8*blocks)
 	for i := range src {
@@ -12,7 +14,7 @@ func TestTranspose8x8(t *testing.T) {
 	}
 	got := make([]float32, (8*blocks-1)*dstStride+8)
 	want := make([]float32, len(got))
-	transpose8x8(src, srcStride, got, dstStride, blocks)
+	k.transpose8x8(src, srcStride, got, dstStride, blocks)
 	transpose8x8Go(src, srcStride, want, dstStride, blocks)
 	for i := range got {
 		if got[i] != want[i] {
@@ -30,9 +32,11 @@ func TestTranspose8x8(t *testing.T) {
 	}
 }
 
-// TestBiasReLU checks the selected bias-and-ReLU loop against the portable
+// TestBiasReLU checks each instruction set's bias-and-ReLU loop against the portable
 // one on lengths around the vector width, with and without the ReLU.
-func TestBiasReLU(t *testing.T) {
+func TestBiasReLU(t *testing.T) { forEachISA(t, testBiasReLU) }
+
+func testBiasReLU(t *testing.T, k *kernels) {
 	for _, n := range []int{0, 3, 8, 13, 64, 67} {
 		for _, relu := range []bool{false, true} {
 			got, want := make([]float32, n), make([]float32, n)
@@ -40,7 +44,7 @@ func TestBiasReLU(t *testing.T) {
 				got[i] = float32(i%7) - 3.25
 				want[i] = got[i]
 			}
-			biasReLU(got, 0.5, relu)
+			k.biasReLU(got, 0.5, relu)
 			biasReLUGo(want, 0.5, relu)
 			for i := range got {
 				if got[i] != want[i] {

@@ -57,11 +57,8 @@ func (tl *winoTiles) rowOffsets(pixels []int32, t, img, n, c int, offs []int32) 
 	}
 }
 
-func (be *Backend) winoTiling(h, w int) *winoTiles {
-	key := [2]int{h, w}
-	if t, ok := be.winoTilings[key]; ok {
-		return t
-	}
+// winoTiling returns the 4x4 tiling of an h x w map.
+func winoTiling(h, w int) *winoTiles {
 	th, tw := (h+3)/4, (w+3)/4
 	t := &winoTiles{count: th * tw, pixels: h * w, in: make([][36]int32, th*tw), out: make([][16]int32, th*tw)}
 	pixel := func(y, x int) int32 {
@@ -81,33 +78,7 @@ func (be *Backend) winoTiling(h, w int) *winoTiles {
 			}
 		}
 	}
-	if be.winoTilings == nil {
-		be.winoTilings = map[[2]int]*winoTiles{}
-	}
-	be.winoTilings[key] = t
 	return t
-}
-
-// winogradMode says whether Winograd's algorithm is used where it applies:
-// by default; RESGO_CONV=direct (or im2col) switches it off.
-var winogradMode = convMode != "direct" && convMode != "im2col"
-
-// useWinograd reports whether convolution g (forward, or backward-data
-// with the roles of x and y swapped) runs on Winograd's algorithm: 3x3,
-// stride 1, one pixel of padding on every side, maps of at least 4x4,
-// enough channels for the direct kernels, enough tiles x images.
-func (g convGeom) useWinograd() bool {
-	d := g.d
-	if !winogradMode || g.kh != 3 || g.kw != 3 || d.StrideH != 1 || d.StrideW != 1 ||
-		d.PadTop != 1 || d.PadBottom != 1 || d.PadLeft != 1 || d.PadRight != 1 ||
-		g.h < 4 || g.w < 4 || min(g.c, g.o) < minDirectChannels {
-		return false
-	}
-	// Fewer rows than a few tiles of the kernel (small batches of small
-	// maps) would leave most of each tile's rows empty.
-	rows := g.n * ((g.h + 3) / 4) * ((g.w + 3) / 4)
-	return rows >= 8*kern.tileRows && winoPoints*(rows+kern.tileRows)*max(g.c, g.o) < 1<<31-1 &&
-		(g.n*g.h*g.w+1)*max(g.c, g.o) < 1<<31-1
 }
 
 // winoWeightMatrices are the weight transforms as [9][36] matrices: U[o,c]
@@ -147,14 +118,15 @@ var winoWeightMatrices = sync.OnceValue(func() [2][]float32 {
 // kernels flipped. The raw weights are packed first, [j][k][tap][col],
 // then regrouped by tap, [j][tap][k][col]; each block j is then one
 // product with the constant matrix: [36 x 9] [9 x k*col].
-func (be *Backend) winoPackWeights(w []float32, o, c int, transposed bool, dst []float32) {
-	nr := kern.tileCols
+func (be *Backend) winoPackWeights(ws *workspace, w []float32, o, c int, transposed bool, dst []float32) {
+	nr := be.kern.tileCols
 	kc, cols := c, o
 	if transposed {
 		kc, cols = o, c
 	}
 	blocks, block := (cols+nr-1)/nr, kc*9*nr
-	raw := be.scratch(4, 2*blocks*block)
+	defer ws.release(ws.mark())
+	raw := ws.take(2 * blocks * block)
 	byTap := raw[blocks*block:]
 	be.packTaps(w, o, c, 9, nr, transposed, weightLayout{}, raw)
 	be.parallel(blocks*kc, func(lo, hi int) {
@@ -168,7 +140,7 @@ func (be *Backend) winoPackWeights(w []float32, o, c int, transposed bool, dst [
 	mat := winoWeightMatrices()[b2i(transposed)]
 	out := kc * nr * winoPoints
 	for j := 0; j < blocks; j++ {
-		gemm(be.threads, winoPoints, kc*nr, 9, matrix{data: mat, stride: winoPoints, trans: true},
+		gemm(be.kern, be.opts.Threads, winoPoints, kc*nr, 9, matrix{data: mat, stride: winoPoints, trans: true},
 			matrix{data: byTap[j*block : (j+1)*block], stride: kc * nr}, 0, dst[j*out:(j+1)*out], kc*nr)
 	}
 }
@@ -201,19 +173,15 @@ const (
 )
 
 func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
-	mr := kern.tileRows
+	mr := be.kern.tileRows
 	perRow := winoPoints * (kc + ldc)
 	rows := winoL2Budget / perRow
 	if winoPoints*kc*ldc > winoL2Budget {
-		share := (totalRows + be.threads - 1) / be.threads
+		share := (totalRows + be.opts.Threads - 1) / be.opts.Threads
 		rows = max(rows, min(share, winoL3Budget/perRow))
 	}
 	rows = max(mr, (rows+mr/2)/mr*mr)
 	rows = min(rows, (totalRows+mr-1)/mr*mr)
-	key := planKey{n: rows, kc: kc, nr: ldc, winograd: true}
-	if b, ok := be.winoBlocks[key]; ok {
-		return b
-	}
 	// Planes a whole number of pages apart would fall on the same cache
 	// sets: 16 floats more moves each plane to the next line.
 	b := &winoBlock{rows: rows, vPlane: rows*kc + 16, mPlane: rows*ldc + 16}
@@ -225,10 +193,6 @@ func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
 			b.table = append(b.table, int32(xi))
 		}
 	}
-	if be.winoBlocks == nil {
-		be.winoBlocks = map[planKey]*winoBlock{}
-	}
-	be.winoBlocks[key] = b
 	return b
 }
 
@@ -238,19 +202,19 @@ func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
 // groups through every step in buffers of its own: into PNC rows, then
 // blocks of rows through the three steps, then back to NCHW, so that the
 // PNC copies stay in cache instead of making a round trip to memory.
-func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp, bs []float32, relu bool, ys []float32) {
-	tl := be.winoTiling(h, w)
+func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs, wp, bs []float32, relu bool, ys []float32) {
+	kern := be.kern
+	n, h, w := pr.g.n, pr.g.h, pr.g.w
+	tl, group, blk := pr.tiling, pr.group, pr.block
 	mr, nr := kern.tileRows, kern.tileCols
 	p, blocks := h*w, (co+nr-1)/nr
 	ldc := blocks * nr
-	group := be.winoGroupSize(n, p, tl.count, ci, co)
 	groups := (n + group - 1) / group
-	parts := min(be.threads, groups)
-	blk := be.winoBlocking(tl.count*group, ci, ldc)
+	parts := min(be.opts.Threads, groups)
 	inSize, outSize := (group*p+1)*ci, (group*p+1)*co
 	vSize, mSize := winoPoints*blk.vPlane, winoPoints*blk.mPlane
-	ins, outs := be.scratch(0, parts*inSize), be.scratch(2, parts*outSize)
-	vAll, mAll := be.scratch(3, parts*vSize), be.scratch(4, parts*mSize)
+	ins, outs := ws.take(parts*inSize), ws.take(parts*outSize)
+	vAll, mAll := ws.take(parts*vSize), ws.take(parts*mSize)
 	ldb, tapStride := weightLayout{tapMajor: true}.strides(ci, winoPoints, nr)
 	be.parallel(parts, func(lo, hi int) {
 		var inOffs [36]int32
@@ -263,7 +227,7 @@ func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp, bs []float32, relu bool
 				cnt := min(group, n-img0)
 				src, dst := xs[img0*ci*p:(img0+cnt)*ci*p], ys[img0*co*p:(img0+cnt)*co*p]
 				for img := 0; img < cnt; img++ {
-					sliverImage(src, cnt, ci, p, ci, in, img)
+					sliverImage(kern, src, cnt, ci, p, ci, in, img)
 				}
 				clear(in[cnt*p*ci : (cnt*p+1)*ci]) // the zero row
 				rows := tl.count * cnt
@@ -271,7 +235,7 @@ func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp, bs []float32, relu bool
 					r1 := min(rows, r0+blk.rows)
 					for r := r0; r < r1; r++ {
 						tl.rowOffsets(tl.in[r/cnt][:], r/cnt, r%cnt, cnt, ci, inOffs[:])
-						winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
+						kern.winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
 					}
 					tiles := (r1 - r0 + mr - 1) / mr
 					// A last tile at most half full takes the half-height kernel.
@@ -294,11 +258,11 @@ func (be *Backend) winoConv(n, h, w, ci, co int, xs, wp, bs []float32, relu bool
 					}
 					for r := r0; r < r1; r++ {
 						tl.rowOffsets(tl.out[r/cnt][:], r/cnt, r%cnt, cnt, co, outOffs[:])
-						winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &outOffs, bs, relu)
+						kern.winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &outOffs, bs, relu)
 					}
 				}
 				for img := 0; img < cnt; img++ {
-					rowsImage(out, co, cnt, co, p, dst, nil, false, img)
+					rowsImage(kern, out, co, cnt, co, p, dst, nil, false, img)
 				}
 			}
 		}
@@ -314,28 +278,28 @@ const winoGroupBudget = 256 << 10
 // rows); when the transformed weights are too large to stay in L2, as
 // many as each thread's share, so that they stream past fewer groups.
 func (be *Backend) winoGroupSize(n, p, tiles, ci, co int) int {
-	share := (n + be.threads - 1) / be.threads
+	share := (n + be.opts.Threads - 1) / be.opts.Threads
 	if winoPoints*ci*co > winoL2Budget {
 		return share
 	}
-	group := max(winoGroupBudget/(p*(ci+co)), (4*kern.tileRows+tiles-1)/tiles)
+	group := max(winoGroupBudget/(p*(ci+co)), (4*be.kern.tileRows+tiles-1)/tiles)
 	return max(1, min(group, share))
 }
 
-func (be *Backend) winoForward(g convGeom, xs []float32, w *Tensor, bs, ys []float32) {
-	nr := kern.tileCols
+func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
+	g, nr := pr.g, be.kern.tileCols
 	size := (g.o + nr - 1) / nr * winoPoints * g.c * nr
-	wp, _ := be.cachedPack(w, packWinograd, size, func(_ weightLayout, dst []float32) {
-		be.winoPackWeights(w.Data, g.o, g.c, false, dst)
+	wp, _ := be.cachedPack(ws, w, packWinograd, size, func(_ weightLayout, dst []float32) {
+		be.winoPackWeights(ws, w.Data, g.o, g.c, false, dst)
 	})
-	be.winoConv(g.n, g.h, g.w, g.c, g.o, xs, wp, bs, g.d.ReLU, ys)
+	be.winoConv(pr, ws, g.c, g.o, xs, wp, bs, relu, ys)
 }
 
-func (be *Backend) winoBackwardData(g convGeom, dys, ws, dxs []float32) {
-	nr := kern.tileCols
-	wp := be.scratch(1, (g.c+nr-1)/nr*winoPoints*g.o*nr)
-	be.winoPackWeights(ws, g.o, g.c, true, wp)
-	be.winoConv(g.n, g.h, g.w, g.o, g.c, dys, wp, nil, false, dxs)
+func (be *Backend) winoBackwardData(pr *convPrimitive, ws *workspace, dys, wd, dxs []float32) {
+	g, nr := pr.g, be.kern.tileCols
+	wp := ws.take((g.c + nr - 1) / nr * winoPoints * g.o * nr)
+	be.winoPackWeights(ws, wd, g.o, g.c, true, wp)
+	be.winoConv(pr, ws, g.o, g.c, dys, wp, nil, false, dxs)
 }
 
 // winoBackwardFilter computes dw (and db, if not nil) in the transformed
@@ -344,36 +308,37 @@ func (be *Backend) winoBackwardData(g convGeom, dys, ws, dxs []float32) {
 // dU[ξ] = D[ξ]^T V[ξ] summed over tiles and images (the rows being the
 // long side), and dw = dU through the adjoint of the weight transform, a
 // GEMM.
-func (be *Backend) winoBackwardFilter(g convGeom, xs, dys, dws, dbs []float32) {
+func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys, dws, dbs []float32) {
+	g, kern := pr.g, be.kern
 	n, ci, co, p := g.n, g.c, g.o, g.h*g.w
-	tl := be.winoTiling(g.h, g.w)
+	tl := pr.tiling
 	rows, pixels := tl.count*n, n*p
 	mr, nr := kern.mr, kern.nr
 	// Each plane is followed by a few spare rows: the strided kernel
 	// reads whole blocks of mr (nr) channels past the last real one.
 	vPlane, dPlane := rows*ci+2*nr, rows*co+2*nr
-	in := be.scratch(0, (pixels+1)*ci)
+	in := ws.take((pixels + 1) * ci)
 	be.toPNC(xs, n, ci, p, in)
 	clear(in[pixels*ci:])
-	dy := be.scratch(2, (pixels+1)*co)
+	dy := ws.take((pixels + 1) * co)
 	be.toPNC(dys, n, co, p, dy)
 	clear(dy[pixels*co:])
-	v := be.scratch(3, winoPoints*vPlane)
-	d := be.scratch(4, winoPoints*dPlane)
+	v := ws.take(winoPoints * vPlane)
+	d := ws.take(winoPoints * dPlane)
 	be.parallel(rows, func(lo, hi int) {
 		var inOffs [36]int32
 		var dyOffs [16]int32
 		for r := lo; r < hi; r++ {
 			tl.rowOffsets(tl.in[r/n][:], r/n, r%n, n, ci, inOffs[:])
-			winoInput(in, &inOffs, ci, v[r*ci:], vPlane)
+			kern.winoInput(in, &inOffs, ci, v[r*ci:], vPlane)
 			tl.rowOffsets(tl.out[r/n][:], r/n, r%n, n, co, dyOffs[:])
-			winoGrad(dy, &dyOffs, co, d[r*co:], dPlane)
+			kern.winoGrad(dy, &dyOffs, co, d[r*co:], dPlane)
 		}
 	})
 	// dU[ξ] [co x ci] = D[ξ]^T V[ξ], on the micro-kernel reading D and V as
 	// they are (rows of co and ci channels), in chunks of rows that stay
 	// in L1 while every block of the result takes its share of them.
-	du := be.scratch(1, winoPoints*co*ci)
+	du := ws.take(winoPoints * co * ci)
 	mBlocks, nBlocks := (co+mr-1)/mr, (ci+nr-1)/nr
 	chunk := max(16, (32<<10)/(4*(ci+co)))
 	be.parallel(winoPoints, func(lo, hi int) {
@@ -411,7 +376,7 @@ func (be *Backend) winoBackwardFilter(g convGeom, xs, dys, dws, dbs []float32) {
 		}
 	})
 	mat := winoWeightMatrices()[0]
-	gemm(be.threads, co*ci, 9, winoPoints, matrix{data: du, stride: co * ci, trans: true},
+	gemm(kern, be.opts.Threads, co*ci, 9, winoPoints, matrix{data: du, stride: co * ci, trans: true},
 		matrix{data: mat, stride: winoPoints, trans: true}, 0, dws, 9)
 	if dbs != nil {
 		// The sum of a tile's 16 gradients is its transform's point

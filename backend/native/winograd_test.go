@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/reference"
 )
 
 // winoError returns the largest |got - want| over the root mean square of
@@ -23,8 +24,18 @@ func winoError(got, want []float32) float64 {
 // backward-data and backward-filter through F(4x4, 3x3) against the reference loops, on maps
 // that split into whole tiles and maps that do not, channel counts that
 // are and are not multiples of the vector width.
-func TestWinogradAgainstReference(t *testing.T) {
-	be, ref := New(2), NewReference()
+func TestWinogradAgainstReference(t *testing.T) { forEachISA(t, testWinogradAgainstReference) }
+
+// winoPrimitives plans the three passes of g on Winograd's algorithm,
+// whatever chooseConv would pick (small batches included).
+func winoPrimitives(be *Backend, g convGeom) (fwd, bwdData, bwdFilter *convPrimitive) {
+	return be.newPrimitive(g, backend.Forward, Winograd, "test"),
+		be.newPrimitive(g, backend.BackwardData, Winograd, "test"),
+		be.newPrimitive(g, backend.BackwardFilter, Winograd, "test")
+}
+
+func testWinogradAgainstReference(t *testing.T, k *kernels) {
+	be, ref := mustNew(t, Options{Threads: 2, ISA: k.isa}), oracle{reference.New()}
 	random := randomTensors(7)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
 	for _, s := range []struct{ n, c, h, w, o int }{
@@ -34,29 +45,29 @@ func TestWinogradAgainstReference(t *testing.T) {
 		t.Run(fmt.Sprintf("%dx%dx%dx%d-to-%d", s.n, s.c, s.h, s.w, s.o), func(t *testing.T) {
 			x, w, b := random(s.n, s.c, s.h, s.w), random(s.o, s.c, 3, 3), random(s.o)
 			g := newConvGeom(x, w, NewTensor(s.n, s.o, s.h, s.w), d)
-			got, want := NewTensor(s.n, s.o, s.h, s.w), NewTensor(s.n, s.o, s.h, s.w)
+			fwd, bwdData, bwdFilter := winoPrimitives(be, g)
+			got := NewTensor(s.n, s.o, s.h, s.w)
 			for pass := 0; pass < 3; pass++ { // the third pass uses the cached transform
-				be.winoForward(g, x.Data, w, b.Data, got.Data)
+				be.convForward(fwd, x.Data, w, b.Data, d.ReLU, got.Data)
 			}
-			ref.ConvForward(x, w, b, want, d)
-			if e := winoError(got.Data, want.Data); e > 1e-4 || math.IsNaN(e) {
+			want := ref.convForward(x, w, b, got.Shape(), d)
+			if e := winoError(got.Data, want); e > 1e-4 || math.IsNaN(e) {
 				t.Errorf("forward: worst error %.2g of the RMS", e)
 			}
 			dy := random(s.n, s.o, s.h, s.w)
-			gotDx, wantDx := NewTensor(s.n, s.c, s.h, s.w), NewTensor(s.n, s.c, s.h, s.w)
-			be.winoBackwardData(g, dy.Data, w.Data, gotDx.Data)
-			ref.ConvBackwardData(dy, w, wantDx, d)
-			if e := winoError(gotDx.Data, wantDx.Data); e > 1e-4 || math.IsNaN(e) {
+			gotDx := NewTensor(s.n, s.c, s.h, s.w)
+			be.convBackwardData(bwdData, dy.Data, w.Data, gotDx.Data)
+			wantDx := ref.convBackwardData(dy, w, gotDx.Shape(), d)
+			if e := winoError(gotDx.Data, wantDx); e > 1e-4 || math.IsNaN(e) {
 				t.Errorf("backward-data: worst error %.2g of the RMS", e)
 			}
-			gotDw, wantDw := NewTensor(s.o, s.c, 3, 3), NewTensor(s.o, s.c, 3, 3)
-			gotDb, wantDb := NewTensor(s.o), NewTensor(s.o)
-			be.winoBackwardFilter(g, x.Data, dy.Data, gotDw.Data, gotDb.Data)
-			ref.ConvBackwardFilter(x, dy, wantDw, wantDb, d)
-			if e := winoError(gotDw.Data, wantDw.Data); e > 1e-4 || math.IsNaN(e) {
+			gotDw, gotDb := NewTensor(s.o, s.c, 3, 3), NewTensor(s.o)
+			be.convBackwardFilter(bwdFilter, x.Data, dy.Data, gotDw.Data, gotDb.Data)
+			wantDw, wantDb := ref.convBackwardFilter(x, dy, gotDw.Shape(), d)
+			if e := winoError(gotDw.Data, wantDw); e > 1e-4 || math.IsNaN(e) {
 				t.Errorf("backward-filter: worst error %.2g of the RMS", e)
 			}
-			if e := winoError(gotDb.Data, wantDb.Data); e > 1e-5 || math.IsNaN(e) {
+			if e := winoError(gotDb.Data, wantDb); e > 1e-5 || math.IsNaN(e) {
 				t.Errorf("bias gradient: worst error %.2g of the RMS", e)
 			}
 		})
@@ -65,7 +76,9 @@ func TestWinogradAgainstReference(t *testing.T) {
 
 // TestWinogradTransformsMatchGo: the vector transforms against the
 // portable ones, including the padding (zero) and discarded (sink) rows.
-func TestWinogradTransformsMatchGo(t *testing.T) {
+func TestWinogradTransformsMatchGo(t *testing.T) { forEachISA(t, testWinogradTransformsMatchGo) }
+
+func testWinogradTransformsMatchGo(t *testing.T, k *kernels) {
 	random := randomTensors(9)
 	const c, plane = 48, 56
 	x := random(50 * c).Data
@@ -75,7 +88,7 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 		offs[i] = int32((i*7)%50) * c
 	}
 	v1, v2 := make([]float32, 36*plane), make([]float32, 36*plane)
-	winoInput(x, &offs, c, v1, plane)
+	k.winoInput(x, &offs, c, v1, plane)
 	winoInputGo(x, &offs, c, v2, plane)
 	if e := winoError(v1, v2); e > 1e-6 {
 		t.Errorf("input transform: worst difference %.2g of the RMS", e)
@@ -84,7 +97,7 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 	for i := range dyOffs {
 		dyOffs[i] = offs[2*i]
 	}
-	winoGrad(x, &dyOffs, c, v1, plane)
+	k.winoGrad(x, &dyOffs, c, v1, plane)
 	winoGradGo(x, &dyOffs, c, v2, plane)
 	if e := winoError(v1, v2); e > 1e-6 {
 		t.Errorf("gradient transform: worst difference %.2g of the RMS", e)
@@ -99,7 +112,7 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 	for _, b := range [][]float32{nil, bias} {
 		for _, relu := range []bool{false, true} {
 			y1, y2 := make([]float32, 17*c), make([]float32, 17*c)
-			winoOutput(m, plane, c, y1, &outs, b, relu)
+			k.winoOutput(m, plane, c, y1, &outs, b, relu)
 			winoOutputGo(m, plane, c, y2, &outs, b, relu)
 			if e := winoError(y1, y2); e > 1e-6 {
 				t.Errorf("output transform (bias %v, ReLU %v): worst difference %.2g of the RMS", b != nil, relu, e)
@@ -110,7 +123,9 @@ func TestWinogradTransformsMatchGo(t *testing.T) {
 
 // TestWinogradThreadInvariant: every Winograd pass gives the same bits
 // whatever the thread count (training is deterministic across machines).
-func TestWinogradThreadInvariant(t *testing.T) {
+func TestWinogradThreadInvariant(t *testing.T) { forEachISA(t, testWinogradThreadInvariant) }
+
+func testWinogradThreadInvariant(t *testing.T, k *kernels) {
 	random := randomTensors(11)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
 	const n, c, h, o = 30, 32, 7, 48
@@ -118,11 +133,12 @@ func TestWinogradThreadInvariant(t *testing.T) {
 	g := newConvGeom(x, w, NewTensor(n, o, h, h), d)
 	var first [][]float32
 	for _, threads := range []int{1, 2, 3} {
-		be := New(threads)
+		be := mustNew(t, Options{Threads: threads, ISA: k.isa})
+		fwd, bwdData, bwdFilter := winoPrimitives(be, g)
 		y, dx, dw, db := NewTensor(n, o, h, h), NewTensor(n, c, h, h), NewTensor(o, c, 3, 3), NewTensor(o)
-		be.winoForward(g, x.Data, w, b.Data, y.Data)
-		be.winoBackwardData(g, dy.Data, w.Data, dx.Data)
-		be.winoBackwardFilter(g, x.Data, dy.Data, dw.Data, db.Data)
+		be.convForward(fwd, x.Data, w, b.Data, d.ReLU, y.Data)
+		be.convBackwardData(bwdData, dy.Data, w.Data, dx.Data)
+		be.convBackwardFilter(bwdFilter, x.Data, dy.Data, dw.Data, db.Data)
 		got := [][]float32{y.Data, dx.Data, dw.Data, db.Data}
 		if first == nil {
 			first = got

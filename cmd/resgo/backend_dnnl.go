@@ -8,8 +8,8 @@ import (
 )
 
 func init() {
-	backends["dnnl"] = func(threads int) (backend.Backend, error) { return dnnl.New(threads) }
-	backends["dnnl-winograd"] = func(threads int) (backend.Backend, error) {
-		return dnnl.NewWithOptions(dnnl.Options{Threads: threads, Winograd: true})
+	backends["dnnl"] = func(b backendFlags) (backend.Backend, error) { return dnnl.New(b.threads) }
+	backends["dnnl-winograd"] = func(b backendFlags) (backend.Backend, error) {
+		return dnnl.NewWithOptions(dnnl.Options{Threads: b.threads, Winograd: true})
 	}
 }

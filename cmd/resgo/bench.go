@@ -112,14 +112,14 @@ func runBench(args []string) error {
 	m.Init(1)
 	_, macs := m.Summary(discard{})
 	rep := benchReport{Arch: mc.Arch, Backend: be.Name(), Threads: be.Threads(), MACs: macs, GoVersion: goVersion()}
-	if be.Name() == "native" {
-		rep.Kernel = native.KernelName()
+	if nb, ok := be.(*native.Backend); ok {
+		rep.Kernel = string(nb.Options().ISA)
 	}
 	rep.PeakGF, rep.PeakISA = native.MeasurePeak(be.Threads())
 	if !asJSON {
 		kernel := ""
 		if rep.Kernel != "" {
-			kernel = " (GEMM kernel " + rep.Kernel + ")"
+			kernel = " (" + rep.Kernel + " kernels)"
 		}
 		fmt.Printf("%s on %s%s, %d threads; measured FMA peak %.1f GFLOP/s (%s)\n\n",
 			mc.Arch, be.Name(), kernel, be.Threads(), rep.PeakGF, rep.PeakISA)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/backend/reference"
 	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/model"
 )
@@ -244,19 +245,61 @@ func (c *checkpointFlags) register(fs *flag.FlagSet) {
 type backendFlags struct {
 	name    string
 	threads int
+	// conv and isa are the native backends' options.
+	conv, isa string
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.name, "backend", defaultBackend, "compute backend: "+strings.Join(backendNames(), ", "))
 	fs.IntVar(&b.threads, "threads", 0, "compute threads (0: one per CPU core)")
+	fs.StringVar(&b.conv, "conv", envOr("RESGO_CONV", "auto"),
+		"native backends' convolution algorithms: auto (chosen per layer: see bench --layers), direct (no Winograd)\nor im2col (every convolution on im2col + GEMM); default $RESGO_CONV, else auto")
+	fs.StringVar(&b.isa, "isa", envOr("RESGO_KERNEL", "auto"),
+		"native backends' instruction set: auto (the widest this CPU has), "+strings.Join(isaNames(), ", ")+"; default $RESGO_KERNEL, else auto")
+}
+
+// envOr returns the environment variable key, or def when it is unset or empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func isaNames() []string {
+	var names []string
+	for _, isa := range native.ISAs() {
+		names = append(names, string(isa))
+	}
+	return names
 }
 
 // backends maps a --backend name to its constructor; build-tagged files
 // add theirs (see backend_dnnl.go).
-var backends = map[string]func(threads int) (backend.Backend, error){
-	"native":        func(threads int) (backend.Backend, error) { return native.New(threads), nil },
-	"native-direct": func(threads int) (backend.Backend, error) { return native.NewDirect(threads), nil },
-	"reference":     func(int) (backend.Backend, error) { return native.NewReference(), nil },
+var backends = map[string]func(b backendFlags) (backend.Backend, error){
+	"native":        func(b backendFlags) (backend.Backend, error) { return openNative(b, "") },
+	"native-direct": func(b backendFlags) (backend.Backend, error) { return openNative(b, native.ConvNoWinograd) },
+	"reference":     func(backendFlags) (backend.Backend, error) { return reference.New(), nil },
+}
+
+// openNative opens the pure-Go backend with --conv (or conv, when set:
+// native-direct) and --isa.
+func openNative(b backendFlags, conv native.ConvMode) (backend.Backend, error) {
+	o := native.Options{Threads: b.threads, Conv: native.ConvMode(b.conv)}
+	if conv != "" {
+		if o.Conv != native.ConvAuto && o.Conv != conv {
+			return nil, fmt.Errorf("--backend %s and --conv %s disagree", b.name, b.conv)
+		}
+		o.Conv = conv
+	}
+	if b.isa != "auto" {
+		o.ISA = native.ISA(b.isa)
+	}
+	be, err := native.NewWith(o)
+	if err != nil {
+		return nil, fmt.Errorf("--conv %s --isa %s: %w", b.conv, b.isa, err)
+	}
+	return be, nil
 }
 
 // defaultBackend is the pure-Go backend: with Winograd convolutions it
@@ -281,7 +324,18 @@ func (b *backendFlags) open() (backend.Backend, error) {
 	if !ok {
 		return nil, fmt.Errorf("--backend %q: unknown backend (available: %s)", b.name, strings.Join(backendNames(), ", "))
 	}
-	return open(b.threads)
+	return open(*b)
+}
+
+// describeBackend names be, its threads and, for the native backends, the
+// kernels and convolution mode.
+func describeBackend(be backend.Backend) string {
+	s := fmt.Sprintf("backend %s, %d threads", be.Name(), be.Threads())
+	if nb, ok := be.(*native.Backend); ok {
+		o := nb.Options()
+		s += fmt.Sprintf(", %s kernels, convolutions %s", o.ISA, o.Conv)
+	}
+	return s
 }
 
 // modelFlags choose and size a model.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/resgo/resgo/backend"
-	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/train"
@@ -129,11 +128,7 @@ func runTrain(args []string) error {
 		}
 		what = fmt.Sprintf("images of %d classes from %s", len(f.Classes), ff.dir)
 	}
-	kernel := ""
-	if be.Name() == "native" {
-		kernel = ", GEMM kernel " + native.KernelName()
-	}
-	logf("training %s on %d %s (backend %s, %d threads%s)", mc.Arch, ds.Train.N, what, be.Name(), be.Threads(), kernel)
+	logf("training %s on %d %s (%s)", mc.Arch, ds.Train.N, what, describeBackend(be))
 
 	opts := train.Options{
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,

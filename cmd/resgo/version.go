@@ -5,17 +5,15 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-
-	"github.com/resgo/resgo/backend/native"
 )
 
 func runVersion(args []string) error {
-	fs := newFlagSet("version", "Prints resgo's version (the module version, or the commit it was built from),\nthe Go version, and the GEMM kernel this CPU gets.")
+	fs := newFlagSet("version", "Prints resgo's version (the module version, or the commit it was built from),\nthe Go version, and the instruction sets this CPU runs the native kernels in.")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	fmt.Printf("resgo %s\n%s %s/%s, GEMM kernel %s, backends: %s\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH,
-		native.KernelName(), strings.Join(backendNames(), ", "))
+	fmt.Printf("resgo %s\n%s %s/%s, native kernels: %s (default first), backends: %s\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		strings.Join(isaNames(), ", "), strings.Join(backendNames(), ", "))
 	return nil
 }
 

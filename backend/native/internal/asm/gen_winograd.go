@@ -4,7 +4,7 @@
 // Winograd's F(4x4, 3x3), and the transform of output gradients, on vectors
 // of channels, in AVX2 (8 lanes) and
 // AVX-512 (16 lanes) versions of the same code.
-// Run with `go generate ./backend/native`.
+// Run with `go generate ./backend/native/internal/asm`.
 package main
 
 import (
@@ -174,7 +174,7 @@ TEXT ·%s(SB), 0, $%d-40
 }
 
 func (g *gen) input() {
-	g.toPlanes("winoInput"+g.s.name, "x", `d[i][j] = the vector
+	g.toPlanes("WinoInput"+g.s.name, "x", `d[i][j] = the vector
 // at x + offs[6i+j] (floats), V = B^T d B, V[i][j] stored at
 // v + (6i+j)*planeStride. Columns first, into a 36-vector frame, then rows.`,
 		6, [3]uint32{four, five, two}, g.inputRows)
@@ -182,7 +182,7 @@ func (g *gen) input() {
 
 func (g *gen) output() {
 	s, vb := g.s, g.s.bytes()
-	name := "winoOutput" + s.name
+	name := "WinoOutput" + s.name
 	fmt.Fprintf(&g.b, `// func %s(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
 //
 // For every group of %d channels (c a multiple of %d): M[i][j] = the vector
@@ -260,7 +260,7 @@ func (g *gen) gradRows(store func(k, reg int)) {
 // grad writes the transform of output gradients for backward-filter: the
 // adjoint of the output transform, A dY A^T, 4x4 to 6x6.
 func (g *gen) grad() {
-	g.toPlanes("winoGrad"+g.s.name, "dy", `d[k][l] = the vector
+	g.toPlanes("WinoGrad"+g.s.name, "dy", `d[k][l] = the vector
 // at dy + offs[4k+l] (floats), V = A d A^T, V[i][j] stored at
 // v + (6i+j)*planeStride. Columns first, into a frame, then rows.`,
 		4, [3]uint32{two, four, eight}, g.gradRows)

@@ -2,7 +2,7 @@
 
 // gen_kernels writes kernel_amd64.s: the GEMM micro-kernels, unrolled by
 // program so that the register allocation is regular and typo-free.
-// Run with `go generate ./backend/native`.
+// Run with `go generate ./backend/native/internal/asm`.
 package main
 
 import (
@@ -176,25 +176,25 @@ func main() {
 		if set {
 			suffix = "Set"
 		}
-		kernel{name: "kernel12x32AVX512" + suffix, set: set, reg: "Z", lanes: 16, mr: 12, vecs: 2, xor: "VPXORD"}.gen(&b)
-		kernel{name: "kernel6x16AVX2" + suffix, set: set, reg: "Y", lanes: 8, mr: 6, vecs: 2, xor: "VXORPS"}.gen(&b)
+		kernel{name: "Kernel12x32AVX512" + suffix, set: set, reg: "Z", lanes: 16, mr: 12, vecs: 2, xor: "VPXORD"}.gen(&b)
+		kernel{name: "Kernel6x16AVX2" + suffix, set: set, reg: "Y", lanes: 8, mr: 6, vecs: 2, xor: "VXORPS"}.gen(&b)
 	}
 	for _, set := range []bool{false, true} {
 		suffix := "Add"
 		if set {
 			suffix = ""
 		}
-		kernel{name: "kernel12x32AVX512Strided" + suffix, set: set, strided: true, reg: "Z", lanes: 16, mr: 12, vecs: 2, xor: "VPXORD"}.gen(&b)
-		kernel{name: "kernel6x16AVX2Strided" + suffix, set: set, strided: true, reg: "Y", lanes: 8, mr: 6, vecs: 2, xor: "VXORPS"}.gen(&b)
+		kernel{name: "Kernel12x32AVX512Strided" + suffix, set: set, strided: true, reg: "Z", lanes: 16, mr: 12, vecs: 2, xor: "VPXORD"}.gen(&b)
+		kernel{name: "Kernel6x16AVX2Strided" + suffix, set: set, strided: true, reg: "Y", lanes: 8, mr: 6, vecs: 2, xor: "VXORPS"}.gen(&b)
 	}
-	tileKernel{name: "tile12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
+	tileKernel{name: "Tile12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
-	tileKernel{name: "tile6x32AVX512Half", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
+	tileKernel{name: "Tile6x32AVX512Half", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}, tableRows: 12}.gen(&b)
-	tileKernel{name: "tile6x16AVX2", reg: "Y", lanes: 8, vecs: 2, xor: "VXORPS",
+	tileKernel{name: "Tile6x16AVX2", reg: "Y", lanes: 8, vecs: 2, xor: "VXORPS",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}}.gen(&b)
-	genPeak(&b, "peakLoopAVX512", "Z", "VPXORD")
-	genPeak(&b, "peakLoopAVX2", "Y", "VXORPS")
+	genPeak(&b, "PeakLoopAVX512", "Z", "VPXORD")
+	genPeak(&b, "PeakLoopAVX2", "Y", "VXORPS")
 	if err := os.WriteFile("kernel_amd64.s", []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

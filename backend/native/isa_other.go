@@ -2,6 +2,7 @@
 
 package native
 
-func selectKernel() microKernel { return genericKernel }
+// vectorKernels: no assembly on this platform (or with -tags purego).
+func vectorKernels(ISA) *kernels { return nil }
 
 func peakProbe() (func(int), float64, string) { return peakLoopGo, 8 * 2, "scalar" }

@@ -1,6 +1,8 @@
-package native
+package reference
 
 import (
+	"math"
+
 	"github.com/resgo/resgo/backend"
 )
 
@@ -281,6 +283,71 @@ func refLinearBackward(x, w, dy, dx, dw, db backend.Tensor) {
 }
 
 // softmaxCrossEntropy is shared by both paths.
-func softmaxCrossEntropy(logits backend.Tensor, labels []int32, dlogits backend.Tensor) float64 {
-	return backend.SoftmaxCrossEntropyHost(data(logits), logits.Shape()[0], logits.Shape()[1], labels, data(dlogits))
+
+// refBatchNormForward is the textbook formula in float64, one element at
+// a time.
+func refBatchNormForward(x, gamma, beta, mean, variance, y backend.Tensor, d backend.BatchNormDesc) {
+	n, c, h, w := dims4(x)
+	xs, ys := data(x), data(y)
+	gs, bs, ms, vs := data(gamma), data(beta), data(mean), data(variance)
+	at := func(i, ch, j int) int { return (i*c+ch)*h*w + j }
+	count := float64(n * h * w)
+	for ch := 0; ch < c; ch++ {
+		if d.Training {
+			var s float64
+			for i := 0; i < n; i++ {
+				for j := 0; j < h*w; j++ {
+					s += float64(xs[at(i, ch, j)])
+				}
+			}
+			m := s / count
+			var q float64
+			for i := 0; i < n; i++ {
+				for j := 0; j < h*w; j++ {
+					v := float64(xs[at(i, ch, j)]) - m
+					q += v * v
+				}
+			}
+			ms[ch], vs[ch] = float32(m), float32(q/count)
+		}
+		std := math.Sqrt(float64(vs[ch]) + float64(d.Epsilon))
+		for i := 0; i < n; i++ {
+			for j := 0; j < h*w; j++ {
+				v := float64(gs[ch])*(float64(xs[at(i, ch, j)])-float64(ms[ch]))/std + float64(bs[ch])
+				if d.ReLU {
+					v = math.Max(0, v)
+				}
+				ys[at(i, ch, j)] = float32(v)
+			}
+		}
+	}
+}
+
+// refBatchNormBackward is the gradient of the training-mode forward in
+// float64: dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)).
+func refBatchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta backend.Tensor, d backend.BatchNormDesc) {
+	n, c, h, w := dims4(x)
+	xs, dys, dxs := data(x), data(dy), data(dx)
+	gs, ms, vs, dgs, dbs := data(gamma), data(mean), data(variance), data(dgamma), data(dbeta)
+	at := func(i, ch, j int) int { return (i*c+ch)*h*w + j }
+	count := float64(n * h * w)
+	for ch := 0; ch < c; ch++ {
+		std := math.Sqrt(float64(vs[ch]) + float64(d.Epsilon))
+		xhat := func(k int) float64 { return (float64(xs[k]) - float64(ms[ch])) / std }
+		var sumDy, sumDyXhat float64
+		for i := 0; i < n; i++ {
+			for j := 0; j < h*w; j++ {
+				k := at(i, ch, j)
+				sumDy += float64(dys[k])
+				sumDyXhat += float64(dys[k]) * xhat(k)
+			}
+		}
+		dbs[ch], dgs[ch] = float32(sumDy), float32(sumDyXhat)
+		for i := 0; i < n; i++ {
+			for j := 0; j < h*w; j++ {
+				k := at(i, ch, j)
+				dxs[k] = float32(float64(gs[ch]) / std * (float64(dys[k]) - sumDy/count - xhat(k)*sumDyXhat/count))
+			}
+		}
+	}
 }

@@ -2,12 +2,12 @@
 
 #include "textflag.h"
 
-// func transpose8x8AVX(src *float32, srcStride int, dst *float32, dstStride int, blocks int)
+// func Transpose8x8AVX(src *float32, srcStride int, dst *float32, dstStride int, blocks int)
 //
 // For b < blocks, transposes the 8x8 block at src + 8b (rows srcStride
 // floats apart) into dst + 8b*dstStride (rows dstStride floats apart):
 // dst[j][i] = src[i][j]. Unpack, shuffle and 128-bit permute, as usual.
-TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-40
+TEXT ·Transpose8x8AVX(SB), NOSPLIT, $0-40
 	MOVQ src+0(FP), SI
 	MOVQ srcStride+8(FP), AX
 	SHLQ $2, AX
@@ -79,11 +79,11 @@ done:
 	VZEROUPPER
 	RET
 
-// func biasReLUAVX(x *float32, n int, bias float32, relu bool)
+// func BiasReLUAVX(x *float32, n int, bias float32, relu bool)
 //
 // x[i] = x[i] + bias for i < n (n a multiple of 8), then max(x[i], 0) when
 // relu.
-TEXT ·biasReLUAVX(SB), NOSPLIT, $0-21
+TEXT ·BiasReLUAVX(SB), NOSPLIT, $0-21
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
 	VBROADCASTSS bias+16(FP), Y1
@@ -114,13 +114,13 @@ brdone:
 	VZEROUPPER
 	RET
 
-// func maxPairsAVX(r0, r1, out *float32, n int)
+// func MaxPairsAVX(r0, r1, out *float32, n int)
 //
 // out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < n (n a multiple
 // of 8): the 2x2, stride-2 max-pool of two rows. Vertical maxima first,
 // then even and odd lanes side by side (VSHUFPS), the lanes back in order
 // (VPERMPD).
-TEXT ·maxPairsAVX(SB), NOSPLIT, $0-32
+TEXT ·MaxPairsAVX(SB), NOSPLIT, $0-32
 	MOVQ r0+0(FP), SI
 	MOVQ r1+8(FP), DX
 	MOVQ out+16(FP), DI

@@ -4,8 +4,8 @@
 
 #include "textflag.h"
 
-// func kernel12x32AVX512(kc int, a, b, c *float32, ldc int)
-TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-40
+// func Kernel12x32AVX512(kc int, a, b, c *float32, ldc int)
+TEXT ·Kernel12x32AVX512(SB), NOSPLIT, $0-40
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -37,8 +37,8 @@ TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-40
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
 	TESTQ CX, CX
-	JEQ kernel12x32AVX512_store
-kernel12x32AVX512_loop:
+	JEQ Kernel12x32AVX512_store
+Kernel12x32AVX512_loop:
 	VMOVUPS 0(DI), Z24
 	VMOVUPS 64(DI), Z25
 	VBROADCASTSS 0(SI), Z26
@@ -80,8 +80,8 @@ kernel12x32AVX512_loop:
 	ADDQ $48, SI
 	ADDQ $128, DI
 	DECQ CX
-	JNZ kernel12x32AVX512_loop
-kernel12x32AVX512_store:
+	JNZ Kernel12x32AVX512_loop
+Kernel12x32AVX512_store:
 	VADDPS 0(DX), Z0, Z0
 	VMOVUPS Z0, 0(DX)
 	VADDPS 64(DX), Z1, Z1
@@ -144,8 +144,8 @@ kernel12x32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func kernel6x16AVX2(kc int, a, b, c *float32, ldc int)
-TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-40
+// func Kernel6x16AVX2(kc int, a, b, c *float32, ldc int)
+TEXT ·Kernel6x16AVX2(SB), NOSPLIT, $0-40
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -165,8 +165,8 @@ TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-40
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	TESTQ CX, CX
-	JEQ kernel6x16AVX2_store
-kernel6x16AVX2_loop:
+	JEQ Kernel6x16AVX2_store
+Kernel6x16AVX2_loop:
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS 0(SI), Y14
@@ -190,8 +190,8 @@ kernel6x16AVX2_loop:
 	ADDQ $24, SI
 	ADDQ $64, DI
 	DECQ CX
-	JNZ kernel6x16AVX2_loop
-kernel6x16AVX2_store:
+	JNZ Kernel6x16AVX2_loop
+Kernel6x16AVX2_store:
 	VADDPS 0(DX), Y0, Y0
 	VMOVUPS Y0, 0(DX)
 	VADDPS 32(DX), Y1, Y1
@@ -224,8 +224,8 @@ kernel6x16AVX2_store:
 	VZEROUPPER
 	RET
 
-// func kernel12x32AVX512Set(kc int, a, b, c *float32, ldc int)
-TEXT ·kernel12x32AVX512Set(SB), NOSPLIT, $0-40
+// func Kernel12x32AVX512Set(kc int, a, b, c *float32, ldc int)
+TEXT ·Kernel12x32AVX512Set(SB), NOSPLIT, $0-40
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -257,8 +257,8 @@ TEXT ·kernel12x32AVX512Set(SB), NOSPLIT, $0-40
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
 	TESTQ CX, CX
-	JEQ kernel12x32AVX512Set_store
-kernel12x32AVX512Set_loop:
+	JEQ Kernel12x32AVX512Set_store
+Kernel12x32AVX512Set_loop:
 	VMOVUPS 0(DI), Z24
 	VMOVUPS 64(DI), Z25
 	VBROADCASTSS 0(SI), Z26
@@ -300,8 +300,8 @@ kernel12x32AVX512Set_loop:
 	ADDQ $48, SI
 	ADDQ $128, DI
 	DECQ CX
-	JNZ kernel12x32AVX512Set_loop
-kernel12x32AVX512Set_store:
+	JNZ Kernel12x32AVX512Set_loop
+Kernel12x32AVX512Set_store:
 	VMOVUPS Z0, 0(DX)
 	VMOVUPS Z1, 64(DX)
 	ADDQ R8, DX
@@ -340,8 +340,8 @@ kernel12x32AVX512Set_store:
 	VZEROUPPER
 	RET
 
-// func kernel6x16AVX2Set(kc int, a, b, c *float32, ldc int)
-TEXT ·kernel6x16AVX2Set(SB), NOSPLIT, $0-40
+// func Kernel6x16AVX2Set(kc int, a, b, c *float32, ldc int)
+TEXT ·Kernel6x16AVX2Set(SB), NOSPLIT, $0-40
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -361,8 +361,8 @@ TEXT ·kernel6x16AVX2Set(SB), NOSPLIT, $0-40
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	TESTQ CX, CX
-	JEQ kernel6x16AVX2Set_store
-kernel6x16AVX2Set_loop:
+	JEQ Kernel6x16AVX2Set_store
+Kernel6x16AVX2Set_loop:
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS 0(SI), Y14
@@ -386,8 +386,8 @@ kernel6x16AVX2Set_loop:
 	ADDQ $24, SI
 	ADDQ $64, DI
 	DECQ CX
-	JNZ kernel6x16AVX2Set_loop
-kernel6x16AVX2Set_store:
+	JNZ Kernel6x16AVX2Set_loop
+Kernel6x16AVX2Set_store:
 	VMOVUPS Y0, 0(DX)
 	VMOVUPS Y1, 32(DX)
 	ADDQ R8, DX
@@ -408,8 +408,8 @@ kernel6x16AVX2Set_store:
 	VZEROUPPER
 	RET
 
-// func kernel12x32AVX512StridedAdd(kc int, a, b, c *float32, ldc, lda, ldb int)
-TEXT ·kernel12x32AVX512StridedAdd(SB), NOSPLIT, $0-56
+// func Kernel12x32AVX512StridedAdd(kc int, a, b, c *float32, ldc, lda, ldb int)
+TEXT ·Kernel12x32AVX512StridedAdd(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -445,8 +445,8 @@ TEXT ·kernel12x32AVX512StridedAdd(SB), NOSPLIT, $0-56
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
 	TESTQ CX, CX
-	JEQ kernel12x32AVX512StridedAdd_store
-kernel12x32AVX512StridedAdd_loop:
+	JEQ Kernel12x32AVX512StridedAdd_store
+Kernel12x32AVX512StridedAdd_loop:
 	VMOVUPS 0(DI), Z24
 	VMOVUPS 64(DI), Z25
 	VBROADCASTSS 0(SI), Z26
@@ -488,8 +488,8 @@ kernel12x32AVX512StridedAdd_loop:
 	ADDQ R9, SI
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernel12x32AVX512StridedAdd_loop
-kernel12x32AVX512StridedAdd_store:
+	JNZ Kernel12x32AVX512StridedAdd_loop
+Kernel12x32AVX512StridedAdd_store:
 	VADDPS 0(DX), Z0, Z0
 	VMOVUPS Z0, 0(DX)
 	VADDPS 64(DX), Z1, Z1
@@ -552,8 +552,8 @@ kernel12x32AVX512StridedAdd_store:
 	VZEROUPPER
 	RET
 
-// func kernel6x16AVX2StridedAdd(kc int, a, b, c *float32, ldc, lda, ldb int)
-TEXT ·kernel6x16AVX2StridedAdd(SB), NOSPLIT, $0-56
+// func Kernel6x16AVX2StridedAdd(kc int, a, b, c *float32, ldc, lda, ldb int)
+TEXT ·Kernel6x16AVX2StridedAdd(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -577,8 +577,8 @@ TEXT ·kernel6x16AVX2StridedAdd(SB), NOSPLIT, $0-56
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	TESTQ CX, CX
-	JEQ kernel6x16AVX2StridedAdd_store
-kernel6x16AVX2StridedAdd_loop:
+	JEQ Kernel6x16AVX2StridedAdd_store
+Kernel6x16AVX2StridedAdd_loop:
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS 0(SI), Y14
@@ -602,8 +602,8 @@ kernel6x16AVX2StridedAdd_loop:
 	ADDQ R9, SI
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernel6x16AVX2StridedAdd_loop
-kernel6x16AVX2StridedAdd_store:
+	JNZ Kernel6x16AVX2StridedAdd_loop
+Kernel6x16AVX2StridedAdd_store:
 	VADDPS 0(DX), Y0, Y0
 	VMOVUPS Y0, 0(DX)
 	VADDPS 32(DX), Y1, Y1
@@ -636,8 +636,8 @@ kernel6x16AVX2StridedAdd_store:
 	VZEROUPPER
 	RET
 
-// func kernel12x32AVX512Strided(kc int, a, b, c *float32, ldc, lda, ldb int)
-TEXT ·kernel12x32AVX512Strided(SB), NOSPLIT, $0-56
+// func Kernel12x32AVX512Strided(kc int, a, b, c *float32, ldc, lda, ldb int)
+TEXT ·Kernel12x32AVX512Strided(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -673,8 +673,8 @@ TEXT ·kernel12x32AVX512Strided(SB), NOSPLIT, $0-56
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
 	TESTQ CX, CX
-	JEQ kernel12x32AVX512Strided_store
-kernel12x32AVX512Strided_loop:
+	JEQ Kernel12x32AVX512Strided_store
+Kernel12x32AVX512Strided_loop:
 	VMOVUPS 0(DI), Z24
 	VMOVUPS 64(DI), Z25
 	VBROADCASTSS 0(SI), Z26
@@ -716,8 +716,8 @@ kernel12x32AVX512Strided_loop:
 	ADDQ R9, SI
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernel12x32AVX512Strided_loop
-kernel12x32AVX512Strided_store:
+	JNZ Kernel12x32AVX512Strided_loop
+Kernel12x32AVX512Strided_store:
 	VMOVUPS Z0, 0(DX)
 	VMOVUPS Z1, 64(DX)
 	ADDQ R8, DX
@@ -756,8 +756,8 @@ kernel12x32AVX512Strided_store:
 	VZEROUPPER
 	RET
 
-// func kernel6x16AVX2Strided(kc int, a, b, c *float32, ldc, lda, ldb int)
-TEXT ·kernel6x16AVX2Strided(SB), NOSPLIT, $0-56
+// func Kernel6x16AVX2Strided(kc int, a, b, c *float32, ldc, lda, ldb int)
+TEXT ·Kernel6x16AVX2Strided(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -781,8 +781,8 @@ TEXT ·kernel6x16AVX2Strided(SB), NOSPLIT, $0-56
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	TESTQ CX, CX
-	JEQ kernel6x16AVX2Strided_store
-kernel6x16AVX2Strided_loop:
+	JEQ Kernel6x16AVX2Strided_store
+Kernel6x16AVX2Strided_loop:
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS 0(SI), Y14
@@ -806,8 +806,8 @@ kernel6x16AVX2Strided_loop:
 	ADDQ R9, SI
 	ADDQ R10, DI
 	DECQ CX
-	JNZ kernel6x16AVX2Strided_loop
-kernel6x16AVX2Strided_store:
+	JNZ Kernel6x16AVX2Strided_loop
+Kernel6x16AVX2Strided_store:
 	VMOVUPS Y0, 0(DX)
 	VMOVUPS Y1, 32(DX)
 	ADDQ R8, DX
@@ -828,8 +828,8 @@ kernel6x16AVX2Strided_store:
 	VZEROUPPER
 	RET
 
-// func tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
-TEXT ·tile12x32AVX512(SB), NOSPLIT, $0-72
+// func Tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
+TEXT ·Tile12x32AVX512(SB), NOSPLIT, $0-72
 	MOVQ ldb+56(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, ldb+56(FP)
@@ -860,7 +860,7 @@ TEXT ·tile12x32AVX512(SB), NOSPLIT, $0-72
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
-tile12x32AVX512_tap:
+Tile12x32AVX512_tap:
 	MOVQ tbl+0(FP), CX
 	MOVQ x+24(FP), DI
 	MOVLQSX 0(CX), AX
@@ -894,7 +894,7 @@ tile12x32AVX512_tap:
 	MOVQ CX, tbl+0(FP)
 	MOVQ kc+16(FP), CX
 	NEGQ CX
-tile12x32AVX512_loop:
+Tile12x32AVX512_loop:
 	VMOVUPS 0(DI), Z24
 	VMOVUPS 64(DI), Z25
 	VBROADCASTSS (AX)(CX*4), Z26
@@ -935,9 +935,9 @@ tile12x32AVX512_loop:
 	VFMADD231PS Z25, Z27, Z23
 	ADDQ ldb+56(FP), DI
 	INCQ CX
-	JNZ tile12x32AVX512_loop
+	JNZ Tile12x32AVX512_loop
 	DECQ taps+8(FP)
-	JNZ tile12x32AVX512_tap
+	JNZ Tile12x32AVX512_tap
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
@@ -979,8 +979,8 @@ tile12x32AVX512_loop:
 	VZEROUPPER
 	RET
 
-// func tile6x32AVX512Half(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
-TEXT ·tile6x32AVX512Half(SB), NOSPLIT, $0-72
+// func Tile6x32AVX512Half(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
+TEXT ·Tile6x32AVX512Half(SB), NOSPLIT, $0-72
 	MOVQ ldb+56(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, ldb+56(FP)
@@ -999,7 +999,7 @@ TEXT ·tile6x32AVX512Half(SB), NOSPLIT, $0-72
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-tile6x32AVX512Half_tap:
+Tile6x32AVX512Half_tap:
 	MOVQ tbl+0(FP), CX
 	MOVQ x+24(FP), DI
 	MOVLQSX 0(CX), AX
@@ -1021,7 +1021,7 @@ tile6x32AVX512Half_tap:
 	MOVQ CX, tbl+0(FP)
 	MOVQ kc+16(FP), CX
 	NEGQ CX
-tile6x32AVX512Half_loop:
+Tile6x32AVX512Half_loop:
 	VMOVUPS 0(DI), Z12
 	VMOVUPS 64(DI), Z13
 	VBROADCASTSS (AX)(CX*4), Z14
@@ -1044,9 +1044,9 @@ tile6x32AVX512Half_loop:
 	VFMADD231PS Z13, Z15, Z11
 	ADDQ ldb+56(FP), DI
 	INCQ CX
-	JNZ tile6x32AVX512Half_loop
+	JNZ Tile6x32AVX512Half_loop
 	DECQ taps+8(FP)
-	JNZ tile6x32AVX512Half_tap
+	JNZ Tile6x32AVX512Half_tap
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
@@ -1070,8 +1070,8 @@ tile6x32AVX512Half_loop:
 	VZEROUPPER
 	RET
 
-// func tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
-TEXT ·tile6x16AVX2(SB), NOSPLIT, $0-72
+// func Tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
+TEXT ·Tile6x16AVX2(SB), NOSPLIT, $0-72
 	MOVQ ldb+56(FP), AX
 	SHLQ $2, AX
 	MOVQ AX, ldb+56(FP)
@@ -1090,7 +1090,7 @@ TEXT ·tile6x16AVX2(SB), NOSPLIT, $0-72
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
-tile6x16AVX2_tap:
+Tile6x16AVX2_tap:
 	MOVQ tbl+0(FP), CX
 	MOVQ x+24(FP), DI
 	MOVLQSX 0(CX), AX
@@ -1112,7 +1112,7 @@ tile6x16AVX2_tap:
 	MOVQ CX, tbl+0(FP)
 	MOVQ kc+16(FP), CX
 	NEGQ CX
-tile6x16AVX2_loop:
+Tile6x16AVX2_loop:
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS (AX)(CX*4), Y14
@@ -1135,9 +1135,9 @@ tile6x16AVX2_loop:
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ ldb+56(FP), DI
 	INCQ CX
-	JNZ tile6x16AVX2_loop
+	JNZ Tile6x16AVX2_loop
 	DECQ taps+8(FP)
-	JNZ tile6x16AVX2_tap
+	JNZ Tile6x16AVX2_tap
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
@@ -1161,8 +1161,8 @@ tile6x16AVX2_loop:
 	VZEROUPPER
 	RET
 
-// func peakLoopAVX512(n int)
-TEXT ·peakLoopAVX512(SB), NOSPLIT, $0-8
+// func PeakLoopAVX512(n int)
+TEXT ·PeakLoopAVX512(SB), NOSPLIT, $0-8
 	MOVQ n+0(FP), CX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -1178,7 +1178,7 @@ TEXT ·peakLoopAVX512(SB), NOSPLIT, $0-8
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
-peakLoopAVX512_loop:
+PeakLoopAVX512_loop:
 	VFMADD231PS Z12, Z13, Z0
 	VFMADD231PS Z12, Z13, Z1
 	VFMADD231PS Z12, Z13, Z2
@@ -1192,12 +1192,12 @@ peakLoopAVX512_loop:
 	VFMADD231PS Z12, Z13, Z10
 	VFMADD231PS Z12, Z13, Z11
 	DECQ CX
-	JNZ peakLoopAVX512_loop
+	JNZ PeakLoopAVX512_loop
 	VZEROUPPER
 	RET
 
-// func peakLoopAVX2(n int)
-TEXT ·peakLoopAVX2(SB), NOSPLIT, $0-8
+// func PeakLoopAVX2(n int)
+TEXT ·PeakLoopAVX2(SB), NOSPLIT, $0-8
 	MOVQ n+0(FP), CX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -1213,7 +1213,7 @@ TEXT ·peakLoopAVX2(SB), NOSPLIT, $0-8
 	VXORPS Y11, Y11, Y11
 	VXORPS Y12, Y12, Y12
 	VXORPS Y13, Y13, Y13
-peakLoopAVX2_loop:
+PeakLoopAVX2_loop:
 	VFMADD231PS Y12, Y13, Y0
 	VFMADD231PS Y12, Y13, Y1
 	VFMADD231PS Y12, Y13, Y2
@@ -1227,7 +1227,7 @@ peakLoopAVX2_loop:
 	VFMADD231PS Y12, Y13, Y10
 	VFMADD231PS Y12, Y13, Y11
 	DECQ CX
-	JNZ peakLoopAVX2_loop
+	JNZ PeakLoopAVX2_loop
 	VZEROUPPER
 	RET
 

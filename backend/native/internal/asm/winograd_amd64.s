@@ -4,12 +4,12 @@
 
 #include "textflag.h"
 
-// func winoInputAVX2(x *float32, offs *int32, c int, v *float32, planeStride int)
+// func WinoInputAVX2(x *float32, offs *int32, c int, v *float32, planeStride int)
 //
 // For every group of 8 channels (c a multiple of 8): d[i][j] = the vector
 // at x + offs[6i+j] (floats), V = B^T d B, V[i][j] stored at
 // v + (6i+j)*planeStride. Columns first, into a 36-vector frame, then rows.
-TEXT ·winoInputAVX2(SB), 0, $1152-40
+TEXT ·WinoInputAVX2(SB), 0, $1152-40
 	MOVQ x+0(FP), SI
 	MOVQ offs+8(FP), R8
 	MOVQ c+16(FP), CX
@@ -30,8 +30,8 @@ TEXT ·winoInputAVX2(SB), 0, $1152-40
 	VMOVD AX, X14
 	VBROADCASTSS X14, Y14
 	TESTQ CX, CX
-	JEQ winoInputAVX2_done
-winoInputAVX2_loop:
+	JEQ WinoInputAVX2_done
+WinoInputAVX2_loop:
 	MOVLQSX 0(R8), AX
 	VMOVUPS (SI)(AX*4), Y0
 	MOVLQSX 24(R8), AX
@@ -426,18 +426,18 @@ winoInputAVX2_loop:
 	ADDQ $32, SI
 	ADDQ $32, DI
 	DECQ CX
-	JNZ winoInputAVX2_loop
-winoInputAVX2_done:
+	JNZ WinoInputAVX2_loop
+WinoInputAVX2_done:
 	VZEROUPPER
 	RET
 
-// func winoOutputAVX2(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
+// func WinoOutputAVX2(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
 //
 // For every group of 8 channels (c a multiple of 8): M[i][j] = the vector
 // at m + (6i+j)*planeStride, Y = max(A^T M A + bias, floor), Y[k][l] stored
 // at y + offs[4k+l] (floats). Rows first, into a frame, then columns; the
 // frame's slot 24 holds floor.
-TEXT ·winoOutputAVX2(SB), 0, $800-52
+TEXT ·WinoOutputAVX2(SB), 0, $800-52
 	MOVQ m+0(FP), SI
 	MOVQ planeStride+8(FP), DX
 	SHLQ $2, DX
@@ -461,8 +461,8 @@ TEXT ·winoOutputAVX2(SB), 0, $800-52
 	VMOVD AX, X14
 	VBROADCASTSS X14, Y14
 	TESTQ CX, CX
-	JEQ winoOutputAVX2_done
-winoOutputAVX2_loop:
+	JEQ WinoOutputAVX2_done
+WinoOutputAVX2_loop:
 	MOVQ SI, R9
 	VMOVUPS (R9), Y0
 	VMOVUPS (R9)(DX*1), Y1
@@ -743,17 +743,17 @@ winoOutputAVX2_loop:
 	ADDQ $32, DI
 	ADDQ $32, BX
 	DECQ CX
-	JNZ winoOutputAVX2_loop
-winoOutputAVX2_done:
+	JNZ WinoOutputAVX2_loop
+WinoOutputAVX2_done:
 	VZEROUPPER
 	RET
 
-// func winoGradAVX2(dy *float32, offs *int32, c int, v *float32, planeStride int)
+// func WinoGradAVX2(dy *float32, offs *int32, c int, v *float32, planeStride int)
 //
 // For every group of 8 channels (c a multiple of 8): d[k][l] = the vector
 // at dy + offs[4k+l] (floats), V = A d A^T, V[i][j] stored at
 // v + (6i+j)*planeStride. Columns first, into a frame, then rows.
-TEXT ·winoGradAVX2(SB), 0, $768-40
+TEXT ·WinoGradAVX2(SB), 0, $768-40
 	MOVQ dy+0(FP), SI
 	MOVQ offs+8(FP), R8
 	MOVQ c+16(FP), CX
@@ -774,8 +774,8 @@ TEXT ·winoGradAVX2(SB), 0, $768-40
 	VMOVD AX, X14
 	VBROADCASTSS X14, Y14
 	TESTQ CX, CX
-	JEQ winoGradAVX2_done
-winoGradAVX2_loop:
+	JEQ WinoGradAVX2_done
+WinoGradAVX2_loop:
 	MOVLQSX 0(R8), AX
 	VMOVUPS (SI)(AX*4), Y0
 	MOVLQSX 16(R8), AX
@@ -1002,17 +1002,17 @@ winoGradAVX2_loop:
 	ADDQ $32, SI
 	ADDQ $32, DI
 	DECQ CX
-	JNZ winoGradAVX2_loop
-winoGradAVX2_done:
+	JNZ WinoGradAVX2_loop
+WinoGradAVX2_done:
 	VZEROUPPER
 	RET
 
-// func winoInputAVX512(x *float32, offs *int32, c int, v *float32, planeStride int)
+// func WinoInputAVX512(x *float32, offs *int32, c int, v *float32, planeStride int)
 //
 // For every group of 16 channels (c a multiple of 16): d[i][j] = the vector
 // at x + offs[6i+j] (floats), V = B^T d B, V[i][j] stored at
 // v + (6i+j)*planeStride. Columns first, into a 36-vector frame, then rows.
-TEXT ·winoInputAVX512(SB), 0, $2304-40
+TEXT ·WinoInputAVX512(SB), 0, $2304-40
 	MOVQ x+0(FP), SI
 	MOVQ offs+8(FP), R8
 	MOVQ c+16(FP), CX
@@ -1033,8 +1033,8 @@ TEXT ·winoInputAVX512(SB), 0, $2304-40
 	VMOVD AX, X14
 	VBROADCASTSS X14, Z14
 	TESTQ CX, CX
-	JEQ winoInputAVX512_done
-winoInputAVX512_loop:
+	JEQ WinoInputAVX512_done
+WinoInputAVX512_loop:
 	MOVLQSX 0(R8), AX
 	VMOVUPS (SI)(AX*4), Z0
 	MOVLQSX 24(R8), AX
@@ -1429,18 +1429,18 @@ winoInputAVX512_loop:
 	ADDQ $64, SI
 	ADDQ $64, DI
 	DECQ CX
-	JNZ winoInputAVX512_loop
-winoInputAVX512_done:
+	JNZ WinoInputAVX512_loop
+WinoInputAVX512_done:
 	VZEROUPPER
 	RET
 
-// func winoOutputAVX512(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
+// func WinoOutputAVX512(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
 //
 // For every group of 16 channels (c a multiple of 16): M[i][j] = the vector
 // at m + (6i+j)*planeStride, Y = max(A^T M A + bias, floor), Y[k][l] stored
 // at y + offs[4k+l] (floats). Rows first, into a frame, then columns; the
 // frame's slot 24 holds floor.
-TEXT ·winoOutputAVX512(SB), 0, $1600-52
+TEXT ·WinoOutputAVX512(SB), 0, $1600-52
 	MOVQ m+0(FP), SI
 	MOVQ planeStride+8(FP), DX
 	SHLQ $2, DX
@@ -1464,8 +1464,8 @@ TEXT ·winoOutputAVX512(SB), 0, $1600-52
 	VMOVD AX, X14
 	VBROADCASTSS X14, Z14
 	TESTQ CX, CX
-	JEQ winoOutputAVX512_done
-winoOutputAVX512_loop:
+	JEQ WinoOutputAVX512_done
+WinoOutputAVX512_loop:
 	MOVQ SI, R9
 	VMOVUPS (R9), Z0
 	VMOVUPS (R9)(DX*1), Z1
@@ -1746,17 +1746,17 @@ winoOutputAVX512_loop:
 	ADDQ $64, DI
 	ADDQ $64, BX
 	DECQ CX
-	JNZ winoOutputAVX512_loop
-winoOutputAVX512_done:
+	JNZ WinoOutputAVX512_loop
+WinoOutputAVX512_done:
 	VZEROUPPER
 	RET
 
-// func winoGradAVX512(dy *float32, offs *int32, c int, v *float32, planeStride int)
+// func WinoGradAVX512(dy *float32, offs *int32, c int, v *float32, planeStride int)
 //
 // For every group of 16 channels (c a multiple of 16): d[k][l] = the vector
 // at dy + offs[4k+l] (floats), V = A d A^T, V[i][j] stored at
 // v + (6i+j)*planeStride. Columns first, into a frame, then rows.
-TEXT ·winoGradAVX512(SB), 0, $1536-40
+TEXT ·WinoGradAVX512(SB), 0, $1536-40
 	MOVQ dy+0(FP), SI
 	MOVQ offs+8(FP), R8
 	MOVQ c+16(FP), CX
@@ -1777,8 +1777,8 @@ TEXT ·winoGradAVX512(SB), 0, $1536-40
 	VMOVD AX, X14
 	VBROADCASTSS X14, Z14
 	TESTQ CX, CX
-	JEQ winoGradAVX512_done
-winoGradAVX512_loop:
+	JEQ WinoGradAVX512_done
+WinoGradAVX512_loop:
 	MOVLQSX 0(R8), AX
 	VMOVUPS (SI)(AX*4), Z0
 	MOVLQSX 16(R8), AX
@@ -2005,8 +2005,8 @@ winoGradAVX512_loop:
 	ADDQ $64, SI
 	ADDQ $64, DI
 	DECQ CX
-	JNZ winoGradAVX512_loop
-winoGradAVX512_done:
+	JNZ WinoGradAVX512_loop
+WinoGradAVX512_done:
 	VZEROUPPER
 	RET
 

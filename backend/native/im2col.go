@@ -1,9 +1,5 @@
 package native
 
-import (
-	"github.com/resgo/resgo/backend"
-)
-
 // The fast convolution lowers to GEMM. For a group of g images, the input
 // is unrolled (im2col) into a K x (g*P) matrix, K = C*KH*KW and P = OH*OW,
 // so that
@@ -18,37 +14,17 @@ import (
 // colBudget is the number of floats of unrolled input per group.
 const colBudget = 1 << 20
 
-type convGeom struct {
-	n, c, h, w, o, kh, kw, oh, ow int
-	d                             backend.ConvDesc
-}
-
-func newConvGeom(x, w, y backend.Tensor, d backend.ConvDesc) convGeom {
-	n, c, h, wd := dims4(x)
-	o, c2, kh, kw := dims4(w)
-	n2, o2, oh, ow := dims4(y)
-	if c2 != c || n2 != n || o2 != o {
-		panic("native: convolution tensor shapes disagree")
-	}
-	if eh, ew := d.OutSize(h, wd, kh, kw); eh != oh || ew != ow {
-		panic("native: convolution output shape disagrees with its descriptor")
-	}
-	return convGeom{n, c, h, wd, o, kh, kw, oh, ow, d}
-}
-
-func (g convGeom) k() int { return g.c * g.kh * g.kw }
-func (g convGeom) p() int { return g.oh * g.ow }
-
 // group is how many images to unroll at once.
 func (g convGeom) group() int {
 	return max(1, min(g.n, colBudget/max(1, g.k()*g.p())))
 }
 
 // im2col unrolls images [n0, n0+cnt) of x into col (K rows of cnt*P).
-func (be *Backend) im2col(g convGeom, xs []float32, n0, cnt int, col []float32) {
+func (be *Backend) im2col(pr *convPrimitive, xs []float32, n0, cnt int, col []float32) {
+	g := pr.g
 	p, cols := g.p(), cnt*g.p()
-	if g.ow < smallWidth {
-		be.im2colSmall(g, xs, n0, cnt, col)
+	if pr.taps != nil {
+		be.im2colSmall(g, pr.taps, xs, n0, cnt, col)
 		return
 	}
 	be.parallel(cnt, func(lo, hi int) {
@@ -68,17 +44,9 @@ func (be *Backend) im2col(g convGeom, xs []float32, n0, cnt int, col []float32) 
 	})
 }
 
-// smallWidth is the output width below which unrolling goes through a
-// precomputed table: on 2x2 to 7x7 maps the per-row set-up of unrollTap
-// costs more than the copying.
-const smallWidth = 8
-
 // tapTable lists, for every kernel tap t and output position j, the offset
 // in the input plane that the tap reads, or -1 in the padding.
-func (be *Backend) tapTable(g convGeom) []int32 {
-	if t, ok := be.tables[g.key()]; ok {
-		return t
-	}
+func tapTable(g convGeom) []int32 {
 	d, p := g.d, g.p()
 	t := make([]int32, g.kh*g.kw*p)
 	for ky := 0; ky < g.kh; ky++ {
@@ -96,38 +64,11 @@ func (be *Backend) tapTable(g convGeom) []int32 {
 			}
 		}
 	}
-	if be.tables == nil {
-		be.tables = map[tableKey][]int32{}
-	}
-	be.tables[g.key()] = t
 	return t
 }
 
-// tableKey identifies a tap table: everything but the batch and channels,
-// and which of the tables of a geometry it is.
-type tableKey struct {
-	h, w, kh, kw, oh, ow int
-	d                    backend.ConvDesc
-	kind                 tableKind
-}
-
-type tableKind uint8
-
-const (
-	kindTaps       tableKind = iota // tapTable
-	kindInverse                     // inverseTaps
-	kindByPosition                  // tapsByPosition
-)
-
-func (g convGeom) key() tableKey {
-	d := g.d
-	d.ReLU = false
-	return tableKey{h: g.h, w: g.w, kh: g.kh, kw: g.kw, oh: g.oh, ow: g.ow, d: d}
-}
-
-func (be *Backend) im2colSmall(g convGeom, xs []float32, n0, cnt int, col []float32) {
+func (be *Backend) im2colSmall(g convGeom, table []int32, xs []float32, n0, cnt int, col []float32) {
 	p, cols, taps := g.p(), cnt*g.p(), g.kh*g.kw
-	table := be.tapTable(g)
 	be.parallel(cnt, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			img := xs[(n0+i)*g.c*g.h*g.w:]
@@ -149,9 +90,8 @@ func (be *Backend) im2colSmall(g convGeom, xs []float32, n0, cnt int, col []floa
 	})
 }
 
-func (be *Backend) col2imSmall(g convGeom, dcol []float32, n0, cnt int, dxs []float32) {
+func (be *Backend) col2imSmall(g convGeom, table []int32, dcol []float32, n0, cnt int, dxs []float32) {
 	p, cols, taps := g.p(), cnt*g.p(), g.kh*g.kw
-	table := be.tapTable(g)
 	be.parallel(cnt, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			img := dxs[(n0+i)*g.c*g.h*g.w:]
@@ -214,10 +154,11 @@ func unrollTap(g convGeom, plane []float32, ky, kx int, dst []float32) {
 
 // col2im adds the unrolled gradient dcol back into images [n0, n0+cnt) of dx,
 // which the caller has zeroed.
-func (be *Backend) col2im(g convGeom, dcol []float32, n0, cnt int, dxs []float32) {
+func (be *Backend) col2im(pr *convPrimitive, dcol []float32, n0, cnt int, dxs []float32) {
+	g := pr.g
 	p, cols := g.p(), cnt*g.p()
-	if g.ow < smallWidth {
-		be.col2imSmall(g, dcol, n0, cnt, dxs)
+	if pr.taps != nil {
+		be.col2imSmall(g, pr.taps, dcol, n0, cnt, dxs)
 		return
 	}
 	be.parallel(cnt, func(lo, hi int) {
@@ -263,34 +204,19 @@ func addTap(g convGeom, src []float32, ky, kx int, plane []float32) {
 	}
 }
 
-func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
-	g := newConvGeom(x, w, y, d)
-	xs, ws, bs, ys := data(x), data(w), data(b), data(y)
-	if !be.direct && g.useWinograd() {
-		be.winoForward(g, xs, w.(*Tensor), bs, ys)
-		return
-	}
-	if g.useDirect() {
-		be.directForward(g, xs, w.(*Tensor), bs, ys)
-		return
-	}
-	if g.usePlanar() {
-		be.planarForward(g, xs, w.(*Tensor), bs, ys)
-		return
-	}
-	if g.useIm2row() {
-		be.im2rowForward(g, xs, w.(*Tensor), bs, ys)
-		return
-	}
+// im2colForward computes y from x and w through im2col + GEMM.
+func (be *Backend) im2colForward(pr *convPrimitive, ws *workspace, xs, wd, bs []float32, relu bool, ys []float32) {
+	g := pr.g
 	k, p := g.k(), g.p()
 	step := g.group()
+	colAll, outAll := ws.take(k*step*p), ws.take(g.o*step*p)
 	for n0 := 0; n0 < g.n; n0 += step {
 		cnt := min(step, g.n-n0)
 		cols := cnt * p
-		col := be.scratch(0, k*cols)
-		be.im2col(g, xs, n0, cnt, col)
-		out := be.scratch(1, g.o*cols)
-		gemm(be.threads, g.o, cols, k, matrix{data: ws, stride: k}, matrix{data: col, stride: cols}, 0, out, cols)
+		col := colAll[:k*cols]
+		be.im2col(pr, xs, n0, cnt, col)
+		out := outAll[:g.o*cols]
+		gemm(be.kern, be.opts.Threads, g.o, cols, k, matrix{data: wd, stride: k}, matrix{data: col, stride: cols}, 0, out, cols)
 		// Scatter [O x cnt*P] into NCHW, adding the bias and the ReLU.
 		be.parallel(cnt, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
@@ -301,8 +227,8 @@ func (be *Backend) fastConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc
 					if bs != nil {
 						bias = bs[o]
 					}
-					if bs != nil || d.ReLU {
-						biasReLU(dst, bias, d.ReLU)
+					if bs != nil || relu {
+						be.kern.biasReLU(dst, bias, relu)
 					}
 				}
 			}
@@ -322,59 +248,47 @@ func (be *Backend) gatherGrad(g convGeom, dys []float32, n0, cnt int, dst []floa
 	})
 }
 
-func (be *Backend) fastConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
-	g := newConvGeom(dx, w, dy, d)
-	dys, ws, dxs := data(dy), data(w), data(dx)
-	if !be.direct && g.useWinograd() {
-		be.winoBackwardData(g, dys, ws, dxs)
-		return
-	}
-	if g.useDirect() {
-		be.directBackwardData(g, dys, ws, dxs)
-		return
-	}
+// im2colBackwardData computes dx from dy and w: GEMM with the transposed
+// weights, then col2im.
+func (be *Backend) im2colBackwardData(pr *convPrimitive, ws *workspace, dys, wd, dxs []float32) {
+	g := pr.g
 	k, p := g.k(), g.p()
 	clear(dxs)
 	step := g.group()
+	dytAll, dcolAll := ws.take(g.o*step*p), ws.take(k*step*p)
 	for n0 := 0; n0 < g.n; n0 += step {
 		cnt := min(step, g.n-n0)
 		cols := cnt * p
-		dyt := be.scratch(1, g.o*cols)
+		dyt := dytAll[:g.o*cols]
 		be.gatherGrad(g, dys, n0, cnt, dyt)
-		dcol := be.scratch(0, k*cols)
-		gemm(be.threads, k, cols, g.o, matrix{data: ws, stride: k, trans: true}, matrix{data: dyt, stride: cols}, 0, dcol, cols)
-		be.col2im(g, dcol, n0, cnt, dxs)
+		dcol := dcolAll[:k*cols]
+		gemm(be.kern, be.opts.Threads, k, cols, g.o, matrix{data: wd, stride: k, trans: true}, matrix{data: dyt, stride: cols}, 0, dcol, cols)
+		be.col2im(pr, dcol, n0, cnt, dxs)
 	}
 }
 
-func (be *Backend) fastConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.ConvDesc) {
-	g := newConvGeom(x, dw, dy, d)
-	xs, dys, dws, dbs := data(x), data(dy), data(dw), data(db)
-	if !be.direct && g.useWinograd() {
-		be.winoBackwardFilter(g, xs, dys, dws, dbs)
-		return
-	}
-	if g.useDirect() {
-		be.directBackwardFilter(g, xs, dys, dws, dbs)
-		return
-	}
+// im2colBackwardFilter computes dw (and db) from x and dy: GEMM of the
+// gradients with the unrolled input.
+func (be *Backend) im2colBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys, dws, dbs []float32) {
+	g := pr.g
 	k, p := g.k(), g.p()
 	step := g.group()
 	if dbs != nil {
 		clear(dbs)
 	}
+	dytAll, colAll := ws.take(g.o*step*p), ws.take(k*step*p)
 	for n0 := 0; n0 < g.n; n0 += step {
 		cnt := min(step, g.n-n0)
 		cols := cnt * p
-		dyt := be.scratch(1, g.o*cols)
+		dyt := dytAll[:g.o*cols]
 		be.gatherGrad(g, dys, n0, cnt, dyt)
-		col := be.scratch(0, k*cols)
-		be.im2col(g, xs, n0, cnt, col)
+		col := colAll[:k*cols]
+		be.im2col(pr, xs, n0, cnt, col)
 		beta := float32(1)
 		if n0 == 0 {
 			beta = 0
 		}
-		gemm(be.threads, g.o, k, cols, matrix{data: dyt, stride: cols}, matrix{data: col, stride: cols, trans: true}, beta, dws, k)
+		gemm(be.kern, be.opts.Threads, g.o, k, cols, matrix{data: dyt, stride: cols}, matrix{data: col, stride: cols, trans: true}, beta, dws, k)
 		if dbs != nil {
 			for o := 0; o < g.o; o++ {
 				var s float32

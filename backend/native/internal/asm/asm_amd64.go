@@ -1,0 +1,173 @@
+//go:build amd64 && !purego
+
+package asm
+
+//go:generate go run gen_kernels.go
+//go:generate go run gen_winograd.go
+
+// GEMM micro-kernels. A is packed as kc groups of mr values (one per row),
+// B as kc groups of nr values (one per column); C has row stride ldc:
+//
+//	for r := 0; r < mr; r++ {
+//		for j := 0; j < nr; j++ {
+//			for k := 0; k < kc; k++ {
+//				c[r*ldc+j] += a[k*mr+r] * b[k*nr+j]
+//			}
+//		}
+//	}
+//
+// Kernel12x32AVX512 has mr 12, nr 32; Kernel6x16AVX2 has mr 6, nr 16.
+//
+//go:noescape
+func Kernel12x32AVX512(kc int, a, b, c *float32, ldc int)
+
+// Kernel6x16AVX2 is Kernel12x32AVX512 with mr 6, nr 16.
+//
+//go:noescape
+func Kernel6x16AVX2(kc int, a, b, c *float32, ldc int)
+
+// Kernel12x32AVX512Set is Kernel12x32AVX512 overwriting C (c[r*ldc+j] = the
+// sum) instead of adding to it.
+//
+//go:noescape
+func Kernel12x32AVX512Set(kc int, a, b, c *float32, ldc int)
+
+// Kernel6x16AVX2Set is Kernel6x16AVX2 overwriting C.
+//
+//go:noescape
+func Kernel6x16AVX2Set(kc int, a, b, c *float32, ldc int)
+
+// Kernel12x32AVX512Strided reads A and B unpacked, with row strides lda and
+// ldb, and overwrites C:
+//
+//	c[r*ldc+j] = sum over k < kc of a[k*lda+r] * b[k*ldb+j]   (r < 12, j < 32)
+//
+//go:noescape
+func Kernel12x32AVX512Strided(kc int, a, b, c *float32, ldc, lda, ldb int)
+
+// Kernel12x32AVX512StridedAdd is Kernel12x32AVX512Strided adding to C.
+//
+//go:noescape
+func Kernel12x32AVX512StridedAdd(kc int, a, b, c *float32, ldc, lda, ldb int)
+
+// Kernel6x16AVX2Strided is Kernel12x32AVX512Strided with r < 6, j < 16.
+//
+//go:noescape
+func Kernel6x16AVX2Strided(kc int, a, b, c *float32, ldc, lda, ldb int)
+
+// Kernel6x16AVX2StridedAdd is Kernel6x16AVX2Strided adding to C.
+//
+//go:noescape
+func Kernel6x16AVX2StridedAdd(kc int, a, b, c *float32, ldc, lda, ldb int)
+
+// Direct-convolution tile kernels (see backend/native/direct.go): a table
+// of taps entries, each mr+1 int32 (mr row offsets into x, each already kc
+// past its row's start, then the tap's index), gives the rows of x each
+// tap reads:
+//
+//	for r := 0; r < mr; r++ {
+//		for j := 0; j < nr; j++ {
+//			var s float32
+//			for t := 0; t < taps; t++ {
+//				e := tbl[t*(mr+1):]
+//				for k := 0; k < kc; k++ {
+//					s += x[e[r]-kc+k] * w[e[mr]*tapStride+k*ldb+j]
+//				}
+//			}
+//			c[r*ldc+j] = s
+//		}
+//	}
+//
+// Tile12x32AVX512 has mr 12, nr 32.
+//
+//go:noescape
+func Tile12x32AVX512(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
+
+// Tile6x32AVX512Half is Tile12x32AVX512 computing only rows r < 6 of a
+// table made for 12 (entries 13 int32 apart): a last tile at most half full.
+//
+//go:noescape
+func Tile6x32AVX512Half(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
+
+// Tile6x16AVX2 is Tile12x32AVX512 with mr 6, nr 16.
+//
+//go:noescape
+func Tile6x16AVX2(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
+
+// PeakLoopAVX512 runs n iterations of 12 independent 16-lane FMAs: the
+// probe of the machine's FMA peak, computing nothing.
+//
+//go:noescape
+func PeakLoopAVX512(n int)
+
+// PeakLoopAVX2 is PeakLoopAVX512 with 8-lane FMAs.
+//
+//go:noescape
+func PeakLoopAVX2(n int)
+
+// Winograd F(4x4, 3x3) transforms, 16 (AVX512) or 8 (AVX2) channels at a
+// time; c must be a multiple of that width.
+//
+// WinoInputAVX512 is, for k < c, with d[i][j] = x[offs[6i+j]+k]:
+//
+//	V = Bᵀ d B;  v[(6i+j)*planeStride+k] = V[i][j]   (i, j < 6)
+//
+//go:noescape
+func WinoInputAVX512(x *float32, offs *int32, c int, v *float32, planeStride int)
+
+// WinoInputAVX2 is WinoInputAVX512, 8 channels at a time.
+//
+//go:noescape
+func WinoInputAVX2(x *float32, offs *int32, c int, v *float32, planeStride int)
+
+// WinoOutputAVX512 is, for k < c, with M[i][j] = m[(6i+j)*planeStride+k]:
+//
+//	Y = Aᵀ M A;  y[offs[4i+j]+k] = max(Y[i][j] + bias[k], floor)   (i, j < 4)
+//
+// (floor is 0 for a ReLU, -Inf for none).
+//
+//go:noescape
+func WinoOutputAVX512(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
+
+// WinoOutputAVX2 is WinoOutputAVX512, 8 channels at a time.
+//
+//go:noescape
+func WinoOutputAVX2(m *float32, planeStride, c int, y *float32, offs *int32, bias *float32, floor float32)
+
+// WinoGradAVX512 is, for k < c, with d[i][j] = dy[offs[4i+j]+k] (i, j < 4):
+//
+//	D = A d Aᵀ;  v[(6i+j)*planeStride+k] = D[i][j]   (i, j < 6)
+//
+//go:noescape
+func WinoGradAVX512(dy *float32, offs *int32, c int, v *float32, planeStride int)
+
+// WinoGradAVX2 is WinoGradAVX512, 8 channels at a time.
+//
+//go:noescape
+func WinoGradAVX2(dy *float32, offs *int32, c int, v *float32, planeStride int)
+
+// Transpose8x8AVX transposes blocks 8x8 blocks side by side (AVX):
+//
+//	for b := 0; b < blocks; b++ {
+//		for i := 0; i < 8; i++ {
+//			for j := 0; j < 8; j++ {
+//				dst[(8*b+j)*dstStride+i] = src[i*srcStride+8*b+j]
+//			}
+//		}
+//	}
+//
+//go:noescape
+func Transpose8x8AVX(src *float32, srcStride int, dst *float32, dstStride int, blocks int)
+
+// BiasReLUAVX is, for i < n (a multiple of 8), x[i] += bias, then
+// x[i] = max(x[i], 0) when relu (AVX).
+//
+//go:noescape
+func BiasReLUAVX(x *float32, n int, bias float32, relu bool)
+
+// MaxPairsAVX is, for i < n (a multiple of 8),
+// out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]): a 2x2, stride-2 max
+// pool of two rows (AVX2).
+//
+//go:noescape
+func MaxPairsAVX(r0, r1, out *float32, n int)

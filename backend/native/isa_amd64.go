@@ -1,0 +1,172 @@
+//go:build amd64 && !purego
+
+package native
+
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+
+	"github.com/resgo/resgo/backend/native/internal/asm"
+)
+
+// vectorKernels returns the kernel set of isa, or nil when this CPU (and
+// operating system) lacks its instructions.
+func vectorKernels(isa ISA) *kernels {
+	switch {
+	case isa == AVX512 && cpu.X86.HasAVX512F:
+		return &avx512Kernels
+	case isa == AVX2 && cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return &avx2Kernels
+	}
+	return nil
+}
+
+var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
+	fn: asm.Kernel12x32AVX512, set: asm.Kernel12x32AVX512Set,
+	strided: asm.Kernel12x32AVX512Strided, stridedAdd: asm.Kernel12x32AVX512StridedAdd,
+	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half,
+	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
+	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
+
+var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
+	fn: asm.Kernel6x16AVX2, set: asm.Kernel6x16AVX2Set,
+	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
+	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2,
+	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
+	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
+
+// transpose8x8AVX is transpose8x8Go in AVX.
+func transpose8x8AVX(src []float32, srcStride int, dst []float32, dstStride, blocks int) {
+	if blocks <= 0 {
+		return
+	}
+	// The last element each side touches, so that a bad call panics here
+	// instead of writing out of bounds.
+	_ = src[7*srcStride+8*blocks-1]
+	_ = dst[(8*blocks-1)*dstStride+7]
+	asm.Transpose8x8AVX(&src[0], srcStride, &dst[0], dstStride, blocks)
+}
+
+// biasReLUAVX is biasReLUGo with AVX on whole vectors, the tail in Go.
+func biasReLUAVX(x []float32, bias float32, relu bool) {
+	n := 0
+	if len(x) >= 8 {
+		n = len(x) &^ 7
+		asm.BiasReLUAVX(&x[0], n, bias, relu)
+	}
+	biasReLUGo(x[n:], bias, relu)
+}
+
+// maxPairsAVX is maxPairsGo with AVX2 on whole vectors.
+func maxPairsAVX(r0, r1, out []float32) {
+	if len(out) < 8 {
+		maxPairsGo(r0, r1, out)
+		return
+	}
+	n := len(out)
+	_, _ = r0[2*n-1], r1[2*n-1]
+	asm.MaxPairsAVX(&r0[0], &r1[0], &out[0], n&^7)
+	if n%8 != 0 { // the last 8 again, overlapping: same values
+		asm.MaxPairsAVX(&r0[2*n-16], &r1[2*n-16], &out[n-8], 8)
+	}
+}
+
+// vectorLanes is the vector width for c channels on a kernel set of
+// widest lanes: lanes, or 8 where c is not a multiple of 16, or 0 (Go)
+// where it is not one of 8.
+func vectorLanes(widest, c int) int {
+	lanes := widest
+	if lanes == 16 && c%16 != 0 {
+		lanes = 8
+	}
+	if c == 0 || c%lanes != 0 {
+		return 0
+	}
+	return lanes
+}
+
+// winoInputVector returns winoInputGo in vectors of up to widest lanes
+// where c allows.
+func winoInputVector(widest int) func(x []float32, offs *[36]int32, c int, v []float32, planeStride int) {
+	return func(x []float32, offs *[36]int32, c int, v []float32, planeStride int) {
+		lanes := vectorLanes(widest, c)
+		if lanes == 0 {
+			winoInputGo(x, offs, c, v, planeStride)
+			return
+		}
+		_ = v[35*planeStride+c-1] // bounds, checked here so the assembly cannot write past v
+		for _, o := range offs {
+			_ = x[int(o)+c-1]
+		}
+		if lanes == 16 {
+			asm.WinoInputAVX512(&x[0], &offs[0], c, &v[0], planeStride)
+			return
+		}
+		asm.WinoInputAVX2(&x[0], &offs[0], c, &v[0], planeStride)
+	}
+}
+
+// winoGradVector returns winoGradGo in vectors of up to widest lanes.
+func winoGradVector(widest int) func(dy []float32, offs *[16]int32, c int, v []float32, planeStride int) {
+	return func(dy []float32, offs *[16]int32, c int, v []float32, planeStride int) {
+		lanes := vectorLanes(widest, c)
+		if lanes == 0 {
+			winoGradGo(dy, offs, c, v, planeStride)
+			return
+		}
+		_ = v[35*planeStride+c-1]
+		for _, o := range offs {
+			_ = dy[int(o)+c-1]
+		}
+		if lanes == 16 {
+			asm.WinoGradAVX512(&dy[0], &offs[0], c, &v[0], planeStride)
+			return
+		}
+		asm.WinoGradAVX2(&dy[0], &offs[0], c, &v[0], planeStride)
+	}
+}
+
+// winoOutputVector returns winoOutputGo in vectors of up to widest lanes.
+// bias is nil or has c values.
+func winoOutputVector(widest int) func(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool) {
+	return func(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool) {
+		lanes := vectorLanes(widest, c)
+		if lanes == 0 || (bias == nil && len(zeroBias) < c) {
+			winoOutputGo(m, planeStride, c, y, offs, bias, relu)
+			return
+		}
+		_ = m[35*planeStride+c-1]
+		for _, o := range offs {
+			_ = y[int(o)+c-1]
+		}
+		if bias == nil {
+			bias = zeroBias
+		}
+		_ = bias[c-1]
+		floor := float32(math.Inf(-1))
+		if relu {
+			floor = 0
+		}
+		if lanes == 16 {
+			asm.WinoOutputAVX512(&m[0], planeStride, c, &y[0], &offs[0], &bias[0], floor)
+			return
+		}
+		asm.WinoOutputAVX2(&m[0], planeStride, c, &y[0], &offs[0], &bias[0], floor)
+	}
+}
+
+// zeroBias stands in for a missing bias (up to this many channels).
+var zeroBias = make([]float32, 4096)
+
+// peakProbe returns the FMA loop of the widest instruction set, and the
+// FLOPs of one iteration (12 FMAs of a full vector, 2 FLOPs per lane).
+func peakProbe() (func(int), float64, string) {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return asm.PeakLoopAVX512, 12 * 16 * 2, "avx512"
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return asm.PeakLoopAVX2, 12 * 8 * 2, "avx2"
+	}
+	return peakLoopGo, 8 * 2, "scalar"
+}

@@ -1,0 +1,168 @@
+package native
+
+import "weak"
+
+// weightLayout is how packTaps orders a block of packed weights.
+type weightLayout struct {
+	// tapMajor: [t][k][col], each tap's rows consecutive (read in
+	// sequence by the kernel: best when the weights stream from memory, at
+	// small batches); otherwise [k][t][col] (the forward pack is then a
+	// plain transpose: best when the weights change every step).
+	tapMajor bool
+}
+
+// strides returns the kernel's ldb and tapStride for a block of kc rows
+// per tap.
+func (l weightLayout) strides(kc, taps, nr int) (ldb, tapStride int) {
+	if l.tapMajor {
+		return nr, kc * nr
+	}
+	return taps * nr, nr
+}
+
+// packTaps packs weights [O, C, taps] into blocks of nr output columns,
+// dst[j][k][t][col] or, tap-major, dst[j][t][k][col]. Forward: k runs over
+// C, columns over O: block j is then the transpose of weight rows
+// [j*nr, j*nr+nr) ([nr][C*taps]), done in 8x8 blocks. Transposed
+// (backward-data, never tap-major): k runs over O, columns over C. Missing
+// columns are 0.
+func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, layout weightLayout, dst []float32) {
+	kc, cols := c, o
+	if transposed {
+		kc, cols = o, c
+	}
+	blocks := (cols + nr - 1) / nr
+	size := kc * taps * nr
+	be.parallel(blocks, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			blk := dst[j*size : (j+1)*size]
+			valid := min(nr, cols-j*nr)
+			if valid < nr {
+				clear(blk)
+			}
+			if transposed {
+				// Per k, the [valid][taps] slab of columns becomes taps
+				// rows of nr: 8x8 blocks, then the edges.
+				full := taps / 8
+				for k := 0; k < kc; k++ {
+					src := w[(k*c+j*nr)*taps : (k*c+j*nr+valid)*taps]
+					rows := blk[k*taps*nr : (k+1)*taps*nr]
+					col := 0
+					for ; col+8 <= valid && full > 0; col += 8 {
+						be.kern.transpose8x8(src[col*taps:], taps, rows[col:], nr, full)
+					}
+					for ; col < valid; col++ {
+						for t, v := range src[col*taps : col*taps+8*full] {
+							rows[t*nr+col] = v
+						}
+					}
+					for col := 0; col < valid; col++ {
+						for t := 8 * full; t < taps; t++ {
+							rows[t*nr+col] = src[col*taps+t]
+						}
+					}
+				}
+				continue
+			}
+			width := c * taps // one weight row; packed row index k*taps+t
+			if layout.tapMajor {
+				for col := 0; col < valid; col++ {
+					src := w[(j*nr+col)*width : (j*nr+col+1)*width]
+					for k := 0; k < kc; k++ {
+						for t, v := range src[k*taps : (k+1)*taps] {
+							blk[(t*kc+k)*nr+col] = v
+						}
+					}
+				}
+				continue
+			}
+			full := width / 8
+			col := 0
+			for ; col+8 <= valid && full > 0; col += 8 {
+				be.kern.transpose8x8(w[(j*nr+col)*width:], width, blk[col:], nr, full)
+			}
+			for ; col < valid; col++ {
+				for i, v := range w[(j*nr+col)*width : (j*nr+col)*width+8*full] {
+					blk[i*nr+col] = v
+				}
+			}
+			for col := 0; col < valid; col++ {
+				for i := 8 * full; i < width; i++ {
+					blk[i*nr+col] = w[(j*nr+col)*width+i]
+				}
+			}
+		}
+	})
+}
+
+// packEntry remembers a weight tensor's version when it was last packed,
+// and the packed copy once the same version has been packed twice.
+type packEntry struct {
+	version uint64
+	packed  []float32
+}
+
+// forwardWeights returns w packed for the forward pass, and its layout.
+func (be *Backend) forwardWeights(ws *workspace, w *Tensor, o, c, taps int) ([]float32, weightLayout) {
+	nr := be.kern.tileCols
+	size := (o + nr - 1) / nr * taps * c * nr
+	return be.cachedPack(ws, w, packDirect, size, func(layout weightLayout, dst []float32) {
+		be.packTaps(w.Data, o, c, taps, nr, false, layout, dst)
+	})
+}
+
+// packKind tells apart the packed copies kept of one weight tensor.
+type packKind uint8
+
+const (
+	packDirect   packKind = iota // packTaps of the weights
+	packWinograd                 // packTaps of their Winograd transform
+)
+
+type packKey struct {
+	w    weak.Pointer[uint64]
+	kind packKind
+}
+
+// cachedPack returns w packed by pack (size floats), and its layout.
+// Weights packed twice without a change in between (inference) keep a
+// tap-major packed copy; training changes them every step and packs them
+// by transposing into the workspace, holding no extra memory. The copies
+// belong to the Backend, not to a primitive: the primitives of one layer
+// at several batch sizes (a server's) share them.
+func (be *Backend) cachedPack(ws *workspace, w *Tensor, kind packKind, size int, pack func(layout weightLayout, dst []float32)) ([]float32, weightLayout) {
+	key, version := packKey{weakKey(w), kind}, *w.counter()
+	e, ok := be.packs[key]
+	switch {
+	case !ok:
+		be.sweepPacks()
+		e = &packEntry{version: version}
+		be.packs[key] = e
+	case e.version != version:
+		e.version, e.packed = version, nil
+	case len(e.packed) != size:
+		e.packed = make([]float32, size)
+		pack(weightLayout{tapMajor: true}, e.packed)
+		return e.packed, weightLayout{tapMajor: true}
+	default:
+		return e.packed, weightLayout{tapMajor: true}
+	}
+	wp := ws.take(size)
+	pack(weightLayout{}, wp)
+	return wp, weightLayout{}
+}
+
+// sweepPacks drops the entries of weight tensors that are gone.
+func (be *Backend) sweepPacks() {
+	if be.packs == nil {
+		be.packs = map[packKey]*packEntry{}
+	}
+	for k := range be.packs {
+		if k.w.Value() == nil {
+			delete(be.packs, k)
+		}
+	}
+}
+
+// weakKey is the pack cache's key for weight tensor w.
+func weakKey(w *Tensor) weak.Pointer[uint64] { return weak.Make(w.counter()) }
