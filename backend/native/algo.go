@@ -120,8 +120,10 @@ func (be *Backend) chooseConv(g convGeom, pass backend.ConvPass) (Algorithm, str
 		if why, ok := g.rowsFits(be.kern.tileRows); try(Rows, why, ok) {
 			return Rows, joinReasons(why, not)
 		}
+	} else {
+		not = append(not, "planar and rows compute only forward passes")
 	}
-	return Im2col, joinReasons("fits every geometry", not)
+	return Im2col, joinReasons("no other algorithm fits", not)
 }
 
 func joinReasons(why string, not []string) string {
