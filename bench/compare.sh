@@ -172,7 +172,7 @@ meas = [("train b100", "train", 100, rg["train"]),
 r0, p0 = rg["train"], pt["default"]
 print("machine:   %s, nproc %s" % (env["CMP_CPU"], env["CMP_NPROC"]))
 print("go:        %s (resgo built with %s)" % (env["CMP_GO"], r0["go"]))
-kernel = ", GEMM kernel " + r0["kernel"] if r0.get("kernel") else ""
+kernel = ", " + r0["kernel"] + " kernels" if r0.get("kernel") else ""
 print("resgo:     %s, backend %s%s, %d threads, FMA peak %.1f GFLOP/s (%s)" % (
     r0["arch"], r0["backend"], kernel, r0["threads"], r0["fma_peak_gflops"], r0["fma_peak_isa"]))
 print("pytorch:   %s, python %s, %d threads, mkldnn %s, pad %s" % (

@@ -109,6 +109,9 @@ func TestBadFlagsGiveOneLine(t *testing.T) {
 	oneLineError(t, run(t, dir, "train", "--steps", "ten"), "-steps", "invalid value")
 	oneLineError(t, run(t, dir, "train", "--batch-size", "0"), "--batch-size 0", "between 1 and")
 	oneLineError(t, run(t, dir, "train", "--backend", "cuda"), "cuda", "unknown backend")
+	oneLineError(t, run(t, dir, "bench", "--isa", "sse9"), "--isa sse9", "unknown instruction set")
+	oneLineError(t, run(t, dir, "bench", "--conv", "fast"), "--conv fast", "unknown convolution mode")
+	oneLineError(t, run(t, dir, "bench", "--backend", "native-direct", "--conv", "im2col"), "native-direct", "disagree")
 	oneLineError(t, run(t, dir, "eval", "--batch-size", "-1"), "--batch-size -1")
 	oneLineError(t, run(t, dir, "frobnicate"), "unknown command")
 	if r := run(t, dir, "train", "--help"); r.code != 0 || !strings.Contains(r.stdout, "--learning-rate") && !strings.Contains(r.stdout, "-learning-rate") {
