@@ -18,6 +18,8 @@ type Transport interface {
 	AllReduceSum(buf []float32) error
 	// Broadcast copies root's buf into every rank's buf.
 	Broadcast(buf []float32, root int) error
+	// BroadcastBytes copies root's buf into every rank's buf.
+	BroadcastBytes(buf []byte, root int) error
 	// Barrier returns once every rank has called it.
 	Barrier() error
 	// Abort ends every process of the job with code, for a failure that
@@ -35,6 +37,12 @@ func (Single) Rank() int                    { return 0 }
 func (Single) Size() int                    { return 1 }
 func (Single) AllReduceSum([]float32) error { return nil }
 func (Single) Broadcast(_ []float32, root int) error {
+	if root != 0 {
+		return fmt.Errorf("dist: broadcast from rank %d in a job of one", root)
+	}
+	return nil
+}
+func (Single) BroadcastBytes(_ []byte, root int) error {
 	if root != 0 {
 		return fmt.Errorf("dist: broadcast from rank %d in a job of one", root)
 	}

@@ -20,6 +20,7 @@ static int resgo_mpi_allreduce_sum(float *buf, int n) {
 	return MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 }
 static int resgo_mpi_bcast(float *buf, int n, int root) { return MPI_Bcast(buf, n, MPI_FLOAT, root, MPI_COMM_WORLD); }
+static int resgo_mpi_bcast_bytes(void *buf, int n, int root) { return MPI_Bcast(buf, n, MPI_BYTE, root, MPI_COMM_WORLD); }
 static int resgo_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
 static void resgo_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 static int resgo_mpi_finalize(void) { return MPI_Finalize(); }
@@ -97,6 +98,23 @@ func (t *mpiTransport) Broadcast(buf []float32, root int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return mpiError("MPI_Bcast", C.resgo_mpi_bcast((*C.float)(unsafe.Pointer(&buf[0])), C.int(len(buf)), C.int(root)))
+}
+
+// BroadcastBytes sends buf in pieces of at most MPI's int count.
+func (t *mpiTransport) BroadcastBytes(buf []byte, root int) error {
+	if root < 0 || root >= t.size {
+		return fmt.Errorf("dist: broadcast from rank %d in a job of %d", root, t.size)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(buf) > 0 {
+		n := min(len(buf), math.MaxInt32)
+		if err := mpiError("MPI_Bcast", C.resgo_mpi_bcast_bytes(unsafe.Pointer(&buf[0]), C.int(n), C.int(root))); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
 }
 
 func (t *mpiTransport) Barrier() error {

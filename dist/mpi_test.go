@@ -14,8 +14,8 @@ import (
 )
 
 // TestMPITransport: in 3 processes, the sum reaches every rank, a
-// broadcast from rank 1 gives everyone rank 1's values, and barriers
-// return.
+// broadcast from rank 1 gives everyone rank 1's values (and one of bytes
+// from rank 2, rank 2's), and barriers return.
 func TestMPITransport(t *testing.T) {
 	if launchedSize() == 0 {
 		out, err := disttest.Run(t, 3, "TestMPITransport", 2*time.Minute)
@@ -33,7 +33,7 @@ func TestMPITransport(t *testing.T) {
 	if n != 3 || r < 0 || r >= n {
 		t.Fatalf("rank %d of %d", r, n)
 	}
-	buf := make([]float32, 1000)
+	buf := make([]float32, 1001) // odd: no vector width divides it
 	for i := range buf {
 		buf[i] = float32((r + 1) * (i + 1))
 	}
@@ -51,8 +51,20 @@ func TestMPITransport(t *testing.T) {
 	if err := tr.Broadcast(buf, 1); err != nil {
 		t.Fatal(err)
 	}
-	if buf[0] != 1000 || buf[999] != 1999 {
-		t.Fatalf("rank %d: broadcast gave %v ... %v", r, buf[0], buf[999])
+	if buf[0] != 1000 || buf[1000] != 2000 {
+		t.Fatalf("rank %d: broadcast gave %v ... %v", r, buf[0], buf[1000])
+	}
+	bytes := make([]byte, 12345)
+	for i := range bytes {
+		bytes[i] = byte(r*7 + i)
+	}
+	if err := tr.BroadcastBytes(bytes, 2); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range bytes {
+		if b != byte(14+i) {
+			t.Fatalf("rank %d: byte broadcast from rank 2 gave byte %d = %d, want %d", r, i, b, byte(14+i))
+		}
 	}
 	if err := tr.Broadcast(buf, 3); err == nil {
 		t.Fatal("broadcast from rank 3 of 3 accepted")

@@ -1,9 +1,13 @@
 package train
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"strconv"
 
 	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/dist"
 	"github.com/resgo/resgo/nn"
 )
@@ -25,10 +29,16 @@ func (t *Trainer) SetTransport(tr dist.Transport) {
 }
 
 // averageGradients replaces each updated parameter's gradient by its mean
-// over the ranks: one all-reduce over a buffer holding them all.
+// over the ranks, and each batch norm's running statistics by theirs (so
+// that they, and the moving averages that follow them, stay the same on
+// every rank): one all-reduce over a buffer holding them all.
 func (t *Trainer) averageGradients(params []*nn.Param) {
+	stats := t.Model.Stats
 	total := 0
 	for _, p := range params {
+		total += backend.Len(p.Shape)
+	}
+	for _, p := range stats {
 		total += backend.Len(p.Shape)
 	}
 	if cap(t.gradBuf) < total {
@@ -39,6 +49,11 @@ func (t *Trainer) averageGradients(params []*nn.Param) {
 	for _, p := range params {
 		n := backend.Len(p.Shape)
 		t.Be.Download(p.Grad, buf[off:off+n])
+		off += n
+	}
+	for _, p := range stats {
+		n := backend.Len(p.Shape)
+		t.Be.Download(p.Value, buf[off:off+n])
 		off += n
 	}
 	if err := t.dist.AllReduceSum(buf); err != nil {
@@ -54,6 +69,72 @@ func (t *Trainer) averageGradients(params []*nn.Param) {
 		t.Be.Upload(p.Grad, buf[off:off+n])
 		off += n
 	}
+	for _, p := range stats {
+		n := backend.Len(p.Shape)
+		t.Be.Upload(p.Value, buf[off:off+n])
+		off += n
+	}
+}
+
+// share returns the rows [lo, hi) of a global batch of rows that this
+// rank trains on: contiguous, the same count on every rank.
+func share(tr dist.Transport, rows int) (lo, hi int) {
+	per := rows / tr.Size()
+	return tr.Rank() * per, (tr.Rank() + 1) * per
+}
+
+// shareState makes every rank's trainer state rank 0's (weights, moving
+// averages, momentum, step), so that a job started or resumed on rank 0
+// alone needs no file system shared between hosts: rank 0 encodes its
+// snapshot as a safetensors file in memory and broadcasts the bytes.
+func shareState(t *Trainer, tr dist.Transport) error {
+	var blob []byte
+	if tr.Rank() == 0 {
+		tensors, meta := t.Snapshot()
+		meta["step"] = strconv.FormatInt(t.Step, 10)
+		var b bytes.Buffer
+		if err := checkpoint.Encode(&b, tensors, meta); err != nil {
+			return err
+		}
+		blob = b.Bytes()
+	}
+	size := make([]byte, 8)
+	binary.LittleEndian.PutUint64(size, uint64(len(blob)))
+	if err := tr.BroadcastBytes(size, 0); err != nil {
+		return fmt.Errorf("sending the training state from rank 0: %w", err)
+	}
+	if tr.Rank() != 0 {
+		blob = make([]byte, binary.LittleEndian.Uint64(size))
+	}
+	if err := tr.BroadcastBytes(blob, 0); err != nil {
+		return fmt.Errorf("sending the training state from rank 0: %w", err)
+	}
+	if tr.Rank() == 0 {
+		return nil
+	}
+	tensors, meta, err := checkpoint.Decode(blob, "rank 0's state")
+	if err != nil {
+		return err
+	}
+	step, err := strconv.ParseInt(meta["step"], 10, 64)
+	if err != nil {
+		return fmt.Errorf("rank 0's state: step %q", meta["step"])
+	}
+	return t.Restore(&checkpoint.Checkpoint{Path: "rank 0's state", Step: step, Tensors: tensors, Meta: meta})
+}
+
+// anyStops reports, on every rank, whether any rank asked to stop (an
+// interrupt reaches the ranks at different steps; all must stop after the
+// same one).
+func anyStops(tr dist.Transport, stop bool) (bool, error) {
+	flag := []float32{0}
+	if stop {
+		flag[0] = 1
+	}
+	if err := tr.AllReduceSum(flag); err != nil {
+		return false, err
+	}
+	return flag[0] > 0, nil
 }
 
 // averageLoss is the mean of the ranks' batch losses and the total of

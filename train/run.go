@@ -15,6 +15,7 @@ import (
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/dist"
 	"github.com/resgo/resgo/internal/sysinfo"
 	"github.com/resgo/resgo/model"
 )
@@ -61,6 +62,14 @@ type Options struct {
 	// FreezeStats keeps the running statistics of their batch norms too.
 	Freeze      []string
 	FreezeStats bool
+	// Transport, when it joins several processes (mpirun), makes this run
+	// one rank of a data-parallel job (see Trainer.SetTransport): each
+	// rank trains on its share of every global batch of Hyper.BatchSize,
+	// in the same order as one process. Rank 0 alone reads and writes
+	// checkpoints and writes Out, Log, Events and Progress, and starts
+	// every rank from its state; the others need no checkpoint directory.
+	// Nil is a job of one.
+	Transport dist.Transport
 }
 
 // EventSink records training curves; *tblog.Writer is one.
@@ -86,14 +95,25 @@ type Result struct {
 // the newest loadable checkpoint unless Fresh is set.
 func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*Result, error) {
 	h := o.Hyper
-	if o.Log == nil {
+	tr := o.Transport
+	if tr == nil {
+		tr = dist.Single{}
+	}
+	lead := tr.Rank() == 0
+	if o.Log == nil || !lead {
 		o.Log = io.Discard
 	}
-	if o.Out == nil {
+	if o.Out == nil || !lead {
 		o.Out = io.Discard
+	}
+	if !lead {
+		o.Events, o.Progress, o.Validation = nil, nil, nil
 	}
 	if err := o.validate(train); err != nil {
 		return nil, err
+	}
+	if h.BatchSize%tr.Size() != 0 {
+		return nil, fmt.Errorf("batch size %d: not divisible by the job's %d processes (each trains on an equal share)", h.BatchSize, tr.Size())
 	}
 	foot, err := model.Measure(o.Model)
 	if err != nil {
@@ -104,31 +124,35 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		return nil, err
 	}
 	store := &checkpoint.Store{Dir: o.CheckpointDir, Prefix: o.Prefix, Keep: o.Keep}
-	// One writer per directory: a second trainer would delete the first
-	// one's temp files and overwrite its checkpoints.
-	lock, err := store.Lock()
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-	if err := checkWritable(store.Dir, checkpointBytes(foot, h)); err != nil {
-		return nil, err
+	if lead {
+		// One writer per directory: a second trainer would delete the
+		// first one's temp files and overwrite its checkpoints.
+		lock, err := store.Lock()
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
+		if err := checkWritable(store.Dir, checkpointBytes(foot, h)); err != nil {
+			return nil, err
+		}
 	}
 	m, err := model.Build(be, o.Model)
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareDir(store, o); err != nil {
-		return nil, err
+	if lead {
+		if err := prepareDir(store, o); err != nil {
+			return nil, err
+		}
 	}
 	m.Init(h.Seed)
 	t := NewTrainer(be, m, h, train.N)
-	if !o.Fresh {
+	if !o.Fresh && lead {
 		if err := resume(t, store, o); err != nil {
 			return nil, err
 		}
 	}
-	if o.InitFrom != nil && t.Step == 0 {
+	if o.InitFrom != nil && t.Step == 0 && lead {
 		fresh, err := t.initFrom(o.InitFrom)
 		if err != nil {
 			return nil, err
@@ -150,6 +174,13 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		}
 		fmt.Fprintf(o.Log, "resgo: training %d of %d parameter tensors (frozen: %s%s)\n", len(m.Params)-n, len(m.Params), strings.Join(o.Freeze, ", "), stats)
 	}
+	if tr.Size() > 1 {
+		t.SetTransport(tr)
+		if err := shareState(t, tr); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Log, "resgo: data parallel over %d processes, %d images of each batch of %d on each\n", tr.Size(), h.BatchSize/tr.Size(), h.BatchSize)
+	}
 	res := &Result{Step: t.Step, Trainer: t}
 	if t.Step >= h.Steps {
 		fmt.Fprintf(o.Log, "resgo: %s already holds step %d of %d; nothing to do (raise --steps to train on, or --fresh to start over)\n",
@@ -167,6 +198,9 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	var speed rateMeter
 	correct, seen := 0, 0
 	save := func() error {
+		if !lead {
+			return nil
+		}
 		tensors, meta := t.Snapshot()
 		if len(o.Freeze) > 0 {
 			meta[metaFreeze] = freezeDescription(o)
@@ -187,8 +221,15 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		lastSaved, res.Checkpoint = t.Step, path
 		return nil
 	}
+	lo, hi := share(tr, h.BatchSize)
 	for t.Step < h.Steps {
-		if ctx.Err() != nil {
+		stop := ctx.Err() != nil
+		if tr.Size() > 1 {
+			if stop, err = anyStops(tr, stop); err != nil {
+				return res, fmt.Errorf("rank %d: step %d: %w", tr.Rank(), t.Step+1, err)
+			}
+		}
+		if stop {
 			if t.Step > lastSaved {
 				if err := save(); err != nil {
 					return res, err
@@ -206,7 +247,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 			return res, fmt.Errorf("reading the training images for step %d: %w", t.Step+1, err)
 		}
 		lr := t.LearningRate()
-		loss := t.TrainStep(images, labels)
+		loss := t.TrainStep(images[lo*train.Pixels():hi*train.Pixels()], labels[lo:hi])
 		res.Step, res.Loss = t.Step, loss
 		if !Finite(loss) {
 			return res, fmt.Errorf("loss is %v at step %d: training diverged (lower --learning-rate); that step was not saved, and the newest checkpoint in %s, %s, is the last good one",

@@ -180,7 +180,15 @@ func sameFile(a, b string) bool {
 }
 
 // logf prints a progress or status line on stderr.
-func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, "resgo: "+format+"\n", a...) }
+func logf(format string, a ...any) {
+	if !logQuiet {
+		fmt.Fprintf(os.Stderr, "resgo: "+format+"\n", a...)
+	}
+}
+
+// logQuiet silences logf: on the ranks of a data-parallel job but the
+// first, which speaks for all.
+var logQuiet bool
 
 // dataFlags locate MNIST and its validation split.
 type dataFlags struct {

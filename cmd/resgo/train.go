@@ -16,10 +16,11 @@ import (
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
+	"github.com/resgo/resgo/dist"
 	"github.com/resgo/resgo/train"
 )
 
-func runTrain(args []string) error {
+func runTrain(args []string) (err error) {
 	fs := newFlagSet("train", "Trains a model on MNIST, printing the loss of every step, saving a checkpoint\n"+
 		"every --save-every steps and resuming from the newest checkpoint when one exists.\n"+
 		"Ctrl-C saves a checkpoint and stops; run the same command again to continue.\n"+
@@ -62,7 +63,6 @@ func runTrain(args []string) error {
 		return err
 	}
 	var source *checkpoint.Checkpoint
-	var err error
 	if initFrom != "" {
 		if source, err = loadInitFrom(fs, initFrom, &mf, &ff); err != nil {
 			return err
@@ -91,6 +91,27 @@ func runTrain(args []string) error {
 	case histEvery < 0:
 		return fmt.Errorf("--histogram-every %d: must be 0 (never) or positive", histEvery)
 	}
+	// Under mpirun, this process is one rank of a data-parallel job: rank
+	// 0 alone speaks and writes; a rank that fails ends the whole job,
+	// saying which and why (the others would wait for it forever).
+	job, err := dist.Open()
+	if err != nil {
+		return err
+	}
+	if job.Size() > 1 {
+		logQuiet = job.Rank() != 0
+		defer func() {
+			if err != nil && !errors.Is(err, errInterrupted) && !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(os.Stderr, "resgo train: rank %d of %d: %v\n", job.Rank(), job.Size(), err)
+				job.Abort(1)
+			}
+		}()
+	}
+	defer func() {
+		if cerr := job.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	// Ctrl-C is ours from here on: during the data's loading too, where
 	// it would otherwise kill the process by signal.
 	ctx, stop := interruptContext()
@@ -134,6 +155,7 @@ func runTrain(args []string) error {
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
 		Fresh: fresh, Out: os.Stdout, Log: os.Stderr, HistogramEvery: histEvery,
 		Validation: ds.Validation, EvalEvery: evalEvery, Meta: meta, Augment: augment, InitFrom: source,
+		Transport: job,
 	}
 	if freeze != "" {
 		opts.Freeze, opts.FreezeStats = strings.Split(freeze, ","), freezeStats
