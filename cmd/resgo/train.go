@@ -98,16 +98,13 @@ func runTrain(args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if job.Size() > 1 {
-		logQuiet = job.Rank() != 0
-		defer func() {
-			if err != nil && !errors.Is(err, errInterrupted) && !errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(os.Stderr, "resgo train: rank %d of %d: %v\n", job.Rank(), job.Size(), err)
-				job.Abort(1)
-			}
-		}()
-	}
+	logQuiet = job.Rank() != 0
 	defer func() {
+		if err != nil && job.Size() > 1 && !errors.Is(err, errInterrupted) {
+			// MPI_Finalize would wait for the others, who wait for us.
+			fmt.Fprintf(os.Stderr, "resgo train: rank %d of %d: %v\n", job.Rank(), job.Size(), err)
+			job.Abort(1)
+		}
 		if cerr := job.Close(); err == nil {
 			err = cerr
 		}
