@@ -132,6 +132,18 @@ func (m *Model) Forward(x backend.Tensor) backend.Tensor { return m.Net.Forward(
 // logits, setting every parameter's gradient.
 func (m *Model) Backward(dlogits backend.Tensor) { m.Net.Backward(dlogits) }
 
+// BackwardEach is Backward, calling done with each top-level layer (of
+// Net.Layers, last to first) once its backward pass is over and its
+// parameters' gradients are final: data-parallel training starts
+// averaging them while the layers before it run.
+func (m *Model) BackwardEach(dlogits backend.Tensor, done func(nn.Layer)) {
+	dy := dlogits
+	for i := len(m.Net.Layers) - 1; i >= 0; i-- {
+		dy = m.Net.Layers[i].Backward(dy)
+		done(m.Net.Layers[i])
+	}
+}
+
 // Param returns the parameter with the given name, or nil.
 func (m *Model) Param(name string) *nn.Param {
 	for _, p := range m.Params {

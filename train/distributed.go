@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 
-	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/dist"
 	"github.com/resgo/resgo/nn"
@@ -14,13 +14,19 @@ import (
 
 // SetTransport makes the trainer one rank of a data-parallel job: each
 // step is given this rank's share of the global batch (the same number of
-// examples on every rank), and the gradients, the loss and the count of
-// correct answers are averaged (summed) over the ranks before the update,
+// examples on every rank), and the gradients (in buckets, during backward:
+// see buckets.go), the batch norms' running statistics, the loss and the
+// count of correct answers are averaged (summed) over the ranks before the
+// update,
 // so that every rank, starting from the same weights, applies the update
 // a single process would for the global batch. Batch norm uses each
 // rank's own batch statistics, as PyTorch's DDP does by default.
 // TrainStep panics if the transport fails: the job cannot go on.
 func (t *Trainer) SetTransport(tr dist.Transport) {
+	if t.red != nil {
+		t.red.close()
+		t.red = nil
+	}
 	if tr != nil && tr.Size() > 1 {
 		t.dist = tr
 	} else {
@@ -28,52 +34,17 @@ func (t *Trainer) SetTransport(tr dist.Transport) {
 	}
 }
 
-// averageGradients replaces each updated parameter's gradient by its mean
-// over the ranks, and each batch norm's running statistics by theirs (so
-// that they, and the moving averages that follow them, stay the same on
-// every rank): one all-reduce over a buffer holding them all.
-func (t *Trainer) averageGradients(params []*nn.Param) {
-	stats := t.Model.Stats
-	total := 0
-	for _, p := range params {
-		total += backend.Len(p.Shape)
+// reducerFor returns the bucketed all-reduce of params (the updated
+// ones), made again when they change (Freeze).
+func (t *Trainer) reducerFor(params []*nn.Param) *reducer {
+	if t.red != nil && slices.Equal(t.red.params, params) {
+		return t.red
 	}
-	for _, p := range stats {
-		total += backend.Len(p.Shape)
+	if t.red != nil {
+		t.red.close()
 	}
-	if cap(t.gradBuf) < total {
-		t.gradBuf = make([]float32, total)
-	}
-	buf := t.gradBuf[:total]
-	off := 0
-	for _, p := range params {
-		n := backend.Len(p.Shape)
-		t.Be.Download(p.Grad, buf[off:off+n])
-		off += n
-	}
-	for _, p := range stats {
-		n := backend.Len(p.Shape)
-		t.Be.Download(p.Value, buf[off:off+n])
-		off += n
-	}
-	if err := t.dist.AllReduceSum(buf); err != nil {
-		panic(fmt.Sprintf("train: rank %d: averaging gradients at step %d: %v", t.dist.Rank(), t.Step+1, err))
-	}
-	scale := 1 / float32(t.dist.Size())
-	for i := range buf {
-		buf[i] *= scale
-	}
-	off = 0
-	for _, p := range params {
-		n := backend.Len(p.Shape)
-		t.Be.Upload(p.Grad, buf[off:off+n])
-		off += n
-	}
-	for _, p := range stats {
-		n := backend.Len(p.Shape)
-		t.Be.Upload(p.Value, buf[off:off+n])
-		off += n
-	}
+	t.red = newReducer(t.dist, t.Be, t.Model.Net.Layers, params, t.Model.Stats)
+	return t.red
 }
 
 // share returns the rows [lo, hi) of a global batch of rows that this

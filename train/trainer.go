@@ -113,8 +113,8 @@ type Trainer struct {
 	trainable    []*nn.Param
 	trainableVel []backend.Tensor
 	// dist, when set, joins a data-parallel job (see SetTransport).
-	dist    dist.Transport
-	gradBuf []float32
+	dist dist.Transport
+	red  *reducer
 }
 
 // NewTrainer wraps a model whose weights are already set (by Init or a
@@ -156,12 +156,19 @@ func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
 	t.BatchCorrect = t.countCorrect(logits, labels)
 	params, velocities := t.updated()
 	loss := t.Be.SoftmaxCrossEntropy(logits, labels, t.dlogits)
-	t.Model.Backward(t.dlogits)
 	if t.dist != nil {
+		// Gradients travel in buckets during backward (see buckets.go).
+		red := t.reducerFor(params)
+		red.start()
+		t.Model.BackwardEach(t.dlogits, red.layerDone)
+		if err := red.finish(); err != nil {
+			panic(fmt.Sprintf("train: rank %d: averaging gradients at step %d: %v", t.dist.Rank(), t.Step+1, err))
+		}
 		// Each rank's loss is the mean over its share: the mean of the
 		// ranks' is the global batch's, and so is the mean gradient.
 		loss, t.BatchCorrect = t.averageLoss(loss, t.BatchCorrect)
-		t.averageGradients(params)
+	} else {
+		t.Model.Backward(t.dlogits)
 	}
 	// The penalty after the average: every rank holds the same weights.
 	loss += optim.L2(t.Be, params, t.Hyper.L2)
