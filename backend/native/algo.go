@@ -60,10 +60,14 @@ const (
 	minDirectChannels = 16
 	// winoMinTiles is how many of the tile kernel's row blocks the rows of
 	// a Winograd pass (4x4 tiles x images) must fill: fewer leave most of
-	// each kernel call's rows empty. At 8 blocks (96 rows with AVX-512)
-	// batch 6 of 4x4 maps stays direct; a threshold of 4 blocks (48 rows)
-	// measured +12% at batch 48 on the 4x4 stage but was mixed at batch 64.
-	winoMinTiles = 8
+	// each kernel call's rows empty. 4 blocks is 48 rows with AVX-512's
+	// 12-row tiles. Measured 2026-12-02 (resgo bench, seed-resnet34,
+	// against 8 blocks, which sent the 4x4 stage to the direct kernels
+	// below batch 96): 1 thread at batch 50 (a rank of a 2-process job at
+	// the tutorial's batch) train +9-13%, inference +19-23%; 2 threads at
+	// batch 64 train +11-13%, inference +9-25%, at batch 50 +6-7% and
+	// +14-16%. Batches of 96 and more choose as before.
+	winoMinTiles = 4
 	// maxPlanEntries bounds a direct plan's table (4 bytes each): beyond
 	// it (ImageNet sizes at large batches) convolutions go through im2col.
 	maxPlanEntries = 1 << 23
