@@ -73,16 +73,24 @@ func Open() (Transport, error) {
 func (t *mpiTransport) Rank() int { return t.rank }
 func (t *mpiTransport) Size() int { return t.size }
 
+// allReduceChunk is the most floats one MPI_Allreduce call is given:
+// larger buffers go in pieces. On this project's machine (Open MPI 4.1,
+// two processes over shared memory) a 24 MiB all-reduce took 5.9 ms and
+// a 32 MiB one 92 ms (0.36 GB/s instead of 4-5): past some size Open MPI
+// switches algorithm, and 16 MiB pieces stay clear of it.
+const allReduceChunk = 4 << 20
+
 func (t *mpiTransport) AllReduceSum(buf []float32) error {
-	if len(buf) == 0 {
-		return nil
-	}
-	if len(buf) > math.MaxInt32 {
-		return fmt.Errorf("dist: all-reduce of %d values: more than MPI's int count", len(buf))
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return mpiError("MPI_Allreduce", C.resgo_mpi_allreduce_sum((*C.float)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
+	for len(buf) > 0 {
+		n := min(len(buf), allReduceChunk)
+		if err := mpiError("MPI_Allreduce", C.resgo_mpi_allreduce_sum((*C.float)(unsafe.Pointer(&buf[0])), C.int(n))); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
 }
 
 func (t *mpiTransport) Broadcast(buf []float32, root int) error {

@@ -17,7 +17,8 @@ import (
 // while backward goes on through the layers before it.
 
 // Bucket sizes, as DDP's defaults: a small first bucket, so that
-// communication starts early, then buckets of 25 MiB.
+// communication starts early, then buckets of 25 MiB; a bucket holds at
+// most that much unless one parameter is larger.
 const (
 	firstBucketBytes = 1 << 20
 	bucketBytes      = 25 << 20
@@ -64,7 +65,8 @@ func newReducer(tr dist.Transport, be backend.Backend, layers []nn.Layer, params
 			if !updated[p] {
 				continue
 			}
-			if cur == nil || size >= limit {
+			bytes := 4 * backend.Len(p.Shape)
+			if cur == nil || (size > 0 && size+bytes > limit) {
 				if cur != nil {
 					limit = bucketBytes
 				}
@@ -72,7 +74,7 @@ func newReducer(tr dist.Transport, be backend.Backend, layers []nn.Layer, params
 				r.buckets = append(r.buckets, cur)
 			}
 			cur.params = append(cur.params, p)
-			size += 4 * backend.Len(p.Shape)
+			size += bytes
 			r.byLayer[layers[i]] = append(r.byLayer[layers[i]], cur)
 		}
 	}
