@@ -203,3 +203,11 @@ func (p ConvPass) String() string {
 type ConvExplainer interface {
 	ConvAlgorithm(x, w []int, d ConvDesc, pass ConvPass) (algorithm, reason string)
 }
+
+// HostMemory is implemented by backends whose tensors are plain float32
+// arrays in host memory: HostSlice returns t's storage, to be read and
+// written in place (data-parallel training sums gradients there, with no
+// copy), and records that it may change.
+type HostMemory interface {
+	HostSlice(t Tensor) []float32
+}

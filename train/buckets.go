@@ -27,74 +27,116 @@ const (
 // gradBucket is a run of parameters whose gradients travel together.
 type gradBucket struct {
 	params  []*nn.Param
-	buf     []float32
+	bytes   int
 	pending int // gradients not yet final in this step
+	// parts are what the all-reduce is given: the gradients' own storage
+	// on a backend whose tensors are host memory (backend.HostMemory),
+	// else one buffer they are copied into and back out of.
+	parts [][]float32
+	buf   []float32
 }
 
 // reducer averages a trainer's gradients over the ranks of a job.
 type reducer struct {
 	tr      dist.Transport
 	be      backend.Backend
+	host    backend.HostMemory // nil: copy through buffers
 	params  []*nn.Param
 	buckets []*gradBucket
 	// byLayer lists, per top-level layer, the bucket of each of its
 	// updated parameters.
 	byLayer map[nn.Layer][]*gradBucket
-	// stats are the batch norms' running statistics: final after
+	// stats holds the batch norms' running statistics: final after
 	// forward, averaged first.
-	stats    []*nn.Param
-	statsBuf []float32
-	// work carries bucket buffers to the communication goroutine; done
+	stats *gradBucket
+	// work carries buckets to the communication goroutine, which sums
+	// their parts over the ranks and divides by the ranks' count; done
 	// brings back one error per bucket, in order.
-	work chan []float32
+	work chan *gradBucket
 	done chan error
 }
 
 // newReducer groups params (the updated ones) into buckets in the order
 // their gradients become final: top-level layers last to first.
 func newReducer(tr dist.Transport, be backend.Backend, layers []nn.Layer, params, stats []*nn.Param) *reducer {
-	r := &reducer{tr: tr, be: be, params: params, byLayer: map[nn.Layer][]*gradBucket{}, stats: stats}
+	r := &reducer{tr: tr, be: be, params: params, byLayer: map[nn.Layer][]*gradBucket{}}
+	r.host, _ = be.(backend.HostMemory)
 	updated := map[*nn.Param]bool{}
 	for _, p := range params {
 		updated[p] = true
 	}
 	var cur *gradBucket
-	size, limit := 0, firstBucketBytes
+	limit := firstBucketBytes
 	for i := len(layers) - 1; i >= 0; i-- {
 		for _, p := range layers[i].Params() {
 			if !updated[p] {
 				continue
 			}
 			bytes := 4 * backend.Len(p.Shape)
-			if cur == nil || (size > 0 && size+bytes > limit) {
+			if cur == nil || (cur.bytes > 0 && cur.bytes+bytes > limit) {
 				if cur != nil {
 					limit = bucketBytes
 				}
-				cur, size = &gradBucket{}, 0
+				cur = &gradBucket{}
 				r.buckets = append(r.buckets, cur)
 			}
 			cur.params = append(cur.params, p)
-			size += bytes
+			cur.bytes += bytes
 			r.byLayer[layers[i]] = append(r.byLayer[layers[i]], cur)
 		}
 	}
-	for _, b := range r.buckets {
-		n := 0
-		for _, p := range b.params {
-			n += backend.Len(p.Shape)
-		}
-		b.buf = make([]float32, n)
-	}
+	r.stats = &gradBucket{params: stats}
 	for _, p := range stats {
-		r.statsBuf = append(r.statsBuf, make([]float32, backend.Len(p.Shape))...)
+		r.stats.bytes += 4 * backend.Len(p.Shape)
 	}
-	r.work, r.done = make(chan []float32, len(r.buckets)+1), make(chan error, len(r.buckets)+1)
+	for _, b := range append(r.buckets, r.stats) {
+		if r.host == nil {
+			b.buf = make([]float32, b.bytes/4)
+			b.parts = [][]float32{b.buf}
+		}
+	}
+	r.work, r.done = make(chan *gradBucket, len(r.buckets)+1), make(chan error, len(r.buckets)+1)
+	scale := 1 / float32(tr.Size())
 	go func() {
-		for buf := range r.work {
-			r.done <- tr.AllReduceSum(buf)
+		for b := range r.work {
+			var err error
+			for _, part := range b.parts {
+				if err = tr.AllReduceSum(part); err != nil {
+					break
+				}
+				for i := range part {
+					part[i] *= scale
+				}
+			}
+			r.done <- err
 		}
 	}()
 	return r
+}
+
+// send hands bucket b to the communication goroutine, its values (the
+// parameters' gradients, or for the statistics their values) taken now.
+func (r *reducer) send(b *gradBucket, grads bool) {
+	tensor := func(p *nn.Param) backend.Tensor {
+		if grads {
+			return p.Grad
+		}
+		return p.Value
+	}
+	if r.host != nil {
+		b.parts = b.parts[:0]
+		for _, p := range b.params {
+			b.parts = append(b.parts, r.host.HostSlice(tensor(p)))
+		}
+	} else {
+		off := 0
+		for _, p := range b.params {
+			n := backend.Len(p.Shape)
+			r.be.Download(tensor(p), b.buf[off:off+n])
+			off += n
+		}
+	}
+	r.work <- b
 }
 
 // start begins a step: the statistics go first (forward has set them).
@@ -102,34 +144,21 @@ func (r *reducer) start() {
 	for _, b := range r.buckets {
 		b.pending = len(b.params)
 	}
-	off := 0
-	for _, p := range r.stats {
-		n := backend.Len(p.Shape)
-		r.be.Download(p.Value, r.statsBuf[off:off+n])
-		off += n
-	}
-	r.work <- r.statsBuf
+	r.send(r.stats, false)
 }
 
 // layerDone is called after layer's backward pass: each bucket whose
-// last gradient this was is copied out and sent.
+// last gradient this was is sent.
 func (r *reducer) layerDone(layer nn.Layer) {
 	for _, b := range r.byLayer[layer] {
-		if b.pending--; b.pending > 0 {
-			continue
+		if b.pending--; b.pending == 0 {
+			r.send(b, true)
 		}
-		off := 0
-		for _, p := range b.params {
-			n := backend.Len(p.Shape)
-			r.be.Download(p.Grad, b.buf[off:off+n])
-			off += n
-		}
-		r.work <- b.buf
 	}
 }
 
-// finish waits for every all-reduce of the step and puts the means back:
-// the gradients, and the statistics.
+// finish waits for every all-reduce of the step; the means are in place
+// (host memory) or are put back from the buffers.
 func (r *reducer) finish() error {
 	var first error
 	for range len(r.buckets) + 1 {
@@ -140,29 +169,30 @@ func (r *reducer) finish() error {
 	if first != nil {
 		return first
 	}
-	scale := 1 / float32(r.tr.Size())
-	put := func(ps []*nn.Param, buf []float32, grad bool) {
-		for i := range buf {
-			buf[i] *= scale
+	for _, b := range r.buckets {
+		if b.pending != 0 {
+			return fmt.Errorf("train: a bucket of %d gradients still waits for %d", len(b.params), b.pending)
 		}
+	}
+	if r.host != nil {
+		return nil
+	}
+	put := func(b *gradBucket, grads bool) {
 		off := 0
-		for _, p := range ps {
+		for _, p := range b.params {
 			n := backend.Len(p.Shape)
-			if grad {
-				r.be.Upload(p.Grad, buf[off:off+n])
+			if grads {
+				r.be.Upload(p.Grad, b.buf[off:off+n])
 			} else {
-				r.be.Upload(p.Value, buf[off:off+n])
+				r.be.Upload(p.Value, b.buf[off:off+n])
 			}
 			off += n
 		}
 	}
 	for _, b := range r.buckets {
-		if b.pending != 0 {
-			return fmt.Errorf("train: a bucket of %d gradients still waits for %d", len(b.params), b.pending)
-		}
-		put(b.params, b.buf, true)
+		put(b, true)
 	}
-	put(r.stats, r.statsBuf, false)
+	put(r.stats, false)
 	return nil
 }
 

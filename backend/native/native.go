@@ -141,6 +141,12 @@ func (be *Backend) Download(t backend.Tensor, dst []float32) {
 	copy(dst, d)
 }
 
+// HostSlice implements backend.HostMemory: t's own storage.
+func (be *Backend) HostSlice(t backend.Tensor) []float32 {
+	written(t)
+	return data(t)
+}
+
 // Zero implements backend.Backend.
 func (be *Backend) Zero(t backend.Tensor) {
 	written(t)
