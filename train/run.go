@@ -68,7 +68,9 @@ type Options struct {
 	// in the same order as one process. Rank 0 alone reads and writes
 	// checkpoints and writes Out, Log, Events and Progress, and starts
 	// every rank from its state; the others need no checkpoint directory.
-	// Nil is a job of one.
+	// A rank whose Run returns an error the others do not share (its
+	// data, say) leaves them waiting for it: end the job with
+	// Transport.Abort, as resgo train does. Nil is a job of one.
 	Transport dist.Transport
 }
 
