@@ -147,20 +147,20 @@ func (be *Backend) ConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
 }
 
 func (be *Backend) convForward(p *convPrimitive, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
-	be.run(p, func(ws *workspace) {
-		switch p.algo {
-		case Winograd:
-			be.winoForward(p, ws, xs, w, bs, relu, ys)
-		case Direct:
-			be.directForward(p, ws, xs, w, bs, relu, ys)
-		case Planar:
-			be.planarForward(p, ws, xs, w, bs, relu, ys)
-		case Rows:
-			be.rowsForward(p, ws, xs, w, bs, relu, ys)
-		default:
-			be.im2colForward(p, ws, xs, w.Data, bs, relu, ys)
-		}
-	})
+	ws := be.begin(p)
+	defer be.end(p)
+	switch p.algo {
+	case Winograd:
+		be.winoForward(p, ws, xs, w, bs, relu, ys)
+	case Direct:
+		be.directForward(p, ws, xs, w, bs, relu, ys)
+	case Planar:
+		be.planarForward(p, ws, xs, w, bs, relu, ys)
+	case Rows:
+		be.rowsForward(p, ws, xs, w, bs, relu, ys)
+	default:
+		be.im2colForward(p, ws, xs, w.Data, bs, relu, ys)
+	}
 }
 
 // ConvBackwardData implements backend.Backend.
@@ -171,16 +171,16 @@ func (be *Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc
 }
 
 func (be *Backend) convBackwardData(p *convPrimitive, dys, ws, dxs []float32) {
-	be.run(p, func(wk *workspace) {
-		switch p.algo {
-		case Winograd:
-			be.winoBackwardData(p, wk, dys, ws, dxs)
-		case Direct:
-			be.directBackwardData(p, wk, dys, ws, dxs)
-		default:
-			be.im2colBackwardData(p, wk, dys, ws, dxs)
-		}
-	})
+	wk := be.begin(p)
+	defer be.end(p)
+	switch p.algo {
+	case Winograd:
+		be.winoBackwardData(p, wk, dys, ws, dxs)
+	case Direct:
+		be.directBackwardData(p, wk, dys, ws, dxs)
+	default:
+		be.im2colBackwardData(p, wk, dys, ws, dxs)
+	}
 }
 
 // ConvBackwardFilter implements backend.Backend.
@@ -191,26 +191,27 @@ func (be *Backend) ConvBackwardFilter(x, dy, dw, db backend.Tensor, d backend.Co
 }
 
 func (be *Backend) convBackwardFilter(p *convPrimitive, xs, dys, dws, dbs []float32) {
-	be.run(p, func(ws *workspace) {
-		switch p.algo {
-		case Winograd:
-			be.winoBackwardFilter(p, ws, xs, dys, dws, dbs)
-		case Direct:
-			be.directBackwardFilter(p, ws, xs, dys, dws, dbs)
-		default:
-			be.im2colBackwardFilter(p, ws, xs, dys, dws, dbs)
-		}
-	})
+	ws := be.begin(p)
+	defer be.end(p)
+	switch p.algo {
+	case Winograd:
+		be.winoBackwardFilter(p, ws, xs, dys, dws, dbs)
+	case Direct:
+		be.directBackwardFilter(p, ws, xs, dys, dws, dbs)
+	default:
+		be.im2colBackwardFilter(p, ws, xs, dys, dws, dbs)
+	}
 }
 
-// run runs a primitive's pass with the backend's workspace, and records
-// how much of it the pass took.
-func (be *Backend) run(p *convPrimitive, pass func(ws *workspace)) {
+// begin hands a primitive's pass the backend's workspace, emptied and at
+// least as large as the pass took last time; end records what it took.
+func (be *Backend) begin(p *convPrimitive) *workspace {
 	be.ws.reserve(p.workspace)
 	be.ws.used, be.ws.high = 0, 0
-	pass(&be.ws)
-	p.workspace = be.ws.high
+	return &be.ws
 }
+
+func (be *Backend) end(p *convPrimitive) { p.workspace = be.ws.high }
 
 // workspace is the scratch memory of the primitive running now: one
 // buffer, taken from in order and released back to a mark, that grows to
