@@ -12,9 +12,11 @@ import (
 // running, as PyTorch's DDP does: the model's top-level layers finish
 // their backward passes last to first, so the buckets hold their
 // parameters in that order, and a bucket's all-reduce starts as soon as
-// its last gradient is final, on one goroutine that runs the job's
+// its last gradient is final (when overlapping: see Overlap), on one goroutine that runs the job's
 // collectives in order (every rank must issue them in the same order),
-// while backward goes on through the layers before it.
+// while backward goes on through the layers before it. Backward starts
+// from the loss's gradient divided by the ranks' count, so the sums are
+// the means with no pass over the gradients after they arrive.
 
 // Bucket sizes, as DDP's defaults: a small first bucket, so that
 // communication starts early, then buckets of 25 MiB; a bucket holds at
@@ -34,6 +36,10 @@ type gradBucket struct {
 	// else one buffer they are copied into and back out of.
 	parts [][]float32
 	buf   []float32
+	// mean: divide the sums by the ranks' count on arrival. Gradients do
+	// not need it: the trainer scales the loss's gradient by 1/ranks
+	// before backward, so their sum is already the mean.
+	mean bool
 }
 
 // reducer averages a trainer's gradients over the ranks of a job.
@@ -49,9 +55,15 @@ type reducer struct {
 	// stats holds the batch norms' running statistics: final after
 	// forward, averaged first.
 	stats *gradBucket
+	// overlap: each bucket goes out as soon as its last gradient is final
+	// (set per step; see Overlap). Otherwise finish sends them all.
+	overlap bool
+	// sent counts the buckets handed to the communication goroutine in
+	// this step, the statistics included.
+	sent int
 	// work carries buckets to the communication goroutine, which sums
-	// their parts over the ranks and divides by the ranks' count; done
-	// brings back one error per bucket, in order.
+	// their parts over the ranks (and divides the statistics by the
+	// ranks' count); done brings back one error per bucket, in order.
 	work chan *gradBucket
 	done chan error
 }
@@ -85,7 +97,7 @@ func newReducer(tr dist.Transport, be backend.Backend, layers []nn.Layer, params
 			r.byLayer[layers[i]] = append(r.byLayer[layers[i]], cur)
 		}
 	}
-	r.stats = &gradBucket{params: stats}
+	r.stats = &gradBucket{params: stats, mean: true}
 	for _, p := range stats {
 		r.stats.bytes += 4 * backend.Len(p.Shape)
 	}
@@ -104,8 +116,10 @@ func newReducer(tr dist.Transport, be backend.Backend, layers []nn.Layer, params
 				if err = tr.AllReduceSum(part); err != nil {
 					break
 				}
-				for i := range part {
-					part[i] *= scale
+				if b.mean {
+					for i := range part {
+						part[i] *= scale
+					}
 				}
 			}
 			r.done <- err
@@ -136,6 +150,7 @@ func (r *reducer) send(b *gradBucket, grads bool) {
 			off += n
 		}
 	}
+	r.sent++
 	r.work <- b
 }
 
@@ -144,6 +159,7 @@ func (r *reducer) start() {
 	for _, b := range r.buckets {
 		b.pending = len(b.params)
 	}
+	r.sent = 0
 	r.send(r.stats, false)
 }
 
@@ -151,15 +167,21 @@ func (r *reducer) start() {
 // last gradient this was is sent.
 func (r *reducer) layerDone(layer nn.Layer) {
 	for _, b := range r.byLayer[layer] {
-		if b.pending--; b.pending == 0 {
+		if b.pending--; b.pending == 0 && r.overlap {
 			r.send(b, true)
 		}
 	}
 }
 
-// finish waits for every all-reduce of the step; the means are in place
-// (host memory) or are put back from the buffers.
+// finish sends the buckets when they were held back (no overlap), then
+// waits for every all-reduce of the step; the means are in place (host
+// memory) or are put back from the buffers.
 func (r *reducer) finish() error {
+	if !r.overlap {
+		for _, b := range r.buckets {
+			r.send(b, true)
+		}
+	}
 	var first error
 	for range len(r.buckets) + 1 {
 		if err := <-r.done; err != nil && first == nil {

@@ -38,22 +38,26 @@ func (e *echoTransport) AllReduceSum(buf []float32) error {
 // TestBucketsFollowBackward: the buckets hold every updated parameter
 // once, in the order backward finishes them (top-level layers last to
 // first), a first bucket of up to 1 MiB and the rest up to 25 MiB, each
-// filled as far as the next parameter allows; they go
-// out in that order, after the statistics; and the averaged gradients of
-// ranks that all computed the same are those gradients, bit for bit.
+// filled as far as the next parameter allows; they go out in that order,
+// after the statistics, whether sent during backward or after it; the
+// gradients come back summed over the ranks (size times what each sent,
+// bit for bit), the statistics averaged; and a bucket is sent during
+// backward only when overlapping, as soon as its last gradient is final.
 func TestBucketsFollowBackward(t *testing.T) {
 	for _, c := range []struct {
 		arch string
 		host bool
 	}{{"seed-resnet34", true}, {"resnet18", true}, {"resnet18", false}} {
-		t.Run(fmt.Sprintf("%s/host=%v", c.arch, c.host), func(t *testing.T) { bucketsFollowBackward(t, c.arch, c.host) })
+		for _, overlap := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/host=%v/overlap=%v", c.arch, c.host, overlap), func(t *testing.T) { bucketsFollowBackward(t, c.arch, c.host, overlap) })
+		}
 	}
 }
 
 // copyingBackend hides native's HostMemory: gradients go through buffers.
 type copyingBackend struct{ backend.Backend }
 
-func bucketsFollowBackward(t *testing.T, arch string, host bool) {
+func bucketsFollowBackward(t *testing.T, arch string, host, overlap bool) {
 	var be backend.Backend = native.New(2)
 	if !host {
 		be = copyingBackend{be}
@@ -99,31 +103,60 @@ func bucketsFollowBackward(t *testing.T, arch string, host bool) {
 	}
 	t.Logf("%d parameters in %d buckets", len(got), len(red.buckets))
 
-	// One step with random gradients: what comes back is what went.
+	// One step with random gradients and statistics: the gradients come
+	// back summed (4 times each), the statistics averaged (unchanged).
 	r := rand.New(rand.NewPCG(1, 2))
+	random := func(p *nn.Param, t backend.Tensor, times float32) []float32 {
+		v := make([]float32, backend.Len(p.Shape))
+		for j := range v {
+			v[j] = float32(r.NormFloat64())
+		}
+		be.Upload(t, v)
+		for j := range v {
+			v[j] *= times
+		}
+		return v
+	}
+	wantStats := map[*nn.Param][]float32{}
+	for _, p := range m.Stats {
+		wantStats[p] = random(p, p.Value, 1)
+	}
 	want := map[*nn.Param][]float32{}
+	red.overlap = overlap
 	red.start()
+	complete := 0 // buckets whose gradients are all final
+	seen := map[*nn.Param]bool{}
 	for i := len(m.Net.Layers) - 1; i >= 0; i-- {
 		for _, p := range m.Net.Layers[i].Params() {
-			v := make([]float32, backend.Len(p.Shape))
-			for j := range v {
-				v[j] = float32(r.NormFloat64())
-			}
-			be.Upload(p.Grad, v)
-			want[p] = v
+			want[p] = random(p, p.Grad, float32(tr.size))
+			seen[p] = true
 		}
 		red.layerDone(m.Net.Layers[i])
+		for complete < len(red.buckets) && seen[red.buckets[complete].params[len(red.buckets[complete].params)-1]] {
+			complete++
+		}
+		wantSent := 1 // the statistics
+		if overlap {
+			wantSent += complete
+		}
+		if red.sent != wantSent {
+			t.Fatalf("after layer %d's backward, %d buckets sent, want %d (%d complete, overlap %v)", i, red.sent, wantSent, complete, overlap)
+		}
 	}
 	if err := red.finish(); err != nil {
 		t.Fatal(err)
 	}
-	for p, w := range want {
-		g := make([]float32, len(w))
-		be.Download(p.Grad, g)
-		if !slices.Equal(g, w) {
-			t.Fatalf("%s: averaged gradient differs", p.Name)
+	check := func(what string, want map[*nn.Param][]float32, tensor func(*nn.Param) backend.Tensor) {
+		for p, w := range want {
+			g := make([]float32, len(w))
+			be.Download(tensor(p), g)
+			if !slices.Equal(g, w) {
+				t.Fatalf("%s: %s differs from the exact %s", p.Name, what, what)
+			}
 		}
 	}
+	check("summed gradient", want, func(p *nn.Param) backend.Tensor { return p.Grad })
+	check("averaged statistic", wantStats, func(p *nn.Param) backend.Tensor { return p.Value })
 	// The statistics, then the buckets in order: a call per tensor
 	// (host memory, in place) or per bucket (through a buffer).
 	var wantSizes []int

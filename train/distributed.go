@@ -32,6 +32,36 @@ func (t *Trainer) SetTransport(tr dist.Transport) {
 	} else {
 		t.dist = nil
 	}
+	t.tuner = newOverlapTuner(t.overlap)
+}
+
+// SetOverlap sets when the gradients' all-reduces start (see Overlap;
+// the default is OverlapAuto). Every rank must be given the same.
+func (t *Trainer) SetOverlap(o Overlap) {
+	t.overlap = o
+	t.tuner = newOverlapTuner(o)
+}
+
+// decideOverlap ends OverlapAuto's trials: every rank takes rank 0's
+// choice (one all-reduce, which every rank reaches at the same step).
+func (t *Trainer) decideOverlap() {
+	vote := []float32{0}
+	if t.dist.Rank() == 0 && t.tuner.vote() {
+		vote[0] = 1
+	}
+	if err := t.dist.AllReduceSum(vote); err != nil {
+		panic(fmt.Sprintf("train: rank %d: choosing when to all-reduce at step %d: %v", t.dist.Rank(), t.Step+1, err))
+	}
+	t.tuner.fix(vote[0] > 0)
+}
+
+// OverlapDecision describes OverlapAuto's choice and the timings behind
+// it once the trials are over; empty before, and with a fixed mode.
+func (t *Trainer) OverlapDecision() string {
+	if t.tuner == nil {
+		return ""
+	}
+	return t.tuner.decision
 }
 
 // reducerFor returns the bucketed all-reduce of params (the updated

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +28,9 @@ import (
 // half of every global batch of 8 and averaging gradients, give the losses
 // of one process training on the whole batches, step for step, within
 // 1e-5 relative, and weights within 1e-5 of their scale after 50 steps
-// (only the order of the sums differs). Rank 0 runs the single process
-// too, after the job's steps.
+// (only the order of the sums differs), and the same losses bit for bit
+// whether the buckets go during backward, after it, or as OverlapAuto
+// tries both. Rank 0 runs the single process too, after the job's steps.
 func TestDataParallelMatchesOneProcess(t *testing.T) {
 	if !disttest.Launched() {
 		out, err := disttest.Run(t, 2, "TestDataParallelMatchesOneProcess", 5*time.Minute)
@@ -61,7 +63,7 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 	for i := range labels {
 		labels[i] = int32(r.IntN(10))
 	}
-	run := func(tr dist.Transport) ([]float64, *Trainer) {
+	run := func(tr dist.Transport, overlap Overlap) ([]float64, *Trainer) {
 		be := native.NewDirect(1)
 		m, err := model.Build(be, c)
 		if err != nil {
@@ -69,6 +71,7 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 		}
 		m.Init(h.Seed)
 		tn := NewTrainer(be, m, h, 1000)
+		tn.SetOverlap(overlap)
 		tn.SetTransport(tr)
 		share, lo := global, 0
 		if tr != nil {
@@ -82,11 +85,17 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 		}
 		return losses, tn
 	}
-	dp, dpt := run(tr)
+	dp, dpt := run(tr, OverlapAuto)
+	// Sending the buckets during backward or after it changes nothing.
+	for _, o := range []Overlap{OverlapOn, OverlapOff} {
+		if again, _ := run(tr, o); !slices.Equal(again, dp) {
+			t.Errorf("rank %d: the losses with --overlap %v differ from auto's", tr.Rank(), o)
+		}
+	}
 	if tr.Rank() != 0 {
 		return
 	}
-	one, onet := run(nil)
+	one, onet := run(nil, OverlapAuto)
 	worst := 0.0
 	for s := range steps {
 		rel := math.Abs(dp[s]-one[s]) / math.Abs(one[s])

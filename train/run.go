@@ -72,6 +72,9 @@ type Options struct {
 	// data, say) leaves them waiting for it: end the job with
 	// Transport.Abort, as resgo train does. Nil is a job of one.
 	Transport dist.Transport
+	// Overlap says when the gradients' all-reduces start in a job of
+	// several processes (see Overlap); the zero value is OverlapAuto.
+	Overlap Overlap
 }
 
 // EventSink records training curves; *tblog.Writer is one.
@@ -177,6 +180,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 		fmt.Fprintf(o.Log, "resgo: training %d of %d parameter tensors (frozen: %s%s)\n", len(m.Params)-n, len(m.Params), strings.Join(o.Freeze, ", "), stats)
 	}
 	if tr.Size() > 1 {
+		t.SetOverlap(o.Overlap)
 		t.SetTransport(tr)
 		if err := shareState(t, tr); err != nil {
 			return nil, err
@@ -199,6 +203,7 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 	// start-up (loading, first-touch allocation) does not count.
 	var speed rateMeter
 	correct, seen := 0, 0
+	overlapTold := false
 	save := func() error {
 		if !lead {
 			return nil
@@ -256,6 +261,10 @@ func Run(ctx context.Context, be backend.Backend, train *data.Set, o Options) (*
 				loss, t.Step, o.CheckpointDir, describeSaved(res.Checkpoint, lastSaved))
 		}
 		speed.step(t.Step, h.BatchSize)
+		if d := t.OverlapDecision(); d != "" && !overlapTold {
+			fmt.Fprintf(o.Log, "resgo: %s\n", d)
+			overlapTold = true
+		}
 		fmt.Fprintf(o.Out, "After %d training step(s), loss on training batch is %s.\n", t.Step, FormatLoss(loss))
 		if o.Progress != nil {
 			o.Progress(t.Step, loss)

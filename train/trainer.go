@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/dist"
@@ -115,6 +116,9 @@ type Trainer struct {
 	// dist, when set, joins a data-parallel job (see SetTransport).
 	dist dist.Transport
 	red  *reducer
+	// overlap is the mode SetOverlap chose; tuner applies it.
+	overlap Overlap
+	tuner   *overlapTuner
 }
 
 // NewTrainer wraps a model whose weights are already set (by Init or a
@@ -150,6 +154,10 @@ func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
 		t.x = t.Be.New(n, c.Input[0], c.Input[1], c.Input[2])
 		t.dlogits = t.Be.New(n, c.Classes)
 	}
+	if t.dist != nil && t.tuner.trialsDone() {
+		t.decideOverlap()
+	}
+	began := time.Now()
 	t.Be.Upload(t.x, images)
 	t.Model.SetTraining(true)
 	logits := t.Model.Forward(t.x)
@@ -157,9 +165,15 @@ func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
 	params, velocities := t.updated()
 	loss := t.Be.SoftmaxCrossEntropy(logits, labels, t.dlogits)
 	if t.dist != nil {
-		// Gradients travel in buckets during backward (see buckets.go).
+		// Gradients travel in buckets (see buckets.go), during backward
+		// or after it (see Overlap).
 		red := t.reducerFor(params)
+		timed, overlap := t.tuner.trial()
+		red.overlap = overlap
 		red.start()
+		// Backward is linear in dlogits: scaled by 1/ranks, the
+		// gradients' sum over the ranks is their mean.
+		t.Be.Scale(t.dlogits, 1/float32(t.dist.Size()))
 		t.Model.BackwardEach(t.dlogits, red.layerDone)
 		if err := red.finish(); err != nil {
 			panic(fmt.Sprintf("train: rank %d: averaging gradients at step %d: %v", t.dist.Rank(), t.Step+1, err))
@@ -167,6 +181,10 @@ func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
 		// Each rank's loss is the mean over its share: the mean of the
 		// ranks' is the global batch's, and so is the mean gradient.
 		loss, t.BatchCorrect = t.averageLoss(loss, t.BatchCorrect)
+		if timed {
+			t.tuner.record(overlap, time.Since(began))
+		}
+		t.tuner.steps++
 	} else {
 		t.Model.Backward(t.dlogits)
 	}

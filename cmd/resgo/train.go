@@ -42,6 +42,7 @@ func runTrain(args []string) (err error) {
 		initFrom    string
 		freeze      string
 		freezeStats bool
+		overlap     string
 	)
 	bf.register(fs)
 	df.register(fs)
@@ -59,8 +60,13 @@ func runTrain(args []string) (err error) {
 	fs.StringVar(&initFrom, "init-from", "", "start a new run from this checkpoint file's weights (its moving averages), e.g. one made by resgo import; its architecture is used unless given; a classifier for another number of classes starts fresh")
 	fs.BoolVar(&freezeStats, "freeze-stats", false, "with --freeze: keep the running statistics of the frozen batch norms too (by default they follow the new data)")
 	fs.StringVar(&freeze, "freeze", "", "parameters not to train: backbone (all but the classifier), or comma-separated name prefixes such as conv1,bn1,layer1,layer2")
+	fs.StringVar(&overlap, "overlap", "auto", "under mpirun: when the gradients' all-reduces start: on (bucket by bucket during backward, as PyTorch's DDP), off (after backward: faster when computation takes every core) or auto (time both on the first steps, keep the faster); results are the same")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	overlapMode, err := train.ParseOverlap(overlap)
+	if err != nil {
+		return fmt.Errorf("--%w", err)
 	}
 	var source *checkpoint.Checkpoint
 	if initFrom != "" {
@@ -152,7 +158,7 @@ func runTrain(args []string) (err error) {
 		Hyper: h, Model: mc, Prefix: cf.prefix, CheckpointDir: cf.dir, SaveEvery: saveEvery, Keep: keep,
 		Fresh: fresh, Out: os.Stdout, Log: os.Stderr, HistogramEvery: histEvery,
 		Validation: ds.Validation, EvalEvery: evalEvery, Meta: meta, Augment: augment, InitFrom: source,
-		Transport: job,
+		Transport: job, Overlap: overlapMode,
 	}
 	if freeze != "" {
 		opts.Freeze, opts.FreezeStats = strings.Split(freeze, ","), freezeStats
