@@ -4,6 +4,7 @@ package asm
 
 //go:generate go run gen_kernels.go
 //go:generate go run gen_winograd.go
+//go:generate go run gen_bf16.go
 
 // GEMM micro-kernels. A is packed as kc groups of mr values (one per row),
 // B as kc groups of nr values (one per column); C has row stride ldc:
@@ -171,3 +172,48 @@ func BiasReLUAVX(x *float32, n int, bias float32, relu bool)
 //
 //go:noescape
 func MaxPairsAVX(r0, r1, out *float32, n int)
+
+// AVX512-BF16 kernels (bf16_amd64.s; the CPU must have AVX512_BF16).
+//
+// F32ToBF16AVX512 rounds n floats (a multiple of 32) to bfloat16 as
+// VCVTNE2PS2BF16 does: to nearest even, denormals to zero of their sign,
+// NaNs quiet:
+//
+//	for i := 0; i < n; i++ {
+//		dst[i] = bf16(src[i])
+//	}
+//
+//go:noescape
+func F32ToBF16AVX512(n int, src *float32, dst *uint16)
+
+// DotBF16Kernel12x32AVX512 is the bf16 GEMM micro-kernel: mr 12, nr 32,
+// over kp pairs of k, with float32 sums. A is packed as kp groups of 12
+// words, each two bfloat16 of one row (k even in the low half); B as kp
+// groups of 32 words, each two bfloat16 of one column:
+//
+//	for r := 0; r < 12; r++ {
+//		for j := 0; j < 32; j++ {
+//			for p := 0; p < kp; p++ {
+//				c[r*ldc+j] += hi(a[p*12+r])*hi(b[p*32+j])
+//				c[r*ldc+j] += lo(a[p*12+r])*lo(b[p*32+j])
+//			}
+//		}
+//	}
+//
+// each += rounded to float32 (the products of two bfloat16 are exact), as
+// VDPBF16PS computes them; the sums over p are made in registers and
+// added to C at the end.
+//
+//go:noescape
+func DotBF16Kernel12x32AVX512(kp int, a, b *uint32, c *float32, ldc int)
+
+// DotBF16Kernel12x32AVX512Set is DotBF16Kernel12x32AVX512 overwriting C.
+//
+//go:noescape
+func DotBF16Kernel12x32AVX512Set(kp int, a, b *uint32, c *float32, ldc int)
+
+// PeakLoopBF16AVX512 runs n iterations of 12 independent VDPBF16PS (32
+// multiply-adds each): the core's bf16 peak.
+//
+//go:noescape
+func PeakLoopBF16AVX512(n int)
