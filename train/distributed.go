@@ -38,6 +38,9 @@ func (t *Trainer) SetTransport(tr dist.Transport) {
 // SetOverlap sets when the gradients' all-reduces start (see Overlap;
 // the default is OverlapAuto). Every rank must be given the same.
 func (t *Trainer) SetOverlap(o Overlap) {
+	if o < OverlapAuto || o > OverlapOff {
+		panic(fmt.Sprintf("train: SetOverlap(%v): not an overlap mode", o))
+	}
 	t.overlap = o
 	t.tuner = newOverlapTuner(o)
 }

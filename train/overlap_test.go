@@ -9,6 +9,7 @@ import (
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/model"
 )
 
@@ -146,4 +147,24 @@ func TestOverlapKeepsResults(t *testing.T) {
 		t.Fatal("the weights differ between the ways of overlapping")
 	}
 	t.Log(decision)
+}
+
+// TestOverlapModesAreValidated: Run refuses a mode that is none of the
+// three, and SetOverlap panics on one.
+func TestOverlapModesAreValidated(t *testing.T) {
+	o := Options{Hyper: DefaultHyper(), SaveEvery: 1, Overlap: Overlap(7),
+		Model: model.Config{Arch: "seed-resnet34", BaseDepth: 8, Classes: 10, Input: [3]int{1, 28, 28}}}
+	if err := o.validate(&data.Set{N: 1000, Rows: 28, Cols: 28}); err == nil || !strings.Contains(err.Error(), "not an overlap mode") {
+		t.Errorf("Overlap(7): %v", err)
+	}
+	o.Overlap = OverlapOff
+	if err := o.validate(&data.Set{N: 1000, Rows: 28, Cols: 28}); err != nil {
+		t.Errorf("OverlapOff: %v", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("SetOverlap(-1) did not panic")
+		}
+	}()
+	(&Trainer{}).SetOverlap(-1)
 }

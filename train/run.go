@@ -386,6 +386,8 @@ func (o Options) validate(train *data.Set) error {
 		return fmt.Errorf("--save-every %d: must be positive", o.SaveEvery)
 	case o.EvalEvery < 0:
 		return fmt.Errorf("--eval-every %d: must be 0 (never) or positive", o.EvalEvery)
+	case o.Overlap < OverlapAuto || o.Overlap > OverlapOff:
+		return fmt.Errorf("train: %v: not an overlap mode (auto, on or off)", o.Overlap)
 	case o.HistogramEvery < 0:
 		return fmt.Errorf("--histogram-every %d: must be 0 (never) or positive", o.HistogramEvery)
 	case o.Augment.Pad < 0 || o.Augment.Pad > min(train.Rows, train.Cols):
