@@ -120,3 +120,25 @@ func BenchmarkMicroKernels(b *testing.B) {
 		b.ReportMetric(float64(b.N)*2*mr*nr*kc/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
 }
+
+// BenchmarkPeakLoops: the core's multiply-add rate with 12 independent
+// chains of 16-lane FMAs against 12 of VDPBF16PS (32 multiply-adds each),
+// in GFLOP/s: the ceiling each micro-kernel is measured against.
+func BenchmarkPeakLoops(b *testing.B) {
+	const iters = 1 << 16
+	b.Run("f32-fma", func(b *testing.B) {
+		for range b.N {
+			asm.PeakLoopAVX512(iters)
+		}
+		b.ReportMetric(float64(b.N)*iters*12*16*2/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+	b.Run("bf16-dpbf16ps", func(b *testing.B) {
+		if !cpu.X86.HasAVX512BF16 {
+			b.Skip("no AVX512-BF16")
+		}
+		for range b.N {
+			asm.PeakLoopBF16AVX512(iters)
+		}
+		b.ReportMetric(float64(b.N)*iters*12*32*2/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}
