@@ -8,15 +8,15 @@ import (
 	"github.com/resgo/resgo/nn"
 )
 
-// Gradients are averaged in buckets launched while backward is still
-// running, as PyTorch's DDP does: the model's top-level layers finish
-// their backward passes last to first, so the buckets hold their
-// parameters in that order, and a bucket's all-reduce starts as soon as
-// its last gradient is final (when overlapping: see Overlap), on one goroutine that runs the job's
-// collectives in order (every rank must issue them in the same order),
-// while backward goes on through the layers before it. Backward starts
-// from the loss's gradient divided by the ranks' count, so the sums are
-// the means with no pass over the gradients after they arrive.
+// Gradients are averaged in buckets, as PyTorch's DDP does: the model's
+// top-level layers finish their backward passes last to first, so the
+// buckets hold their parameters in that order. When overlapping (see
+// Overlap), a bucket's all-reduce starts as soon as its last gradient is
+// final, while backward goes on through the layers before it; otherwise
+// all start when backward ends. One goroutine runs the job's collectives
+// in order (every rank must issue them in the same order). Backward
+// starts from the loss's gradient divided by the ranks' count, so the
+// sums are the means with no pass over the gradients after they arrive.
 
 // Bucket sizes, as DDP's defaults: a small first bucket, so that
 // communication starts early, then buckets of 25 MiB; a bucket holds at

@@ -17,8 +17,8 @@ import (
 // computes (on this project's 2-core machine, two ranks of one thread),
 // the all-reduce's copies through shared memory and its busy wait for the
 // other rank take the cores from backward instead: measured there,
-// seed-resnet34 at batch 100 took 4-15% shorter steps (9 runs) with every bucket sent
-// after backward. OverlapAuto measures instead of guessing.
+// seed-resnet34 at batch 100 took 4-15% shorter steps (9 runs) with every
+// bucket sent after backward. OverlapAuto measures instead of guessing.
 type Overlap int
 
 const (
