@@ -74,3 +74,12 @@ func TestModesNarrowTheChoice(t *testing.T) {
 		}
 	}
 }
+
+// TestNativeBF16 runs the bfloat16 suite on every instruction set: the
+// AVX512-BF16 kernels where the CPU has them, the Go loops elsewhere.
+func TestNativeBF16(t *testing.T) {
+	for _, isa := range native.ISAs() {
+		be := nativeBackend(t, native.Options{Threads: 2, ISA: isa, Precision: native.BF16})
+		t.Run(fmt.Sprintf("%s/bf16native=%v", isa, be.BF16Native()), func(t *testing.T) { RunBF16(t, be) })
+	}
+}

@@ -1,6 +1,9 @@
 package native
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // bfloat16 is float32's top half: the same exponent range, 8 bits of
 // significand. These are the plain versions of the AVX512-BF16 kernels
@@ -52,4 +55,150 @@ func dotBF16Go(kp, mr, nr int, a, b []uint32, c []float32, ldc int, set bool) {
 			}
 		}
 	}
+}
+
+// Precision is the number format of a convolution's products.
+type Precision string
+
+// The precisions: F32 multiplies float32 values; BF16 rounds both factors
+// of every convolution product to bfloat16 (to nearest even) and sums the
+// products in float32, as VDPBF16PS does. Weights, gradients, batch-norm
+// statistics and everything outside the convolutions stay float32.
+const (
+	F32  Precision = "f32"
+	BF16 Precision = "bf16"
+)
+
+// Precisions lists the precisions, the default first.
+func Precisions() []Precision { return []Precision{F32, BF16} }
+
+// tileBF16Func is tileFunc on bfloat16 operands: x rows of 2-byte elements
+// (the table's offsets count elements, kp pairs past each row's start),
+// the weights w as pairs of k (see pairRows), ldb and tapStride in words.
+type tileBF16Func func(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int)
+
+// bf16Kernels are a kernel set's bfloat16 loops: the AVX512-BF16
+// assembly where the CPU has it, else Go loops that compute the same
+// values bit for bit (each sum rounded in VDPBF16PS's order), only slower.
+type bf16Kernels struct {
+	// native reports whether these are the instructions, not Go.
+	native bool
+	// tile and tileHalf have the kernel set's tile size (tileHalf may be
+	// nil: see kernels.tileHalf).
+	tile, tileHalf tileBF16Func
+	// pairRows writes rows rows of nr pairs: dst[i*nr+j] holds
+	// bf16(lo[i*ld+j]) in its low half and bf16(hi[i*ld+j]) in its high.
+	pairRows func(rows int, lo, hi []float32, ld int, dst []uint32)
+	// round is f32ToBF16Go (dst as long as src).
+	round func(dst []uint16, src []float32)
+}
+
+// bf16GoKernels returns the Go bfloat16 loops for tiles of mr x nr.
+func bf16GoKernels(mr, nr int) *bf16Kernels {
+	return &bf16Kernels{
+		tile: func(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int) {
+			tileBF16Go(mr, nr, tbl, taps, kp, x, w, c, ldc, ldb, tapStride)
+		},
+		pairRows: func(rows int, lo, hi []float32, ld int, dst []uint32) {
+			pairRowsGo(rows, nr, lo, hi, ld, dst)
+		},
+		round: f32ToBF16Go,
+	}
+}
+
+// tileBF16Go is the portable bf16 tile kernel (tileBF16Func) for tiles of
+// mr x nr: per output, the pairs of every tap in order, each pair's odd
+// product added before its even one.
+func tileBF16Go(mr, nr int, tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int) {
+	entries := unsafe.Slice(tbl, taps*(mr+1))
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	var buf [12 * 32]float32 // the largest tile
+	acc := buf[:mr*nr]
+	for t := 0; t < taps; t++ {
+		e := entries[t*(mr+1) : (t+1)*(mr+1)]
+		bs := unsafe.Slice((*uint32)(unsafe.Add(unsafe.Pointer(w), 4*int(e[mr])*tapStride)), max(0, (kp-1)*ldb+nr))
+		for r := 0; r < mr; r++ {
+			xs := unsafe.Slice((*uint32)(unsafe.Add(unsafe.Pointer(x), 2*int(e[r])-4*kp)), kp)
+			a := acc[r*nr : (r+1)*nr]
+			for p, av := range xs {
+				odd, even := f32FromBF16(uint16(av>>16)), f32FromBF16(uint16(av))
+				for j, bv := range bs[p*ldb : p*ldb+nr] {
+					a[j] += odd * f32FromBF16(uint16(bv>>16))
+					a[j] += even * f32FromBF16(uint16(bv))
+				}
+			}
+		}
+	}
+	for r := 0; r < mr; r++ {
+		copy(cs[r*ldc:r*ldc+nr], acc[r*nr:(r+1)*nr])
+	}
+}
+
+// pairRowsGo is the portable pairRows for rows of nr pairs.
+func pairRowsGo(rows, nr int, lo, hi []float32, ld int, dst []uint32) {
+	for i := 0; i < rows; i++ {
+		l, h, d := lo[i*ld:i*ld+nr], hi[i*ld:i*ld+nr], dst[i*nr:(i+1)*nr]
+		for j := range d {
+			d[j] = uint32(bf16FromF32(l[j])) | uint32(bf16FromF32(h[j]))<<16
+		}
+	}
+}
+
+// asBF16 and asWords view a workspace's float32 buffer as the 2-byte
+// elements (twice as many) or 32-bit words of the bf16 paths.
+func asBF16(s []float32) []uint16 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint16)(unsafe.Pointer(&s[0])), 2*len(s))
+}
+
+func asWords(s []float32) []uint32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&s[0])), len(s))
+}
+
+// roundBF16 returns src rounded to bfloat16, in the workspace.
+func (be *Backend) roundBF16(ws *workspace, src []float32) []uint16 {
+	dst := asBF16(ws.take((len(src) + 1) / 2))[:len(src)]
+	const chunk = 1 << 14
+	be.parallel((len(src)+chunk-1)/chunk, func(lo, hi int) {
+		be.kern.bf16.round(dst[lo*chunk:min(hi*chunk, len(src))], src[lo*chunk:min(hi*chunk, len(src))])
+	})
+	return dst
+}
+
+// pairPacked returns weights packed by packTaps (blocks of kc rows per
+// tap, nr columns, in layout; kc even) rounded to bfloat16 and paired
+// along k for the bf16 tile kernel: the same layout with kc/2 rows of
+// pairs (row 2p in each word's low half, 2p+1 in its high), in the
+// workspace.
+func (be *Backend) pairPacked(ws *workspace, src []float32, layout weightLayout, kc, taps int) []uint32 {
+	nr, kp := be.kern.tileCols, kc/2
+	size := kc * taps * nr
+	blocks := len(src) / size
+	dst := asWords(ws.take(len(src) / 2))
+	pairRows := be.kern.bf16.pairRows
+	if layout.tapMajor {
+		// Per block and tap: kp pairs of consecutive rows.
+		be.parallel(blocks*taps, func(lo, hi int) {
+			for u := lo; u < hi; u++ {
+				j, t := u/taps, u%taps
+				base := src[j*size+t*kc*nr:]
+				pairRows(kp, base, base[nr:], 2*nr, dst[(j*taps+t)*kp*nr:])
+			}
+		})
+		return dst
+	}
+	// Per block and pair: taps rows of k = 2p, against the same of 2p+1.
+	be.parallel(blocks*kp, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			j, p := u/kp, u%kp
+			base := src[j*size:]
+			pairRows(taps, base[2*p*taps*nr:], base[(2*p+1)*taps*nr:], nr, dst[(j*kp+p)*taps*nr:])
+		}
+	})
+	return dst
 }

@@ -88,6 +88,67 @@ func TestDotBF16Kernel(t *testing.T) {
 	}
 }
 
+// TestPairRowsKernel: PairRowsBF16AVX512 equals pairRowsGo bit for bit.
+func TestPairRowsKernel(t *testing.T) {
+	needBF16(t)
+	r := rand.New(rand.NewPCG(13, 14))
+	const rows, ld = 5, 70
+	lo, hi := make([]float32, (rows-1)*ld+32), make([]float32, (rows-1)*ld+32)
+	for i := range lo {
+		lo[i], hi[i] = math.Float32frombits(r.Uint32()), float32(r.NormFloat64())
+	}
+	got, want := make([]uint32, rows*32), make([]uint32, rows*32)
+	pairRowsAVX512(rows, lo, hi, ld, got)
+	pairRowsGo(rows, 32, lo, hi, ld, want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("PairRowsBF16AVX512 differs from pairRowsGo:\n%x\n%x", got, want)
+	}
+}
+
+// TestTileBF16Kernel: the AVX512-BF16 tile kernels (full and half height)
+// equal tileBF16Go bit for bit on a random table of rows (zero rows
+// among them), taps and pair counts, with both weight layouts' strides.
+func TestTileBF16Kernel(t *testing.T) {
+	needBF16(t)
+	const mr, nr, ldc = 12, 32, 40
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, kp := range []int{1, 3, 16, 37} {
+		for _, taps := range []int{1, 2, 9} {
+			kc, inRows := 2*kp, 30
+			x := make([]uint16, (inRows+1)*kc)
+			for i := range x[:inRows*kc] {
+				x[i] = bf16FromF32(float32(r.NormFloat64()))
+			}
+			w := make([]uint32, taps*kp*nr)
+			for i := range w {
+				w[i] = uint32(bf16FromF32(float32(r.NormFloat64())))<<16 | uint32(bf16FromF32(float32(r.NormFloat64())))
+			}
+			var tbl []int32
+			for tap := 0; tap < taps; tap++ {
+				for range mr {
+					tbl = append(tbl, int32(r.IntN(inRows+1)*kc+kc))
+				}
+				tbl = append(tbl, int32(r.IntN(taps)))
+			}
+			for _, half := range []bool{false, true} {
+				kern, rows := asm.TileBF16x12x32AVX512, mr
+				if half {
+					kern, rows = asm.TileBF16x6x32AVX512Half, mr/2
+				}
+				got, want := make([]float32, mr*ldc), make([]float32, mr*ldc)
+				// Tap-major strides (ldb nr, tapStride kp*nr).
+				kern(&tbl[0], taps, kp, &x[0], &w[0], &got[0], ldc, nr, kp*nr)
+				tileBF16Go(mr, nr, &tbl[0], taps, kp, &x[0], &w[0], &want[0], ldc, nr, kp*nr)
+				for i := 0; i < rows*ldc; i++ {
+					if i%ldc < nr && math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("kp %d, taps %d, half %v: C[%d][%d] = %g, want %g", kp, taps, half, i/ldc, i%ldc, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 func sliceOrNil(s []uint32) *uint32 {
 	if len(s) == 0 {
 		return nil

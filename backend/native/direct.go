@@ -36,21 +36,69 @@ import "unsafe"
 // tapStride the packed weights' strides (see packTaps), in elements.
 type tileFunc func(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)
 
-// runTiles computes out [tiles*mr rows][blocks*nr] from the PNC input in
-// (with a zero row after its last row) and the packed weights wp.
-func (be *Backend) runTiles(pl *tilePlan, kc, taps, blocks int, in, wp []float32, layout weightLayout, out []float32) {
+// tileOperands are a tile pass's input rows (PNC, with a zero row after
+// the last) and packed weights (taps blocks of kc rows per block of
+// output columns, in layout): float32, or bfloat16 when x16 is set (the
+// same rows rounded, the weights as pairs of k: see pairPacked).
+type tileOperands struct {
+	kc, taps int
+	layout   weightLayout
+	x, w     []float32
+	x16      []uint16
+	w16      []uint32
+}
+
+// tile runs the tile kernel (the half-height one when half and the set
+// has it) over taps entries of a table at tbl, with block j of the
+// weights, into c (row stride ldc).
+func (op *tileOperands) tile(kern *kernels, half bool, tbl *int32, taps, j int, c *float32, ldc int) {
+	nr := kern.tileCols
+	if op.x16 != nil {
+		kp := op.kc / 2
+		ldb, tapStride := op.layout.strides(kp, op.taps, nr)
+		f := kern.bf16.tile
+		if half && kern.bf16.tileHalf != nil {
+			f = kern.bf16.tileHalf
+		}
+		f(tbl, taps, kp, &op.x16[0], &op.w16[j*op.taps*kp*nr], c, ldc, ldb, tapStride)
+		return
+	}
+	ldb, tapStride := op.layout.strides(op.kc, op.taps, nr)
+	f := kern.tile
+	if half && kern.tileHalf != nil {
+		f = kern.tileHalf
+	}
+	f(tbl, taps, op.kc, &op.x[0], &op.w[j*op.taps*op.kc*nr], c, ldc, ldb, tapStride)
+}
+
+// tileOperands returns the operands of a tile pass over in (PNC rows of kc
+// channels) with weights packed by pack (size floats, in the layout it
+// returns), rounded to bfloat16 when bf16For(kc).
+func (be *Backend) tileOperands(ws *workspace, in []float32, kc, taps int, pack func() ([]float32, weightLayout)) *tileOperands {
+	op := &tileOperands{kc: kc, taps: taps}
+	op.w, op.layout = pack()
+	if !be.bf16For(kc) {
+		op.x = in
+		return op
+	}
+	op.x16 = be.roundBF16(ws, in)
+	op.w16 = be.pairPacked(ws, op.w, op.layout, kc, taps)
+	op.w = nil
+	return op
+}
+
+// runTiles computes out [tiles*mr rows][blocks*nr] from op.
+func (be *Backend) runTiles(pl *tilePlan, op *tileOperands, blocks int, out []float32) {
 	mr, nr := be.kern.tileRows, be.kern.tileCols
-	ldb, tapStride := layout.strides(kc, taps, nr)
 	ldc := blocks * nr
 	tiles := len(pl.starts) - 1
 	// Tiles go in chunks whose input rows stay in cache while every block
 	// of output columns passes over them.
-	chunk := max(1, (64<<10)/(4*mr*kc))
+	chunk := max(1, (64<<10)/(4*mr*op.kc))
 	be.parallel(tiles, func(lo, hi int) {
 		for c0 := lo; c0 < hi; c0 += chunk {
 			c1 := min(hi, c0+chunk)
 			for j := 0; j < blocks; j++ {
-				w := &wp[j*taps*kc*nr]
 				for ti := c0; ti < c1; ti++ {
 					s, e := int(pl.starts[ti]), int(pl.starts[ti+1])
 					c := out[ti*mr*ldc+j*nr:]
@@ -60,7 +108,7 @@ func (be *Backend) runTiles(pl *tilePlan, kc, taps, blocks int, in, wp []float32
 						}
 						continue
 					}
-					be.kern.tile(&pl.table[s*(mr+1)], e-s, kc, &in[0], w, &c[0], ldc, ldb, tapStride)
+					op.tile(be.kern, false, &pl.table[s*(mr+1)], e-s, j, &c[0], ldc)
 				}
 			}
 		}
@@ -75,10 +123,12 @@ func (be *Backend) directForward(pr *convPrimitive, ws *workspace, xs []float32,
 	in := ws.take((inRows + 1) * g.c)
 	be.toPNC(xs, g.n, g.c, g.h*g.w, in)
 	clear(in[inRows*g.c:])
-	wp, layout := be.forwardWeights(ws, w, g.o, g.c, taps)
+	op := be.tileOperands(ws, in, g.c, taps, func() ([]float32, weightLayout) {
+		return be.forwardWeights(ws, w, g.o, g.c, taps)
+	})
 	ldc := blocks * nr
 	out := ws.take((len(pl.starts) - 1) * be.kern.tileRows * ldc)
-	be.runTiles(pl, g.c, taps, blocks, in, wp, layout, out)
+	be.runTiles(pl, op, blocks, out)
 	be.fromRows(out, ldc, g.n, g.o, p, ys, bs, relu)
 }
 
@@ -90,11 +140,14 @@ func (be *Backend) directBackwardData(pr *convPrimitive, ws *workspace, dys, wd,
 	in := ws.take((dyRows + 1) * g.o)
 	be.toPNC(dys, g.n, g.o, p, in)
 	clear(in[dyRows*g.o:])
-	wp := ws.take(blocks * taps * g.o * nr)
-	be.packTaps(wd, g.o, g.c, taps, nr, true, weightLayout{}, wp)
+	op := be.tileOperands(ws, in, g.o, taps, func() ([]float32, weightLayout) {
+		wp := ws.take(blocks * taps * g.o * nr)
+		be.packTaps(wd, g.o, g.c, taps, nr, true, weightLayout{}, wp)
+		return wp, weightLayout{}
+	})
 	ldc := blocks * nr
 	out := ws.take((len(pl.starts) - 1) * be.kern.tileRows * ldc)
-	be.runTiles(pl, g.o, taps, blocks, in, wp, weightLayout{}, out)
+	be.runTiles(pl, op, blocks, out)
 	be.fromRows(out, ldc, g.n, g.c, inP, dxs, nil, false)
 }
 

@@ -72,6 +72,8 @@ type kernels struct {
 	// tileHalf, if not nil, computes only the first tileRows/2 rows of a
 	// tile (same table): for a last tile at most half full.
 	tileHalf tileFunc
+	// bf16 is the bfloat16 versions of tile and of the conversions.
+	bf16 *bf16Kernels
 	// Layout changes, write-back and pooling (see transpose.go, pool.go).
 	transpose8x8 func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
 	biasReLU     func(x []float32, bias float32, relu bool)
@@ -86,6 +88,6 @@ type kernels struct {
 // registers by the compiler, a 4 x 8 tile, scalar transforms.
 var genericKernels = kernels{isa: Generic, mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet,
 	strided: kernel4x4GoStrided, stridedAdd: kernel4x4GoStridedAdd,
-	tileRows: 4, tileCols: 8, tile: tile4x8Go,
+	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8),
 	transpose8x8: transpose8x8Go, biasReLU: biasReLUGo, maxPairs: maxPairsGo,
 	winoInput: winoInputGo, winoOutput: winoOutputGo, winoGrad: winoGradGo}

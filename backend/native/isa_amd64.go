@@ -25,16 +25,46 @@ func vectorKernels(isa ISA) *kernels {
 var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 	fn: asm.Kernel12x32AVX512, set: asm.Kernel12x32AVX512Set,
 	strided: asm.Kernel12x32AVX512Strided, stridedAdd: asm.Kernel12x32AVX512StridedAdd,
-	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half,
+	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half, bf16: avx512BF16(),
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
 
 var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	fn: asm.Kernel6x16AVX2, set: asm.Kernel6x16AVX2Set,
 	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
-	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2,
+	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16),
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
+
+// avx512BF16 returns the bfloat16 kernels of the AVX-512 set: the
+// AVX512-BF16 instructions where the CPU has them, else the Go loops.
+func avx512BF16() *bf16Kernels {
+	if !cpu.X86.HasAVX512BF16 {
+		return bf16GoKernels(12, 32)
+	}
+	return &bf16Kernels{native: true, tile: asm.TileBF16x12x32AVX512, tileHalf: asm.TileBF16x6x32AVX512Half,
+		pairRows: pairRowsAVX512, round: roundBF16AVX512}
+}
+
+// pairRowsAVX512 is pairRowsGo for rows of 32 pairs, in AVX512-BF16.
+func pairRowsAVX512(rows int, lo, hi []float32, ld int, dst []uint32) {
+	if rows <= 0 {
+		return
+	}
+	_, _, _ = lo[(rows-1)*ld+31], hi[(rows-1)*ld+31], dst[rows*32-1]
+	asm.PairRowsBF16AVX512(rows, &lo[0], &hi[0], ld, &dst[0])
+}
+
+// roundBF16AVX512 is f32ToBF16Go in AVX512-BF16, 32 values a round, the
+// tail in Go.
+func roundBF16AVX512(dst []uint16, src []float32) {
+	n := len(src) &^ 31
+	if n > 0 {
+		_ = dst[len(src)-1]
+		asm.F32ToBF16AVX512(n, &src[0], &dst[0])
+	}
+	f32ToBF16Go(dst[n:], src[n:])
+}
 
 // transpose8x8AVX is transpose8x8Go in AVX.
 func transpose8x8AVX(src []float32, srcStride int, dst []float32, dstStride, blocks int) {

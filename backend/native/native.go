@@ -33,6 +33,11 @@ type Options struct {
 	// ISA is the instruction set of the kernels (see ISAs); "" is the
 	// widest this CPU has.
 	ISA ISA
+	// Precision is the number format of the convolutions' products (see
+	// Precision); "" is F32. BF16 runs on the AVX512-BF16 instructions
+	// where the CPU has them and on Go loops that give the same results
+	// (much more slowly) where it has not: BF16Native tells which.
+	Precision Precision
 }
 
 // NewWith returns a native backend with options o, or an error naming
@@ -50,6 +55,13 @@ func NewWith(o Options) (*Backend, error) {
 	case ConvAuto, ConvNoWinograd, ConvIm2col:
 	default:
 		return nil, fmt.Errorf("native: unknown convolution mode %q (want %s, %s or %s)", o.Conv, ConvAuto, ConvNoWinograd, ConvIm2col)
+	}
+	switch o.Precision {
+	case "":
+		o.Precision = F32
+	case F32, BF16:
+	default:
+		return nil, fmt.Errorf("native: unknown precision %q (want %s or %s)", o.Precision, F32, BF16)
 	}
 	k, err := kernelsFor(o.ISA)
 	if err != nil {
@@ -95,6 +107,15 @@ func (be *Backend) Name() string {
 	}
 	return "native"
 }
+
+// BF16Native reports whether this backend's bfloat16 products run on the
+// CPU's AVX512-BF16 instructions (otherwise on Go loops, slowly).
+func (be *Backend) BF16Native() bool { return be.kern.bf16.native }
+
+// bf16For reports whether a tile pass whose products run over kc input
+// channels computes in bfloat16: with Precision BF16 and kc even (the
+// kernels take channels in pairs; odd counts, the stems', stay float32).
+func (be *Backend) bf16For(kc int) bool { return be.opts.Precision == BF16 && kc%2 == 0 }
 
 // Threads implements backend.Backend.
 func (be *Backend) Threads() int { return be.opts.Threads }

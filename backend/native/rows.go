@@ -41,9 +41,12 @@ func (be *Backend) rowsForward(pr *convPrimitive, ws *workspace, xs []float32, w
 	clear(in[rows*k:])
 	nr := be.kern.tileCols
 	blocks := (g.o + nr - 1) / nr
-	wp, layout := be.forwardWeights(ws, w, g.o, k, 1)
+	// Float32 in every precision: the stems' few channels are not worth
+	// rounding.
+	op := &tileOperands{kc: k, taps: 1, x: in}
+	op.w, op.layout = be.forwardWeights(ws, w, g.o, k, 1)
 	ldc := blocks * nr
 	out := ws.take((len(pl.starts) - 1) * be.kern.tileRows * ldc)
-	be.runTiles(pl, k, 1, blocks, in, wp, layout, out)
+	be.runTiles(pl, op, blocks, out)
 	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, bs, relu)
 }

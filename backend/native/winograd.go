@@ -202,7 +202,7 @@ func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
 // groups through every step in buffers of its own: into PNC rows, then
 // blocks of rows through the three steps, then back to NCHW, so that the
 // PNC copies stay in cache instead of making a round trip to memory.
-func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs, wp, bs []float32, relu bool, ys []float32) {
+func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs []float32, wp *tileOperands, bs []float32, relu bool, ys []float32) {
 	kern := be.kern
 	n, h, w := pr.g.n, pr.g.h, pr.g.w
 	tl, group, blk := pr.tiling, pr.group, pr.block
@@ -215,13 +215,25 @@ func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs, wp
 	vSize, mSize := winoPoints*blk.vPlane, winoPoints*blk.mPlane
 	ins, outs := ws.take(parts*inSize), ws.take(parts*outSize)
 	vAll, mAll := ws.take(parts*vSize), ws.take(parts*mSize)
-	ldb, tapStride := weightLayout{tapMajor: true}.strides(ci, winoPoints, nr)
+	// In bfloat16 the transformed inputs are rounded into a copy of the
+	// planes (same element offsets, half the bytes) before the products.
+	bf16 := wp.w16 != nil
+	var v16All []uint16
+	if bf16 {
+		v16All = asBF16(ws.take(parts * vSize / 2))
+	}
 	be.parallel(parts, func(lo, hi int) {
 		var inOffs [36]int32
 		var outOffs [16]int32
 		for part := lo; part < hi; part++ {
 			in, out := ins[part*inSize:(part+1)*inSize], outs[part*outSize:(part+1)*outSize]
 			v, m := vAll[part*vSize:(part+1)*vSize], mAll[part*mSize:(part+1)*mSize]
+			op := *wp
+			if bf16 {
+				op.x16 = v16All[part*vSize : (part+1)*vSize]
+			} else {
+				op.x = v
+			}
 			for grp := part * groups / parts; grp < (part+1)*groups/parts; grp++ {
 				img0 := grp * group
 				cnt := min(group, n-img0)
@@ -237,22 +249,20 @@ func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs, wp
 						tl.rowOffsets(tl.in[r/cnt][:], r/cnt, r%cnt, cnt, ci, inOffs[:])
 						kern.winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
 					}
+					if bf16 {
+						for xi := 0; xi < winoPoints; xi++ {
+							plane := xi*blk.vPlane + (r1-r0)*ci
+							kern.bf16.round(op.x16[xi*blk.vPlane:plane], v[xi*blk.vPlane:plane])
+						}
+					}
 					tiles := (r1 - r0 + mr - 1) / mr
 					// A last tile at most half full takes the half-height kernel.
-					last := kern.tile
-					if r1-r0-(tiles-1)*mr <= mr/2 && kern.tileHalf != nil {
-						last = kern.tileHalf
-					}
+					lastHalf := r1-r0-(tiles-1)*mr <= mr/2
 					for xi := 0; xi < winoPoints; xi++ {
 						for j := 0; j < blocks; j++ {
-							wj := &wp[j*winoPoints*ci*nr]
 							for t := 0; t < tiles; t++ {
 								e := (xi*(blk.rows/mr) + t) * (mr + 1)
-								tile := kern.tile
-								if t == tiles-1 {
-									tile = last
-								}
-								tile(&blk.table[e], 1, ci, &v[0], wj, &m[xi*blk.mPlane+t*mr*ldc+j*nr], ldc, ldb, tapStride)
+								op.tile(kern, lastHalf && t == tiles-1, &blk.table[e], 1, j, &m[xi*blk.mPlane+t*mr*ldc+j*nr], ldc)
 							}
 						}
 					}
@@ -289,17 +299,25 @@ func (be *Backend) winoGroupSize(n, p, tiles, ci, co int) int {
 func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
 	g, nr := pr.g, be.kern.tileCols
 	size := (g.o + nr - 1) / nr * winoPoints * g.c * nr
-	wp, _ := be.cachedPack(ws, w, packWinograd, size, func(_ weightLayout, dst []float32) {
+	op := &tileOperands{kc: g.c, taps: winoPoints, layout: weightLayout{tapMajor: true}}
+	op.w, _ = be.cachedPack(ws, w, packWinograd, size, func(_ weightLayout, dst []float32) {
 		be.winoPackWeights(ws, w.Data, g.o, g.c, false, dst)
 	})
-	be.winoConv(pr, ws, g.c, g.o, xs, wp, bs, relu, ys)
+	if be.bf16For(g.c) {
+		op.w16, op.w = be.pairPacked(ws, op.w, op.layout, g.c, winoPoints), nil
+	}
+	be.winoConv(pr, ws, g.c, g.o, xs, op, bs, relu, ys)
 }
 
 func (be *Backend) winoBackwardData(pr *convPrimitive, ws *workspace, dys, wd, dxs []float32) {
 	g, nr := pr.g, be.kern.tileCols
-	wp := ws.take((g.c + nr - 1) / nr * winoPoints * g.o * nr)
-	be.winoPackWeights(ws, wd, g.o, g.c, true, wp)
-	be.winoConv(pr, ws, g.o, g.c, dys, wp, nil, false, dxs)
+	op := &tileOperands{kc: g.o, taps: winoPoints, layout: weightLayout{tapMajor: true}}
+	op.w = ws.take((g.c + nr - 1) / nr * winoPoints * g.o * nr)
+	be.winoPackWeights(ws, wd, g.o, g.c, true, op.w)
+	if be.bf16For(g.o) {
+		op.w16, op.w = be.pairPacked(ws, op.w, op.layout, g.o, winoPoints), nil
+	}
+	be.winoConv(pr, ws, g.o, g.c, dys, op, nil, false, dxs)
 }
 
 // winoBackwardFilter computes dw (and db, if not nil) in the transformed

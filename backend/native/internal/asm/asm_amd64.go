@@ -186,6 +186,34 @@ func MaxPairsAVX(r0, r1, out *float32, n int)
 //go:noescape
 func F32ToBF16AVX512(n int, src *float32, dst *uint16)
 
+// PairRowsBF16AVX512 rounds two float32 rows to bfloat16 and interleaves
+// them into pairs, 32 columns a row, rows times: the layout in which the
+// bf16 kernels read B (row k in each word's low half):
+//
+//	for i := 0; i < rows; i++ {
+//		for j := 0; j < 32; j++ {
+//			dst[i*32+j] = uint32(bf16(lo[i*ld+j])) | uint32(bf16(hi[i*ld+j]))<<16
+//		}
+//	}
+//
+//go:noescape
+func PairRowsBF16AVX512(rows int, lo, hi *float32, ld int, dst *uint32)
+
+// TileBF16x12x32AVX512 is Tile12x32AVX512 on bfloat16 pairs with float32
+// sums: x holds rows of bfloat16 channels (the table's offsets count
+// 2-byte elements, each kp pairs past its row's start), w pairs of
+// weights (b[2p][j] low, b[2p+1][j] high), ldb and tapStride in words;
+// each pair of products is added as DotBF16Kernel12x32AVX512 adds it.
+//
+//go:noescape
+func TileBF16x12x32AVX512(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int)
+
+// TileBF16x6x32AVX512Half is TileBF16x12x32AVX512 computing only rows
+// r < 6 of a table made for 12.
+//
+//go:noescape
+func TileBF16x6x32AVX512Half(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int)
+
 // DotBF16Kernel12x32AVX512 is the bf16 GEMM micro-kernel: mr 12, nr 32,
 // over kp pairs of k, with float32 sums. A is packed as kp groups of 12
 // words, each two bfloat16 of one row (k even in the low half); B as kp

@@ -24,6 +24,47 @@ f32tobf16_done:
 	VZEROUPPER
 	RET
 
+DATA pairIndex<>+0(SB)/8, $0x0011000100100000
+DATA pairIndex<>+8(SB)/8, $0x0013000300120002
+DATA pairIndex<>+16(SB)/8, $0x0015000500140004
+DATA pairIndex<>+24(SB)/8, $0x0017000700160006
+DATA pairIndex<>+32(SB)/8, $0x0019000900180008
+DATA pairIndex<>+40(SB)/8, $0x001b000b001a000a
+DATA pairIndex<>+48(SB)/8, $0x001d000d001c000c
+DATA pairIndex<>+56(SB)/8, $0x001f000f001e000e
+GLOBL pairIndex<>(SB), RODATA|NOPTR, $64
+
+// func PairRowsBF16AVX512(rows int, lo, hi *float32, ld int, dst *uint32)
+TEXT ·PairRowsBF16AVX512(SB), NOSPLIT, $0-40
+	MOVQ rows+0(FP), CX
+	MOVQ lo+8(FP), SI
+	MOVQ hi+16(FP), DX
+	MOVQ ld+24(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+32(FP), DI
+	VMOVDQU16 pairIndex<>(SB), Z31
+	TESTQ CX, CX
+	JEQ pairrows_done
+pairrows_loop:
+	VMOVUPS 0(SI), Z0
+	VMOVUPS 0(DX), Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // vcvtne2ps2bf16 zmm2,zmm1,zmm0
+	VPERMW Z2, Z31, Z3
+	VMOVDQU32 Z3, 0(DI)
+	VMOVUPS 64(SI), Z0
+	VMOVUPS 64(DX), Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // vcvtne2ps2bf16 zmm2,zmm1,zmm0
+	VPERMW Z2, Z31, Z3
+	VMOVDQU32 Z3, 64(DI)
+	ADDQ R8, SI
+	ADDQ R8, DX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ pairrows_loop
+pairrows_done:
+	VZEROUPPER
+	RET
+
 // func DotBF16Kernel12x32AVX512(kp int, a, b *uint32, c *float32, ldc int)
 TEXT ·DotBF16Kernel12x32AVX512(SB), NOSPLIT, $0-40
 	MOVQ kp+0(FP), CX

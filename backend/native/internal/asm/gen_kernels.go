@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/resgo/resgo/backend/native/internal/asm/evex"
 )
 
 // kernel describes one micro-kernel: C[mr x nr] += A[mr x kc] * B[kc x nr]
@@ -97,6 +99,11 @@ type tileKernel struct {
 	// kernel for the last, partly empty tile of a table made for the full
 	// one.
 	tableRows int
+	// bf16 makes the kernel read bfloat16 pairs (AVX512-BF16): X rows of
+	// 2-byte elements (the table's offsets count elements), k over pairs
+	// of channels, B as pairs (b[2p][j], b[2p+1][j]) in 32-bit words, each
+	// A pair broadcast and multiplied by VDPBF16PS (emitted as bytes).
+	bf16 bool
 }
 
 func (k tileKernel) gen(b *strings.Builder) {
@@ -111,7 +118,13 @@ func (k tileKernel) gen(b *strings.Builder) {
 		tableRows = k.tableRows
 	}
 	entry := (tableRows + 1) * 4
-	fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)\n", k.name)
+	elem, kc := 4, "kc"
+	if k.bf16 {
+		elem, kc = 2, "kp"
+		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int)\n", k.name)
+	} else {
+		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)\n", k.name)
+	}
 	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-72\n", k.name)
 	// ldb (B's row stride) and tapStride to bytes, in their own slots.
 	b.WriteString("\tMOVQ ldb+56(FP), AX\n\tSHLQ $2, AX\n\tMOVQ AX, ldb+56(FP)\n")
@@ -121,23 +134,32 @@ func (k tileKernel) gen(b *strings.Builder) {
 			fmt.Fprintf(b, "\t%s %s, %s, %s\n", k.xor, acc(r, v), acc(r, v), acc(r, v))
 		}
 	}
-	// Per tap: load the row pointers (x + 4*offset; offsets already point
-	// kc floats past the row's start, so the index runs from -kc to 0) and
-	// the tap's B pointer (w + tap*tapStride).
+	// Per tap: load the row pointers (x + elem*offset; offsets already
+	// point kc elements, kp pairs, past the row's start, so the index runs
+	// from -kc (-kp) to 0 in steps of 4 bytes) and the tap's B pointer
+	// (w + tap*tapStride).
 	fmt.Fprintf(b, "%s_tap:\n\tMOVQ tbl+0(FP), CX\n\tMOVQ x+24(FP), DI\n", k.name)
 	for r, p := range k.ptrs {
-		fmt.Fprintf(b, "\tMOVLQSX %d(CX), %s\n\tLEAQ (DI)(%s*4), %s\n", r*4, p, p, p)
+		fmt.Fprintf(b, "\tMOVLQSX %d(CX), %s\n\tLEAQ (DI)(%s*%d), %s\n", r*4, p, p, elem, p)
 	}
 	fmt.Fprintf(b, "\tMOVLQSX %d(CX), DI\n\tIMULQ tapStride+64(FP), DI\n\tADDQ w+32(FP), DI\n", tableRows*4)
-	fmt.Fprintf(b, "\tADDQ $%d, CX\n\tMOVQ CX, tbl+0(FP)\n\tMOVQ kc+16(FP), CX\n\tNEGQ CX\n", entry)
+	fmt.Fprintf(b, "\tADDQ $%d, CX\n\tMOVQ CX, tbl+0(FP)\n\tMOVQ %s+16(FP), CX\n\tNEGQ CX\n", entry, kc)
 	fmt.Fprintf(b, "%s_loop:\n", k.name)
 	for v := 0; v < k.vecs; v++ {
 		fmt.Fprintf(b, "\tVMOVUPS %d(DI), %s\n", v*vbytes, bReg(v))
 	}
 	for r, p := range k.ptrs {
-		fmt.Fprintf(b, "\tVBROADCASTSS (%s)(CX*4), %s\n", p, bcast(r))
+		if !k.bf16 {
+			fmt.Fprintf(b, "\tVBROADCASTSS (%s)(CX*4), %s\n", p, bcast(r))
+			for v := 0; v < k.vecs; v++ {
+				fmt.Fprintf(b, "\tVFMADD231PS %s, %s, %s\n", bReg(v), bcast(r), acc(r, v))
+			}
+			continue
+		}
+		fmt.Fprintf(b, "\tVPBROADCASTD (%s)(CX*4), %s\n", p, bcast(r))
 		for v := 0; v < k.vecs; v++ {
-			fmt.Fprintf(b, "\tVFMADD231PS %s, %s, %s\n", bReg(v), bcast(r), acc(r, v))
+			dst, src1, src2 := zmm(acc(r, v)), zmm(bReg(v)), zmm(bcast(r))
+			b.WriteString(evex.Go(evex.RR(evex.VDPBF16PS, dst, src1, src2), evex.IntelRR(evex.VDPBF16PS, dst, src1, src2)) + "\n")
 		}
 	}
 	fmt.Fprintf(b, "\tADDQ ldb+56(FP), DI\n\tINCQ CX\n\tJNZ %s_loop\n", k.name)
@@ -152,6 +174,15 @@ func (k tileKernel) gen(b *strings.Builder) {
 		}
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
+}
+
+// zmm is the evex register named "Z<n>".
+func zmm(name string) evex.Z {
+	var n int
+	if _, err := fmt.Sscanf(name, "Z%d", &n); err != nil {
+		panic(name)
+	}
+	return evex.Z(n)
 }
 
 // genPeak writes a loop of 12 independent FMA chains per iteration: enough
@@ -190,6 +221,10 @@ func main() {
 	tileKernel{name: "Tile12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
 	tileKernel{name: "Tile6x32AVX512Half", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
+		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}, tableRows: 12}.gen(&b)
+	tileKernel{name: "TileBF16x12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", bf16: true,
+		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
+	tileKernel{name: "TileBF16x6x32AVX512Half", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", bf16: true,
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}, tableRows: 12}.gen(&b)
 	tileKernel{name: "Tile6x16AVX2", reg: "Y", lanes: 8, vecs: 2, xor: "VXORPS",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}}.gen(&b)
