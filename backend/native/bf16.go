@@ -170,16 +170,15 @@ func (be *Backend) roundBF16(ws *workspace, src []float32) []uint16 {
 	return dst
 }
 
-// pairPacked returns weights packed by packTaps (blocks of kc rows per
-// tap, nr columns, in layout; kc even) rounded to bfloat16 and paired
-// along k for the bf16 tile kernel: the same layout with kc/2 rows of
-// pairs (row 2p in each word's low half, 2p+1 in its high), in the
-// workspace.
-func (be *Backend) pairPacked(ws *workspace, src []float32, layout weightLayout, kc, taps int) []uint32 {
+// pairPacked rounds weights packed by packTaps (blocks of kc rows per
+// tap, nr columns, in layout; kc even) to bfloat16 pairs along k for the
+// bf16 tile kernel, into dst (half as many words as src has floats): the
+// same layout with kc/2 rows of pairs (row 2p in each word's low half,
+// 2p+1 in its high).
+func (be *Backend) pairPacked(src []float32, layout weightLayout, kc, taps int, dst []uint32) {
 	nr, kp := be.kern.tileCols, kc/2
 	size := kc * taps * nr
 	blocks := len(src) / size
-	dst := asWords(ws.take(len(src) / 2))
 	pairRows := be.kern.bf16.pairRows
 	if layout.tapMajor {
 		// Per block and tap: kp pairs of consecutive rows.
@@ -190,7 +189,7 @@ func (be *Backend) pairPacked(ws *workspace, src []float32, layout weightLayout,
 				pairRows(kp, base, base[nr:], 2*nr, dst[(j*taps+t)*kp*nr:])
 			}
 		})
-		return dst
+		return
 	}
 	// Per block and pair: taps rows of k = 2p, against the same of 2p+1.
 	be.parallel(blocks*kp, func(lo, hi int) {
@@ -200,5 +199,17 @@ func (be *Backend) pairPacked(ws *workspace, src []float32, layout weightLayout,
 			pairRows(taps, base[2*p*taps*nr:], base[(2*p+1)*taps*nr:], nr, dst[(j*kp+p)*taps*nr:])
 		}
 	})
-	return dst
+}
+
+// cachedPackBF16 is cachedPack for the bf16 tile kernel: pack writes the
+// float32 packing (size floats) into a temporary and returns its layout
+// (the one asked for, or its own: Winograd's is always tap-major), and
+// pairPacked rounds it into the kept (or workspace) copy, size/2 words.
+func (be *Backend) cachedPackBF16(ws *workspace, w *Tensor, kind packKind, size, kc, taps int, pack func(layout weightLayout, dst []float32) weightLayout) ([]uint32, weightLayout) {
+	words, layout := be.cachedPack(ws, w, kind, size/2, func(layout weightLayout, dst []float32) {
+		defer ws.release(ws.mark())
+		f := ws.take(size)
+		be.pairPacked(f, pack(layout, f), kc, taps, asWords(dst))
+	})
+	return asWords(words), layout
 }

@@ -71,19 +71,16 @@ func (op *tileOperands) tile(kern *kernels, half bool, tbl *int32, taps, j int, 
 	f(tbl, taps, op.kc, &op.x[0], &op.w[j*op.taps*op.kc*nr], c, ldc, ldb, tapStride)
 }
 
-// tileOperands returns the operands of a tile pass over in (PNC rows of kc
-// channels) with weights packed by pack (size floats, in the layout it
-// returns), rounded to bfloat16 when bf16For(kc).
-func (be *Backend) tileOperands(ws *workspace, in []float32, kc, taps int, pack func() ([]float32, weightLayout)) *tileOperands {
+// tileInput returns the operands of a tile pass over in (PNC rows of kc
+// channels): in itself, or in rounded to bfloat16 when bf16For(kc). The
+// caller adds the weights in the same precision.
+func (be *Backend) tileInput(ws *workspace, in []float32, kc, taps int) *tileOperands {
 	op := &tileOperands{kc: kc, taps: taps}
-	op.w, op.layout = pack()
-	if !be.bf16For(kc) {
+	if be.bf16For(kc) {
+		op.x16 = be.roundBF16(ws, in)
+	} else {
 		op.x = in
-		return op
 	}
-	op.x16 = be.roundBF16(ws, in)
-	op.w16 = be.pairPacked(ws, op.w, op.layout, kc, taps)
-	op.w = nil
 	return op
 }
 
@@ -123,9 +120,12 @@ func (be *Backend) directForward(pr *convPrimitive, ws *workspace, xs []float32,
 	in := ws.take((inRows + 1) * g.c)
 	be.toPNC(xs, g.n, g.c, g.h*g.w, in)
 	clear(in[inRows*g.c:])
-	op := be.tileOperands(ws, in, g.c, taps, func() ([]float32, weightLayout) {
-		return be.forwardWeights(ws, w, g.o, g.c, taps)
-	})
+	op := be.tileInput(ws, in, g.c, taps)
+	if op.x16 != nil {
+		op.w16, op.layout = be.forwardWeightsBF16(ws, w, g.o, g.c, taps)
+	} else {
+		op.w, op.layout = be.forwardWeights(ws, w, g.o, g.c, taps)
+	}
 	ldc := blocks * nr
 	out := ws.take((len(pl.starts) - 1) * be.kern.tileRows * ldc)
 	be.runTiles(pl, op, blocks, out)
@@ -140,11 +140,15 @@ func (be *Backend) directBackwardData(pr *convPrimitive, ws *workspace, dys, wd,
 	in := ws.take((dyRows + 1) * g.o)
 	be.toPNC(dys, g.n, g.o, p, in)
 	clear(in[dyRows*g.o:])
-	op := be.tileOperands(ws, in, g.o, taps, func() ([]float32, weightLayout) {
-		wp := ws.take(blocks * taps * g.o * nr)
-		be.packTaps(wd, g.o, g.c, taps, nr, true, weightLayout{}, wp)
-		return wp, weightLayout{}
-	})
+	op := be.tileInput(ws, in, g.o, taps)
+	wp := ws.take(blocks * taps * g.o * nr)
+	be.packTaps(wd, g.o, g.c, taps, nr, true, weightLayout{}, wp)
+	if op.x16 != nil {
+		op.w16 = asWords(ws.take(len(wp) / 2))
+		be.pairPacked(wp, weightLayout{}, g.o, taps, op.w16)
+	} else {
+		op.w = wp
+	}
 	ldc := blocks * nr
 	out := ws.take((len(pl.starts) - 1) * be.kern.tileRows * ldc)
 	be.runTiles(pl, op, blocks, out)

@@ -24,27 +24,30 @@ func randomTensors(seed uint64) func(shape ...int) *Tensor {
 
 // TestPackedWeightsFollowWrites: the forward pass keeps packed weights once
 // they have been used twice unchanged (the direct kernels' pack and
-// Winograd's transformed pack); any write through the backend, also
-// through a reshaped view, must make it pack them again.
+// Winograd's transformed pack, in float32 and in bfloat16 pairs); any
+// write through the backend, also through a reshaped view, must make it
+// pack them again.
 func TestPackedWeightsFollowWrites(t *testing.T) {
 	forEachISA(t, func(t *testing.T, k *kernels) {
 		for _, c := range []struct {
 			name    string
 			n, size int
 			kind    packKind
-		}{{"direct", 3, 5, packDirect}, {"winograd", 24, 8, packWinograd}} {
-			t.Run(c.name, func(t *testing.T) { packedWeightsFollowWrites(t, k.isa, c.n, c.size, c.kind) })
+			prec    Precision
+		}{{"direct", 3, 5, packDirect, F32}, {"winograd", 24, 8, packWinograd, F32},
+			{"direct-bf16", 3, 5, packDirectBF16, BF16}, {"winograd-bf16", 24, 8, packWinogradBF16, BF16}} {
+			t.Run(c.name, func(t *testing.T) { packedWeightsFollowWrites(t, k.isa, c.prec, c.n, c.size, c.kind) })
 		}
 	})
 }
 
-func packedWeightsFollowWrites(t *testing.T, isa ISA, n, size int, kind packKind) {
-	be, ref := mustNew(t, Options{Threads: 2, ISA: isa}), oracle{reference.New()}
+func packedWeightsFollowWrites(t *testing.T, isa ISA, prec Precision, n, size int, kind packKind) {
+	be, ref := mustNew(t, Options{Threads: 2, ISA: isa, Precision: prec}), oracle{reference.New()}
 	random := randomTensors(1)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
 	x, w, other := random(n, 16, size, size), random(24, 16, 3, 3), random(24, 16, 3, 3)
 	g := newConvGeom(x, w, NewTensor(n, 24, size, size), d)
-	want := map[packKind]Algorithm{packDirect: Direct, packWinograd: Winograd}[kind]
+	want := map[packKind]Algorithm{packDirect: Direct, packWinograd: Winograd, packDirectBF16: Direct, packWinogradBF16: Winograd}[kind]
 	if got, why := be.chooseConv(g, backend.Forward); got != want {
 		t.Fatalf("%s chosen (%s), want %s", got, why, want)
 	}
@@ -52,6 +55,18 @@ func packedWeightsFollowWrites(t *testing.T, isa ISA, n, size int, kind packKind
 		t.Helper()
 		got := NewTensor(n, 24, size, size)
 		be.ConvForward(x, w, nil, got, d)
+		if prec == BF16 {
+			// A backend that has never seen w packs it afresh: the kept
+			// pack must give the same bits.
+			fresh := NewTensor(n, 24, size, size)
+			mustNew(t, Options{Threads: 2, ISA: isa, Precision: prec}).ConvForward(x, w, nil, fresh, d)
+			for i := range got.Data {
+				if math.Float32bits(got.Data[i]) != math.Float32bits(fresh.Data[i]) {
+					t.Fatalf("%s: element %d = %g, a fresh pack gives %g", what, i, got.Data[i], fresh.Data[i])
+				}
+			}
+			return
+		}
 		want := ref.convForward(x, w, nil, got.Shape(), d)
 		// Winograd's transforms cost a few parts in 10^5; stale weights
 		// would be off by the whole RMS.

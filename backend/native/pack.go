@@ -111,12 +111,24 @@ func (be *Backend) forwardWeights(ws *workspace, w *Tensor, o, c, taps int) ([]f
 	})
 }
 
+// forwardWeightsBF16 is forwardWeights in bfloat16 pairs (c even).
+func (be *Backend) forwardWeightsBF16(ws *workspace, w *Tensor, o, c, taps int) ([]uint32, weightLayout) {
+	nr := be.kern.tileCols
+	size := (o + nr - 1) / nr * taps * c * nr
+	return be.cachedPackBF16(ws, w, packDirectBF16, size, c, taps, func(layout weightLayout, dst []float32) weightLayout {
+		be.packTaps(w.Data, o, c, taps, nr, false, layout, dst)
+		return layout
+	})
+}
+
 // packKind tells apart the packed copies kept of one weight tensor.
 type packKind uint8
 
 const (
 	packDirect   packKind = iota // packTaps of the weights
 	packWinograd                 // packTaps of their Winograd transform
+	packDirectBF16               // packDirect in bfloat16 pairs (pairPacked)
+	packWinogradBF16             // packWinograd in bfloat16 pairs
 )
 
 type packKey struct {

@@ -300,11 +300,14 @@ func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w
 	g, nr := pr.g, be.kern.tileCols
 	size := (g.o + nr - 1) / nr * winoPoints * g.c * nr
 	op := &tileOperands{kc: g.c, taps: winoPoints, layout: weightLayout{tapMajor: true}}
-	op.w, _ = be.cachedPack(ws, w, packWinograd, size, func(_ weightLayout, dst []float32) {
+	pack := func(_ weightLayout, dst []float32) weightLayout {
 		be.winoPackWeights(ws, w.Data, g.o, g.c, false, dst)
-	})
+		return op.layout
+	}
 	if be.bf16For(g.c) {
-		op.w16, op.w = be.pairPacked(ws, op.w, op.layout, g.c, winoPoints), nil
+		op.w16, _ = be.cachedPackBF16(ws, w, packWinogradBF16, size, g.c, winoPoints, pack)
+	} else {
+		op.w, _ = be.cachedPack(ws, w, packWinograd, size, func(l weightLayout, dst []float32) { pack(l, dst) })
 	}
 	be.winoConv(pr, ws, g.c, g.o, xs, op, bs, relu, ys)
 }
@@ -315,7 +318,9 @@ func (be *Backend) winoBackwardData(pr *convPrimitive, ws *workspace, dys, wd, d
 	op.w = ws.take((g.c + nr - 1) / nr * winoPoints * g.o * nr)
 	be.winoPackWeights(ws, wd, g.o, g.c, true, op.w)
 	if be.bf16For(g.o) {
-		op.w16, op.w = be.pairPacked(ws, op.w, op.layout, g.o, winoPoints), nil
+		op.w16 = asWords(ws.take(len(op.w) / 2))
+		be.pairPacked(op.w, op.layout, g.o, winoPoints, op.w16)
+		op.w = nil
 	}
 	be.winoConv(pr, ws, g.o, g.c, dys, op, nil, false, dxs)
 }

@@ -253,8 +253,8 @@ func (c *checkpointFlags) register(fs *flag.FlagSet) {
 type backendFlags struct {
 	name    string
 	threads int
-	// conv and isa are the native backends' options.
-	conv, isa string
+	// conv, isa and precision are the native backends' options.
+	conv, isa, precision string
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
@@ -264,6 +264,20 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 		"native backends' convolution algorithms: auto (chosen per layer: see bench --layers), direct (no Winograd)\nor im2col (every convolution on im2col + GEMM); default $RESGO_CONV, else auto")
 	fs.StringVar(&b.isa, "isa", envOr("RESGO_KERNEL", "auto"),
 		"native backends' instruction set: auto (the widest this CPU has), "+strings.Join(isaNames(), ", ")+"; default $RESGO_KERNEL, else auto")
+	fs.StringVar(&b.precision, "precision", "f32",
+		"native backends' number format for convolution products: f32, or bf16 (both factors rounded to bfloat16,\n"+
+			"products summed in float32; weights, gradients and optimizer state stay float32). bf16 runs on\n"+
+			"AVX512-BF16 where the CPU has it"+bf16Note()+"; it covers the direct and Winograd convolutions'\n"+
+			"forward and backward-data passes, the rest stays f32 (see docs/precision.md)")
+}
+
+// bf16Note says what bf16 runs on here when the CPU lacks the instructions.
+func bf16Note() string {
+	be, err := native.NewWith(native.Options{Threads: 1, Precision: native.BF16})
+	if err == nil && !be.BF16Native() {
+		return " (this one has not: bf16 here runs on Go loops that give the same results many times more slowly)"
+	}
+	return ""
 }
 
 // envOr returns the environment variable key, or def when it is unset or empty.
@@ -303,9 +317,10 @@ func openNative(b backendFlags, conv native.ConvMode) (backend.Backend, error) {
 	if b.isa != "auto" {
 		o.ISA = native.ISA(b.isa)
 	}
+	o.Precision = native.Precision(b.precision)
 	be, err := native.NewWith(o)
 	if err != nil {
-		return nil, fmt.Errorf("--conv %s --isa %s: %w", b.conv, b.isa, err)
+		return nil, fmt.Errorf("--conv %s --isa %s --precision %s: %w", b.conv, b.isa, b.precision, err)
 	}
 	return be, nil
 }
@@ -332,6 +347,9 @@ func (b *backendFlags) open() (backend.Backend, error) {
 	if !ok {
 		return nil, fmt.Errorf("--backend %q: unknown backend (available: %s)", b.name, strings.Join(backendNames(), ", "))
 	}
+	if p := b.precision; p != "" && p != string(native.F32) && !strings.HasPrefix(b.name, "native") {
+		return nil, fmt.Errorf("--precision %s: only the native backends compute in it, not %s", p, b.name)
+	}
 	return open(*b)
 }
 
@@ -342,6 +360,12 @@ func describeBackend(be backend.Backend) string {
 	if nb, ok := be.(*native.Backend); ok {
 		o := nb.Options()
 		s += fmt.Sprintf(", %s kernels, convolutions %s", o.ISA, o.Conv)
+		if o.Precision != native.F32 {
+			s += fmt.Sprintf(", %s products", o.Precision)
+			if !nb.BF16Native() {
+				s += " (emulated in Go: no AVX512-BF16 here)"
+			}
+		}
 	}
 	return s
 }
