@@ -125,10 +125,10 @@ func (be *Backend) forwardWeightsBF16(ws *workspace, w *Tensor, o, c, taps int) 
 type packKind uint8
 
 const (
-	packDirect   packKind = iota // packTaps of the weights
-	packWinograd                 // packTaps of their Winograd transform
-	packDirectBF16               // packDirect in bfloat16 pairs (pairPacked)
-	packWinogradBF16             // packWinograd in bfloat16 pairs
+	packDirect       packKind = iota // packTaps of the weights
+	packWinograd                     // packTaps of their Winograd transform
+	packDirectBF16                   // packDirect in bfloat16 pairs (pairPacked)
+	packWinogradBF16                 // packWinograd in bfloat16 pairs
 )
 
 type packKey struct {
