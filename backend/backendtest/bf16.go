@@ -26,9 +26,9 @@ const bf16Bound = 2.0/256 + 1.0/65536
 
 // RunBF16 checks the convolutions of a backend that multiplies in
 // bfloat16 against the reference, element by element, within the bound
-// above: forward and backward-data passes on the algorithm each case
-// names (Winograd's bound for "winograd", the direct one otherwise).
-// Backward-filter passes are checked at float32's Tolerance.
+// above, on the algorithm each case names (Winograd's bound for
+// "winograd", the direct one otherwise); the bias gradient (sums, no
+// products) at float32's Tolerance.
 func RunBF16(t *testing.T, be backend.Backend) {
 	ref := reference.New()
 	for _, c := range ConvCases {
@@ -88,7 +88,12 @@ func checkConvBF16(t *testing.T, be, ref backend.Backend, c ConvCase) {
 	}
 	be.ConvBackwardFilter(x, dy, dw, db, d)
 	ref.ConvBackwardFilter(xr, dyr, dwr, dbr, d)
-	Compare(t, "backward filter", download(be, dw), download(ref, dwr))
+	if wino {
+		bound = winogradFilterAbsSums(xs, dys, c.N, c.C, c.H, c.W, c.O)
+	} else {
+		bound = absFilter(ref, xs, dys, c, d)
+	}
+	CompareBound(t, "backward filter", download(be, dw), download(ref, dwr), bound)
 	if c.Bias {
 		Compare(t, "backward bias", download(be, db), download(ref, dbr))
 	}
@@ -123,6 +128,94 @@ func absConv(ref backend.Backend, in, w []float32, c ConvCase, d backend.ConvDes
 		b[i] = bf16Bound * float64(s) * (1 + 1e-5) // the sums' own float32 rounding
 	}
 	return b
+}
+
+// absFilter returns sum |a_i b_i| for every weight gradient, on the
+// reference, times bf16Bound.
+func absFilter(ref backend.Backend, x, dy []float32, c ConvCase, d backend.ConvDesc) []float64 {
+	oh, ow := d.OutSize(c.H, c.W, c.KH, c.KW)
+	up := func(v []float32, shape ...int) backend.Tensor {
+		a := make([]float32, len(v))
+		for i, f := range v {
+			a[i] = float32(math.Abs(float64(f)))
+		}
+		t := ref.New(shape...)
+		ref.Upload(t, a)
+		return t
+	}
+	dw := ref.New(c.O, c.C, c.KH, c.KW)
+	ref.ConvBackwardFilter(up(x, c.N, c.C, c.H, c.W), up(dy, c.N, c.O, oh, ow), dw, nil, d)
+	sums := download(ref, dw)
+	b := make([]float64, len(sums))
+	for i, s := range sums {
+		b[i] = bf16Bound * float64(s) * (1 + 1e-5)
+	}
+	return b
+}
+
+// winogradFilterAbsSums returns, for every weight gradient of the 3x3,
+// stride-1, pad-1 convolution of x [n][c][h][w] giving dy [n][o][h][w],
+// bf16Bound times the sum through the adjoint weight transform of the
+// absolute products in the transformed domain: per point ξ, |D[ξ]| |V[ξ]|
+// summed over tiles and images, D = A dy A^T, V = B^T x B.
+func winogradFilterAbsSums(x, dy []float32, n, c, h, wd, o int) []float64 {
+	bt := [6][6]float64{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
+	g := [6][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}}
+	at := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
+	th, tw := (h+3)/4, (wd+3)/4
+	du := make([]float64, o*c*36) // sum of |D| |V| per (o, c, ξ)
+	v, dd := make([]float64, c*36), make([]float64, o*36)
+	for img := 0; img < n; img++ {
+		for ty := 0; ty < th; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				for ch := 0; ch < c; ch++ {
+					for xi := 0; xi < 36; xi++ {
+						var s float64
+						for i := 0; i < 6; i++ {
+							for j := 0; j < 6; j++ {
+								py, px := 4*ty-1+i, 4*tx-1+j
+								if py >= 0 && py < h && px >= 0 && px < wd {
+									s += bt[xi/6][i] * bt[xi%6][j] * float64(x[((img*c+ch)*h+py)*wd+px])
+								}
+							}
+						}
+						v[ch*36+xi] = math.Abs(s)
+					}
+				}
+				for oc := 0; oc < o; oc++ {
+					for xi := 0; xi < 36; xi++ {
+						var s float64
+						for i := 0; i < 4; i++ {
+							for j := 0; j < 4; j++ {
+								py, px := 4*ty+i, 4*tx+j
+								if py < h && px < wd {
+									s += at[i][xi/6] * at[j][xi%6] * float64(dy[((img*o+oc)*h+py)*wd+px])
+								}
+							}
+						}
+						dd[oc*36+xi] = math.Abs(s)
+					}
+				}
+				for oc := 0; oc < o; oc++ {
+					for ch := 0; ch < c; ch++ {
+						for xi := 0; xi < 36; xi++ {
+							du[(oc*c+ch)*36+xi] += dd[oc*36+xi] * v[ch*36+xi]
+						}
+					}
+				}
+			}
+		}
+	}
+	out := make([]float64, o*c*9)
+	for i := range out {
+		a, b := i%9/3, i%3
+		var s float64
+		for xi := 0; xi < 36; xi++ {
+			s += math.Abs(g[xi/6][a]*g[xi%6][b]) * du[i/9*36+xi]
+		}
+		out[i] = bf16Bound * s
+	}
+	return out
 }
 
 // winogradAbsSums returns, for every output of the 3x3, stride-1, pad-1

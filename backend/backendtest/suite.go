@@ -70,6 +70,9 @@ var ConvCases = []ConvCase{
 	{"winograd7x7", 40, 16, 7, 7, 24, 3, 3, 1, true, false, true, "winograd"},
 	{"winograd4x4-nobias", 128, 16, 4, 4, 32, 3, 3, 1, true, true, false, "winograd"},
 	{"winograd6x9", 20, 24, 6, 9, 16, 3, 3, 1, true, false, true, "winograd"},
+	// An odd number of rows (49 images of one tile): bfloat16's
+	// backward-filter pairs rows, the last with zeros.
+	{"winograd4x4-oddrows", 49, 16, 4, 4, 16, 3, 3, 1, true, false, true, "winograd"},
 	// Few input channels at stride 1: native's planar forward pass (output
 	// channels x pixels of a row, rows spilling into the next).
 	{"planar-stem7x7", 3, 1, 28, 28, 20, 7, 7, 1, true, true, true, "planar"},

@@ -86,23 +86,65 @@ type bf16Kernels struct {
 	// tile and tileHalf have the kernel set's tile size (tileHalf may be
 	// nil: see kernels.tileHalf).
 	tile, tileHalf tileBF16Func
-	// pairRows writes rows rows of nr pairs: dst[i*nr+j] holds
+	// pairRows writes rows rows of nr pairs: dst[i*ldd+j] holds
 	// bf16(lo[i*ld+j]) in its low half and bf16(hi[i*ld+j]) in its high.
-	pairRows func(rows int, lo, hi []float32, ld int, dst []uint32)
+	pairRows func(rows int, lo, hi []float32, ld int, dst []uint32, ldd int)
+	// strided and stridedAdd are kernels.strided and stridedAdd on pairs
+	// (the micro-kernel's mr x nr): C[r][j] (+)= the sum over p < kp of the
+	// pair products of a[p*lda+r] and b[p*ldb+j], strides in words.
+	strided, stridedAdd func(kp int, a, b *uint32, c *float32, ldc, lda, ldb int)
 	// round is f32ToBF16Go (dst as long as src).
 	round func(dst []uint16, src []float32)
 }
 
-// bf16GoKernels returns the Go bfloat16 loops for tiles of mr x nr.
-func bf16GoKernels(mr, nr int) *bf16Kernels {
+// bf16GoKernels returns the Go bfloat16 loops for tiles of mr x nr and
+// micro-kernels of kmr x knr.
+func bf16GoKernels(mr, nr, kmr, knr int) *bf16Kernels {
 	return &bf16Kernels{
 		tile: func(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int) {
 			tileBF16Go(mr, nr, tbl, taps, kp, x, w, c, ldc, ldb, tapStride)
 		},
-		pairRows: func(rows int, lo, hi []float32, ld int, dst []uint32) {
-			pairRowsGo(rows, nr, lo, hi, ld, dst)
+		pairRows: func(rows int, lo, hi []float32, ld int, dst []uint32, ldd int) {
+			pairRowsGo(rows, nr, lo, hi, ld, dst, ldd)
+		},
+		strided: func(kp int, a, b *uint32, c *float32, ldc, lda, ldb int) {
+			stridedBF16Go(kmr, knr, kp, a, b, c, ldc, lda, ldb, true)
+		},
+		stridedAdd: func(kp int, a, b *uint32, c *float32, ldc, lda, ldb int) {
+			stridedBF16Go(kmr, knr, kp, a, b, c, ldc, lda, ldb, false)
 		},
 		round: f32ToBF16Go,
+	}
+}
+
+// stridedBF16Go is the portable strided bf16 micro-kernel: dotBF16Go on
+// unpacked A and B.
+func stridedBF16Go(mr, nr, kp int, a, b *uint32, c *float32, ldc, lda, ldb int, set bool) {
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	if kp <= 0 {
+		if set {
+			for r := 0; r < mr; r++ {
+				clear(cs[r*ldc : r*ldc+nr])
+			}
+		}
+		return
+	}
+	as := unsafe.Slice(a, (kp-1)*lda+mr)
+	bs := unsafe.Slice(b, (kp-1)*ldb+nr)
+	for r := 0; r < mr; r++ {
+		for j := 0; j < nr; j++ {
+			var s float32
+			for p := 0; p < kp; p++ {
+				av, bv := as[p*lda+r], bs[p*ldb+j]
+				s += f32FromBF16(uint16(av>>16)) * f32FromBF16(uint16(bv>>16))
+				s += f32FromBF16(uint16(av)) * f32FromBF16(uint16(bv))
+			}
+			if set {
+				cs[r*ldc+j] = s
+			} else {
+				cs[r*ldc+j] += s
+			}
+		}
 	}
 }
 
@@ -135,9 +177,9 @@ func tileBF16Go(mr, nr int, tbl *int32, taps, kp int, x *uint16, w *uint32, c *f
 }
 
 // pairRowsGo is the portable pairRows for rows of nr pairs.
-func pairRowsGo(rows, nr int, lo, hi []float32, ld int, dst []uint32) {
+func pairRowsGo(rows, nr int, lo, hi []float32, ld int, dst []uint32, ldd int) {
 	for i := 0; i < rows; i++ {
-		l, h, d := lo[i*ld:i*ld+nr], hi[i*ld:i*ld+nr], dst[i*nr:(i+1)*nr]
+		l, h, d := lo[i*ld:i*ld+nr], hi[i*ld:i*ld+nr], dst[i*ldd:i*ldd+nr]
 		for j := range d {
 			d[j] = uint32(bf16FromF32(l[j])) | uint32(bf16FromF32(h[j]))<<16
 		}
@@ -186,7 +228,7 @@ func (be *Backend) pairPacked(src []float32, layout weightLayout, kc, taps int, 
 			for u := lo; u < hi; u++ {
 				j, t := u/taps, u%taps
 				base := src[j*size+t*kc*nr:]
-				pairRows(kp, base, base[nr:], 2*nr, dst[(j*taps+t)*kp*nr:])
+				pairRows(kp, base, base[nr:], 2*nr, dst[(j*taps+t)*kp*nr:], nr)
 			}
 		})
 		return
@@ -196,7 +238,7 @@ func (be *Backend) pairPacked(src []float32, layout weightLayout, kc, taps int, 
 		for u := lo; u < hi; u++ {
 			j, p := u/kp, u%kp
 			base := src[j*size:]
-			pairRows(taps, base[2*p*taps*nr:], base[(2*p+1)*taps*nr:], nr, dst[(j*kp+p)*taps*nr:])
+			pairRows(taps, base[2*p*taps*nr:], base[(2*p+1)*taps*nr:], nr, dst[(j*kp+p)*taps*nr:], nr)
 		}
 	})
 }
@@ -212,4 +254,26 @@ func (be *Backend) cachedPackBF16(ws *workspace, w *Tensor, kind packKind, size,
 		be.pairPacked(f, pack(layout, f), kc, taps, asWords(dst))
 	})
 	return asWords(words), layout
+}
+
+// pairPlane rounds rows rows of c floats (src, rows c apart) to bfloat16
+// pairs of consecutive rows, dst[p*c+j] = the pair (src[2p*c+j],
+// src[(2p+1)*c+j]); an odd count's last row is paired with zeros.
+func (be *Backend) pairPlane(src []float32, rows, c int, dst []uint32) {
+	nr, pairs := be.kern.tileCols, rows/2
+	full := c / nr * nr
+	for j := 0; j < full; j += nr {
+		be.kern.bf16.pairRows(pairs, src[j:], src[c+j:], 2*c, dst[j:], c)
+	}
+	pair := func(lo, hi float32) uint32 { return uint32(bf16FromF32(lo)) | uint32(bf16FromF32(hi))<<16 }
+	for p := 0; p < pairs; p++ {
+		for j := full; j < c; j++ {
+			dst[p*c+j] = pair(src[2*p*c+j], src[(2*p+1)*c+j])
+		}
+	}
+	if rows%2 == 1 {
+		for j := 0; j < c; j++ {
+			dst[pairs*c+j] = pair(src[(rows-1)*c+j], 0)
+		}
+	}
 }

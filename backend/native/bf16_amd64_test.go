@@ -97,9 +97,10 @@ func TestPairRowsKernel(t *testing.T) {
 	for i := range lo {
 		lo[i], hi[i] = math.Float32frombits(r.Uint32()), float32(r.NormFloat64())
 	}
-	got, want := make([]uint32, rows*32), make([]uint32, rows*32)
-	pairRowsAVX512(rows, lo, hi, ld, got)
-	pairRowsGo(rows, 32, lo, hi, ld, want)
+	const ldd = 40
+	got, want := make([]uint32, rows*ldd), make([]uint32, rows*ldd)
+	pairRowsAVX512(rows, lo, hi, ld, got, ldd)
+	pairRowsGo(rows, 32, lo, hi, ld, want, ldd)
 	if !slices.Equal(got, want) {
 		t.Fatalf("PairRowsBF16AVX512 differs from pairRowsGo:\n%x\n%x", got, want)
 	}
@@ -143,6 +144,44 @@ func TestTileBF16Kernel(t *testing.T) {
 					if i%ldc < nr && math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("kp %d, taps %d, half %v: C[%d][%d] = %g, want %g", kp, taps, half, i/ldc, i%ldc, got[i], want[i])
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestStridedBF16Kernels: the strided VDPBF16PS micro-kernels equal
+// stridedBF16Go bit for bit (overwriting C and adding to it).
+func TestStridedBF16Kernels(t *testing.T) {
+	needBF16(t)
+	const mr, nr, ldc, lda, ldb = 12, 32, 35, 17, 41
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, kp := range []int{1, 5, 33} {
+		a, b := make([]uint32, (kp-1)*lda+mr), make([]uint32, (kp-1)*ldb+nr)
+		word := func() uint32 {
+			return uint32(bf16FromF32(float32(r.NormFloat64())))<<16 | uint32(bf16FromF32(float32(r.NormFloat64())))
+		}
+		for i := range a {
+			a[i] = word()
+		}
+		for i := range b {
+			b[i] = word()
+		}
+		c0 := make([]float32, mr*ldc)
+		for i := range c0 {
+			c0[i] = float32(r.NormFloat64())
+		}
+		for _, set := range []bool{false, true} {
+			got, want := slices.Clone(c0), slices.Clone(c0)
+			if set {
+				asm.DotBF16Kernel12x32AVX512Strided(kp, &a[0], &b[0], &got[0], ldc, lda, ldb)
+			} else {
+				asm.DotBF16Kernel12x32AVX512StridedAdd(kp, &a[0], &b[0], &got[0], ldc, lda, ldb)
+			}
+			stridedBF16Go(mr, nr, kp, &a[0], &b[0], &want[0], ldc, lda, ldb, set)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("kp %d, set %v: C[%d][%d] = %g, want %g", kp, set, i/ldc, i%ldc, got[i], want[i])
 				}
 			}
 		}

@@ -88,6 +88,6 @@ type kernels struct {
 // registers by the compiler, a 4 x 8 tile, scalar transforms.
 var genericKernels = kernels{isa: Generic, mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet,
 	strided: kernel4x4GoStrided, stridedAdd: kernel4x4GoStridedAdd,
-	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8),
+	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4),
 	transpose8x8: transpose8x8Go, biasReLU: biasReLUGo, maxPairs: maxPairsGo,
 	winoInput: winoInputGo, winoOutput: winoOutputGo, winoGrad: winoGradGo}

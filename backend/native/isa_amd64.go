@@ -32,7 +32,7 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	fn: asm.Kernel6x16AVX2, set: asm.Kernel6x16AVX2Set,
 	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
-	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16),
+	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16),
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
 
@@ -40,19 +40,20 @@ var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 // AVX512-BF16 instructions where the CPU has them, else the Go loops.
 func avx512BF16() *bf16Kernels {
 	if !cpu.X86.HasAVX512BF16 {
-		return bf16GoKernels(12, 32)
+		return bf16GoKernels(12, 32, 12, 32)
 	}
 	return &bf16Kernels{native: true, tile: asm.TileBF16x12x32AVX512, tileHalf: asm.TileBF16x6x32AVX512Half,
+		strided: asm.DotBF16Kernel12x32AVX512Strided, stridedAdd: asm.DotBF16Kernel12x32AVX512StridedAdd,
 		pairRows: pairRowsAVX512, round: roundBF16AVX512}
 }
 
 // pairRowsAVX512 is pairRowsGo for rows of 32 pairs, in AVX512-BF16.
-func pairRowsAVX512(rows int, lo, hi []float32, ld int, dst []uint32) {
+func pairRowsAVX512(rows int, lo, hi []float32, ld int, dst []uint32, ldd int) {
 	if rows <= 0 {
 		return
 	}
-	_, _, _ = lo[(rows-1)*ld+31], hi[(rows-1)*ld+31], dst[rows*32-1]
-	asm.PairRowsBF16AVX512(rows, &lo[0], &hi[0], ld, &dst[0])
+	_, _, _ = lo[(rows-1)*ld+31], hi[(rows-1)*ld+31], dst[(rows-1)*ldd+31]
+	asm.PairRowsBF16AVX512(rows, &lo[0], &hi[0], ld, &dst[0], ldd)
 }
 
 // roundBF16AVX512 is f32ToBF16Go in AVX512-BF16, 32 values a round, the

@@ -360,27 +360,48 @@ func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys,
 	})
 	// dU[ξ] [co x ci] = D[ξ]^T V[ξ], on the micro-kernel reading D and V as
 	// they are (rows of co and ci channels), in chunks of rows that stay
-	// in L1 while every block of the result takes its share of them.
+	// in L1 while every block of the result takes its share of them. In
+	// bfloat16 each point's planes are first rounded into pairs of rows
+	// (the k of these products), and chunks count pairs.
 	du := ws.take(winoPoints * co * ci)
 	mBlocks, nBlocks := (co+mr-1)/mr, (ci+nr-1)/nr
 	chunk := max(16, (32<<10)/(4*(ci+co)))
+	bf16 := be.opts.Precision == BF16 // odd row counts pair their last row with zeros
+	var v2, d2 []uint32
+	pairs, vPlane2, dPlane2 := (rows+1)/2, 0, 0
+	if bf16 {
+		chunk /= 2
+		vPlane2, dPlane2 = pairs*ci+2*nr, pairs*co+2*nr
+		v2, d2 = asWords(ws.take(winoPoints*vPlane2)), asWords(ws.take(winoPoints*dPlane2))
+	}
 	be.parallel(winoPoints, func(lo, hi int) {
 		edges := make([]float32, mBlocks*nBlocks*mr*nr)
 		for xi := lo; xi < hi; xi++ {
 			out := du[xi*co*ci : (xi+1)*co*ci]
-			for k0 := 0; k0 < rows; k0 += chunk {
-				kc := min(chunk, rows-k0)
-				product := kern.stridedAdd
-				if k0 == 0 {
-					product = kern.strided
-				}
+			k := rows
+			if bf16 {
+				k = pairs
+				be.pairPlane(d[xi*dPlane:], rows, co, d2[xi*dPlane2:])
+				be.pairPlane(v[xi*vPlane:], rows, ci, v2[xi*vPlane2:])
+			}
+			for k0 := 0; k0 < k; k0 += chunk {
+				kc := min(chunk, k-k0)
 				for ob := 0; ob < mBlocks; ob++ {
 					for cb := 0; cb < nBlocks; cb++ {
-						a, b := &d[xi*dPlane+k0*co+ob*mr], &v[xi*vPlane+k0*ci+cb*nr]
+						c, ldc := &edges[(ob*nBlocks+cb)*mr*nr], nr
 						if (ob+1)*mr <= co && (cb+1)*nr <= ci {
-							product(kc, a, b, &out[ob*mr*ci+cb*nr], ci, co, ci)
-						} else {
-							product(kc, a, b, &edges[(ob*nBlocks+cb)*mr*nr], nr, co, ci)
+							c, ldc = &out[ob*mr*ci+cb*nr], ci
+						}
+						ao, bo := k0*co+ob*mr, k0*ci+cb*nr
+						switch {
+						case bf16 && k0 == 0:
+							kern.bf16.strided(kc, &d2[xi*dPlane2+ao], &v2[xi*vPlane2+bo], c, ldc, co, ci)
+						case bf16:
+							kern.bf16.stridedAdd(kc, &d2[xi*dPlane2+ao], &v2[xi*vPlane2+bo], c, ldc, co, ci)
+						case k0 == 0:
+							kern.strided(kc, &d[xi*dPlane+ao], &v[xi*vPlane+bo], c, ldc, co, ci)
+						default:
+							kern.stridedAdd(kc, &d[xi*dPlane+ao], &v[xi*vPlane+bo], c, ldc, co, ci)
 						}
 					}
 				}

@@ -192,12 +192,12 @@ func F32ToBF16AVX512(n int, src *float32, dst *uint16)
 //
 //	for i := 0; i < rows; i++ {
 //		for j := 0; j < 32; j++ {
-//			dst[i*32+j] = uint32(bf16(lo[i*ld+j])) | uint32(bf16(hi[i*ld+j]))<<16
+//			dst[i*ldd+j] = uint32(bf16(lo[i*ld+j])) | uint32(bf16(hi[i*ld+j]))<<16
 //		}
 //	}
 //
 //go:noescape
-func PairRowsBF16AVX512(rows int, lo, hi *float32, ld int, dst *uint32)
+func PairRowsBF16AVX512(rows int, lo, hi *float32, ld int, dst *uint32, ldd int)
 
 // TileBF16x12x32AVX512 is Tile12x32AVX512 on bfloat16 pairs with float32
 // sums: x holds rows of bfloat16 channels (the table's offsets count
@@ -239,6 +239,22 @@ func DotBF16Kernel12x32AVX512(kp int, a, b *uint32, c *float32, ldc int)
 //
 //go:noescape
 func DotBF16Kernel12x32AVX512Set(kp int, a, b *uint32, c *float32, ldc int)
+
+// DotBF16Kernel12x32AVX512Strided reads A and B unpacked, with row
+// strides lda and ldb in words, and overwrites C:
+//
+//	c[r*ldc+j] = sum over p < kp of the pair products of a[p*lda+r] and b[p*ldb+j]
+//
+// (r < 12, j < 32), each pair added as DotBF16Kernel12x32AVX512 adds it.
+//
+//go:noescape
+func DotBF16Kernel12x32AVX512Strided(kp int, a, b *uint32, c *float32, ldc, lda, ldb int)
+
+// DotBF16Kernel12x32AVX512StridedAdd is DotBF16Kernel12x32AVX512Strided
+// adding to C.
+//
+//go:noescape
+func DotBF16Kernel12x32AVX512StridedAdd(kp int, a, b *uint32, c *float32, ldc, lda, ldb int)
 
 // PeakLoopBF16AVX512 runs n iterations of 12 independent VDPBF16PS (32
 // multiply-adds each): the core's bf16 peak.

@@ -29,7 +29,8 @@ func genConvert(b *strings.Builder) {
 	b.WriteString("f32tobf16_done:\n\tVZEROUPPER\n\tRET\n\n")
 }
 
-// genPairRows writes PairRowsBF16AVX512: rows of 32 pairs, each from
+// genPairRows writes PairRowsBF16AVX512: rows (ldd words apart) of 32
+// pairs, each from
 // two float32 rows (k and k+1) rounded to bfloat16 and interleaved, the
 // layout VDPBF16PS reads B in. Per 16 columns: VCVTNE2PS2BF16 puts row k
 // in words 0-15 and row k+1 in words 16-31, and VPERMW with the index
@@ -40,16 +41,16 @@ func genPairRows(b *strings.Builder) {
 		fmt.Fprintf(b, "DATA pairIndex<>+%d(SB)/8, $0x%016x\n", 8*i, j|(16+j)<<16|(j+1)<<32|(17+j)<<48)
 	}
 	b.WriteString("GLOBL pairIndex<>(SB), RODATA|NOPTR, $64\n\n")
-	b.WriteString("// func PairRowsBF16AVX512(rows int, lo, hi *float32, ld int, dst *uint32)\n")
-	b.WriteString("TEXT ·PairRowsBF16AVX512(SB), NOSPLIT, $0-40\n")
-	b.WriteString("\tMOVQ rows+0(FP), CX\n\tMOVQ lo+8(FP), SI\n\tMOVQ hi+16(FP), DX\n\tMOVQ ld+24(FP), R8\n\tSHLQ $2, R8\n\tMOVQ dst+32(FP), DI\n")
+	b.WriteString("// func PairRowsBF16AVX512(rows int, lo, hi *float32, ld int, dst *uint32, ldd int)\n")
+	b.WriteString("TEXT ·PairRowsBF16AVX512(SB), NOSPLIT, $0-48\n")
+	b.WriteString("\tMOVQ rows+0(FP), CX\n\tMOVQ lo+8(FP), SI\n\tMOVQ hi+16(FP), DX\n\tMOVQ ld+24(FP), R8\n\tSHLQ $2, R8\n\tMOVQ dst+32(FP), DI\n\tMOVQ ldd+40(FP), R9\n\tSHLQ $2, R9\n")
 	b.WriteString("\tVMOVDQU16 pairIndex<>(SB), Z31\n\tTESTQ CX, CX\n\tJEQ pairrows_done\npairrows_loop:\n")
 	for half := 0; half < 2; half++ {
 		fmt.Fprintf(b, "\tVMOVUPS %d(SI), Z0\n\tVMOVUPS %d(DX), Z1\n", 64*half, 64*half)
 		b.WriteString(evex.Go(evex.RR(evex.VCVTNE2PS2BF16, 2, 1, 0), evex.IntelRR(evex.VCVTNE2PS2BF16, 2, 1, 0)) + "\n")
 		fmt.Fprintf(b, "\tVPERMW Z2, Z31, Z3\n\tVMOVDQU32 Z3, %d(DI)\n", 64*half)
 	}
-	b.WriteString("\tADDQ R8, SI\n\tADDQ R8, DX\n\tADDQ $128, DI\n\tDECQ CX\n\tJNZ pairrows_loop\npairrows_done:\n\tVZEROUPPER\n\tRET\n\n")
+	b.WriteString("\tADDQ R8, SI\n\tADDQ R8, DX\n\tADDQ R9, DI\n\tDECQ CX\n\tJNZ pairrows_loop\npairrows_done:\n\tVZEROUPPER\n\tRET\n\n")
 }
 
 // dotKernel is the bf16 GEMM micro-kernel: C[mr x 32] (+)= A * B over kp
@@ -60,15 +61,29 @@ type dotKernel struct {
 	name string
 	mr   int
 	set  bool
+	// strided kernels read A and B unpacked: row r's pair p at
+	// a[p*lda + r], B's pairs p at b[p*ldb:] (lda, ldb extra arguments,
+	// in words).
+	strided bool
 }
 
 func (k dotKernel) gen(b *strings.Builder) {
 	const vecs = 2
 	acc := func(r, v int) evex.Z { return evex.Z(r*vecs + v) }
 	bReg := func(v int) evex.Z { return evex.Z(k.mr*vecs + v) }
-	fmt.Fprintf(b, "// func %s(kp int, a, b *uint32, c *float32, ldc int)\n", k.name)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", k.name)
+	aStep, bStep := fmt.Sprintf("$%d", 4*k.mr), fmt.Sprintf("$%d", vecs*64)
+	if k.strided {
+		fmt.Fprintf(b, "// func %s(kp int, a, b *uint32, c *float32, ldc, lda, ldb int)\n", k.name)
+		fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name)
+	} else {
+		fmt.Fprintf(b, "// func %s(kp int, a, b *uint32, c *float32, ldc int)\n", k.name)
+		fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", k.name)
+	}
 	b.WriteString("\tMOVQ kp+0(FP), CX\n\tMOVQ a+8(FP), SI\n\tMOVQ b+16(FP), DI\n\tMOVQ c+24(FP), DX\n\tMOVQ ldc+32(FP), R8\n\tSHLQ $2, R8\n")
+	if k.strided {
+		b.WriteString("\tMOVQ lda+40(FP), R9\n\tSHLQ $2, R9\n\tMOVQ ldb+48(FP), R10\n\tSHLQ $2, R10\n")
+		aStep, bStep = "R9", "R10"
+	}
 	for r := 0; r < k.mr; r++ {
 		for v := 0; v < vecs; v++ {
 			fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", acc(r, v), acc(r, v), acc(r, v))
@@ -89,7 +104,7 @@ func (k dotKernel) gen(b *strings.Builder) {
 			b.WriteString(evex.Go(evex.RR(evex.VDPBF16PS, acc(r, v), bReg(v), a), evex.IntelRR(evex.VDPBF16PS, acc(r, v), bReg(v), a)) + "\n")
 		}
 	}
-	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tDECQ CX\n\tJNZ %s_loop\n%s_store:\n", 4*k.mr, vecs*64, k.name, k.name)
+	fmt.Fprintf(b, "\tADDQ %s, SI\n\tADDQ %s, DI\n\tDECQ CX\n\tJNZ %s_loop\n%s_store:\n", aStep, bStep, k.name, k.name)
 	for r := 0; r < k.mr; r++ {
 		for v := 0; v < vecs; v++ {
 			if !k.set {
@@ -125,6 +140,8 @@ func main() {
 	genPairRows(&b)
 	dotKernel{name: "DotBF16Kernel12x32AVX512", mr: 12}.gen(&b)
 	dotKernel{name: "DotBF16Kernel12x32AVX512Set", mr: 12, set: true}.gen(&b)
+	dotKernel{name: "DotBF16Kernel12x32AVX512Strided", mr: 12, set: true, strided: true}.gen(&b)
+	dotKernel{name: "DotBF16Kernel12x32AVX512StridedAdd", mr: 12, strided: true}.gen(&b)
 	genPeak(&b)
 	if err := os.WriteFile("bf16_amd64.s", []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
