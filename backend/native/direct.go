@@ -160,18 +160,51 @@ func (be *Backend) directBackwardFilter(pr *convPrimitive, ws *workspace, xs, dy
 	mr, nr := be.kern.mr, be.kern.nr
 	p, inP := g.p(), g.h*g.w
 	dyRows, xRows := g.n*p, g.n*inP
+	taps := g.kh * g.kw
+	if be.opts.Precision == BF16 && g.n%2 == 0 {
+		// Rows in pairs: every run starts at a multiple of n and spans a
+		// multiple of n rows, so with n even no pair straddles two runs.
+		dy := ws.take(dyRows * g.o)
+		be.toPNC(dys, g.n, g.o, p, dy)
+		x := ws.take(xRows * g.c)
+		be.toPNC(xs, g.n, g.c, inP, x)
+		dy2 := asWords(ws.take(dyRows/2*g.o + 2*mr))
+		x2 := asWords(ws.take(xRows/2*g.c + 2*nr))
+		be.parallel(2, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if i == 0 {
+					be.pairPlane(dy, dyRows, g.o, dy2)
+				} else {
+					be.pairPlane(x, xRows, g.c, x2)
+				}
+			}
+		})
+		be.filterProduct(ws, dyRows, g.o, g.c, taps, pr.runs, true, func(kc, out, in, i, j int, c *float32, ld int) {
+			be.kern.bf16.stridedAdd(kc/2, &dy2[out/2*g.o+i*mr], &x2[in/2*g.c+j*nr], c, ld, g.o, g.c)
+		}, dws)
+		if dbs != nil {
+			be.columnSums(dy, dyRows, g.o, dbs)
+		}
+		return
+	}
 	dyS := ws.take((g.o + mr - 1) / mr * dyRows * mr)
 	be.toSlivers(dys, g.n, g.o, p, mr, dyS)
 	xS := ws.take((g.c + nr - 1) / nr * xRows * nr)
 	be.toSlivers(xs, g.n, g.c, inP, nr, xS)
-	be.filterProduct(ws, dyS, xS, dyRows, xRows, g.o, g.c, g.kh*g.kw, pr.runs, dws, dbs)
+	be.filterProduct(ws, dyRows, g.o, g.c, taps, pr.runs, false, func(kc, out, in, i, j int, c *float32, ld int) {
+		be.kern.fn(kc, &dyS[(i*dyRows+out)*mr], &xS[(j*xRows+in)*nr], c, ld)
+	}, dws)
+	if dbs != nil {
+		be.sliverSums(dyS, dyRows, g.o, dbs)
+	}
 }
 
 // filterProduct computes dw [o, c, taps] = sum over each tap's runs of
-// dy[row]^T x[row'], and db (if not nil) = the column sums of dy, from dy
-// in slivers of the micro-kernel's mr channels (dyRows rows) and x in
-// slivers of its nr (xRows rows).
-func (be *Backend) filterProduct(ws *workspace, dyS, xS []float32, dyRows, xRows, o, c, taps int, runs [][]rowRun, dws, dbs []float32) {
+// dy[row]^T x[row'] (dyRows rows of dy), through product, which adds the mr x nr block (i, j)
+// (slivers of the micro-kernel's mr output and nr input channels) of
+// dy[out:out+kc]^T x[in:in+kc] to c (row stride ld). Where even, every
+// split of the rows falls on an even row (for products over pairs).
+func (be *Backend) filterProduct(ws *workspace, dyRows, o, c, taps int, runs [][]rowRun, even bool, product func(kc, out, in, i, j int, c *float32, ld int), dws []float32) {
 	kern := be.kern
 	mr, nr := kern.mr, kern.nr
 	ms, ns := (o+mr-1)/mr, (c+nr-1)/nr
@@ -186,6 +219,13 @@ func (be *Backend) filterProduct(ws *workspace, dyS, xS []float32, dyRows, xRows
 	if dyRows >= 2*o {
 		parts = 2
 	}
+	split := func(n, part int) int {
+		k := n * part / parts
+		if even {
+			k &^= 1
+		}
+		return k
+	}
 	partial := ws.take(parts * size)
 	clear(partial)
 	groups := max(1, (be.opts.Threads+parts-1)/parts)
@@ -196,14 +236,13 @@ func (be *Backend) filterProduct(ws *workspace, dyS, xS []float32, dyRows, xRows
 			for t := 0; t < taps; t++ {
 				dwt := partial[part*size+t*ms*mr*ld:]
 				for _, run := range runs[t] {
-					k0, k1 := run.n*part/parts, run.n*(part+1)/parts
+					k0, k1 := split(run.n, part), split(run.n, part+1)
 					for kb := k0; kb < k1; kb += blockK {
 						kc := min(blockK, k1-kb)
 						out, in := run.out+kb, run.in+kb
 						for j := 0; j < ns; j++ {
-							b := &xS[(j*xRows+in)*nr]
 							for i := i0; i < i1; i++ {
-								kern.fn(kc, &dyS[(i*dyRows+out)*mr], b, &dwt[i*mr*ld+j*nr], ld)
+								product(kc, out, in, i, j, &dwt[i*mr*ld+j*nr], ld)
 							}
 						}
 					}
@@ -225,23 +264,40 @@ func (be *Backend) filterProduct(ws *workspace, dyS, xS []float32, dyRows, xRows
 			}
 		}
 	})
-	if dbs != nil {
-		// Row by row through each sliver (memory order), mr sums at once.
-		be.parallel(ms, func(lo, hi int) {
-			var buf [16]float32 // mr is at most 12
-			sums := buf[:mr]
-			for sl := lo; sl < hi; sl++ {
-				clear(sums)
-				block := dyS[sl*dyRows*mr : (sl+1)*dyRows*mr]
-				for r := 0; r < dyRows; r++ {
-					for k, v := range block[r*mr : (r+1)*mr] {
-						sums[k] += v
-					}
+}
+
+// sliverSums writes db, the column sums of dy in slivers of the
+// micro-kernel's mr channels (dyRows rows each): row by row through each
+// sliver (memory order), mr sums at once.
+func (be *Backend) sliverSums(dyS []float32, dyRows, o int, dbs []float32) {
+	mr := be.kern.mr
+	be.parallel((o+mr-1)/mr, func(lo, hi int) {
+		var buf [16]float32 // mr is at most 12
+		sums := buf[:mr]
+		for sl := lo; sl < hi; sl++ {
+			clear(sums)
+			block := dyS[sl*dyRows*mr : (sl+1)*dyRows*mr]
+			for r := 0; r < dyRows; r++ {
+				for k, v := range block[r*mr : (r+1)*mr] {
+					sums[k] += v
 				}
-				copy(dbs[sl*mr:min(o, (sl+1)*mr)], sums)
 			}
-		})
-	}
+			copy(dbs[sl*mr:min(o, (sl+1)*mr)], sums)
+		}
+	})
+}
+
+// columnSums writes db, the column sums of rows rows of o values.
+func (be *Backend) columnSums(dy []float32, rows, o int, dbs []float32) {
+	be.parallel(o, func(lo, hi int) {
+		sums := dbs[lo:hi]
+		clear(sums)
+		for r := 0; r < rows; r++ {
+			for k, v := range dy[r*o+lo : r*o+hi] {
+				sums[k] += v
+			}
+		}
+	})
 }
 
 // tile4x8Go is the portable tile kernel (tileFunc).
