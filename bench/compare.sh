@@ -2,7 +2,7 @@
 # Side-by-side speed of resgo and PyTorch on seed-resnet34, on this machine.
 #
 #   bash bench/compare.sh [--depth 64] [--steps 10] [--threads 2] [--warmup 2]
-#                         [--b1-steps 100] [--rounds 1] [--out DIR]
+#                         [--b1-steps 100] [--rounds 1] [--precisions f32] [--out DIR]
 #
 # Builds resgo into a temporary directory, then measures, each row in its own
 # process (so each has its own peak RSS): training at batch 100, inference at
@@ -22,6 +22,7 @@ warmup=2
 threads=2
 rounds=1
 backend=native
+precisions=f32
 b1_steps=""
 out=""
 py=${PYTHON:-/usr/bin/python3}
@@ -46,6 +47,8 @@ Options:
   --backend B    resgo backend: native (pure Go, Winograd), native-direct (pure Go, no
                  Winograd), dnnl or dnnl-winograd (oneDNN; built with -tags dnnl, needs
                  libdnnl-dev) (default $backend)
+  --precisions L resgo's precisions, comma-separated: f32, bf16 (default $precisions); each
+                 gets its rows, with its ratio to PyTorch and to resgo's first precision
   --out DIR      keep the raw JSON reports in DIR (default: a temporary directory, removed)
 Environment: PYTHON (default /usr/bin/python3, the interpreter with torch),
   TUNED_MMAP_THRESHOLD / TUNED_TRIM_THRESHOLD (bytes; default $mmap_threshold / $trim_threshold).
@@ -70,6 +73,8 @@ while [[ $# -gt 0 ]]; do
 		set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
 	--backend) [[ $# -ge 2 ]] || { echo "compare.sh: --backend needs a name" >&2; exit 2; }; backend=$2; shift 2 ;;
 	--backend=*) backend=${1#*=}; shift ;;
+	--precisions) [[ $# -ge 2 ]] || { echo "compare.sh: --precisions needs a list" >&2; exit 2; }; precisions=$2; shift 2 ;;
+	--precisions=*) precisions=${1#*=}; shift ;;
 	--out) [[ $# -ge 2 ]] || { echo "compare.sh: --out needs a directory" >&2; exit 2; }; out=$2; shift 2 ;;
 	--out=*) out=${1#*=}; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -77,6 +82,10 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 b1_steps=${b1_steps:-$((10 * steps))}
+IFS=, read -r -a precs <<<"$precisions"
+for p in "${precs[@]}"; do
+	[[ $p == f32 || $p == bf16 ]] || { echo "compare.sh: --precisions: unknown precision '$p' (f32, bf16)" >&2; exit 2; }
+done
 if ((steps == 0 || threads == 0 || b1_steps == 0 || rounds == 0)); then
 	echo "compare.sh: --steps, --threads, --b1-steps and --rounds must be positive" >&2
 	exit 2
@@ -119,9 +128,11 @@ resgo_run() { # name, then resgo bench flags
 pt_args=(--json --depth "$depth" "${common[@]}" --steps "$steps" --b1-steps "$b1_steps"
 	--train-batches 100 --infer-batches 100,1)
 for ((round = 1; round <= rounds; round++)); do
-	resgo_run train --modes train --batch-sizes 100 --steps "$steps"
-	resgo_run infer100 --modes infer --batch-sizes 100 --steps "$steps"
-	resgo_run infer1 --modes infer --batch-sizes 1 --steps "$b1_steps"
+	for p in "${precs[@]}"; do
+		resgo_run "train_$p" --precision "$p" --modes train --batch-sizes 100 --steps "$steps"
+		resgo_run "infer100_$p" --precision "$p" --modes infer --batch-sizes 100 --steps "$steps"
+		resgo_run "infer1_$p" --precision "$p" --modes infer --batch-sizes 1 --steps "$b1_steps"
+	done
 	log "round $round: pytorch, default malloc"
 	"${plain_env[@]}" "$py" "$root/bench/pytorch_bench.py" "${pt_args[@]}" >"$res/pytorch_default.r$round.json"
 	log "round $round: pytorch, MALLOC_MMAP_THRESHOLD_=$mmap_threshold MALLOC_TRIM_THRESHOLD_=$trim_threshold"
@@ -133,7 +144,7 @@ log "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)"
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 export CMP_CPU=${cpu:-unknown} CMP_NPROC=$(nproc) CMP_GO=$(go version) \
 	CMP_CORETYPE=${OPENBLAS_CORETYPE:-} CMP_STEPS=$steps CMP_B1_STEPS=$b1_steps CMP_WARMUP=$warmup \
-	CMP_LOAD_BEFORE=$load_before CMP_THREADS=$threads CMP_ROUNDS=$rounds
+	CMP_LOAD_BEFORE=$load_before CMP_THREADS=$threads CMP_ROUNDS=$rounds CMP_PRECISIONS=$precisions
 
 "$py" - "$res" <<'EOF'
 import json, os, sys
@@ -155,7 +166,9 @@ def load(name):
         merged["rows"].append(best)
     return merged
 
-rg = {k: load("resgo_" + k) for k in ("train", "infer100", "infer1")}
+precs = os.environ["CMP_PRECISIONS"].split(",")
+rgp = {p: {k: load("resgo_%s_%s" % (k, p)) for k in ("train", "infer100", "infer1")} for p in precs}
+rg = rgp[precs[0]]
 pt = {k: load("pytorch_" + k) for k in ("default", "tuned")}
 env = os.environ
 
@@ -194,29 +207,36 @@ if load > 0.5:
 print()
 
 peak = r0["fma_peak_gflops"]
-print("images/s (higher is better); ratio = resgo / best PyTorch")
-hdr = "%-11s %11s %13s %13s %8s %11s %11s" % (
-    "", "resgo", "torch dflt", "torch tuned", "ratio", "resgo %peak", "torch %peak")
+print("images/s (higher is better); ratio = resgo / best PyTorch (float32); vs %s = resgo / resgo %s" % (precs[0], precs[0]))
+hdr = "%-16s %11s %13s %13s %8s %8s %11s %11s" % (
+    "", "resgo", "torch dflt", "torch tuned", "ratio", "vs " + precs[0], "resgo %peak", "torch %peak")
 print(hdr)
-for label, mode, batch, rrep in meas:
-    r = row(rrep, mode, batch)
-    d, t = row(pt["default"], mode, batch), row(pt["tuned"], mode, batch)
-    best = max(d, t, key=lambda x: x["images_per_s"])
-    print("%-11s %11.1f %13.1f %13.1f %7.2fx %10.1f%% %10.1f%%" % (
-        label, r["images_per_s"], d["images_per_s"], t["images_per_s"],
-        r["images_per_s"] / best["images_per_s"], 100 * r["peak_fraction"], 100 * best["gflops"] / peak))
+for p in precs:
+    for label, mode, batch, _ in meas:
+        key = {"train": "train", "infer": "infer100" if batch == 100 else "infer1"}[mode]
+        r, base = row(rgp[p][key], mode, batch), row(rgp[precs[0]][key], mode, batch)
+        d, t = row(pt["default"], mode, batch), row(pt["tuned"], mode, batch)
+        best = max(d, t, key=lambda x: x["images_per_s"])
+        print("%-16s %11.1f %13.1f %13.1f %7.2fx %7.2fx %10.1f%% %10.1f%%" % (
+            label + " " + p, r["images_per_s"], d["images_per_s"], t["images_per_s"],
+            r["images_per_s"] / best["images_per_s"], r["images_per_s"] / base["images_per_s"],
+            100 * r["peak_fraction"], 100 * best["gflops"] / peak))
 print()
 
 print("batch-1 latency, ms per image (lower is better)")
-r, d, t = row(rg["infer1"], "infer", 1), row(pt["default"], "infer", 1), row(pt["tuned"], "infer", 1)
-print("%-11s %11.2f %13.2f %13.2f" % ("infer b1", r["ms_per_step"], d["ms_per_step"], t["ms_per_step"]))
+d, t = row(pt["default"], "infer", 1), row(pt["tuned"], "infer", 1)
+for p in precs:
+    r = row(rgp[p]["infer1"], "infer", 1)
+    print("%-16s %11.2f %13.2f %13.2f" % ("infer b1 " + p, r["ms_per_step"], d["ms_per_step"], t["ms_per_step"]))
 print()
 
 print("peak RSS, MiB (each row its own process)")
-for label, mode, batch, rrep in meas:
-    r = row(rrep, mode, batch)
-    d, t = row(pt["default"], mode, batch), row(pt["tuned"], mode, batch)
-    print("%-11s %11.0f %13.0f %13.0f" % (label, r["peak_rss_mib"], d["peak_rss_mib"], t["peak_rss_mib"]))
+for p in precs:
+    for label, mode, batch, _ in meas:
+        key = {"train": "train", "infer": "infer100" if batch == 100 else "infer1"}[mode]
+        r = row(rgp[p][key], mode, batch)
+        d, t = row(pt["default"], mode, batch), row(pt["tuned"], mode, batch)
+        print("%-16s %11.0f %13.0f %13.0f" % (label + " " + p, r["peak_rss_mib"], d["peak_rss_mib"], t["peak_rss_mib"]))
 EOF
 
 if [[ -n $out ]]; then
