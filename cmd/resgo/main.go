@@ -268,7 +268,8 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 		"native backends' number format for convolution products: f32, or bf16 (both factors rounded to bfloat16,\n"+
 			"products summed in float32; weights, gradients and optimizer state stay float32). bf16 runs on\n"+
 			"AVX512-BF16 where the CPU has it"+bf16Note()+"; it covers the direct and Winograd convolutions'\n"+
-			"forward and backward-data passes, the rest stays f32 (see docs/precision.md)")
+			"three passes (with even channel counts); the stem, 1x1 and fully connected layers stay f32. bench takes\n"+
+			"a list (f32,bf16) and measures each. See docs/precision.md")
 }
 
 // bf16Note says what bf16 runs on here when the CPU lacks the instructions.

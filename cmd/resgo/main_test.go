@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -390,5 +392,37 @@ func checkEventLog(t *testing.T, dir string) {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("tbcheck output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestPrecisionBF16: --precision is checked in one line, bench measures a
+// list of precisions in rows of their own, and a model trains and
+// evaluates with bfloat16 products.
+func TestPrecisionBF16(t *testing.T) {
+	dir := t.TempDir()
+	oneLineError(t, run(t, dir, "bench", "--precision", "fp8"), "--precision fp8", "unknown precision")
+	oneLineError(t, run(t, dir, "bench", "--backend", "reference", "--precision", "bf16"), "--precision bf16", "only the native backends")
+	b := run(t, dir, "bench", "--json", "--precision", "f32,bf16", "--base-depth", "16", "--batch-sizes", "4", "--steps", "1", "--warmup", "0")
+	var rep struct {
+		Rows []struct{ Mode, Precision string } `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(b.stdout), &rep); b.code != 0 || err != nil {
+		t.Fatalf("bench: exit %d, %v\n%s%s", b.code, err, b.stdout, b.stderr)
+	}
+	var got []string
+	for _, r := range rep.Rows {
+		got = append(got, r.Mode+" "+r.Precision)
+	}
+	if want := []string{"train f32", "infer f32", "train bf16", "infer bf16"}; !slices.Equal(got, want) {
+		t.Fatalf("bench rows %v, want %v", got, want)
+	}
+	long(t)
+	r := run(t, dir, quick("--steps", "6", "--precision", "bf16")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "bf16 products") {
+		t.Fatalf("train: exit %d\n%s", r.code, r.stderr)
+	}
+	ev := run(t, dir, "eval", "--data-dir", mnistDir, "--precision", "bf16")
+	if ev.code != 0 || !strings.Contains(ev.stdout, "test accuracy = ") {
+		t.Fatalf("eval: exit %d\n%s%s", ev.code, ev.stdout, ev.stderr)
 	}
 }
