@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -60,7 +61,8 @@ func runBench(args []string) error {
 	fs.IntVar(&warmup, "warmup", 2, "untimed steps first")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&layers, "layers", false, "also time each top-level layer (forward and backward) and print where the time goes")
-	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured steps to this file (for go tool pprof)")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file (for go tool pprof); samples are labelled\n"+
+		"phase (warmup, timed), mode, precision and batch: go tool pprof -tagfocus phase=timed shows the timed steps")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -182,13 +184,20 @@ func benchOne(be backend.Backend, mc model.Config, rep *benchReport, prec string
 	_, macs := m.Summary(discard{})
 	rep.MACs = macs
 	measure := func(mode string, batch int, step func()) {
-		for i := 0; i < warmup; i++ {
-			step()
-		}
+		// Profile labels tell the timed steps from the warm-up (which packs
+		// weights and allocates buffers) and the configurations apart.
+		labels := []string{"mode", mode, "precision", prec, "batch", strconv.Itoa(batch)}
+		pprof.Do(context.Background(), pprof.Labels(append(labels, "phase", "warmup")...), func(context.Context) {
+			for i := 0; i < warmup; i++ {
+				step()
+			}
+		})
 		start := time.Now()
-		for i := 0; i < steps; i++ {
-			step()
-		}
+		pprof.Do(context.Background(), pprof.Labels(append(labels, "phase", "timed")...), func(context.Context) {
+			for i := 0; i < steps; i++ {
+				step()
+			}
+		})
 		el := time.Since(start).Seconds() / float64(steps)
 		flops := 2 * float64(macs) * float64(batch)
 		if mode == "train" {
