@@ -214,6 +214,21 @@ func TileBF16x12x32AVX512(tbl *int32, taps, kp int, x *uint16, w *uint32, c *flo
 //go:noescape
 func TileBF16x6x32AVX512Half(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int)
 
+// TileU8S8x12x32AVX512 is Tile12x32AVX512 on bytes with int32 sums
+// (AVX512-VNNI): x holds rows of unsigned bytes (the table's offsets
+// count bytes, each kq quads past its row's start), w quads of signed
+// bytes (b[4q+i][j] in byte i of word q*ldb+j), ldb and tapStride in
+// words; C gets the int32 sums (wrapping, as VPDPBUSD adds).
+//
+//go:noescape
+func TileU8S8x12x32AVX512(tbl *int32, taps, kq int, x *uint8, w *uint32, c *int32, ldc, ldb, tapStride int)
+
+// PeakLoopVNNIAVX512 runs n iterations of 12 independent VPDPBUSD (64
+// byte products each): the core's int8 peak.
+//
+//go:noescape
+func PeakLoopVNNIAVX512(n int)
+
 // DotBF16Kernel12x32AVX512 is the bf16 GEMM micro-kernel: mr 12, nr 32,
 // over kp pairs of k, with float32 sums. A is packed as kp groups of 12
 // words, each two bfloat16 of one row (k even in the low half); B as kp

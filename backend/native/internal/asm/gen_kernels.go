@@ -99,11 +99,14 @@ type tileKernel struct {
 	// kernel for the last, partly empty tile of a table made for the full
 	// one.
 	tableRows int
-	// bf16 makes the kernel read bfloat16 pairs (AVX512-BF16): X rows of
-	// 2-byte elements (the table's offsets count elements), k over pairs
-	// of channels, B as pairs (b[2p][j], b[2p+1][j]) in 32-bit words, each
-	// A pair broadcast and multiplied by VDPBF16PS (emitted as bytes).
-	bf16 bool
+	// dot is what one multiply-add step takes: "" float32 values (FMA);
+	// "bf16" bfloat16 pairs (AVX512-BF16: X rows of 2-byte elements, the
+	// table's offsets counting elements, k over pairs of channels, B as
+	// pairs (b[2p][j], b[2p+1][j]) in 32-bit words, VDPBF16PS emitted as
+	// bytes); "u8s8" quads of bytes (AVX512-VNNI: X rows of unsigned
+	// bytes, k over quads of channels, B as quads of signed bytes,
+	// VPDPBUSD into int32 sums, stored as int32).
+	dot string
 }
 
 func (k tileKernel) gen(b *strings.Builder) {
@@ -119,10 +122,14 @@ func (k tileKernel) gen(b *strings.Builder) {
 	}
 	entry := (tableRows + 1) * 4
 	elem, kc := 4, "kc"
-	if k.bf16 {
+	switch k.dot {
+	case "bf16":
 		elem, kc = 2, "kp"
 		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int)\n", k.name)
-	} else {
+	case "u8s8":
+		elem, kc = 1, "kq"
+		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kq int, x *uint8, w *uint32, c *int32, ldc, ldb, tapStride int)\n", k.name)
+	default:
 		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)\n", k.name)
 	}
 	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-72\n", k.name)
@@ -149,17 +156,25 @@ func (k tileKernel) gen(b *strings.Builder) {
 		fmt.Fprintf(b, "\tVMOVUPS %d(DI), %s\n", v*vbytes, bReg(v))
 	}
 	for r, p := range k.ptrs {
-		if !k.bf16 {
+		switch k.dot {
+		case "bf16":
+			fmt.Fprintf(b, "\tVPBROADCASTD (%s)(CX*4), %s\n", p, bcast(r))
+			for v := 0; v < k.vecs; v++ {
+				dst, src1, src2 := zmm(acc(r, v)), zmm(bReg(v)), zmm(bcast(r))
+				b.WriteString(evex.Go(evex.RR(evex.VDPBF16PS, dst, src1, src2), evex.IntelRR(evex.VDPBF16PS, dst, src1, src2)) + "\n")
+			}
+		case "u8s8":
+			// Go's operand order: the signed bytes (r/m), the unsigned
+			// ones (vvvv), the sums.
+			fmt.Fprintf(b, "\tVPBROADCASTD (%s)(CX*4), %s\n", p, bcast(r))
+			for v := 0; v < k.vecs; v++ {
+				fmt.Fprintf(b, "\tVPDPBUSD %s, %s, %s\n", bReg(v), bcast(r), acc(r, v))
+			}
+		default:
 			fmt.Fprintf(b, "\tVBROADCASTSS (%s)(CX*4), %s\n", p, bcast(r))
 			for v := 0; v < k.vecs; v++ {
 				fmt.Fprintf(b, "\tVFMADD231PS %s, %s, %s\n", bReg(v), bcast(r), acc(r, v))
 			}
-			continue
-		}
-		fmt.Fprintf(b, "\tVPBROADCASTD (%s)(CX*4), %s\n", p, bcast(r))
-		for v := 0; v < k.vecs; v++ {
-			dst, src1, src2 := zmm(acc(r, v)), zmm(bReg(v)), zmm(bcast(r))
-			b.WriteString(evex.Go(evex.RR(evex.VDPBF16PS, dst, src1, src2), evex.IntelRR(evex.VDPBF16PS, dst, src1, src2)) + "\n")
 		}
 	}
 	fmt.Fprintf(b, "\tADDQ ldb+56(FP), DI\n\tINCQ CX\n\tJNZ %s_loop\n", k.name)
@@ -174,6 +189,19 @@ func (k tileKernel) gen(b *strings.Builder) {
 		}
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
+}
+
+// genPeakVNNI is genPeak with VPDPBUSD (64 byte products a vector).
+func genPeakVNNI(b *strings.Builder) {
+	b.WriteString("// func PeakLoopVNNIAVX512(n int)\nTEXT ·PeakLoopVNNIAVX512(SB), NOSPLIT, $0-8\n\tMOVQ n+0(FP), CX\n")
+	for r := 0; r < 14; r++ {
+		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", r, r, r)
+	}
+	b.WriteString("PeakLoopVNNIAVX512_loop:\n")
+	for r := 0; r < 12; r++ {
+		fmt.Fprintf(b, "\tVPDPBUSD Z12, Z13, Z%d\n", r)
+	}
+	b.WriteString("\tDECQ CX\n\tJNZ PeakLoopVNNIAVX512_loop\n\tVZEROUPPER\n\tRET\n\n")
 }
 
 // zmm is the evex register named "Z<n>".
@@ -222,13 +250,16 @@ func main() {
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
 	tileKernel{name: "Tile6x32AVX512Half", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}, tableRows: 12}.gen(&b)
-	tileKernel{name: "TileBF16x12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", bf16: true,
+	tileKernel{name: "TileBF16x12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", dot: "bf16",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
-	tileKernel{name: "TileBF16x6x32AVX512Half", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", bf16: true,
+	tileKernel{name: "TileBF16x6x32AVX512Half", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", dot: "bf16",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}, tableRows: 12}.gen(&b)
+	tileKernel{name: "TileU8S8x12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", dot: "u8s8",
+		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
 	tileKernel{name: "Tile6x16AVX2", reg: "Y", lanes: 8, vecs: 2, xor: "VXORPS",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}}.gen(&b)
 	genPeak(&b, "PeakLoopAVX512", "Z", "VPXORD")
+	genPeakVNNI(&b)
 	genPeak(&b, "PeakLoopAVX2", "Y", "VXORPS")
 	if err := os.WriteFile("kernel_amd64.s", []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
