@@ -2,7 +2,6 @@ package backendtest
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/resgo/resgo/backend"
@@ -37,71 +36,41 @@ func RunBF16(t *testing.T, be backend.Backend) {
 }
 
 func checkConvBF16(t *testing.T, be, ref backend.Backend, c ConvCase) {
-	r := rand.New(rand.NewPCG(7, uint64(c.C*1000+c.H)))
 	d := c.Desc()
-	oh, ow := d.OutSize(c.H, c.W, c.KH, c.KW)
-	x, xr := pair(be, ref, r, c.N, c.C, c.H, c.W)
-	w, wr := pair(be, ref, r, c.O, c.C, c.KH, c.KW)
-	var b, br backend.Tensor
-	if c.Bias {
-		b, br = pair(be, ref, r, c.O)
-	}
 	wino := c.Native == "winograd"
-	y, yr := be.New(c.N, c.O, oh, ow), ref.New(c.N, c.O, oh, ow)
-	be.ConvForward(x, w, b, y, d)
-	ref.ConvForward(xr, wr, br, yr, d)
-	xs, ws := download(ref, xr), download(ref, wr)
-	var bound []float64
-	if wino {
-		bound = winogradAbsSums(xs, ws, c.N, c.C, c.H, c.W, c.O)
-	} else {
-		bound = absConv(ref, xs, ws, c, d, true)
-	}
-	CompareBound(t, "forward", download(be, y), download(ref, yr), bound)
-
-	dy, dyr := pair(be, ref, r, c.N, c.O, oh, ow)
-	dx, dxr := be.New(c.N, c.C, c.H, c.W), ref.New(c.N, c.C, c.H, c.W)
-	be.ConvBackwardData(dy, w, dx, d)
-	ref.ConvBackwardData(dyr, wr, dxr, d)
-	dys := download(ref, dyr)
-	if wino {
-		// Backward-data is the convolution of dy with the weights
-		// flipped and transposed ([C][O][3][3]).
-		wt := make([]float32, len(ws))
-		for o := 0; o < c.O; o++ {
-			for ch := 0; ch < c.C; ch++ {
-				for tap := 0; tap < 9; tap++ {
-					wt[(ch*c.O+o)*9+tap] = ws[(o*c.C+ch)*9+8-tap]
+	runConv(t, be, ref, c, func(pass string, got, want []float32, in convInputs) {
+		var bound []float64
+		switch {
+		case pass == "backward bias": // sums of dy, no products
+			Compare(t, pass, got, want)
+			return
+		case pass == "forward" && wino:
+			bound = winogradAbsSums(in.x, in.w, c.N, c.C, c.H, c.W, c.O)
+		case pass == "backward data" && wino:
+			// The convolution of dy with the weights flipped and
+			// transposed ([C][O][3][3]).
+			wt := make([]float32, len(in.w))
+			for o := 0; o < c.O; o++ {
+				for ch := 0; ch < c.C; ch++ {
+					for tap := 0; tap < 9; tap++ {
+						wt[(ch*c.O+o)*9+tap] = in.w[(o*c.C+ch)*9+8-tap]
+					}
 				}
 			}
+			bound = winogradAbsSums(in.dy, wt, c.N, c.O, c.H, c.W, c.C)
+		case wino:
+			bound = winogradFilterAbsSums(in.x, in.dy, c.N, c.C, c.H, c.W, c.O)
+		default:
+			bound = absSums(ref, in, c, d, pass)
 		}
-		bound = winogradAbsSums(dys, wt, c.N, c.O, c.H, c.W, c.C)
-	} else {
-		bound = absConv(ref, dys, ws, c, d, false)
-	}
-	CompareBound(t, "backward data", download(be, dx), download(ref, dxr), bound)
-
-	dw, dwr := be.New(c.O, c.C, c.KH, c.KW), ref.New(c.O, c.C, c.KH, c.KW)
-	var db, dbr backend.Tensor
-	if c.Bias {
-		db, dbr = be.New(c.O), ref.New(c.O)
-	}
-	be.ConvBackwardFilter(x, dy, dw, db, d)
-	ref.ConvBackwardFilter(xr, dyr, dwr, dbr, d)
-	if wino {
-		bound = winogradFilterAbsSums(xs, dys, c.N, c.C, c.H, c.W, c.O)
-	} else {
-		bound = absFilter(ref, xs, dys, c, d)
-	}
-	CompareBound(t, "backward filter", download(be, dw), download(ref, dwr), bound)
-	if c.Bias {
-		Compare(t, "backward bias", download(be, db), download(ref, dbr))
-	}
+		CompareBound(t, pass, got, want, bound)
+	})
 }
 
-// absConv returns sum |a_i b_i| for every element of the forward pass
-// (in = x) or of backward-data (in = dy), on the reference.
-func absConv(ref backend.Backend, in, w []float32, c ConvCase, d backend.ConvDesc, forward bool) []float64 {
+// absSums returns bf16Bound times sum |a_i b_i| for every element of pass
+// (forward, backward data or backward filter), from the reference's pass
+// on the absolute values.
+func absSums(ref backend.Backend, in convInputs, c ConvCase, d backend.ConvDesc, pass string) []float64 {
 	abs := func(v []float32, shape ...int) backend.Tensor {
 		a := make([]float32, len(v))
 		for i, f := range v {
@@ -112,15 +81,19 @@ func absConv(ref backend.Backend, in, w []float32, c ConvCase, d backend.ConvDes
 		return t
 	}
 	oh, ow := d.OutSize(c.H, c.W, c.KH, c.KW)
-	wt := abs(w, c.O, c.C, c.KH, c.KW)
+	x, w, dy := abs(in.x, c.N, c.C, c.H, c.W), abs(in.w, c.O, c.C, c.KH, c.KW), abs(in.dy, c.N, c.O, oh, ow)
 	d.ReLU = false
 	var out backend.Tensor
-	if forward {
+	switch pass {
+	case "forward":
 		out = ref.New(c.N, c.O, oh, ow)
-		ref.ConvForward(abs(in, c.N, c.C, c.H, c.W), wt, nil, out, d)
-	} else {
+		ref.ConvForward(x, w, nil, out, d)
+	case "backward data":
 		out = ref.New(c.N, c.C, c.H, c.W)
-		ref.ConvBackwardData(abs(in, c.N, c.O, oh, ow), wt, out, d)
+		ref.ConvBackwardData(dy, w, out, d)
+	default:
+		out = ref.New(c.O, c.C, c.KH, c.KW)
+		ref.ConvBackwardFilter(x, dy, out, nil, d)
 	}
 	sums := download(ref, out)
 	b := make([]float64, len(sums))
@@ -130,28 +103,12 @@ func absConv(ref backend.Backend, in, w []float32, c ConvCase, d backend.ConvDes
 	return b
 }
 
-// absFilter returns sum |a_i b_i| for every weight gradient, on the
-// reference, times bf16Bound.
-func absFilter(ref backend.Backend, x, dy []float32, c ConvCase, d backend.ConvDesc) []float64 {
-	oh, ow := d.OutSize(c.H, c.W, c.KH, c.KW)
-	up := func(v []float32, shape ...int) backend.Tensor {
-		a := make([]float32, len(v))
-		for i, f := range v {
-			a[i] = float32(math.Abs(float64(f)))
-		}
-		t := ref.New(shape...)
-		ref.Upload(t, a)
-		return t
-	}
-	dw := ref.New(c.O, c.C, c.KH, c.KW)
-	ref.ConvBackwardFilter(up(x, c.N, c.C, c.H, c.W), up(dy, c.N, c.O, oh, ow), dw, nil, d)
-	sums := download(ref, dw)
-	b := make([]float64, len(sums))
-	for i, s := range sums {
-		b[i] = bf16Bound * float64(s) * (1 + 1e-5)
-	}
-	return b
-}
+// F(4x4, 3x3)'s matrices (Lavin and Gray's): B^T, G and A^T.
+var (
+	winoBT = [6][6]float64{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
+	winoG  = [6][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}}
+	winoAT = [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
+)
 
 // winogradFilterAbsSums returns, for every weight gradient of the 3x3,
 // stride-1, pad-1 convolution of x [n][c][h][w] giving dy [n][o][h][w],
@@ -159,9 +116,6 @@ func absFilter(ref backend.Backend, x, dy []float32, c ConvCase, d backend.ConvD
 // absolute products in the transformed domain: per point ξ, |D[ξ]| |V[ξ]|
 // summed over tiles and images, D = A dy A^T, V = B^T x B.
 func winogradFilterAbsSums(x, dy []float32, n, c, h, wd, o int) []float64 {
-	bt := [6][6]float64{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
-	g := [6][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}}
-	at := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
 	th, tw := (h+3)/4, (wd+3)/4
 	du := make([]float64, o*c*36) // sum of |D| |V| per (o, c, ξ)
 	v, dd := make([]float64, c*36), make([]float64, o*36)
@@ -175,7 +129,7 @@ func winogradFilterAbsSums(x, dy []float32, n, c, h, wd, o int) []float64 {
 							for j := 0; j < 6; j++ {
 								py, px := 4*ty-1+i, 4*tx-1+j
 								if py >= 0 && py < h && px >= 0 && px < wd {
-									s += bt[xi/6][i] * bt[xi%6][j] * float64(x[((img*c+ch)*h+py)*wd+px])
+									s += winoBT[xi/6][i] * winoBT[xi%6][j] * float64(x[((img*c+ch)*h+py)*wd+px])
 								}
 							}
 						}
@@ -189,7 +143,7 @@ func winogradFilterAbsSums(x, dy []float32, n, c, h, wd, o int) []float64 {
 							for j := 0; j < 4; j++ {
 								py, px := 4*ty+i, 4*tx+j
 								if py < h && px < wd {
-									s += at[i][xi/6] * at[j][xi%6] * float64(dy[((img*o+oc)*h+py)*wd+px])
+									s += winoAT[i][xi/6] * winoAT[j][xi%6] * float64(dy[((img*o+oc)*h+py)*wd+px])
 								}
 							}
 						}
@@ -211,7 +165,7 @@ func winogradFilterAbsSums(x, dy []float32, n, c, h, wd, o int) []float64 {
 		a, b := i%9/3, i%3
 		var s float64
 		for xi := 0; xi < 36; xi++ {
-			s += math.Abs(g[xi/6][a]*g[xi%6][b]) * du[i/9*36+xi]
+			s += math.Abs(winoG[xi/6][a]*winoG[xi%6][b]) * du[i/9*36+xi]
 		}
 		out[i] = bf16Bound * s
 	}
@@ -223,16 +177,13 @@ func winogradFilterAbsSums(x, dy []float32, n, c, h, wd, o int) []float64 {
 // sum through F(4x4, 3x3)'s output transform of the absolute products in
 // the transformed domain (in float64).
 func winogradAbsSums(x, w []float32, n, c, h, wd, o int) []float64 {
-	bt := [6][6]float64{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
-	g := [6][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}}
-	at := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
 	u := make([]float64, o*c*36) // |G g G^T|
 	for oc := 0; oc < o*c; oc++ {
 		for xi := 0; xi < 36; xi++ {
 			var s float64
 			for a := 0; a < 3; a++ {
 				for b := 0; b < 3; b++ {
-					s += g[xi/6][a] * g[xi%6][b] * float64(w[oc*9+a*3+b])
+					s += winoG[xi/6][a] * winoG[xi%6][b] * float64(w[oc*9+a*3+b])
 				}
 			}
 			u[oc*36+xi] = math.Abs(s)
@@ -254,7 +205,7 @@ func winogradAbsSums(x, w []float32, n, c, h, wd, o int) []float64 {
 								if py < 0 || py >= h || px < 0 || px >= wd {
 									continue
 								}
-								s += bt[xi/6][i] * bt[xi%6][j] * float64(x[((img*c+ch)*h+py)*wd+px])
+								s += winoBT[xi/6][i] * winoBT[xi%6][j] * float64(x[((img*c+ch)*h+py)*wd+px])
 							}
 						}
 						v[ch*36+xi] = math.Abs(s)
@@ -275,7 +226,7 @@ func winogradAbsSums(x, w []float32, n, c, h, wd, o int) []float64 {
 							}
 							var s float64
 							for xi := 0; xi < 36; xi++ {
-								s += math.Abs(at[i][xi/6]*at[j][xi%6]) * m[xi]
+								s += math.Abs(winoAT[i][xi/6]*winoAT[j][xi%6]) * m[xi]
 							}
 							out[((img*o+oc)*h+py)*wd+px] = bf16Bound * s
 						}

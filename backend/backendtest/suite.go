@@ -175,6 +175,17 @@ func pair(be, ref backend.Backend, r *rand.Rand, shape ...int) (backend.Tensor, 
 }
 
 func checkConv(t *testing.T, be, ref backend.Backend, c ConvCase) {
+	runConv(t, be, ref, c, func(pass string, got, want []float32, _ convInputs) { Compare(t, pass, got, want) })
+}
+
+// convInputs are a case's random tensors, as uploaded: x, w and dy.
+type convInputs struct{ x, w, dy []float32 }
+
+// runConv runs the three passes of c (and the bias gradient) on be and on
+// ref from the same random tensors and hands each pass's results to
+// compare: "forward", "backward data", "backward filter", "backward
+// bias".
+func runConv(t *testing.T, be, ref backend.Backend, c ConvCase, compare func(pass string, got, want []float32, in convInputs)) {
 	r := rand.New(rand.NewPCG(7, uint64(c.C*1000+c.H)))
 	d := c.Desc()
 	oh, ow := d.OutSize(c.H, c.W, c.KH, c.KW)
@@ -184,16 +195,17 @@ func checkConv(t *testing.T, be, ref backend.Backend, c ConvCase) {
 	if c.Bias {
 		b, br = pair(be, ref, r, c.O)
 	}
+	dy, dyr := pair(be, ref, r, c.N, c.O, oh, ow)
+	in := convInputs{x: download(ref, xr), w: download(ref, wr), dy: download(ref, dyr)}
 	y, yr := be.New(c.N, c.O, oh, ow), ref.New(c.N, c.O, oh, ow)
 	be.ConvForward(x, w, b, y, d)
 	ref.ConvForward(xr, wr, br, yr, d)
-	Compare(t, "forward", download(be, y), download(ref, yr))
+	compare("forward", download(be, y), download(ref, yr), in)
 
-	dy, dyr := pair(be, ref, r, c.N, c.O, oh, ow)
 	dx, dxr := be.New(c.N, c.C, c.H, c.W), ref.New(c.N, c.C, c.H, c.W)
 	be.ConvBackwardData(dy, w, dx, d)
 	ref.ConvBackwardData(dyr, wr, dxr, d)
-	Compare(t, "backward data", download(be, dx), download(ref, dxr))
+	compare("backward data", download(be, dx), download(ref, dxr), in)
 
 	dw, dwr := be.New(c.O, c.C, c.KH, c.KW), ref.New(c.O, c.C, c.KH, c.KW)
 	var db, dbr backend.Tensor
@@ -204,9 +216,9 @@ func checkConv(t *testing.T, be, ref backend.Backend, c ConvCase) {
 	be.Upload(dw, download(be, w))
 	be.ConvBackwardFilter(x, dy, dw, db, d)
 	ref.ConvBackwardFilter(xr, dyr, dwr, dbr, d)
-	Compare(t, "backward filter", download(be, dw), download(ref, dwr))
+	compare("backward filter", download(be, dw), download(ref, dwr), in)
 	if c.Bias {
-		Compare(t, "backward bias", download(be, db), download(ref, dbr))
+		compare("backward bias", download(be, db), download(ref, dbr), in)
 	}
 }
 

@@ -40,21 +40,14 @@ func f32ToBF16Go(dst []uint16, src []float32) {
 // column). Each product of two bfloat16 is exact in float32, and the sums
 // are rounded in the order VDPBF16PS makes them: the odd k, then the even.
 func dotBF16Go(kp, mr, nr int, a, b []uint32, c []float32, ldc int, set bool) {
-	for r := 0; r < mr; r++ {
-		for j := 0; j < nr; j++ {
-			var s float32
-			for p := 0; p < kp; p++ {
-				av, bv := a[p*mr+r], b[p*nr+j]
-				s += f32FromBF16(uint16(av>>16)) * f32FromBF16(uint16(bv>>16))
-				s += f32FromBF16(uint16(av)) * f32FromBF16(uint16(bv))
-			}
-			if set {
-				c[r*ldc+j] = s
-			} else {
-				c[r*ldc+j] += s
-			}
+	first := func(s []uint32) *uint32 {
+		if len(s) == 0 {
+			return nil
 		}
+		return &s[0]
 	}
+	_, _, _ = a[:kp*mr], b[:kp*nr], c[:(mr-1)*ldc+nr]
+	stridedBF16Go(mr, nr, kp, first(a), first(b), &c[0], ldc, mr, nr, set)
 }
 
 // Precision is the number format of a convolution's products.
