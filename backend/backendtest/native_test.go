@@ -83,3 +83,12 @@ func TestNativeBF16(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/bf16native=%v", isa, be.BF16Native()), func(t *testing.T) { RunBF16(t, be) })
 	}
 }
+
+// TestNativeU8S8 runs the int8 suite on every instruction set: the
+// AVX512-VNNI kernel where the CPU has it, the Go loop elsewhere.
+func TestNativeU8S8(t *testing.T) {
+	for _, isa := range native.ISAs() {
+		be := nativeBackend(t, native.Options{Threads: 2, ISA: isa})
+		t.Run(fmt.Sprintf("%s/vnni=%v", isa, be.U8S8Native()), func(t *testing.T) { RunU8S8(t, be) })
+	}
+}

@@ -1,6 +1,12 @@
 package native
 
-import "unsafe"
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/resgo/resgo/backend"
+)
 
 // Int8 products (groundwork for int8 inference): unsigned bytes (the
 // activations after a ReLU, quantized) times signed bytes (the weights),
@@ -44,4 +50,157 @@ func dotU8S8(x, w uint32) int32 {
 		s += int32(uint8(x>>i)) * int32(int8(w>>i))
 	}
 	return s
+}
+
+// tileU8S8Func is the int8 tile kernel's signature (see tileU8S8Go).
+type tileU8S8Func func(tbl *int32, taps, kq int, x *uint8, w *uint32, c *int32, ldc, ldb, tapStride int)
+
+// tileU8S8GoFunc returns tileU8S8Go for tiles of mr x nr.
+func tileU8S8GoFunc(mr, nr int) tileU8S8Func {
+	return func(tbl *int32, taps, kq int, x *uint8, w *uint32, c *int32, ldc, ldb, tapStride int) {
+		tileU8S8Go(mr, nr, tbl, taps, kq, x, w, c, ldc, ldb, tapStride)
+	}
+}
+
+// U8S8Native reports whether this backend's int8 products run on the
+// CPU's AVX512-VNNI instruction (otherwise on Go loops, slowly).
+func (be *Backend) U8S8Native() bool { return be.kern.u8s8Native }
+
+// ConvForwardU8S8 implements backend.QuantizedConv on the direct path's
+// tiles: the input to PNC rows of bytes (channels padded to a multiple
+// of four with zeros), the weights to quads of signed bytes per output
+// channel (kept while they do not change), int32 sums, then the scale,
+// bias and ReLU on the way back to NCHW. Sums of more than about 66,000
+// products (channels x taps) could overflow int32.
+func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, inStep float32) {
+	written(y)
+	if !(inStep > 0) || math.IsInf(float64(inStep), 0) {
+		panic(fmt.Sprintf("native: int8 convolution with input step %v", inStep))
+	}
+	g := newConvGeom(x, w, y, d)
+	g.d.ReLU = false
+	c4 := (g.c + 3) &^ 3
+	if k := c4 * g.kh * g.kw; k > 66000 {
+		panic(fmt.Sprintf("native: int8 convolution over %d products per output: int32 sums could overflow", k))
+	}
+	key := convKey{g, backend.Forward, true}
+	p, ok := be.convs[key]
+	if !ok {
+		// The plan of the direct kernels over rows of c4 bytes.
+		g4 := g
+		g4.c = c4
+		p = &convPrimitive{g: g, pass: backend.Forward, algo: Direct, reason: "int8 (direct tiles on bytes)", plan: be.tilePlanOf(g4, false)}
+		if be.convs == nil {
+			be.convs = map[convKey]*convPrimitive{}
+		}
+		be.convs[key] = p
+	}
+	ws := be.begin(p)
+	defer be.end(p)
+	be.u8s8Forward(p, ws, data(x), w.(*Tensor), data(b), d.ReLU, inStep, data(y))
+}
+
+func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, inStep float32, ys []float32) {
+	g, pl := pr.g, pr.plan
+	mr, nr, taps := be.kern.tileRows, be.kern.tileCols, g.kh*g.kw
+	c4 := (g.c + 3) &^ 3
+	kq := c4 / 4
+	blocks := (g.o + nr - 1) / nr
+	inRows := g.n * g.h * g.w
+	// Input: PNC float32 rows, then bytes (the zero row and the padding
+	// channels 0).
+	in := ws.take((inRows + 1) * g.c)
+	be.toPNC(xs, g.n, g.c, g.h*g.w, in)
+	q := asBytes(ws.take((inRows + 1) * kq))
+	be.parallel(inRows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := q[r*c4 : (r+1)*c4]
+			for ch, v := range in[r*g.c : (r+1)*g.c] {
+				row[ch] = backend.QuantizeU8(v, inStep)
+			}
+			clear(row[g.c:])
+		}
+	})
+	clear(q[inRows*c4:])
+	wq, steps := be.u8s8Weights(ws, w, g.o, g.c, taps)
+	// Tiles into int32 sums, scaled into float32 in place.
+	ldc := blocks * nr
+	out := ws.take((len(pl.starts) - 1) * mr * ldc)
+	sums := asInt32(out)
+	tapStride := kq * nr
+	be.parallel(len(pl.starts)-1, func(lo, hi int) {
+		for ti := lo; ti < hi; ti++ {
+			s, e := int(pl.starts[ti]), int(pl.starts[ti+1])
+			for j := 0; j < blocks; j++ {
+				c := sums[ti*mr*ldc+j*nr:]
+				if s == e {
+					for r := 0; r < mr; r++ {
+						clear(c[r*ldc : r*ldc+nr])
+					}
+					continue
+				}
+				be.kern.u8s8(&pl.table[s*(mr+1)], e-s, kq, &q[0], &wq[j*taps*kq*nr], &c[0], ldc, nr, tapStride)
+			}
+		}
+	})
+	scale := make([]float32, ldc)
+	for o := range g.o {
+		scale[o] = inStep * steps[o]
+	}
+	rows := (len(pl.starts) - 1) * mr
+	be.parallel(rows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			for j, v := range sums[r*ldc : r*ldc+g.o] {
+				out[r*ldc+j] = float32(v) * scale[j]
+			}
+		}
+	})
+	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, bs, relu)
+}
+
+// u8s8Weights returns w quantized (backend.WeightSteps, QuantizeS8) and
+// packed tap-major for the int8 tile kernel, [block][tap][quad][column]
+// words holding channels 4q..4q+3 of one column (zeros past c and o),
+// with the steps of the o output channels; kept while w does not change.
+func (be *Backend) u8s8Weights(ws *workspace, w *Tensor, o, c, taps int) ([]uint32, []float32) {
+	nr := be.kern.tileCols
+	kq := (c + 3) / 4
+	blocks := (o + nr - 1) / nr
+	words := blocks * taps * kq * nr
+	packed, _ := be.cachedPack(ws, w, packU8S8, words+o, func(_ weightLayout, dst []float32) {
+		steps := backend.WeightSteps(w.Data, o)
+		copy(dst[words:], steps)
+		wq := asWords(dst[:words])
+		be.parallel(blocks*taps, func(lo, hi int) {
+			for u := lo; u < hi; u++ {
+				j, t := u/taps, u%taps
+				blk := wq[(j*taps+t)*kq*nr : (j*taps+t+1)*kq*nr]
+				clear(blk)
+				for col := 0; col < min(nr, o-j*nr); col++ {
+					oc := j*nr + col
+					for ch := 0; ch < c; ch++ {
+						v := uint32(uint8(backend.QuantizeS8(w.Data[(oc*c+ch)*taps+t], steps[oc])))
+						blk[ch/4*nr+col] |= v << (8 * (ch % 4))
+					}
+				}
+			}
+		})
+	})
+	return asWords(packed[:words]), packed[words:]
+}
+
+// asBytes and asInt32 view a workspace's float32 buffer as the bytes
+// (four times as many) or int32 sums of the int8 path.
+func asBytes(s []float32) []uint8 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint8)(unsafe.Pointer(&s[0])), 4*len(s))
+}
+
+func asInt32(s []float32) []int32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*int32)(unsafe.Pointer(&s[0])), len(s))
 }

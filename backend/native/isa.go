@@ -74,6 +74,10 @@ type kernels struct {
 	tileHalf tileFunc
 	// bf16 is the bfloat16 versions of tile and of the conversions.
 	bf16 *bf16Kernels
+	// u8s8 is the int8 tile kernel: u8 x s8 quads into int32 (see
+	// int8.go); native when it is the VNNI instruction, not Go.
+	u8s8       tileU8S8Func
+	u8s8Native bool
 	// Layout changes, write-back and pooling (see transpose.go, pool.go).
 	transpose8x8 func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
 	biasReLU     func(x []float32, bias float32, relu bool)
@@ -88,6 +92,6 @@ type kernels struct {
 // registers by the compiler, a 4 x 8 tile, scalar transforms.
 var genericKernels = kernels{isa: Generic, mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet,
 	strided: kernel4x4GoStrided, stridedAdd: kernel4x4GoStridedAdd,
-	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4),
+	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4), u8s8: tileU8S8GoFunc(4, 8),
 	transpose8x8: transpose8x8Go, biasReLU: biasReLUGo, maxPairs: maxPairsGo,
 	winoInput: winoInputGo, winoOutput: winoOutputGo, winoGrad: winoGradGo}

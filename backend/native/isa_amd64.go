@@ -26,13 +26,14 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 	fn: asm.Kernel12x32AVX512, set: asm.Kernel12x32AVX512Set,
 	strided: asm.Kernel12x32AVX512Strided, stridedAdd: asm.Kernel12x32AVX512StridedAdd,
 	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half, bf16: avx512BF16(),
+	u8s8: avx512U8S8(), u8s8Native: cpu.X86.HasAVX512VNNI,
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
 
 var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	fn: asm.Kernel6x16AVX2, set: asm.Kernel6x16AVX2Set,
 	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
-	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16),
+	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16), u8s8: tileU8S8GoFunc(6, 16),
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
 
@@ -45,6 +46,15 @@ func avx512BF16() *bf16Kernels {
 	return &bf16Kernels{native: true, tile: asm.TileBF16x12x32AVX512, tileHalf: asm.TileBF16x6x32AVX512Half,
 		strided: asm.DotBF16Kernel12x32AVX512Strided, stridedAdd: asm.DotBF16Kernel12x32AVX512StridedAdd,
 		pairRows: pairRowsAVX512, round: roundBF16AVX512}
+}
+
+// avx512U8S8 returns the int8 tile kernel of the AVX-512 set: VPDPBUSD
+// where the CPU has AVX512-VNNI, else the Go loop.
+func avx512U8S8() tileU8S8Func {
+	if !cpu.X86.HasAVX512VNNI {
+		return tileU8S8GoFunc(12, 32)
+	}
+	return asm.TileU8S8x12x32AVX512
 }
 
 // pairRowsAVX512 is pairRowsGo for rows of 32 pairs, in AVX512-BF16.

@@ -129,6 +129,7 @@ const (
 	packWinograd                     // packTaps of their Winograd transform
 	packDirectBF16                   // packDirect in bfloat16 pairs (pairPacked)
 	packWinogradBF16                 // packWinograd in bfloat16 pairs
+	packU8S8                         // u8s8Weights: quads of signed bytes, then the steps
 )
 
 type packKey struct {

@@ -54,10 +54,11 @@ func (g convGeom) k() int { return g.c * g.kh * g.kw }
 func (g convGeom) p() int { return g.oh * g.ow }
 
 // convKey identifies a primitive: the geometry (the fused ReLU aside,
-// which changes no plan) and the pass.
+// which changes no plan), the pass, and whether it runs on int8 values.
 type convKey struct {
 	g    convGeom
 	pass backend.ConvPass
+	int8 bool
 }
 
 // convPrimitive is one pass of one convolution geometry.
@@ -91,7 +92,7 @@ type convPrimitive struct {
 // time.
 func (be *Backend) primitive(g convGeom, pass backend.ConvPass) *convPrimitive {
 	g.d.ReLU = false // the forward pass is told per call
-	key := convKey{g, pass}
+	key := convKey{g, pass, false}
 	if p, ok := be.convs[key]; ok {
 		return p
 	}

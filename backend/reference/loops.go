@@ -351,3 +351,47 @@ func refBatchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta backen
 		}
 	}
 }
+
+// refConvForwardU8S8 is refConvForward on quantized values (see
+// backend.QuantizedConv): bytes multiplied and summed exactly, then scaled.
+func refConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, inStep float32) {
+	n, c, h, wd := dims4(x)
+	o, _, kh, kw := dims4(w)
+	_, _, oh, ow := dims4(y)
+	xs, ws, bs, ys := data(x), data(w), data(b), data(y)
+	steps := backend.WeightSteps(ws, o)
+	for in := 0; in < n; in++ {
+		for io := 0; io < o; io++ {
+			scale := inStep * steps[io]
+			for py := 0; py < oh; py++ {
+				for px := 0; px < ow; px++ {
+					var sum int64
+					for ic := 0; ic < c; ic++ {
+						for ky := 0; ky < kh; ky++ {
+							iy := py*d.StrideH - d.PadTop + ky
+							if iy < 0 || iy >= h {
+								continue
+							}
+							for kx := 0; kx < kw; kx++ {
+								ix := px*d.StrideW - d.PadLeft + kx
+								if ix < 0 || ix >= wd {
+									continue
+								}
+								q := int64(backend.QuantizeU8(xs[((in*c+ic)*h+iy)*wd+ix], inStep))
+								sum += q * int64(backend.QuantizeS8(ws[((io*c+ic)*kh+ky)*kw+kx], steps[io]))
+							}
+						}
+					}
+					v := float32(sum) * scale
+					if bs != nil {
+						v += bs[io]
+					}
+					if d.ReLU && v < 0 {
+						v = 0
+					}
+					ys[((in*o+io)*oh+py)*ow+px] = v
+				}
+			}
+		}
+	}
+}

@@ -102,6 +102,14 @@ func (*Backend) ConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
 	refConvForward(x, w, b, y, d)
 }
 
+// ConvForwardU8S8 implements backend.QuantizedConv on the plain loops.
+func (*Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, inStep float32) {
+	if !(inStep > 0) {
+		panic(fmt.Sprintf("reference: int8 convolution with input step %v", inStep))
+	}
+	refConvForwardU8S8(x, w, b, y, d, inStep)
+}
+
 // ConvBackwardData implements backend.Backend.
 func (*Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {
 	refConvBackwardData(dy, w, dx, d)
