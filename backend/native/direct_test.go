@@ -98,22 +98,29 @@ func packedWeightsFollowWrites(t *testing.T, isa ISA, prec Precision, n, size in
 
 // TestDirectThreadInvariant: the direct convolutions give the same bits
 // with any number of threads (the weight gradient's split into halves is
-// fixed by the shape, not by the thread count).
-func TestDirectThreadInvariant(t *testing.T) { forEachISA(t, testDirectThreadInvariant) }
+// fixed by the shape, not by the thread count), in float32 and in
+// bfloat16 (an even batch: its weight gradient pairs rows of images).
+func TestDirectThreadInvariant(t *testing.T) {
+	forEachISA(t, func(t *testing.T, k *kernels) {
+		for _, p := range Precisions() {
+			t.Run(string(p), func(t *testing.T) { testDirectThreadInvariant(t, k, p) })
+		}
+	})
+}
 
-func testDirectThreadInvariant(t *testing.T, k *kernels) {
+func testDirectThreadInvariant(t *testing.T, k *kernels, prec Precision) {
 	random := randomTensors(3)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
-	x, w, b, dy := random(3, 16, 7, 7), random(20, 16, 3, 3), random(20), random(3, 20, 7, 7)
+	x, w, b, dy := random(4, 16, 7, 7), random(20, 16, 3, 3), random(20), random(4, 20, 7, 7)
 	g := newConvGeom(x, w, dy, d)
 	for _, pass := range []backend.ConvPass{backend.Forward, backend.BackwardData, backend.BackwardFilter} {
-		if a, why := mustNew(t, Options{ISA: k.isa}).chooseConv(g, pass); a != Direct {
+		if a, why := mustNew(t, Options{ISA: k.isa, Conv: ConvNoWinograd}).chooseConv(g, pass); a != Direct {
 			t.Fatalf("%s: %s chosen (%s), want direct", pass, a, why)
 		}
 	}
 	run := func(threads int) (y, dx, dw, db *Tensor) {
-		be := mustNew(t, Options{Threads: threads, ISA: k.isa})
-		y, dx, dw, db = NewTensor(3, 20, 7, 7), NewTensor(3, 16, 7, 7), NewTensor(20, 16, 3, 3), NewTensor(20)
+		be := mustNew(t, Options{Threads: threads, ISA: k.isa, Conv: ConvNoWinograd, Precision: prec})
+		y, dx, dw, db = NewTensor(4, 20, 7, 7), NewTensor(4, 16, 7, 7), NewTensor(20, 16, 3, 3), NewTensor(20)
 		be.ConvForward(x, w, b, y, d)
 		be.ConvBackwardData(dy, w, dx, d)
 		be.ConvBackwardFilter(x, dy, dw, db, d)

@@ -122,10 +122,17 @@ func testWinogradTransformsMatchGo(t *testing.T, k *kernels) {
 }
 
 // TestWinogradThreadInvariant: every Winograd pass gives the same bits
-// whatever the thread count (training is deterministic across machines).
-func TestWinogradThreadInvariant(t *testing.T) { forEachISA(t, testWinogradThreadInvariant) }
+// whatever the thread count (training is deterministic across machines),
+// in float32 and in bfloat16.
+func TestWinogradThreadInvariant(t *testing.T) {
+	forEachISA(t, func(t *testing.T, k *kernels) {
+		for _, p := range Precisions() {
+			t.Run(string(p), func(t *testing.T) { testWinogradThreadInvariant(t, k, p) })
+		}
+	})
+}
 
-func testWinogradThreadInvariant(t *testing.T, k *kernels) {
+func testWinogradThreadInvariant(t *testing.T, k *kernels, prec Precision) {
 	random := randomTensors(11)
 	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
 	const n, c, h, o = 30, 32, 7, 48
@@ -133,7 +140,7 @@ func testWinogradThreadInvariant(t *testing.T, k *kernels) {
 	g := newConvGeom(x, w, NewTensor(n, o, h, h), d)
 	var first [][]float32
 	for _, threads := range []int{1, 2, 3} {
-		be := mustNew(t, Options{Threads: threads, ISA: k.isa})
+		be := mustNew(t, Options{Threads: threads, ISA: k.isa, Precision: prec})
 		fwd, bwdData, bwdFilter := winoPrimitives(be, g)
 		y, dx, dw, db := NewTensor(n, o, h, h), NewTensor(n, c, h, h), NewTensor(o, c, 3, 3), NewTensor(o)
 		be.convForward(fwd, x.Data, w, b.Data, d.ReLU, y.Data)
