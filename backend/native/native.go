@@ -123,9 +123,15 @@ func (be *Backend) Threads() int { return be.opts.Threads }
 // parallel splits [0, n) into contiguous ranges run on up to Options.Threads
 // goroutines.
 func (be *Backend) parallel(n int, fn func(lo, hi int)) {
+	be.parallelWorkers(n, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// parallelWorkers is parallel telling each range its worker's index, below
+// Options.Threads: for scratch buffers of one per worker.
+func (be *Backend) parallelWorkers(n int, fn func(worker, lo, hi int)) {
 	parts := min(be.opts.Threads, n)
 	if parts <= 1 {
-		fn(0, n)
+		fn(0, 0, n)
 		return
 	}
 	var wg sync.WaitGroup
@@ -134,7 +140,7 @@ func (be *Backend) parallel(n int, fn func(lo, hi int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(lo, hi)
+			fn(t, lo, hi)
 		}()
 	}
 	wg.Wait()

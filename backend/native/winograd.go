@@ -117,8 +117,11 @@ var winoWeightMatrices = sync.OnceValue(func() [2][]float32 {
 // for backward-data (transposed), k over o and columns over c with the
 // kernels flipped. The raw weights are packed first, [j][k][tap][col],
 // then regrouped by tap, [j][tap][k][col]; each block j is then one
-// product with the constant matrix: [36 x 9] [9 x k*col].
-func (be *Backend) winoPackWeights(ws *workspace, w []float32, o, c int, transposed bool, dst []float32) {
+// product with the constant matrix: [36 x 9] [9 x k*col]. With pairs
+// set (kc even), each block is rounded to bfloat16 pairs (pairPacked)
+// into pairs, half as many words as dst would take floats, straight
+// after its product, while it is still in cache; dst is then unused.
+func (be *Backend) winoPackWeights(ws *workspace, w []float32, o, c int, transposed bool, dst []float32, pairs []uint32) {
 	nr := be.kern.tileCols
 	kc, cols := c, o
 	if transposed {
@@ -139,9 +142,20 @@ func (be *Backend) winoPackWeights(ws *workspace, w []float32, o, c int, transpo
 	})
 	mat := winoWeightMatrices()[b2i(transposed)]
 	out := kc * nr * winoPoints
+	var scratch []float32
+	if pairs != nil {
+		scratch = ws.take(out)
+	}
 	for j := 0; j < blocks; j++ {
+		u := scratch
+		if pairs == nil {
+			u = dst[j*out : (j+1)*out]
+		}
 		gemm(be.kern, be.opts.Threads, winoPoints, kc*nr, 9, matrix{data: mat, stride: winoPoints, trans: true},
-			matrix{data: byTap[j*block : (j+1)*block], stride: kc * nr}, 0, dst[j*out:(j+1)*out], kc*nr)
+			matrix{data: byTap[j*block : (j+1)*block], stride: kc * nr}, 0, u, kc*nr)
+		if pairs != nil {
+			be.pairPacked(u, weightLayout{tapMajor: true}, kc, winoPoints, pairs[j*out/2:(j+1)*out/2])
+		}
 	}
 }
 
@@ -300,14 +314,15 @@ func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w
 	g, nr := pr.g, be.kern.tileCols
 	size := (g.o + nr - 1) / nr * winoPoints * g.c * nr
 	op := &tileOperands{kc: g.c, taps: winoPoints, layout: weightLayout{tapMajor: true}}
-	pack := func(_ weightLayout, dst []float32) weightLayout {
-		be.winoPackWeights(ws, w.Data, g.o, g.c, false, dst)
-		return op.layout
-	}
 	if be.bf16For(g.c) {
-		op.w16, _ = be.cachedPackBF16(ws, w, packWinogradBF16, size, g.c, winoPoints, pack)
+		words, _ := be.cachedPack(ws, w, packWinogradBF16, size/2, func(_ weightLayout, dst []float32) {
+			be.winoPackWeights(ws, w.Data, g.o, g.c, false, nil, asWords(dst))
+		})
+		op.w16 = asWords(words)
 	} else {
-		op.w, _ = be.cachedPack(ws, w, packWinograd, size, func(l weightLayout, dst []float32) { pack(l, dst) })
+		op.w, _ = be.cachedPack(ws, w, packWinograd, size, func(_ weightLayout, dst []float32) {
+			be.winoPackWeights(ws, w.Data, g.o, g.c, false, dst, nil)
+		})
 	}
 	be.winoConv(pr, ws, g.c, g.o, xs, op, bs, relu, ys)
 }
@@ -315,12 +330,13 @@ func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w
 func (be *Backend) winoBackwardData(pr *convPrimitive, ws *workspace, dys, wd, dxs []float32) {
 	g, nr := pr.g, be.kern.tileCols
 	op := &tileOperands{kc: g.o, taps: winoPoints, layout: weightLayout{tapMajor: true}}
-	op.w = ws.take((g.c + nr - 1) / nr * winoPoints * g.o * nr)
-	be.winoPackWeights(ws, wd, g.o, g.c, true, op.w)
+	size := (g.c + nr - 1) / nr * winoPoints * g.o * nr
 	if be.bf16For(g.o) {
-		op.w16 = asWords(ws.take(len(op.w) / 2))
-		be.pairPacked(op.w, op.layout, g.o, winoPoints, op.w16)
-		op.w = nil
+		op.w16 = asWords(ws.take(size / 2))
+		be.winoPackWeights(ws, wd, g.o, g.c, true, nil, op.w16)
+	} else {
+		op.w = ws.take(size)
+		be.winoPackWeights(ws, wd, g.o, g.c, true, op.w, nil)
 	}
 	be.winoConv(pr, ws, g.o, g.c, dys, op, nil, false, dxs)
 }
@@ -367,22 +383,29 @@ func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys,
 	mBlocks, nBlocks := (co+mr-1)/mr, (ci+nr-1)/nr
 	chunk := max(16, (32<<10)/(4*(ci+co)))
 	bf16 := be.opts.Precision == BF16 // odd row counts pair their last row with zeros
-	var v2, d2 []uint32
+	// The pairs of one point's planes go to a scratch buffer per worker,
+	// small enough to stay in cache for the products that follow.
+	var pairBufs []uint32
 	pairs, vPlane2, dPlane2 := (rows+1)/2, 0, 0
 	if bf16 {
 		chunk /= 2
 		vPlane2, dPlane2 = pairs*ci+2*nr, pairs*co+2*nr
-		v2, d2 = asWords(ws.take(winoPoints*vPlane2)), asWords(ws.take(winoPoints*dPlane2))
+		pairBufs = asWords(ws.take(be.opts.Threads * (vPlane2 + dPlane2)))
 	}
-	be.parallel(winoPoints, func(lo, hi int) {
+	be.parallelWorkers(winoPoints, func(worker, lo, hi int) {
 		edges := make([]float32, mBlocks*nBlocks*mr*nr)
+		var v2, d2 []uint32
+		if bf16 {
+			buf := pairBufs[worker*(vPlane2+dPlane2) : (worker+1)*(vPlane2+dPlane2)]
+			v2, d2 = buf[:vPlane2], buf[vPlane2:]
+		}
 		for xi := lo; xi < hi; xi++ {
 			out := du[xi*co*ci : (xi+1)*co*ci]
 			k := rows
 			if bf16 {
 				k = pairs
-				be.pairPlane(d[xi*dPlane:], rows, co, d2[xi*dPlane2:])
-				be.pairPlane(v[xi*vPlane:], rows, ci, v2[xi*vPlane2:])
+				be.pairPlane(d[xi*dPlane:], rows, co, d2)
+				be.pairPlane(v[xi*vPlane:], rows, ci, v2)
 			}
 			for k0 := 0; k0 < k; k0 += chunk {
 				kc := min(chunk, k-k0)
@@ -395,9 +418,9 @@ func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys,
 						ao, bo := k0*co+ob*mr, k0*ci+cb*nr
 						switch {
 						case bf16 && k0 == 0:
-							kern.bf16.strided(kc, &d2[xi*dPlane2+ao], &v2[xi*vPlane2+bo], c, ldc, co, ci)
+							kern.bf16.strided(kc, &d2[ao], &v2[bo], c, ldc, co, ci)
 						case bf16:
-							kern.bf16.stridedAdd(kc, &d2[xi*dPlane2+ao], &v2[xi*vPlane2+bo], c, ldc, co, ci)
+							kern.bf16.stridedAdd(kc, &d2[ao], &v2[bo], c, ldc, co, ci)
 						case k0 == 0:
 							kern.strided(kc, &d[xi*dPlane+ao], &v[xi*vPlane+bo], c, ldc, co, ci)
 						default:
