@@ -72,11 +72,11 @@ func (op *tileOperands) tile(kern *kernels, half bool, tbl *int32, taps, j int, 
 }
 
 // tileInput returns the operands of a tile pass over in (PNC rows of kc
-// channels): in itself, or in rounded to bfloat16 when bf16For(kc). The
-// caller adds the weights in the same precision.
-func (be *Backend) tileInput(ws *workspace, in []float32, kc, taps int) *tileOperands {
+// channels): in itself, or in rounded to bfloat16 when bf16. The caller
+// adds the weights in the same precision.
+func (be *Backend) tileInput(ws *workspace, in []float32, kc, taps int, bf16 bool) *tileOperands {
 	op := &tileOperands{kc: kc, taps: taps}
-	if be.bf16For(kc) {
+	if bf16 {
 		op.x16 = be.roundBF16(ws, in)
 	} else {
 		op.x = in
@@ -120,7 +120,7 @@ func (be *Backend) directForward(pr *convPrimitive, ws *workspace, xs []float32,
 	in := ws.take((inRows + 1) * g.c)
 	be.toPNC(xs, g.n, g.c, g.h*g.w, in)
 	clear(in[inRows*g.c:])
-	op := be.tileInput(ws, in, g.c, taps)
+	op := be.tileInput(ws, in, g.c, taps, be.bf16(pr))
 	if op.x16 != nil {
 		op.w16, op.layout = be.forwardWeightsBF16(ws, w, g.o, g.c, taps)
 	} else {
@@ -140,7 +140,7 @@ func (be *Backend) directBackwardData(pr *convPrimitive, ws *workspace, dys, wd,
 	in := ws.take((dyRows + 1) * g.o)
 	be.toPNC(dys, g.n, g.o, p, in)
 	clear(in[dyRows*g.o:])
-	op := be.tileInput(ws, in, g.o, taps)
+	op := be.tileInput(ws, in, g.o, taps, be.bf16(pr))
 	wp := ws.take(blocks * taps * g.o * nr)
 	be.packTaps(wd, g.o, g.c, taps, nr, true, weightLayout{}, wp)
 	if op.x16 != nil {
@@ -161,7 +161,7 @@ func (be *Backend) directBackwardFilter(pr *convPrimitive, ws *workspace, xs, dy
 	p, inP := g.p(), g.h*g.w
 	dyRows, xRows := g.n*p, g.n*inP
 	taps := g.kh * g.kw
-	if be.opts.Precision == BF16 && g.n%2 == 0 {
+	if be.bf16(pr) {
 		// Rows in pairs: every run starts at a multiple of n and spans a
 		// multiple of n rows, so with n even no pair straddles two runs.
 		dy := ws.take(dyRows * g.o)

@@ -112,10 +112,39 @@ func (be *Backend) Name() string {
 // CPU's AVX512-BF16 instructions (otherwise on Go loops, slowly).
 func (be *Backend) BF16Native() bool { return be.kern.bf16.native }
 
-// bf16For reports whether a tile pass whose products run over kc input
-// channels computes in bfloat16: with Precision BF16 and kc even (the
-// kernels take channels in pairs; odd counts, the stems', stay float32).
-func (be *Backend) bf16For(kc int) bool { return be.opts.Precision == BF16 && kc%2 == 0 }
+// bf16 reports whether primitive p multiplies in bfloat16: with Precision
+// BF16, on the direct and Winograd algorithms, where the sums run over an
+// even count (the kernels take them in pairs): input channels forward,
+// output channels backward-data, images in the direct weight gradient
+// (rows of images are paired); Winograd's weight gradient pairs any rows.
+// The other algorithms (planar, rows, im2col: stems, 1x1) stay float32.
+func (be *Backend) bf16(p *convPrimitive) bool {
+	if be.opts.Precision != BF16 || (p.algo != Direct && p.algo != Winograd) {
+		return false
+	}
+	switch p.pass {
+	case backend.Forward:
+		return p.g.c%2 == 0
+	case backend.BackwardData:
+		return p.g.o%2 == 0
+	}
+	return p.algo == Winograd || p.g.n%2 == 0
+}
+
+// ConvPrecision reports the precision of the products of pass of a
+// convolution (x [N,C,H,W], w [O,C,KH,KW]) on this backend: BF16 where
+// Precision is BF16 and the algorithm chosen computes in it, else F32.
+func (be *Backend) ConvPrecision(x, w []int, d backend.ConvDesc, pass backend.ConvPass) Precision {
+	g, err := geometry(x, w, d)
+	if err != nil {
+		return F32
+	}
+	a, _ := be.chooseConv(g, pass)
+	if be.bf16(&convPrimitive{g: g, pass: pass, algo: a}) {
+		return BF16
+	}
+	return F32
+}
 
 // Threads implements backend.Backend.
 func (be *Backend) Threads() int { return be.opts.Threads }

@@ -314,7 +314,7 @@ func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w
 	g, nr := pr.g, be.kern.tileCols
 	size := (g.o + nr - 1) / nr * winoPoints * g.c * nr
 	op := &tileOperands{kc: g.c, taps: winoPoints, layout: weightLayout{tapMajor: true}}
-	if be.bf16For(g.c) {
+	if be.bf16(pr) {
 		words, _ := be.cachedPack(ws, w, packWinogradBF16, size/2, func(_ weightLayout, dst []float32) {
 			be.winoPackWeights(ws, w.Data, g.o, g.c, false, nil, asWords(dst))
 		})
@@ -331,7 +331,7 @@ func (be *Backend) winoBackwardData(pr *convPrimitive, ws *workspace, dys, wd, d
 	g, nr := pr.g, be.kern.tileCols
 	op := &tileOperands{kc: g.o, taps: winoPoints, layout: weightLayout{tapMajor: true}}
 	size := (g.c + nr - 1) / nr * winoPoints * g.o * nr
-	if be.bf16For(g.o) {
+	if be.bf16(pr) {
 		op.w16 = asWords(ws.take(size / 2))
 		be.winoPackWeights(ws, wd, g.o, g.c, true, nil, op.w16)
 	} else {
@@ -382,7 +382,7 @@ func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys,
 	du := ws.take(winoPoints * co * ci)
 	mBlocks, nBlocks := (co+mr-1)/mr, (ci+nr-1)/nr
 	chunk := max(16, (32<<10)/(4*(ci+co)))
-	bf16 := be.opts.Precision == BF16 // odd row counts pair their last row with zeros
+	bf16 := be.bf16(pr) // odd row counts pair their last row with zeros
 	// The pairs of one point's planes go to a scratch buffer per worker,
 	// small enough to stay in cache for the products that follow.
 	var pairBufs []uint32

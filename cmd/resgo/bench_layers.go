@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/resgo/resgo/backend"
+	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/model"
 	"github.com/resgo/resgo/nn"
 )
@@ -89,7 +90,8 @@ func printLayerTimes(be backend.Backend, m *model.Model, images []float32, label
 // convAlgorithms lists the algorithm the backend runs for each convolution
 // inside l (on n inputs of shape in), in order, when the backend can say
 // (backend.ConvExplainer): "3x3 winograd" and, when training and the
-// backward passes run another, "(backward im2col)". Repeats are counted.
+// backward passes run another, "(backward im2col)"; "bf16" where the
+// native backend multiplies in bfloat16. Repeats are counted.
 // It also returns, per convolution, the backend's reasons.
 func convAlgorithms(be backend.Backend, l nn.Layer, n int, in []int, training bool) (string, []string) {
 	ex, ok := be.(backend.ConvExplainer)
@@ -115,6 +117,9 @@ func convAlgorithms(be backend.Backend, l nn.Layer, n int, in []int, training bo
 			x, w, d := append([]int{n}, in...), []int{c.Out, c.In, c.KH, c.KW}, c.ConvDesc(in)
 			fwd, why := ex.ConvAlgorithm(x, w, d, backend.Forward)
 			label := fmt.Sprintf("%dx%d %s", c.KH, c.KW, fwd)
+			if nb, ok := be.(*native.Backend); ok && nb.ConvPrecision(x, w, d, backend.Forward) == native.BF16 {
+				label += " bf16"
+			}
 			shape := fmt.Sprintf("%dx%dx%d -> %d channels", in[0], in[1], in[2], c.Out)
 			reasons = append(reasons, fmt.Sprintf("%s on %s: %s", label, shape, why))
 			if training {
