@@ -88,6 +88,11 @@ type bf16Kernels struct {
 	strided, stridedAdd func(kp int, a, b *uint32, c *float32, ldc, lda, ldb int)
 	// round is f32ToBF16Go (dst as long as src).
 	round func(dst []uint16, src []float32)
+	// winoInput, if not nil, is kernels.winoInput storing bfloat16 (the
+	// transform rounded as it is written), for c a multiple of
+	// winoInputLanes.
+	winoInput      func(x []float32, offs *[36]int32, c int, v []uint16, planeStride int)
+	winoInputLanes int
 }
 
 // bf16GoKernels returns the Go bfloat16 loops for tiles of mr x nr and

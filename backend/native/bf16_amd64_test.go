@@ -188,6 +188,33 @@ func TestStridedBF16Kernels(t *testing.T) {
 	}
 }
 
+// TestWinoInputBF16Kernel: the input transform storing bfloat16 equals
+// the float32 transform rounded by bf16FromF32, bit for bit, padding
+// (zero) rows included.
+func TestWinoInputBF16Kernel(t *testing.T) {
+	needBF16(t)
+	const c, planeStride, rows = 48, 61, 7
+	r := rand.New(rand.NewPCG(21, 22))
+	x := make([]float32, rows*c+c) // the last row is the zero row
+	for i := range x[:rows*c] {
+		x[i] = float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(20)-10)))
+	}
+	var offs [36]int32
+	for i := range offs {
+		offs[i] = int32(r.IntN(rows+1) * c)
+	}
+	f := make([]float32, 36*planeStride+c)
+	got, want := make([]uint16, len(f)), make([]uint16, len(f))
+	winoInputBF16AVX512(x, &offs, c, got, planeStride)
+	avx512Kernels.winoInput(x, &offs, c, f, planeStride)
+	for xi := 0; xi < 36; xi++ {
+		f32ToBF16Go(want[xi*planeStride:xi*planeStride+c], f[xi*planeStride:xi*planeStride+c])
+	}
+	if !slices.Equal(got, want) {
+		t.Fatal("WinoInputBF16AVX512 differs from the float32 transform rounded")
+	}
+}
+
 func sliceOrNil(s []uint32) *uint32 {
 	if len(s) == 0 {
 		return nil

@@ -3,6 +3,7 @@
 package native
 
 import (
+	"fmt"
 	"math"
 
 	"golang.org/x/sys/cpu"
@@ -45,7 +46,7 @@ func avx512BF16() *bf16Kernels {
 	}
 	return &bf16Kernels{native: true, tile: asm.TileBF16x12x32AVX512, tileHalf: asm.TileBF16x6x32AVX512Half,
 		strided: asm.DotBF16Kernel12x32AVX512Strided, stridedAdd: asm.DotBF16Kernel12x32AVX512StridedAdd,
-		pairRows: pairRowsAVX512, round: roundBF16AVX512}
+		pairRows: pairRowsAVX512, round: roundBF16AVX512, winoInput: winoInputBF16AVX512, winoInputLanes: 16}
 }
 
 // avx512U8S8 returns the int8 tile kernel of the AVX-512 set: VPDPBUSD
@@ -55,6 +56,19 @@ func avx512U8S8() tileU8S8Func {
 		return tileU8S8GoFunc(12, 32)
 	}
 	return asm.TileU8S8x12x32AVX512
+}
+
+// winoInputBF16AVX512 is the AVX-512 input transform storing bfloat16;
+// c must be a multiple of 16.
+func winoInputBF16AVX512(x []float32, offs *[36]int32, c int, v []uint16, planeStride int) {
+	if c == 0 || c%16 != 0 {
+		panic(fmt.Sprintf("native: bf16 input transform of %d channels (want a multiple of 16)", c))
+	}
+	_ = v[35*planeStride+c-1] // bounds, checked here so the assembly cannot write past v
+	for _, o := range offs {
+		_ = x[int(o)+c-1]
+	}
+	asm.WinoInputBF16AVX512(&x[0], &offs[0], c, &v[0], planeStride)
 }
 
 // pairRowsAVX512 is pairRowsGo for rows of 32 pairs, in AVX512-BF16.

@@ -236,6 +236,9 @@ func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs []f
 	if bf16 {
 		v16All = asBF16(ws.take(parts * vSize / 2))
 	}
+	// Where the kernels have it, the input transform writes bfloat16
+	// itself: no float32 planes, no rounding pass.
+	fused := bf16 && kern.bf16.winoInput != nil && ci%kern.bf16.winoInputLanes == 0
 	be.parallel(parts, func(lo, hi int) {
 		var inOffs [36]int32
 		var outOffs [16]int32
@@ -261,9 +264,13 @@ func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs []f
 					r1 := min(rows, r0+blk.rows)
 					for r := r0; r < r1; r++ {
 						tl.rowOffsets(tl.in[r/cnt][:], r/cnt, r%cnt, cnt, ci, inOffs[:])
-						kern.winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
+						if fused {
+							kern.bf16.winoInput(in, &inOffs, ci, op.x16[(r-r0)*ci:], blk.vPlane)
+						} else {
+							kern.winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
+						}
 					}
-					if bf16 {
+					if bf16 && !fused {
 						for xi := 0; xi < winoPoints; xi++ {
 							plane := xi*blk.vPlane + (r1-r0)*ci
 							kern.bf16.round(op.x16[xi*blk.vPlane:plane], v[xi*blk.vPlane:plane])

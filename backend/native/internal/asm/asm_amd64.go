@@ -116,6 +116,14 @@ func PeakLoopAVX2(n int)
 //go:noescape
 func WinoInputAVX512(x *float32, offs *int32, c int, v *float32, planeStride int)
 
+// WinoInputBF16AVX512 is WinoInputAVX512 storing V rounded to bfloat16 (to
+// nearest even, as VCVTNEPS2BF16 rounds; planeStride in elements): the
+// input of the bf16 products, with no float32 copy of the planes. The CPU
+// must have AVX512-BF16.
+//
+//go:noescape
+func WinoInputBF16AVX512(x *float32, offs *int32, c int, v *uint16, planeStride int)
+
 // WinoInputAVX2 is WinoInputAVX512, 8 channels at a time.
 //
 //go:noescape

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/resgo/resgo/backend/native/internal/asm/evex"
 )
 
 // isa is one instruction set's vectors.
@@ -27,6 +29,9 @@ func (s isa) bytes() int { return 4 * s.lanes }
 type gen struct {
 	b strings.Builder
 	s isa
+	// bf16 makes toPlanes store its planes as bfloat16 (AVX-512 only):
+	// each vector rounded by VCVTNEPS2BF16 (emitted as bytes) into Y15.
+	bf16 bool
 }
 
 // op writes one instruction; in its text (after formatting, so %%n in the
@@ -136,7 +141,12 @@ func (g *gen) planeRegs() {
 // then along the frame's rows into planes 6i+k.
 func (g *gen) toPlanes(name, src, doc string, side int, consts [3]uint32, rows func(store func(k, reg int))) {
 	s, vb := g.s, g.s.bytes()
-	fmt.Fprintf(&g.b, `// func %s(%s *float32, offs *int32, c int, v *float32, planeStride int)
+	vType, outBytes, strideShift := "float32", vb, 2
+	if g.bf16 {
+		vType, outBytes, strideShift = "uint16", vb/2, 1
+		doc += "\n// Stored as bfloat16, rounded to nearest even (planeStride in elements)."
+	}
+	fmt.Fprintf(&g.b, `// func %s(%s *float32, offs *int32, c int, v *%s, planeStride int)
 //
 // For every group of %d channels (c a multiple of %d): %s
 TEXT ·%s(SB), 0, $%d-40
@@ -146,8 +156,8 @@ TEXT ·%s(SB), 0, $%d-40
 	SHRQ $%d, CX
 	MOVQ v+24(FP), DI
 	MOVQ planeStride+32(FP), DX
-	SHLQ $2, DX
-`, name, src, s.lanes, s.lanes, doc, name, 6*side*vb, src, s.shift)
+	SHLQ $%d, DX
+`, name, src, vType, s.lanes, s.lanes, doc, name, 6*side*vb, src, s.shift, strideShift)
 	g.planeRegs()
 	for i, c := range consts {
 		g.broadcast(c, 12+i)
@@ -165,16 +175,27 @@ TEXT ·%s(SB), 0, $%d-40
 		for j := 0; j < side; j++ {
 			g.op("VMOVUPS %d(SP), %%%d", (side*i+j)*vb, j)
 		}
-		rows(func(k, reg int) { g.op("VMOVUPS %%%d, %s", reg, planeAddr(k)) })
+		rows(func(k, reg int) {
+			if g.bf16 {
+				g.b.WriteString(evex.Go(evex.R2(evex.VCVTNEPS2BF16, 15, evex.Z(reg)), evex.IntelR2(evex.VCVTNEPS2BF16, 15, evex.Z(reg))) + "\n")
+				g.op("VMOVDQU Y15, %s", planeAddr(k))
+				return
+			}
+			g.op("VMOVUPS %%%d, %s", reg, planeAddr(k))
+		})
 		g.op("ADDQ R13, R9")
 	}
 	g.op("ADDQ $%d, SI", vb)
-	g.op("ADDQ $%d, DI", vb)
+	g.op("ADDQ $%d, DI", outBytes)
 	fmt.Fprintf(&g.b, "\tDECQ CX\n\tJNZ %s_loop\n%s_done:\n\tVZEROUPPER\n\tRET\n\n", name, name)
 }
 
 func (g *gen) input() {
-	g.toPlanes("WinoInput"+g.s.name, "x", `d[i][j] = the vector
+	name := "WinoInput" + g.s.name
+	if g.bf16 {
+		name = "WinoInputBF16" + g.s.name
+	}
+	g.toPlanes(name, "x", `d[i][j] = the vector
 // at x + offs[6i+j] (floats), V = B^T d B, V[i][j] stored at
 // v + (6i+j)*planeStride. Columns first, into a 36-vector frame, then rows.`,
 		6, [3]uint32{four, five, two}, g.inputRows)
@@ -275,6 +296,9 @@ func main() {
 		g.output()
 		g.grad()
 	}
+	// The input transform storing bfloat16 (AVX512-BF16).
+	g.bf16 = true
+	g.input()
 	if err := os.WriteFile("winograd_amd64.s", []byte(g.b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

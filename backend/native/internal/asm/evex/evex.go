@@ -1,5 +1,6 @@
 // Package evex encodes the few AVX-512 instructions that Go's assembler
-// does not know yet (AVX512-BF16's VDPBF16PS and VCVTNE2PS2BF16), so that
+// does not know yet (AVX512-BF16's VDPBF16PS, VCVTNE2PS2BF16 and
+// VCVTNEPS2BF16), so that
 // the kernel generators can emit them as BYTE directives with the
 // mnemonic beside them. Only what the generators need is here: 512-bit
 // vectors, register or [base+displacement] operands (no index), optional
@@ -36,6 +37,9 @@ var (
 	// VCVTNE2PS2BF16 zmm1, zmm2, zmm3/m512/m32bcst: zmm1's low 16 bf16 are
 	// zmm3 rounded to nearest even, its high 16 zmm2.
 	VCVTNE2PS2BF16 = Op{Name: "vcvtne2ps2bf16", pp: ppF2, mm: map0F38, opcode: 0x72, bcstN: 4}
+	// VCVTNEPS2BF16 ymm1, zmm2/m512/m32bcst: ymm1's 16 bf16 are zmm2
+	// rounded to nearest even (two operands: encode with R2).
+	VCVTNEPS2BF16 = Op{Name: "vcvtneps2bf16", pp: ppF3, mm: map0F38, opcode: 0x72, bcstN: 4}
 	// VPDPBUSD zmm1, zmm2, zmm3/m512/m32bcst: zmm1.s32[i] += the four
 	// products of zmm2's unsigned bytes and zmm3's signed bytes. (Go's
 	// assembler knows it; it is here to check the encoder against it.)
@@ -111,6 +115,19 @@ func RR(op Op, dst, src1, src2 Z) []byte {
 	out := op.prefix(dst, src1, bit(int(src2), 3), bit(int(src2), 4), false)
 	modrm := byte(3)<<6 | byte(dst&7)<<3 | byte(src2&7)
 	return append(out, op.opcode, modrm)
+}
+
+// R2 encodes a two-operand op dst, src from registers (vvvv unused): for
+// VCVTNEPS2BF16, dst is a ymm register, src a zmm one.
+func R2(op Op, dst, src Z) []byte {
+	check(dst, src)
+	// An unused vvvv is encoded as 1111 with V' set: what register 0 gives.
+	return RR(op, dst, 0, src)
+}
+
+// IntelR2 is R2's text in Intel syntax.
+func IntelR2(op Op, dst, src Z) string {
+	return fmt.Sprintf("%s ymm%d,zmm%d", op.Name, dst, src)
 }
 
 // RM encodes op dst, src1, [m] (a full vector, or one 32-bit element

@@ -37,6 +37,9 @@ func TestAgainstDisassembler(t *testing.T) {
 			}
 		}
 	}
+	for _, r := range [][2]Z{{0, 0}, {15, 3}, {7, 31}, {31, 16}} {
+		cases = append(cases, enc{R2(VCVTNEPS2BF16, r[0], r[1]), IntelR2(VCVTNEPS2BF16, r[0], r[1])})
+	}
 	var all []byte
 	for _, c := range cases {
 		all = append(all, c.code...)
