@@ -242,14 +242,15 @@ func (be *Backend) pairPacked(src []float32, layout weightLayout, kc, taps int, 
 }
 
 // cachedPackBF16 is cachedPack for the bf16 tile kernel: pack writes the
-// float32 packing (size floats) into a temporary and returns its layout
-// (the one asked for, or its own: Winograd's is always tap-major), and
-// pairPacked rounds it into the kept (or workspace) copy, size/2 words.
-func (be *Backend) cachedPackBF16(ws *workspace, w *Tensor, kind packKind, size, kc, taps int, pack func(layout weightLayout, dst []float32) weightLayout) ([]uint32, weightLayout) {
+// float32 packing (size floats, in the layout asked for) into a
+// temporary, and pairPacked rounds it into the kept (or workspace) copy,
+// size/2 words.
+func (be *Backend) cachedPackBF16(ws *workspace, w *Tensor, kind packKind, size, kc, taps int, pack func(layout weightLayout, dst []float32)) ([]uint32, weightLayout) {
 	words, layout := be.cachedPack(ws, w, kind, size/2, func(layout weightLayout, dst []float32) {
 		defer ws.release(ws.mark())
 		f := ws.take(size)
-		be.pairPacked(f, pack(layout, f), kc, taps, asWords(dst))
+		pack(layout, f)
+		be.pairPacked(f, layout, kc, taps, asWords(dst))
 	})
 	return asWords(words), layout
 }

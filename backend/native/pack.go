@@ -115,9 +115,8 @@ func (be *Backend) forwardWeights(ws *workspace, w *Tensor, o, c, taps int) ([]f
 func (be *Backend) forwardWeightsBF16(ws *workspace, w *Tensor, o, c, taps int) ([]uint32, weightLayout) {
 	nr := be.kern.tileCols
 	size := (o + nr - 1) / nr * taps * c * nr
-	return be.cachedPackBF16(ws, w, packDirectBF16, size, c, taps, func(layout weightLayout, dst []float32) weightLayout {
+	return be.cachedPackBF16(ws, w, packDirectBF16, size, c, taps, func(layout weightLayout, dst []float32) {
 		be.packTaps(w.Data, o, c, taps, nr, false, layout, dst)
-		return layout
 	})
 }
 
