@@ -14,9 +14,11 @@ func runPlot(args []string) error {
 		"compare's <out-dir>/<arch>/log) into image files: error rates (training thin, validation\n"+
 		"bold) or the training loss. Usage: resgo plot [flags] LOG-DIR...")
 	var out, metric, title, names string
+	var smooth int
 	fs.StringVar(&out, "out", "curves.png,curves.svg", "comma-separated output files; the format follows the extension ("+strings.Join(charts.Formats(), ", ")+")")
 	fs.StringVar(&metric, "metric", "error", "what to draw: error (training and validation) or loss")
 	fs.StringVar(&title, "title", "", "chart title")
+	fs.IntVar(&smooth, "smooth", 0, "with --metric loss: draw the mean of each point and the N-1 before it, which a step's loss is too noisy to\nread without (0 or 1: every step as logged)")
 	fs.StringVar(&names, "names", "", "comma-separated legend names, one per LOG-DIR (default: each directory's name, or its parent's when it is called log)")
 	dirs, err := parseWithArgs(fs, args)
 	if err != nil {
@@ -27,6 +29,9 @@ func runPlot(args []string) error {
 	}
 	if metric != "error" && metric != "loss" {
 		return fmt.Errorf("--metric %q: want error or loss", metric)
+	}
+	if smooth < 0 {
+		return fmt.Errorf("--smooth %d: want 0 (none) or more points", smooth)
 	}
 	paths := strings.Split(out, ",")
 	for _, p := range paths {
@@ -56,6 +61,7 @@ func runPlot(args []string) error {
 			for _, p := range s["loss"] {
 				run.Train = append(run.Train, charts.Point{X: float64(p.Step), Y: p.Value})
 			}
+			run.Train = trailingMean(run.Train, smooth)
 		} else if run, err = curves(name, d); err != nil {
 			return err
 		}
@@ -73,6 +79,24 @@ func runPlot(args []string) error {
 	}
 	logf("wrote %s", strings.Join(paths, ", "))
 	return nil
+}
+
+// trailingMean replaces each point's Y by the mean of it and the n-1
+// points before it (fewer at the start); n <= 1 leaves points as they are.
+func trailingMean(points []charts.Point, n int) []charts.Point {
+	if n <= 1 {
+		return points
+	}
+	out := make([]charts.Point, len(points))
+	var sum float64
+	for i, p := range points {
+		sum += p.Y
+		if i >= n {
+			sum -= points[i-n].Y
+		}
+		out[i] = charts.Point{X: p.X, Y: sum / float64(min(i+1, n))}
+	}
+	return out
 }
 
 // runName names a log directory's curves: its own name, or its parent's
