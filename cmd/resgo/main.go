@@ -274,11 +274,17 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 
 // bf16Note says what bf16 runs on here when the CPU lacks the instructions.
 func bf16Note() string {
-	be, err := native.NewWith(native.Options{Threads: 1, Precision: native.BF16})
-	if err == nil && !be.BF16Native() {
+	if bf16Emulated() {
 		return " (this one has not: bf16 here runs on Go loops that give the same results many times more slowly)"
 	}
 	return ""
+}
+
+// bf16Emulated reports whether the native backend's bf16 products run on
+// Go loops here (the CPU, or the build, has no AVX512-BF16 kernels).
+func bf16Emulated() bool {
+	be, err := native.NewWith(native.Options{Threads: 1, Precision: native.BF16})
+	return err != nil || !be.BF16Native()
 }
 
 // envOr returns the environment variable key, or def when it is unset or empty.

@@ -237,7 +237,7 @@ func TestFirstHour(t *testing.T) {
 	if h.code != 0 || !strings.Contains(h.stdout, "Usage: resgo train") || !strings.Contains(h.stdout, "-learning-rate") {
 		t.Fatalf("help train: exit %d\n%s", h.code, h.stdout)
 	}
-	if v := run(t, dir, "version"); v.code != 0 || !strings.HasPrefix(v.stdout, "resgo ") || !strings.Contains(v.stdout, "go1.") {
+	if v := run(t, dir, "version"); v.code != 0 || !strings.HasPrefix(v.stdout, "resgo ") || !strings.Contains(v.stdout, "go1.") || !strings.Contains(v.stdout, "--precision bf16 runs on: ") {
 		t.Fatalf("version: exit %d\n%s%s", v.code, v.stdout, v.stderr)
 	}
 	// 300 images in batches of 10: an epoch, and so a decay period, is 30

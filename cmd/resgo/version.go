@@ -8,12 +8,17 @@ import (
 )
 
 func runVersion(args []string) error {
-	fs := newFlagSet("version", "Prints resgo's version (the module version, or the commit it was built from),\nthe Go version, and the instruction sets this CPU runs the native kernels in.")
+	fs := newFlagSet("version", "Prints resgo's version (the module version, or the commit it was built from),\nthe Go version, the instruction sets this CPU runs the native kernels in, and what --precision bf16\nruns on.")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	fmt.Printf("resgo %s\n%s %s/%s, native kernels: %s (default first), backends: %s\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		strings.Join(isaNames(), ", "), strings.Join(backendNames(), ", "))
+	bf16 := "AVX512-BF16"
+	if bf16Emulated() {
+		bf16 = "Go loops (no AVX512-BF16 on this CPU, or none in this build: the same results, many times slower)"
+	}
+	fmt.Printf("--precision bf16 runs on: %s\n", bf16)
 	return nil
 }
 
