@@ -1,6 +1,9 @@
 package backend
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Int8 convolutions (post-training static quantization). Activations are
 // unsigned bytes with one step per tensor, chosen ahead of time from
@@ -26,13 +29,21 @@ func QuantizeU8(x, step float32) uint8 {
 }
 
 // WeightSteps returns the step of each of the o output channels of w
-// ([o, ...] row-major): max|w_o|/127, or 1 for a channel of zeros.
+// ([o, ...] row-major): max|w_o|/127, or 1 for a channel of zeros. It
+// panics when w does not split into o channels or holds a value that is
+// not finite (no step would represent it).
 func WeightSteps(w []float32, o int) []float32 {
+	if o <= 0 || len(w)%o != 0 {
+		panic(fmt.Sprintf("backend: %d weights do not split into %d output channels", len(w), o))
+	}
 	steps := make([]float32, o)
 	per := len(w) / o
 	for i := range steps {
 		var m float32
 		for _, v := range w[i*per : (i+1)*per] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				panic(fmt.Sprintf("backend: weight %v of output channel %d: int8 weights must be finite", v, i))
+			}
 			m = max(m, float32(math.Abs(float64(v))))
 		}
 		steps[i] = 1

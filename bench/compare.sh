@@ -83,6 +83,7 @@ while [[ $# -gt 0 ]]; do
 done
 b1_steps=${b1_steps:-$((10 * steps))}
 IFS=, read -r -a precs <<<"$precisions"
+((${#precs[@]} > 0)) || { echo "compare.sh: --precisions: give at least one of f32, bf16" >&2; exit 2; }
 for p in "${precs[@]}"; do
 	[[ $p == f32 || $p == bf16 ]] || { echo "compare.sh: --precisions: unknown precision '$p' (f32, bf16)" >&2; exit 2; }
 done

@@ -68,14 +68,14 @@ func (o oracle) convBackwardFilter(x, dy *Tensor, wShape []int, d backend.ConvDe
 	return o.values(rdw), o.values(rdb)
 }
 
-// TestOptions: options are validated, defaults filled in, and an
+// TestOptions: options (precision included) are validated, defaults filled in, and an
 // instruction set the CPU lacks is refused by name.
 func TestOptions(t *testing.T) {
 	be := mustNew(t, Options{})
-	if o := be.Options(); o.Threads < 1 || o.Conv != ConvAuto || o.ISA != ISAs()[0] {
+	if o := be.Options(); o.Threads < 1 || o.Conv != ConvAuto || o.ISA != ISAs()[0] || o.Precision != F32 {
 		t.Fatalf("defaults %+v", o)
 	}
-	for _, o := range []Options{{Threads: -1}, {Conv: "fast"}, {ISA: "sse9"}} {
+	for _, o := range []Options{{Threads: -1}, {Conv: "fast"}, {ISA: "sse9"}, {Precision: "fp8"}, {Precision: "BF16"}} {
 		if _, err := NewWith(o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
