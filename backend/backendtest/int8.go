@@ -10,8 +10,10 @@ import (
 )
 
 // RunU8S8 checks a backend's int8 forward convolutions
-// (backend.QuantizedConv) on every conformance case, with non-negative
-// inputs (as after a ReLU) whose step puts their largest at 255:
+// (backend.QuantizedConv) on every conformance case, twice: with
+// non-negative inputs (as after a ReLU; zero point 0) whose step puts
+// their largest at 255, and with signed ones (as a residual sum) mapped
+// from their least to their largest by a zero point between:
 //
 //   - against the reference's int8 loops, bit for bit: the quantization is
 //     defined in package backend and the int32 sums are exact, so only a
@@ -26,11 +28,17 @@ func RunU8S8(t *testing.T, be backend.Backend) {
 	}
 	ref := reference.New()
 	for _, c := range ConvCases {
-		t.Run("conv/"+c.Name, func(t *testing.T) { checkConvU8S8(t, be, q, ref, c) })
+		for _, signed := range []bool{false, true} {
+			name := "conv/" + c.Name + "/relu-input"
+			if signed {
+				name = "conv/" + c.Name + "/signed-input"
+			}
+			t.Run(name, func(t *testing.T) { checkConvU8S8(t, be, q, ref, c, signed) })
+		}
 	}
 }
 
-func checkConvU8S8(t *testing.T, be backend.Backend, q backend.QuantizedConv, ref *reference.Backend, c ConvCase) {
+func checkConvU8S8(t *testing.T, be backend.Backend, q backend.QuantizedConv, ref *reference.Backend, c ConvCase, signed bool) {
 	r := rand.New(rand.NewPCG(9, uint64(c.C*1000+c.H)))
 	d := c.Desc()
 	oh, ow := d.OutSize(c.H, c.W, c.KH, c.KW)
@@ -40,12 +48,17 @@ func checkConvU8S8(t *testing.T, be backend.Backend, q backend.QuantizedConv, re
 		return t
 	}
 	xs := make([]float32, c.N*c.C*c.H*c.W)
-	var top float32
+	var top, bottom float32
 	for i := range xs {
-		xs[i] = float32(math.Abs(r.NormFloat64()))
-		top = max(top, xs[i])
+		xs[i] = float32(r.NormFloat64())
+		if !signed {
+			xs[i] = float32(math.Abs(float64(xs[i])))
+		}
+		top, bottom = max(top, xs[i]), min(bottom, xs[i])
 	}
-	step := top / 255
+	in := backend.InputQuant{Step: (top - bottom) / 255}
+	in.Zero = uint8(math.Round(float64(-bottom / in.Step)))
+	step := in.Step
 	ws := make([]float32, c.O*c.C*c.KH*c.KW)
 	for i := range ws {
 		ws[i] = float32(r.NormFloat64())
@@ -61,8 +74,8 @@ func checkConvU8S8(t *testing.T, be backend.Backend, q backend.QuantizedConv, re
 	}
 	y, yq, yf := be.New(c.N, c.O, oh, ow), ref.New(c.N, c.O, oh, ow), ref.New(c.N, c.O, oh, ow)
 	xr, wr := up(ref, xs, c.N, c.C, c.H, c.W), up(ref, ws, c.O, c.C, c.KH, c.KW)
-	q.ConvForwardU8S8(up(be, xs, c.N, c.C, c.H, c.W), up(be, ws, c.O, c.C, c.KH, c.KW), b, y, d, step)
-	ref.ConvForwardU8S8(xr, wr, br, yq, d, step)
+	q.ConvForwardU8S8(up(be, xs, c.N, c.C, c.H, c.W), up(be, ws, c.O, c.C, c.KH, c.KW), b, y, d, in)
+	ref.ConvForwardU8S8(xr, wr, br, yq, d, in)
 	ref.ConvForward(xr, wr, br, yf, d)
 	got, want := download(be, y), download(ref, yq)
 	for i := range got {

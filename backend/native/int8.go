@@ -2,7 +2,6 @@ package native
 
 import (
 	"fmt"
-	"math"
 	"unsafe"
 
 	"github.com/resgo/resgo/backend"
@@ -66,16 +65,21 @@ func tileU8S8GoFunc(mr, nr int) tileU8S8Func {
 // CPU's AVX512-VNNI instruction (otherwise on Go loops, slowly).
 func (be *Backend) U8S8Native() bool { return be.kern.u8s8Native }
 
+// Int8Conv implements backend.QuantizedConv: every shape computes on
+// bytes (the direct tiles take any channel count, padded to quads).
+func (be *Backend) Int8Conv(x, w backend.Tensor, d backend.ConvDesc) bool { return true }
+
 // ConvForwardU8S8 implements backend.QuantizedConv on the direct path's
 // tiles: the input to PNC rows of bytes (channels padded to a multiple
 // of four with zeros), the weights to quads of signed bytes per output
-// channel (kept while they do not change), int32 sums, then the scale,
-// bias and ReLU on the way back to NCHW. Sums of more than about 66,000
-// products (channels x taps) could overflow int32.
-func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, inStep float32) {
+// channel (kept while they do not change), int32 sums, the zero point's
+// share taken off and the scale applied, then the bias and ReLU on the
+// way back to NCHW. Sums of
+// more than about 66,000 products (channels x taps) could overflow int32.
+func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, in backend.InputQuant) {
 	written(y)
-	if !(inStep > 0) || math.IsInf(float64(inStep), 0) {
-		panic(fmt.Sprintf("native: int8 convolution with input step %v", inStep))
+	if err := in.Validate(); err != nil {
+		panic("native: " + err.Error())
 	}
 	g := newConvGeom(x, w, y, d)
 	g.d.ReLU = false
@@ -97,33 +101,20 @@ func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc
 	}
 	ws := be.begin(p)
 	defer be.end(p)
-	be.u8s8Forward(p, ws, data(x), w.(*Tensor), data(b), d.ReLU, inStep, data(y))
+	be.u8s8Forward(p, ws, data(x), w.(*Tensor), data(b), d.ReLU, in, data(y))
 }
 
-func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, inStep float32, ys []float32) {
+func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, in backend.InputQuant, ys []float32) {
 	g, pl := pr.g, pr.plan
 	mr, nr, taps := be.kern.tileRows, be.kern.tileCols, g.kh*g.kw
 	c4 := (g.c + 3) &^ 3
 	kq := c4 / 4
 	blocks := (g.o + nr - 1) / nr
 	inRows := g.n * g.h * g.w
-	// Input: PNC float32 rows, then bytes (the zero row and the padding
-	// channels 0).
-	in := ws.take((inRows + 1) * g.c)
-	be.toPNC(xs, g.n, g.c, g.h*g.w, in)
 	q := asBytes(ws.take((inRows + 1) * kq))
-	be.parallel(inRows, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := q[r*c4 : (r+1)*c4]
-			for ch, v := range in[r*g.c : (r+1)*g.c] {
-				row[ch] = backend.QuantizeU8(v, inStep)
-			}
-			clear(row[g.c:])
-		}
-	})
-	clear(q[inRows*c4:])
-	wq, steps := be.u8s8Weights(ws, w, g.o, g.c, taps)
-	// Tiles into int32 sums, scaled into float32 in place.
+	be.quantizeRows(ws, xs, g.n, g.c, g.h*g.w, in, q)
+	wq, steps, wsums := be.u8s8Weights(ws, w, g.o, g.c, taps)
+	// Tiles into int32 sums, turned into float32 in place.
 	ldc := blocks * nr
 	out := ws.take((len(pl.starts) - 1) * mr * ldc)
 	sums := asInt32(out)
@@ -143,33 +134,136 @@ func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w
 			}
 		}
 	})
+	// Each sum holds zero·Σq_w over the taps its output position reads
+	// inside the image (padding reads bytes 0): u8s8Compensation has it
+	// for each kind of position (the interior, each border).
 	scale := make([]float32, ldc)
 	for o := range g.o {
-		scale[o] = inStep * steps[o]
+		scale[o] = in.Step * steps[o]
 	}
-	rows := (len(pl.starts) - 1) * mr
-	be.parallel(rows, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			for j, v := range sums[r*ldc : r*ldc+g.o] {
-				out[r*ldc+j] = float32(v) * scale[j]
-			}
+	comps, compOf := u8s8Compensation(g, in.Zero, wsums, ldc)
+	outP := g.p()
+	be.parallel(outP, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			be.kern.dequantRows(g.n, ldc, sums[p*g.n*ldc:], ldc, comps[compOf[p]], scale)
 		}
 	})
 	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, bs, relu)
 }
 
+// u8s8Compensation returns what to take off the int32 sums of each output
+// position: comps[compOf[p]][o] = zero·Σ over the taps of position p
+// that read the image of tapSums[o·taps+t] (the sum of output channel o's
+// byte weights at tap t); zeros past o, up to ld. Positions reading the
+// same taps share one row (the interior, each border).
+func u8s8Compensation(g convGeom, zero uint8, tapSums []int32, ld int) ([][]int32, []int32) {
+	outP, taps := g.p(), g.kh*g.kw
+	compOf := make([]int32, outP)
+	if zero == 0 {
+		return [][]int32{make([]int32, ld)}, compOf
+	}
+	table := tapTable(g)
+	var comps [][]int32
+	seen := map[string]int32{}
+	key := make([]byte, taps)
+	for p := range outP {
+		for t := range taps {
+			key[t] = 0
+			if table[t*outP+p] >= 0 {
+				key[t] = 1
+			}
+		}
+		k, ok := seen[string(key)]
+		if !ok {
+			comp := make([]int32, ld)
+			for o := range g.o {
+				var s int32
+				for t, real := range key {
+					if real == 1 {
+						s += tapSums[o*taps+t]
+					}
+				}
+				comp[o] = int32(zero) * s
+			}
+			k = int32(len(comps))
+			comps = append(comps, comp)
+			seen[string(key)] = k
+		}
+		compOf[p] = k
+	}
+	return comps, compOf
+}
+
+// quantizeRows writes x ([n, c, p] NCHW) as PNC rows of bytes, c4 =
+// c rounded up to a multiple of 4 per row (the extra channels 0), then
+// one padding row of zeros: it adds nothing to a sum, so the zero points'
+// share of a sum is that of the taps reading the image alone.
+func (be *Backend) quantizeRows(ws *workspace, xs []float32, n, c, p int, in backend.InputQuant, q []uint8) {
+	c4 := (c + 3) &^ 3
+	rows := n * p
+	inv := in.Inverse()
+	pnc := ws.take(rows * c)
+	be.toPNC(xs, n, c, p, pnc)
+	if c == c4 {
+		be.parallel(rows, func(lo, hi int) {
+			be.kern.quantizeU8(pnc[lo*c:hi*c], q[lo*c:hi*c], inv, in.Zero)
+		})
+	} else {
+		be.parallel(rows, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				be.kern.quantizeU8(pnc[r*c:(r+1)*c], q[r*c4:r*c4+c], inv, in.Zero)
+				clear(q[r*c4+c : (r+1)*c4])
+			}
+		})
+	}
+	clear(q[rows*c4 : (rows+1)*c4])
+}
+
+// quantizeU8Go is the portable quantizeU8: dst[i] = the byte of src[i]
+// (backend.InputQuant.Quantize, with its inverse step inv).
+func quantizeU8Go(src []float32, dst []uint8, inv float32, zero uint8) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = backend.QuantizeScaled(v*inv, zero)
+	}
+}
+
+// dequantRowsGo is the portable dequantRows: rows of cols int32 sums, ld
+// apart, turned into float32 in place as backend.Int8Output makes them
+// (scale[j] is the product of the two steps), after comp[j] is taken off.
+func dequantRowsGo(rows, cols int, sums []int32, ld int, comp []int32, scale []float32) {
+	f := asFloat32(sums)
+	for r := 0; r < rows; r++ {
+		row := sums[r*ld : r*ld+cols]
+		for j, v := range row {
+			f[r*ld+j] = float32(v-comp[j]) * scale[j]
+		}
+	}
+}
+
 // u8s8Weights returns w quantized (backend.WeightSteps, QuantizeS8) and
 // packed tap-major for the int8 tile kernel, [block][tap][quad][column]
 // words holding channels 4q..4q+3 of one column (zeros past c and o),
-// with the steps of the o output channels; kept while w does not change.
-func (be *Backend) u8s8Weights(ws *workspace, w *Tensor, o, c, taps int) ([]uint32, []float32) {
+// with the steps of the o output channels and the sums of their bytes at
+// each tap ([o][taps]); kept while w does not change.
+func (be *Backend) u8s8Weights(ws *workspace, w *Tensor, o, c, taps int) ([]uint32, []float32, []int32) {
 	nr := be.kern.tileCols
 	kq := (c + 3) / 4
 	blocks := (o + nr - 1) / nr
 	words := blocks * taps * kq * nr
-	packed, _ := be.cachedPack(ws, w, packU8S8, words+o, func(_ weightLayout, dst []float32) {
+	packed, _ := be.cachedPack(ws, w, packU8S8, words+o+o*taps, func(_ weightLayout, dst []float32) {
 		steps := backend.WeightSteps(w.Data, o)
 		copy(dst[words:], steps)
+		tapSums := asInt32(dst[words+o:])
+		for oc := range o {
+			for t := range taps {
+				var s int32
+				for ch := range c {
+					s += int32(backend.QuantizeS8(w.Data[(oc*c+ch)*taps+t], steps[oc]))
+				}
+				tapSums[oc*taps+t] = s
+			}
+		}
 		wq := asWords(dst[:words])
 		be.parallel(blocks*taps, func(lo, hi int) {
 			for u := lo; u < hi; u++ {
@@ -186,7 +280,7 @@ func (be *Backend) u8s8Weights(ws *workspace, w *Tensor, o, c, taps int) ([]uint
 			}
 		})
 	})
-	return asWords(packed[:words]), packed[words:]
+	return asWords(packed[:words]), packed[words : words+o], asInt32(packed[words+o : words+o+o*taps])
 }
 
 // asBytes and asInt32 view a workspace's float32 buffer as the bytes
@@ -203,4 +297,13 @@ func asInt32(s []float32) []int32 {
 		return nil
 	}
 	return unsafe.Slice((*int32)(unsafe.Pointer(&s[0])), len(s))
+}
+
+// asFloat32 views int32 sums as the float32 values they are turned into
+// in place.
+func asFloat32(s []int32) []float32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&s[0])), len(s))
 }

@@ -3,6 +3,7 @@
 package native
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -52,6 +53,56 @@ func TestTileU8S8Kernel(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("kq %d, taps %d: VPDPBUSD tile differs from tileU8S8Go", kq, taps)
 			}
+		}
+	}
+}
+
+// TestInt8Conversions: the AVX-512 quantization and dequantization equal
+// their Go versions bit for bit, on random values with ties, the clamps'
+// edges, NaN, infinities and values past int32 among them, every length
+// from 0 to 200 (the assembly's rounds and the Go tails).
+func TestInt8Conversions(t *testing.T) {
+	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW {
+		t.Skip("SKIP: this CPU has no AVX-512; the int8 conversions' Go versions are tested through the backend")
+	}
+	r := rand.New(rand.NewPCG(23, 24))
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	special := []float32{nan, inf, -inf, 3e9, -3e9, 2.5, -2.5, 0.5, 127.5, 255.5, 1e-30, 0}
+	for n := 0; n <= 200; n++ {
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(r.NormFloat64() * 150)
+			if r.IntN(8) == 0 {
+				src[i] = float32(math.Round(float64(src[i]))) + 0.5
+			}
+			if r.IntN(16) == 0 {
+				src[i] = special[r.IntN(len(special))]
+			}
+		}
+		for _, zero := range []uint8{0, 1, 128, 255} {
+			got, want := make([]uint8, n), make([]uint8, n)
+			quantizeU8AVX512(src, got, 1.25, zero)
+			quantizeU8Go(src, want, 1.25, zero)
+			if !slices.Equal(got, want) {
+				t.Fatalf("n %d, zero %d: QuantizeU8AVX512 differs from quantizeU8Go", n, zero)
+			}
+		}
+	}
+	for _, cols := range []int{1, 16, 20, 32, 64, 100} {
+		const rows, ld = 7, 112
+		sums := make([]int32, rows*ld)
+		for i := range sums {
+			sums[i] = int32(r.Uint32())
+		}
+		comp, scale := make([]int32, cols), make([]float32, cols)
+		for j := range comp {
+			comp[j], scale[j] = int32(r.Uint32()>>2), float32(r.Float64()*1e-6)
+		}
+		got, want := slices.Clone(sums), slices.Clone(sums)
+		dequantRowsAVX512(rows, cols, got, ld, comp, scale)
+		dequantRowsGo(rows, cols, want, ld, comp, scale)
+		if !slices.Equal(got, want) {
+			t.Fatalf("cols %d: DequantizeRowsAVX512 differs from dequantRowsGo", cols)
 		}
 	}
 }

@@ -22,8 +22,8 @@ func TestU8S8WeightsFollowWrites(t *testing.T) {
 		check := func(what string) {
 			t.Helper()
 			got, fresh := NewTensor(4, 24, 6, 6), NewTensor(4, 24, 6, 6)
-			be.ConvForwardU8S8(x, w, nil, got, d, 0.02)
-			mustNew(t, Options{Threads: 2, ISA: k.isa}).ConvForwardU8S8(x, w, nil, fresh, d, 0.02)
+			be.ConvForwardU8S8(x, w, nil, got, d, backend.InputQuant{Step: 0.02, Zero: 9})
+			mustNew(t, Options{Threads: 2, ISA: k.isa}).ConvForwardU8S8(x, w, nil, fresh, d, backend.InputQuant{Step: 0.02, Zero: 9})
 			for i := range got.Data {
 				if math.Float32bits(got.Data[i]) != math.Float32bits(fresh.Data[i]) {
 					t.Fatalf("%s: element %d = %g, a fresh pack gives %g", what, i, got.Data[i], fresh.Data[i])

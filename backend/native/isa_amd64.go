@@ -28,6 +28,7 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 	strided: asm.Kernel12x32AVX512Strided, stridedAdd: asm.Kernel12x32AVX512StridedAdd,
 	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half, bf16: avx512BF16(),
 	u8s8: avx512U8S8(), u8s8Native: cpu.X86.HasAVX512VNNI,
+	quantizeU8: quantizeU8AVX512, dequantRows: dequantRowsAVX512,
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
 
@@ -35,6 +36,7 @@ var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	fn: asm.Kernel6x16AVX2, set: asm.Kernel6x16AVX2Set,
 	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
 	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16), u8s8: tileU8S8GoFunc(6, 16),
+	quantizeU8: quantizeU8Go, dequantRows: dequantRowsGo,
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
 
@@ -224,4 +226,33 @@ func peakProbe() (func(int), float64, string) {
 		return asm.PeakLoopAVX2, 12 * 8 * 2, "avx2"
 	}
 	return peakLoopGo, 8 * 2, "scalar"
+}
+
+// quantizeU8AVX512 is quantizeU8Go, 64 values at a time in assembly.
+func quantizeU8AVX512(src []float32, dst []uint8, inv float32, zero uint8) {
+	dst = dst[:len(src)]
+	n := len(src) &^ 63
+	if n > 0 {
+		asm.QuantizeU8AVX512(n, &src[0], &dst[0], inv, int32(zero))
+	}
+	quantizeU8Go(src[n:], dst[n:], inv, zero)
+}
+
+// dequantRowsAVX512 is dequantRowsGo, 16 columns at a time in assembly
+// (the rest in Go).
+func dequantRowsAVX512(rows, cols int, sums []int32, ld int, comp []int32, scale []float32) {
+	if rows == 0 {
+		return
+	}
+	_ = sums[(rows-1)*ld+cols-1] // bounds, checked here so the assembly cannot write past sums
+	_, _ = comp[cols-1], scale[cols-1]
+	n := cols &^ 15
+	if n > 0 {
+		asm.DequantizeRowsAVX512(rows, n, &sums[0], ld, &comp[0], &scale[0])
+	}
+	if n < cols {
+		for r := 0; r < rows; r++ {
+			dequantRowsGo(1, cols-n, sums[r*ld+n:], ld, comp[n:], scale[n:])
+		}
+	}
 }

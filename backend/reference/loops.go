@@ -354,15 +354,15 @@ func refBatchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta backen
 
 // refConvForwardU8S8 is refConvForward on quantized values (see
 // backend.QuantizedConv): bytes multiplied and summed exactly, then scaled.
-func refConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, inStep float32) {
+func refConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, in backend.InputQuant) {
 	n, c, h, wd := dims4(x)
 	o, _, kh, kw := dims4(w)
 	_, _, oh, ow := dims4(y)
 	xs, ws, bs, ys := data(x), data(w), data(b), data(y)
 	steps := backend.WeightSteps(ws, o)
-	for in := 0; in < n; in++ {
+	zero := int64(in.Zero)
+	for img := 0; img < n; img++ {
 		for io := 0; io < o; io++ {
-			scale := inStep * steps[io]
 			for py := 0; py < oh; py++ {
 				for px := 0; px < ow; px++ {
 					var sum int64
@@ -377,19 +377,19 @@ func refConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, inStep fl
 								if ix < 0 || ix >= wd {
 									continue
 								}
-								q := int64(backend.QuantizeU8(xs[((in*c+ic)*h+iy)*wd+ix], inStep))
+								q := int64(in.Quantize(xs[((img*c+ic)*h+iy)*wd+ix])) - zero
 								sum += q * int64(backend.QuantizeS8(ws[((io*c+ic)*kh+ky)*kw+kx], steps[io]))
 							}
 						}
 					}
-					v := float32(sum) * scale
+					v := backend.Int8Output(int32(sum), in.Step, steps[io])
 					if bs != nil {
 						v += bs[io]
 					}
 					if d.ReLU && v < 0 {
 						v = 0
 					}
-					ys[((in*o+io)*oh+py)*ow+px] = v
+					ys[((img*o+io)*oh+py)*ow+px] = v
 				}
 			}
 		}

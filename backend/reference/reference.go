@@ -103,12 +103,16 @@ func (*Backend) ConvForward(x, w, b, y backend.Tensor, d backend.ConvDesc) {
 }
 
 // ConvForwardU8S8 implements backend.QuantizedConv on the plain loops.
-func (*Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, inStep float32) {
-	if !(inStep > 0) {
-		panic(fmt.Sprintf("reference: int8 convolution with input step %v", inStep))
+func (*Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, in backend.InputQuant) {
+	if err := in.Validate(); err != nil {
+		panic(err.Error())
 	}
-	refConvForwardU8S8(x, w, b, y, d, inStep)
+	refConvForwardU8S8(x, w, b, y, d, in)
 }
+
+// Int8Conv implements backend.QuantizedConv: the loops compute every
+// shape on bytes.
+func (*Backend) Int8Conv(x, w backend.Tensor, d backend.ConvDesc) bool { return true }
 
 // ConvBackwardData implements backend.Backend.
 func (*Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {

@@ -5,6 +5,7 @@ package asm
 //go:generate go run gen_kernels.go
 //go:generate go run gen_winograd.go
 //go:generate go run gen_bf16.go
+//go:generate go run gen_int8.go
 
 // GEMM micro-kernels. A is packed as kc groups of mr values (one per row),
 // B as kc groups of nr values (one per column); C has row stride ldc:
@@ -284,3 +285,27 @@ func DotBF16Kernel12x32AVX512StridedAdd(kp int, a, b *uint32, c *float32, ldc, l
 //
 //go:noescape
 func PeakLoopBF16AVX512(n int)
+
+// Int8 conversions (int8_amd64.s; AVX-512F/BW).
+//
+// QuantizeU8AVX512 takes n floats (a multiple of 64) to bytes as
+// backend.InputQuant.Quantize does, given the inverse step:
+//
+//	for i := 0; i < n; i++ {
+//		dst[i] = backend.QuantizeScaled(src[i]*inv, uint8(zero))
+//	}
+//
+//go:noescape
+func QuantizeU8AVX512(n int, src *float32, dst *uint8, inv float32, zero int32)
+
+// DequantizeRowsAVX512 turns rows of int32 sums (ld apart; cols a
+// multiple of 16) into float32 in place:
+//
+//	for r := 0; r < rows; r++ {
+//		for j := 0; j < cols; j++ {
+//			s[r*ld+j] = float32(sums[r*ld+j]-comp[j]) * scale[j]
+//		}
+//	}
+//
+//go:noescape
+func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale *float32)
