@@ -179,33 +179,9 @@ func (s *Store) Save(step int64, tensors map[string]Tensor, meta map[string]stri
 		return "", fmt.Errorf("checkpoint: save: negative step %d", step)
 	}
 	dir := s.dir()
-	m := make(map[string]string, len(meta)+2)
-	for k, v := range meta {
-		m[k] = v
-	}
-	m["format"] = FormatVersion
-	m["step"] = strconv.FormatInt(step, 10)
-	delete(m, checksumKey)
-
-	// Validate up front so a bad tensor fails without even creating the
-	// directory or a temp file.
-	if _, _, err := checkEncodable(tensors, m); err != nil {
-		return "", err
-	}
-	// A checkpoint is what a user falls back on: one holding NaN or Inf
-	// would poison every run resumed or evaluated from it.
-	if err := checkFinite(tensors); err != nil {
-		return "", fmt.Errorf("checkpoint: save step %d: %w", step, err)
-	}
-	m[checksumKey] = checksum(tensors, m)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("checkpoint: save step %d: %w", step, err)
-	}
 	base := fileName(prefix, step)
-	if err := writeAtomic(dir, base, func(w io.Writer) error {
-		return Encode(w, tensors, m)
-	}); err != nil {
-		return "", fmt.Errorf("checkpoint: save step %d to %s: %w", step, dir, err)
+	if err := writeFile(dir, base, step, tensors, meta); err != nil {
+		return "", err
 	}
 	path = filepath.Join(dir, base)
 
@@ -233,6 +209,52 @@ func (s *Store) Save(step int64, tensors map[string]Tensor, meta map[string]stri
 		}
 	}
 	return path, errors.Join(errs...)
+}
+
+// SaveFile writes one checkpoint file at path, atomically, as Save
+// writes the store's (the format, step and checksum added to meta, every
+// value checked finite first), without touching any store's index: for
+// files made from a checkpoint, such as an int8 calibration. Name it
+// other than <prefix>-<step>.safetensors, or a store will take it for one
+// of its own.
+func SaveFile(path string, step int64, tensors map[string]Tensor, meta map[string]string) error {
+	if step < 0 {
+		return fmt.Errorf("checkpoint: save %s: negative step %d", path, step)
+	}
+	return writeFile(filepath.Dir(path), filepath.Base(path), step, tensors, meta)
+}
+
+// writeFile validates tensors and meta and writes them atomically to
+// dir/base with the format, step and checksum.
+func writeFile(dir, base string, step int64, tensors map[string]Tensor, meta map[string]string) error {
+	m := make(map[string]string, len(meta)+2)
+	for k, v := range meta {
+		m[k] = v
+	}
+	m["format"] = FormatVersion
+	m["step"] = strconv.FormatInt(step, 10)
+	delete(m, checksumKey)
+
+	// Validate up front so a bad tensor fails without even creating the
+	// directory or a temp file.
+	if _, _, err := checkEncodable(tensors, m); err != nil {
+		return err
+	}
+	// A checkpoint is what a user falls back on: one holding NaN or Inf
+	// would poison every run resumed or evaluated from it.
+	if err := checkFinite(tensors); err != nil {
+		return fmt.Errorf("checkpoint: save step %d: %w", step, err)
+	}
+	m[checksumKey] = checksum(tensors, m)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: save step %d: %w", step, err)
+	}
+	if err := writeAtomic(dir, base, func(w io.Writer) error {
+		return Encode(w, tensors, m)
+	}); err != nil {
+		return fmt.Errorf("checkpoint: save step %d to %s: %w", step, dir, err)
+	}
+	return nil
 }
 
 func (s *Store) keep() int {

@@ -44,6 +44,13 @@ type Conv2D struct {
 	// NoInputGrad skips the gradient with respect to the input, which
 	// the first layer of a network does not need; Backward returns nil.
 	NoInputGrad bool
+	// InQuant, when set, makes Forward compute on int8 values
+	// (backend.QuantizedConv) with this map of the input to bytes:
+	// inference only.
+	InQuant *backend.InputQuant
+	// Observe, when set, is called with every input Forward takes (as
+	// calibration records them).
+	Observe func(x backend.Tensor)
 
 	be   backend.Backend
 	x, y backend.Tensor
@@ -104,12 +111,22 @@ func (c *Conv2D) Forward(x backend.Tensor) backend.Tensor {
 	d, oh, ow := c.outShape(s[1:])
 	c.desc, c.x = d, x
 	c.y = buffer(c.be, c.y, s[0], c.Out, oh, ow)
+	if c.Observe != nil {
+		c.Observe(x)
+	}
+	if c.InQuant != nil {
+		c.forwardInt8(x, d)
+		return c.y
+	}
 	c.be.ConvForward(x, c.Weights.Value, c.biasValue(), c.y, d)
 	return c.y
 }
 
 // Backward implements Layer.
 func (c *Conv2D) Backward(dy backend.Tensor) backend.Tensor {
+	if c.InQuant != nil {
+		panic(fmt.Sprintf("nn: %s computes on int8 values: inference only, no backward pass", c.Name))
+	}
 	// The ReLU's gradient is taken in place: Backward may overwrite dy,
 	// which saves a buffer the size of the layer's output.
 	pre := dy
@@ -150,6 +167,9 @@ func (c *Conv2D) Describe(in []int) Info {
 	kind := fmt.Sprintf("conv %dx%d/%d", c.KH, c.KW, c.Stride)
 	if c.ReLU {
 		kind += " +relu"
+	}
+	if c.InQuant != nil {
+		kind += " int8"
 	}
 	return Info{
 		Name: c.Name, Kind: kind, Out: []int{c.Out, oh, ow},

@@ -16,6 +16,7 @@ import (
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/quantize"
 	"github.com/resgo/resgo/train"
 )
 
@@ -34,6 +35,7 @@ func runEval(args []string) error {
 		interval              time.Duration
 	)
 	bf.register(fs)
+	bf.inference = true
 	df.register(fs)
 	ff.registerEval(fs)
 	cf.register(fs)
@@ -56,6 +58,8 @@ func runEval(args []string) error {
 		return errors.New("--watch follows --checkpoint-dir; it cannot be combined with --checkpoint")
 	case watch && ff.dir != "":
 		return errors.New("--watch evaluates on MNIST; it cannot be combined with --data")
+	case watch && bf.int8():
+		return errors.New("--watch evaluates the checkpoints training writes, which have no int8 calibration: quantize one with resgo quantize and evaluate it with --checkpoint")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -83,7 +87,7 @@ func runEval(args []string) error {
 		return err
 	}
 	if !watch {
-		return evalOne(ctx, be, ds, ck, raw, confusion, batch)
+		return evalOne(ctx, be, ds, ck, raw, confusion, batch, bf.int8())
 	}
 	seen := ""
 	warned := map[string]bool{}
@@ -101,7 +105,7 @@ func runEval(args []string) error {
 		}
 		if err == nil && ck.Path != seen {
 			seen = ck.Path
-			if err := evalOne(ctx, be, ds, ck, raw, false, batch); err != nil && !errors.Is(err, errInterrupted) {
+			if err := evalOne(ctx, be, ds, ck, raw, false, batch, false); err != nil && !errors.Is(err, errInterrupted) {
 				logf("%v", err)
 			}
 		}
@@ -136,7 +140,7 @@ func findCheckpoint(store *checkpoint.Store, path string) (*checkpoint.Checkpoin
 	return ck, err
 }
 
-func evalOne(ctx context.Context, be backend.Backend, ds *data.MNIST, ck *checkpoint.Checkpoint, raw, confusion bool, batch int) error {
+func evalOne(ctx context.Context, be backend.Backend, ds *data.MNIST, ck *checkpoint.Checkpoint, raw, confusion bool, batch int, int8 bool) error {
 	path := ck.Path
 	mc, err := train.ModelConfig(ck)
 	if err != nil {
@@ -161,9 +165,12 @@ func evalOne(ctx context.Context, be backend.Backend, ds *data.MNIST, ck *checkp
 	if err := train.LoadWeights(be, m, ck, !raw); err != nil {
 		return err
 	}
-	weights := "moving-average"
-	if raw {
-		weights = "raw"
+	weights := quantize.WeightsName(raw) + " weights"
+	if int8 {
+		if err := quantize.FromCheckpoint(be, m.Net, ck, raw); err != nil {
+			return err
+		}
+		weights += ", int8 convolutions"
 	}
 	// An image folder may lack a validation or a test part.
 	var parts []*data.Set
@@ -196,7 +203,7 @@ func evalOne(ctx context.Context, be backend.Backend, ds *data.MNIST, ck *checkp
 		results = append(results, fmt.Sprintf("%s accuracy = %.4f", names[i], ev.Accuracy()))
 	}
 	if len(results) == len(parts) {
-		fmt.Printf("After %d training step(s) (%s, %s weights): %s\n", ck.Step, filepath.Base(path), weights, strings.Join(results, ", "))
+		fmt.Printf("After %d training step(s) (%s, %s): %s\n", ck.Step, filepath.Base(path), weights, strings.Join(results, ", "))
 		if confusion {
 			printConfusion(last, names[len(names)-1])
 		}

@@ -79,8 +79,18 @@ func (f *folderFlags) registerEval(fs *flag.FlagSet) {
 }
 
 // forCheckpoint reads the folder as the checkpoint's training read it:
-// its preprocessing, class names and seeded validation split.
+// its preprocessing, class names and seeded validation split; its
+// training part is left out.
 func (f *folderFlags) forCheckpoint(ctx context.Context, ck *checkpoint.Checkpoint) (*data.MNIST, error) {
+	folder, err := f.folderFor(ctx, ck)
+	if err != nil {
+		return nil, err
+	}
+	return &data.MNIST{Validation: folder.Validation, Test: folder.Test}, nil
+}
+
+// folderFor is forCheckpoint with the training part.
+func (f *folderFlags) folderFor(ctx context.Context, ck *checkpoint.Checkpoint) (*data.Folder, error) {
 	s, ok := ck.Meta[data.PreprocessingKey]
 	if !ok {
 		return nil, fmt.Errorf("%s was not trained on an image folder: evaluate it without --data", ck.Path)
@@ -107,7 +117,7 @@ func (f *folderFlags) forCheckpoint(ctx context.Context, ck *checkpoint.Checkpoi
 	if string(labels) != ck.Meta[data.LabelsKey] {
 		return nil, fmt.Errorf("%s has the classes %s; %s was trained on %s", f.dir, labels, ck.Path, ck.Meta[data.LabelsKey])
 	}
-	return &data.MNIST{Validation: folder.Validation, Test: folder.Test}, nil
+	return folder, nil
 }
 
 // load reads the folder, reporting progress on stderr.

@@ -31,6 +31,7 @@ var commands = []command{
 	{"eval", "evaluate a checkpoint on the validation and test sets", runEval},
 	{"predict", "classify image files with a trained checkpoint (top classes and probabilities)", runPredict},
 	{"serve", "serve a checkpoint over HTTP (KServe v2 routes, dynamic batching, Prometheus metrics)", runServe},
+	{"quantize", "make an int8 copy of a checkpoint, calibrated on training images, for --precision int8", runQuantize},
 	{"export", "write a checkpoint's model as ONNX for other runtimes", runExport},
 	{"import", "turn a PyTorch state_dict (torchvision's ResNets) into a resgo checkpoint", runImport},
 	{"summary", "print a model's layers, output shapes, parameters and multiply-adds", runSummary},
@@ -255,7 +256,14 @@ type backendFlags struct {
 	threads int
 	// conv, isa and precision are the native backends' options.
 	conv, isa, precision string
+	// inference is set by the commands that only infer (eval, predict,
+	// serve): they take --precision int8.
+	inference bool
 }
+
+// int8 reports whether --precision int8 was asked for: the convolutions
+// of a checkpoint calibrated by resgo quantize computed on bytes.
+func (b *backendFlags) int8() bool { return b.precision == "int8" }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.name, "backend", defaultBackend, "compute backend: "+strings.Join(backendNames(), ", "))
@@ -265,11 +273,13 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.isa, "isa", envOr("RESGO_KERNEL", "auto"),
 		"native backends' instruction set: auto (the widest this CPU has), "+strings.Join(isaNames(), ", ")+"; default $RESGO_KERNEL, else auto")
 	fs.StringVar(&b.precision, "precision", "f32",
-		"native backends' number format for convolution products: f32, or bf16 (both factors rounded to bfloat16,\n"+
+		"number format for convolution products: f32; bf16 (native backends: both factors rounded to bfloat16,\n"+
 			"products summed in float32; weights, gradients and optimizer state stay float32). bf16 runs on\n"+
 			"AVX512-BF16 where the CPU has it"+bf16Note()+"; it covers the direct and Winograd convolutions'\n"+
-			"three passes (with even channel counts); the stem, 1x1 and fully connected layers stay f32. bench takes\n"+
-			"a list (f32,bf16) and measures each. See docs/precision.md")
+			"three passes (with even channel counts); the stem, 1x1 and fully connected layers stay f32;\n"+
+			"or int8 (eval, predict, serve, bench: inference only, with a checkpoint calibrated by resgo quantize;\n"+
+			"bytes multiplied on AVX512-VNNI"+int8Note()+"). bench takes a list (f32,bf16,int8) and measures\n"+
+			"each. See docs/precision.md")
 }
 
 // bf16Note says what bf16 runs on here when the CPU lacks the instructions.
@@ -285,6 +295,15 @@ func bf16Note() string {
 func bf16Emulated() bool {
 	be, err := native.NewWith(native.Options{Threads: 1, Precision: native.BF16})
 	return err != nil || !be.BF16Native()
+}
+
+// int8Note says what int8 runs on here when the CPU lacks AVX512-VNNI.
+func int8Note() string {
+	be, err := native.NewWith(native.Options{Threads: 1})
+	if err != nil || !be.U8S8Native() {
+		return " (this CPU has not: Go loops, slowly)"
+	}
+	return ""
 }
 
 // envOr returns the environment variable key, or def when it is unset or empty.
@@ -353,6 +372,21 @@ func (b *backendFlags) open() (backend.Backend, error) {
 	open, ok := backends[b.name]
 	if !ok {
 		return nil, fmt.Errorf("--backend %q: unknown backend (available: %s)", b.name, strings.Join(backendNames(), ", "))
+	}
+	if b.int8() {
+		if !b.inference {
+			return nil, errors.New("--precision int8: for inference only (eval, predict, serve, bench); train in f32 or bf16, then make an int8 checkpoint with resgo quantize")
+		}
+		f32 := *b
+		f32.precision = string(native.F32)
+		be, err := open(f32)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := be.(backend.QuantizedConv); !ok {
+			return nil, fmt.Errorf("--precision int8: backend %s has no int8 convolutions (native and reference have)", b.name)
+		}
+		return be, nil
 	}
 	if p := b.precision; p != "" && p != string(native.F32) && !strings.HasPrefix(b.name, "native") {
 		return nil, fmt.Errorf("--precision %s: only the native backends compute in it, not %s", p, b.name)
