@@ -66,7 +66,7 @@ type QuantizedConv interface {
 	ConvForwardU8S8(x, w, b, y Tensor, d ConvDesc, in InputQuant)
 	// Int8Conv reports whether ConvForwardU8S8 of these shapes computes
 	// on bytes (false: in float32).
-	Int8Conv(x, w Tensor, d ConvDesc) bool
+	Int8Conv(x, w []int, d ConvDesc) bool
 }
 
 // Int8Output is an int8 convolution's output value before the bias:

@@ -18,6 +18,7 @@ import (
 	"github.com/resgo/resgo/checkpoint"
 	"github.com/resgo/resgo/data"
 	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/quantize"
 	"github.com/resgo/resgo/train"
 )
 
@@ -33,6 +34,10 @@ type Options struct {
 	// Prefix names the checkpoints when Load is given a directory; ""
 	// means checkpoint.DefaultPrefix (mnist_model).
 	Prefix string
+	// Int8 computes the convolutions on int8 values with the checkpoint's
+	// calibration (made by resgo quantize; see package quantize); the
+	// backend must have int8 convolutions (the native one has).
+	Int8 bool
 	// MaxBatch is the most images one forward pass takes (0 means
 	// MaxBatch, the most allowed); larger calls are split. Load checks
 	// that the machine has the memory for a pass this large.
@@ -156,6 +161,11 @@ func New(ck *checkpoint.Checkpoint, o Options) (*Classifier, error) {
 		return nil, err
 	}
 	m.SetTraining(false)
+	if o.Int8 {
+		if err := quantize.FromCheckpoint(be, m.Net, ck, o.Raw); err != nil {
+			return nil, err
+		}
+	}
 	return &Classifier{Path: ck.Path, Step: ck.Step, Labels: labels, Input: mc.Input, Prep: prep, Norm: norm, be: be, m: m, maxBatch: maxBatch}, nil
 }
 

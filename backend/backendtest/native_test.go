@@ -85,10 +85,14 @@ func TestNativeBF16(t *testing.T) {
 }
 
 // TestNativeU8S8 runs the int8 suite on every instruction set: the
-// AVX512-VNNI kernel where the CPU has it, the Go loop elsewhere.
+// AVX512-VNNI kernel where the CPU has it, the Go loop elsewhere; with
+// every shape on bytes (Int8Everywhere), and as configured by default
+// (the small ones in float32).
 func TestNativeU8S8(t *testing.T) {
 	for _, isa := range native.ISAs() {
-		be := nativeBackend(t, native.Options{Threads: 2, ISA: isa})
+		be := nativeBackend(t, native.Options{Threads: 2, ISA: isa, Int8Everywhere: true})
 		t.Run(fmt.Sprintf("%s/vnni=%v", isa, be.U8S8Native()), func(t *testing.T) { RunU8S8(t, be) })
 	}
+	be := nativeBackend(t, native.Options{Threads: 2})
+	t.Run("default", func(t *testing.T) { RunU8S8(t, be) })
 }

@@ -38,6 +38,11 @@ type Options struct {
 	// where the CPU has them and on Go loops that give the same results
 	// (much more slowly) where it has not: BF16Native tells which.
 	Precision Precision
+	// Int8Everywhere computes every int8 convolution (ConvForwardU8S8) on
+	// bytes, also those Int8Conv leaves to float32 because bytes are
+	// slower there: to test the int8 kernels on every shape, or to see the
+	// accuracy of a model quantized throughout.
+	Int8Everywhere bool
 }
 
 // NewWith returns a native backend with options o, or an error naming

@@ -112,7 +112,7 @@ func (*Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, i
 
 // Int8Conv implements backend.QuantizedConv: the loops compute every
 // shape on bytes.
-func (*Backend) Int8Conv(x, w backend.Tensor, d backend.ConvDesc) bool { return true }
+func (*Backend) Int8Conv(x, w []int, d backend.ConvDesc) bool { return true }
 
 // ConvBackwardData implements backend.Backend.
 func (*Backend) ConvBackwardData(dy, w, dx backend.Tensor, d backend.ConvDesc) {

@@ -14,6 +14,7 @@ import (
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/model"
+	"github.com/resgo/resgo/quantize"
 	"github.com/resgo/resgo/train"
 )
 
@@ -108,14 +109,16 @@ func runBench(args []string) error {
 	// --precision may list several: each is measured in turn, on a backend
 	// of its own, and reported in its own rows.
 	var backends []backend.Backend
+	var precisions []string
 	for _, p := range strings.Split(bf.precision, ",") {
 		b := bf
 		b.precision = strings.TrimSpace(p)
+		b.inference = true // int8 rows are inference rows
 		be, err := b.open()
 		if err != nil {
 			return err
 		}
-		backends = append(backends, be)
+		backends, precisions = append(backends, be), append(precisions, b.precision)
 	}
 	be := backends[0]
 	rep := benchReport{Arch: mc.Arch, Backend: be.Name(), Threads: be.Threads(), GoVersion: goVersion()}
@@ -148,13 +151,18 @@ func runBench(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	for _, be := range backends {
-		prec := string(native.F32)
-		if nb, ok := be.(*native.Backend); ok {
-			prec = string(nb.Options().Precision)
-			if nb.Options().Precision == native.BF16 && !nb.BF16Native() && !asJSON {
+	for i, be := range backends {
+		prec := precisions[i]
+		if nb, ok := be.(*native.Backend); ok && !asJSON {
+			if nb.Options().Precision == native.BF16 && !nb.BF16Native() {
 				fmt.Println("(bf16 emulated in Go: this CPU has no AVX512-BF16)")
 			}
+			if prec == "int8" && !nb.U8S8Native() {
+				fmt.Println("(int8 on Go loops: this CPU, or --isa, has no AVX512-VNNI)")
+			}
+		}
+		if prec == "int8" && doTrain && !asJSON {
+			fmt.Println("(int8 is for inference: no training rows)")
 		}
 		if err := benchOne(be, mc, &rep, prec, sizes, doTrain, doInfer, steps, warmup, asJSON, layers); err != nil {
 			return err
@@ -166,6 +174,29 @@ func runBench(args []string) error {
 		return enc.Encode(rep)
 	}
 	return nil
+}
+
+// calibrateRandom gives m (random weights) int8 input maps calibrated on
+// eight random images, for speed measurements.
+func calibrateRandom(be backend.Backend, m *model.Model) error {
+	mc := m.Config
+	r := rand.New(rand.NewPCG(3, 4))
+	images := make([]float32, 8*mc.Input[0]*mc.Input[1]*mc.Input[2])
+	for i := range images {
+		images[i] = r.Float32()
+	}
+	x := be.New(8, mc.Input[0], mc.Input[1], mc.Input[2])
+	be.Upload(x, images)
+	m.SetTraining(false)
+	stats, err := quantize.Calibrate(be, m.Net, func() error { m.Forward(x); return nil })
+	if err != nil {
+		return err
+	}
+	maps := map[string]backend.InputQuant{}
+	for _, s := range stats {
+		maps[s.Conv] = s.Quant
+	}
+	return quantize.Apply(be, m.Net, maps)
 }
 
 type discard struct{}
@@ -183,6 +214,13 @@ func benchOne(be backend.Backend, mc model.Config, rep *benchReport, prec string
 	m.Init(1)
 	_, macs := m.Summary(discard{})
 	rep.MACs = macs
+	int8 := prec == "int8"
+	if int8 {
+		if err := calibrateRandom(be, m); err != nil {
+			return err
+		}
+		doTrain = false
+	}
 	measure := func(mode string, batch int, step func()) {
 		// Profile labels tell the timed steps from the warm-up (which packs
 		// weights and allocates buffers) and the configurations apart.
@@ -240,7 +278,7 @@ func benchOne(be backend.Backend, mc model.Config, rep *benchReport, prec string
 				be.Upload(x, images)
 				be.Download(m.Forward(x), logits)
 			})
-			m.SetTraining(true)
+			m.SetTraining(!int8)
 			if layers && !asJSON {
 				printLayerTimes(be, m, images, labels, false, steps)
 			}

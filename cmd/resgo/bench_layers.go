@@ -120,6 +120,9 @@ func convAlgorithms(be backend.Backend, l nn.Layer, n int, in []int, training bo
 			if nb, ok := be.(*native.Backend); ok && nb.ConvPrecision(x, w, d, backend.Forward) == native.BF16 {
 				label += " bf16"
 			}
+			if q, ok := be.(backend.QuantizedConv); ok && c.InQuant != nil && q.Int8Conv(x, w, d) {
+				label, why = fmt.Sprintf("%dx%d int8", c.KH, c.KW), "int8 (direct tiles on bytes)"
+			}
 			shape := fmt.Sprintf("%dx%dx%d -> %d channels", in[0], in[1], in[2], c.Out)
 			reasons = append(reasons, fmt.Sprintf("%s on %s: %s", label, shape, why))
 			if training {

@@ -31,6 +31,7 @@ func runPredict(args []string) error {
 		saveInput string
 	)
 	bf.register(fs)
+	bf.inference = true
 	cf.register(fs)
 	fs.StringVar(&ckPath, "checkpoint", "", "a checkpoint file to use instead of the newest in --checkpoint-dir")
 	fs.IntVar(&topK, "top-k", 3, "how many classes to show for each image")
@@ -67,7 +68,7 @@ func runPredict(args []string) error {
 			return fmt.Errorf("%s: no checkpoint directory (train first with %s train, or name a file with --checkpoint)", src, progName())
 		}
 	}
-	c, err := predict.Load(src, predict.Options{Backend: be, Raw: raw, Preprocessing: p, Prefix: cf.prefix})
+	c, err := predict.Load(src, predict.Options{Backend: be, Raw: raw, Int8: bf.int8(), Preprocessing: p, Prefix: cf.prefix})
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ func runServe(args []string) error {
 		prep     string
 	)
 	bf.register(fs)
+	bf.inference = true
 	cf.register(fs)
 	fs.StringVar(&ckPath, "checkpoint", "", "a checkpoint file to serve instead of the newest in --checkpoint-dir")
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; :8080 for every interface)")
@@ -86,7 +87,7 @@ func runServe(args []string) error {
 	}
 	s, err := serve.New(serve.Config{
 		Checkpoint: src, Name: name, MaxBatch: maxBatch, MaxWait: maxWait, MaxBodyBytes: maxBody, TopK: topK, Watch: watch,
-		Options: predict.Options{Backend: be, Raw: raw, Preprocessing: p, Prefix: cf.prefix, MaxBatch: maxBatch},
+		Options: predict.Options{Backend: be, Raw: raw, Int8: bf.int8(), Preprocessing: p, Prefix: cf.prefix, MaxBatch: maxBatch},
 		Log:     log.New(os.Stderr, "resgo: ", log.LstdFlags),
 	})
 	if err != nil {
