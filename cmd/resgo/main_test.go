@@ -396,13 +396,13 @@ func checkEventLog(t *testing.T, dir string) {
 }
 
 // TestPrecisionBF16: --precision is checked in one line, bench measures a
-// list of precisions in rows of their own, and a model trains and
-// evaluates with bfloat16 products.
+// list of precisions in rows of their own (int8 inference only), and a
+// model trains and evaluates with bfloat16 products.
 func TestPrecisionBF16(t *testing.T) {
 	dir := t.TempDir()
 	oneLineError(t, run(t, dir, "bench", "--precision", "fp8"), "--precision fp8", "unknown precision")
 	oneLineError(t, run(t, dir, "bench", "--backend", "reference", "--precision", "bf16"), "--precision bf16", "only the native backends")
-	b := run(t, dir, "bench", "--json", "--precision", "f32,bf16", "--base-depth", "16", "--batch-sizes", "4", "--steps", "1", "--warmup", "0")
+	b := run(t, dir, "bench", "--json", "--precision", "f32,bf16,int8", "--base-depth", "16", "--batch-sizes", "4", "--steps", "1", "--warmup", "0")
 	var rep struct {
 		Rows []struct{ Mode, Precision string } `json:"rows"`
 	}
@@ -413,7 +413,7 @@ func TestPrecisionBF16(t *testing.T) {
 	for _, r := range rep.Rows {
 		got = append(got, r.Mode+" "+r.Precision)
 	}
-	if want := []string{"train f32", "infer f32", "train bf16", "infer bf16"}; !slices.Equal(got, want) {
+	if want := []string{"train f32", "infer f32", "train bf16", "infer bf16", "infer int8"}; !slices.Equal(got, want) {
 		t.Fatalf("bench rows %v, want %v", got, want)
 	}
 	long(t)
