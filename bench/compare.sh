@@ -47,8 +47,9 @@ Options:
   --backend B    resgo backend: native (pure Go, Winograd), native-direct (pure Go, no
                  Winograd), dnnl or dnnl-winograd (oneDNN; built with -tags dnnl, needs
                  libdnnl-dev) (default $backend)
-  --precisions L resgo's precisions, comma-separated: f32, bf16 (default $precisions); each
+  --precisions L resgo's precisions, comma-separated: f32, bf16, int8 (default $precisions); each
                  gets its rows, with its ratio to PyTorch and to resgo's first precision
+                 (int8: inference rows only, on random weights calibrated on random images)
   --out DIR      keep the raw JSON reports in DIR (default: a temporary directory, removed)
 Environment: PYTHON (default /usr/bin/python3, the interpreter with torch),
   TUNED_MMAP_THRESHOLD / TUNED_TRIM_THRESHOLD (bytes; default $mmap_threshold / $trim_threshold).
@@ -83,9 +84,9 @@ while [[ $# -gt 0 ]]; do
 done
 b1_steps=${b1_steps:-$((10 * steps))}
 IFS=, read -r -a precs <<<"$precisions"
-((${#precs[@]} > 0)) || { echo "compare.sh: --precisions: give at least one of f32, bf16" >&2; exit 2; }
+((${#precs[@]} > 0)) || { echo "compare.sh: --precisions: give at least one of f32, bf16, int8" >&2; exit 2; }
 for p in "${precs[@]}"; do
-	[[ $p == f32 || $p == bf16 ]] || { echo "compare.sh: --precisions: unknown precision '$p' (f32, bf16)" >&2; exit 2; }
+	[[ $p == f32 || $p == bf16 || $p == int8 ]] || { echo "compare.sh: --precisions: unknown precision '$p' (f32, bf16, int8)" >&2; exit 2; }
 done
 if ((steps == 0 || threads == 0 || b1_steps == 0 || rounds == 0)); then
 	echo "compare.sh: --steps, --threads, --b1-steps and --rounds must be positive" >&2
@@ -130,7 +131,9 @@ pt_args=(--json --depth "$depth" "${common[@]}" --steps "$steps" --b1-steps "$b1
 	--train-batches 100 --infer-batches 100,1)
 for ((round = 1; round <= rounds; round++)); do
 	for p in "${precs[@]}"; do
-		resgo_run "train_$p" --precision "$p" --modes train --batch-sizes 100 --steps "$steps"
+		if [[ $p != int8 ]]; then # int8 is for inference
+			resgo_run "train_$p" --precision "$p" --modes train --batch-sizes 100 --steps "$steps"
+		fi
 		resgo_run "infer100_$p" --precision "$p" --modes infer --batch-sizes 100 --steps "$steps"
 		resgo_run "infer1_$p" --precision "$p" --modes infer --batch-sizes 1 --steps "$b1_steps"
 	done
@@ -168,7 +171,8 @@ def load(name):
     return merged
 
 precs = os.environ["CMP_PRECISIONS"].split(",")
-rgp = {p: {k: load("resgo_%s_%s" % (k, p)) for k in ("train", "infer100", "infer1")} for p in precs}
+rgp = {p: {k: load("resgo_%s_%s" % (k, p)) for k in ("train", "infer100", "infer1") if k != "train" or p != "int8"}
+       for p in precs}
 rg = rgp[precs[0]]
 pt = {k: load("pytorch_" + k) for k in ("default", "tuned")}
 env = os.environ
@@ -183,7 +187,7 @@ meas = [("train b100", "train", 100, rg["train"]),
         ("infer b100", "infer", 100, rg["infer100"]),
         ("infer b1", "infer", 1, rg["infer1"])]
 
-r0, p0 = rg["train"], pt["default"]
+r0, p0 = rg.get("train", rg["infer100"]), pt["default"]
 print("machine:   %s, nproc %s" % (env["CMP_CPU"], env["CMP_NPROC"]))
 print("go:        %s (resgo built with %s)" % (env["CMP_GO"], r0["go"]))
 kernel = ", " + r0["kernel"] + " kernels" if r0.get("kernel") else ""
@@ -215,12 +219,15 @@ print(hdr)
 for p in precs:
     for label, mode, batch, _ in meas:
         key = {"train": "train", "infer": "infer100" if batch == 100 else "infer1"}[mode]
-        r, base = row(rgp[p][key], mode, batch), row(rgp[precs[0]][key], mode, batch)
+        if key not in rgp[p]:
+            continue
+        r = row(rgp[p][key], mode, batch)
+        vs = "%7.2fx" % (r["images_per_s"] / row(rgp[precs[0]][key], mode, batch)["images_per_s"]) if key in rgp[precs[0]] else "%8s" % "-"
         d, t = row(pt["default"], mode, batch), row(pt["tuned"], mode, batch)
         best = max(d, t, key=lambda x: x["images_per_s"])
-        print("%-16s %11.1f %13.1f %13.1f %7.2fx %7.2fx %10.1f%% %10.1f%%" % (
+        print("%-16s %11.1f %13.1f %13.1f %7.2fx %s %10.1f%% %10.1f%%" % (
             label + " " + p, r["images_per_s"], d["images_per_s"], t["images_per_s"],
-            r["images_per_s"] / best["images_per_s"], r["images_per_s"] / base["images_per_s"],
+            r["images_per_s"] / best["images_per_s"], vs,
             100 * r["peak_fraction"], 100 * best["gflops"] / peak))
 print()
 
@@ -235,6 +242,8 @@ print("peak RSS, MiB (each row its own process)")
 for p in precs:
     for label, mode, batch, _ in meas:
         key = {"train": "train", "infer": "infer100" if batch == 100 else "infer1"}[mode]
+        if key not in rgp[p]:
+            continue
         r = row(rgp[p][key], mode, batch)
         d, t = row(pt["default"], mode, batch), row(pt["tuned"], mode, batch)
         print("%-16s %11.0f %13.0f %13.0f" % (label + " " + p, r["peak_rss_mib"], d["peak_rss_mib"], t["peak_rss_mib"]))
