@@ -39,13 +39,17 @@ type tileFunc func(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStri
 // tileOperands are a tile pass's input rows (PNC, with a zero row after
 // the last) and packed weights (taps blocks of kc rows per block of
 // output columns, in layout): float32, or bfloat16 when x16 is set (the
-// same rows rounded, the weights as pairs of k: see pairPacked).
+// same rows rounded, the weights as pairs of k: see pairPacked), or bytes
+// when x8 is set (rows of kc bytes, the weights as quads of k: see
+// u8s8Weights; the tiles' int32 sums are written where C's floats go).
 type tileOperands struct {
 	kc, taps int
 	layout   weightLayout
 	x, w     []float32
 	x16      []uint16
 	w16      []uint32
+	x8       []uint8
+	w8       []uint32
 }
 
 // tile runs the tile kernel (the half-height one when half and the set
@@ -53,6 +57,11 @@ type tileOperands struct {
 // weights, into c (row stride ldc).
 func (op *tileOperands) tile(kern *kernels, half bool, tbl *int32, taps, j int, c *float32, ldc int) {
 	nr := kern.tileCols
+	if op.x8 != nil {
+		kq := op.kc / 4
+		kern.u8s8(tbl, taps, kq, &op.x8[0], &op.w8[j*op.taps*kq*nr], (*int32)(unsafe.Pointer(c)), ldc, nr, kq*nr)
+		return
+	}
 	if op.x16 != nil {
 		kp := op.kc / 2
 		ldb, tapStride := op.layout.strides(kp, op.taps, nr)
@@ -91,7 +100,11 @@ func (be *Backend) runTiles(pl *tilePlan, op *tileOperands, blocks int, out []fl
 	tiles := len(pl.starts) - 1
 	// Tiles go in chunks whose input rows stay in cache while every block
 	// of output columns passes over them.
-	chunk := max(1, (64<<10)/(4*mr*op.kc))
+	rowBytes := 4 * op.kc
+	if op.x8 != nil {
+		rowBytes = op.kc
+	}
+	chunk := max(1, (64<<10)/(mr*rowBytes))
 	be.parallel(tiles, func(lo, hi int) {
 		for c0 := lo; c0 < hi; c0 += chunk {
 			c1 := min(hi, c0+chunk)

@@ -126,29 +126,15 @@ func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w
 	kq := c4 / 4
 	blocks := (g.o + nr - 1) / nr
 	inRows := g.n * g.h * g.w
-	q := asBytes(ws.take((inRows + 1) * kq))
-	be.quantizeRows(ws, xs, g.n, g.c, g.h*g.w, in, q)
+	qf := ws.take((inRows + 1) * kq)
+	be.quantizeRows(ws, xs, g.n, g.c, g.h*g.w, in, qf)
+	q := asBytes(qf)
 	wq, steps, wsums := be.u8s8Weights(ws, w, g.o, g.c, taps)
 	// Tiles into int32 sums, turned into float32 in place.
 	ldc := blocks * nr
 	out := ws.take((len(pl.starts) - 1) * mr * ldc)
 	sums := asInt32(out)
-	tapStride := kq * nr
-	be.parallel(len(pl.starts)-1, func(lo, hi int) {
-		for ti := lo; ti < hi; ti++ {
-			s, e := int(pl.starts[ti]), int(pl.starts[ti+1])
-			for j := 0; j < blocks; j++ {
-				c := sums[ti*mr*ldc+j*nr:]
-				if s == e {
-					for r := 0; r < mr; r++ {
-						clear(c[r*ldc : r*ldc+nr])
-					}
-					continue
-				}
-				be.kern.u8s8(&pl.table[s*(mr+1)], e-s, kq, &q[0], &wq[j*taps*kq*nr], &c[0], ldc, nr, tapStride)
-			}
-		}
-	})
+	be.runTiles(pl, &tileOperands{kc: c4, taps: taps, x8: q, w8: wq}, blocks, out)
 	// Each sum holds zero·Σq_w over the taps its output position reads
 	// inside the image (padding reads bytes 0): u8s8Compensation has it
 	// for each kind of position (the interior, each border).
@@ -213,24 +199,35 @@ func u8s8Compensation(g convGeom, zero uint8, tapSums []int32, ld int) ([][]int3
 // c rounded up to a multiple of 4 per row (the extra channels 0), then
 // one padding row of zeros: it adds nothing to a sum, so the zero points'
 // share of a sum is that of the taps reading the image alone.
-func (be *Backend) quantizeRows(ws *workspace, xs []float32, n, c, p int, in backend.InputQuant, q []uint8) {
+func (be *Backend) quantizeRows(ws *workspace, xs []float32, n, c, p int, in backend.InputQuant, qf []float32) {
 	c4 := (c + 3) &^ 3
 	rows := n * p
 	inv := in.Inverse()
-	pnc := ws.take(rows * c)
-	be.toPNC(xs, n, c, p, pnc)
+	q := asBytes(qf)
 	if c == c4 {
-		be.parallel(rows, func(lo, hi int) {
-			be.kern.quantizeU8(pnc[lo*c:hi*c], q[lo*c:hi*c], inv, in.Zero)
-		})
-	} else {
-		be.parallel(rows, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				be.kern.quantizeU8(pnc[r*c:(r+1)*c], q[r*c4:r*c4+c], inv, in.Zero)
-				clear(q[r*c4+c : (r+1)*c4])
+		// Each image's channels four at a time into one word per
+		// position (NCHW order), then words moved as floats are into
+		// PNC rows: a quarter of float32's data through the transpose.
+		quads := c / 4
+		wf := ws.take(n * quads * p)
+		words := asWords(wf)
+		be.parallel(n*quads, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				be.kern.quantizeQuads(p, xs[4*i*p:], p, words[i*p:(i+1)*p], inv, in.Zero)
 			}
 		})
+		be.toPNC(wf, n, quads, p, qf)
+		clear(q[rows*c4 : (rows+1)*c4])
+		return
 	}
+	pnc := ws.take(rows * c)
+	be.toPNC(xs, n, c, p, pnc)
+	be.parallel(rows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			be.kern.quantizeU8(pnc[r*c:(r+1)*c], q[r*c4:r*c4+c], inv, in.Zero)
+			clear(q[r*c4+c : (r+1)*c4])
+		}
+	})
 	clear(q[rows*c4 : (rows+1)*c4])
 }
 
@@ -240,6 +237,20 @@ func quantizeU8Go(src []float32, dst []uint8, inv float32, zero uint8) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] = backend.QuantizeScaled(v*inv, zero)
+	}
+}
+
+// quantizeQuadsGo is the portable quantizeQuads: n positions of four
+// planes (plane floats apart) quantized (inverse step inv) and packed one
+// word per position, the first plane's byte lowest.
+func quantizeQuadsGo(n int, src []float32, plane int, dst []uint32, inv float32, zero uint8) {
+	dst = dst[:n]
+	for i := range dst {
+		var word uint32
+		for k := range 4 {
+			word |= uint32(backend.QuantizeScaled(src[k*plane+i]*inv, zero)) << (8 * k)
+		}
+		dst[i] = word
 	}
 }
 

@@ -3,6 +3,7 @@
 package native
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -57,7 +58,8 @@ func TestTileU8S8Kernel(t *testing.T) {
 	}
 }
 
-// TestInt8Conversions: the AVX-512 quantization and dequantization equal
+// TestInt8Conversions: the AVX-512 quantization (of a row, and of four
+// planes into words) and dequantization equal
 // their Go versions bit for bit, on random values with ties, the clamps'
 // edges, NaN, infinities and values past int32 among them, every length
 // from 0 to 200 (the assembly's rounds and the Go tails).
@@ -85,6 +87,24 @@ func TestInt8Conversions(t *testing.T) {
 			quantizeU8Go(src, want, 1.25, zero)
 			if !slices.Equal(got, want) {
 				t.Fatalf("n %d, zero %d: QuantizeU8AVX512 differs from quantizeU8Go", n, zero)
+			}
+		}
+	}
+	for _, n := range []int{1, 15, 16, 17, 49, 196} {
+		const plane = 200
+		src := make([]float32, 4*plane)
+		for i := range src {
+			src[i] = float32(r.NormFloat64() * 150)
+			if r.IntN(16) == 0 {
+				src[i] = special[r.IntN(len(special))]
+			}
+		}
+		for _, zero := range []uint8{0, 128, 255} {
+			got, want := make([]uint32, n), make([]uint32, n)
+			quantizeQuadsAVX512(n, src, plane, got, 0.8, zero)
+			quantizeQuadsGo(n, src, plane, want, 0.8, zero)
+			if !slices.Equal(got, want) {
+				t.Fatalf("n %d, zero %d: QuantizeQuadsAVX512 differs from quantizeQuadsGo", n, zero)
 			}
 		}
 	}
@@ -117,4 +137,32 @@ func BenchmarkPeakVNNI(b *testing.B) {
 		asm.PeakLoopVNNIAVX512(iters)
 	}
 	b.ReportMetric(float64(b.N)*iters*12*64*2/b.Elapsed().Seconds()/1e9, "GOP/s")
+}
+
+// BenchmarkTileU8S8: the VPDPBUSD tile kernel alone, its operands in
+// cache (nine taps, kq quads of channels), in GOP/s: against
+// BenchmarkPeakVNNI, what the kernel leaves of the instruction's peak.
+func BenchmarkTileU8S8(b *testing.B) {
+	needVNNI(b)
+	const mr, nr = 12, 32
+	for _, kq := range []int{8, 16, 32, 128} {
+		b.Run(fmt.Sprintf("kq=%d", kq), func(b *testing.B) {
+			taps, kc, inRows := 9, 4*kq, 64
+			x := make([]uint8, (inRows+1)*kc)
+			w := make([]uint32, taps*kq*nr)
+			var tbl []int32
+			for tap := 0; tap < taps; tap++ {
+				for i := range mr {
+					tbl = append(tbl, int32((i+tap)%inRows*kc+kc))
+				}
+				tbl = append(tbl, int32(tap))
+			}
+			c := make([]int32, mr*nr)
+			for range b.N {
+				asm.TileU8S8x12x32AVX512(&tbl[0], taps, kq, &x[0], &w[0], &c[0], nr, nr, kq*nr)
+			}
+			ops := float64(b.N) * float64(mr*nr*taps*kc) * 2
+			b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOP/s")
+		})
+	}
 }

@@ -309,3 +309,18 @@ func QuantizeU8AVX512(n int, src *float32, dst *uint8, inv float32, zero int32)
 //
 //go:noescape
 func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale *float32)
+
+// QuantizeQuadsAVX512 quantizes four float32 planes (plane floats apart;
+// n positions, a multiple of 16) as QuantizeU8AVX512 does and packs each
+// position's four bytes into one word, the first plane's lowest:
+//
+//	for i := 0; i < n; i++ {
+//		var word uint32
+//		for k := 0; k < 4; k++ {
+//			word |= uint32(backend.QuantizeScaled(src[k*plane+i]*inv, uint8(zero))) << (8 * k)
+//		}
+//		dst[i] = word
+//	}
+//
+//go:noescape
+func QuantizeQuadsAVX512(n int, src *float32, plane int, dst *uint32, inv float32, zero int32)

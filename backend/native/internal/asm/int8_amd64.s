@@ -52,6 +52,60 @@ quantize_done:
 	VZEROUPPER
 	RET
 
+// func QuantizeQuadsAVX512(n int, src *float32, plane int, dst *uint32, inv float32, zero int32)
+TEXT ·QuantizeQuadsAVX512(SB), NOSPLIT, $0-40
+	MOVQ n+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ plane+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ dst+24(FP), DI
+	VBROADCASTSS inv+32(FP), Z28
+	MOVL zero+36(FP), AX
+	VPBROADCASTD AX, Z29
+	VPXORD Z30, Z30, Z30
+	VPSUBD Z29, Z30, Z30
+	MOVL $255, AX
+	VPBROADCASTD AX, Z31
+	VPSUBD Z29, Z31, Z31
+	SHRQ $4, CX
+	JEQ quads_done
+quads_loop:
+	VMULPS (SI), Z28, Z0
+	VMULPS (SI)(R8*1), Z28, Z1
+	VMULPS (SI)(R8*2), Z28, Z2
+	VMULPS (SI)(R9*1), Z28, Z3
+	VCVTPS2DQ Z0, Z0
+	VPMAXSD Z30, Z0, Z0
+	VPMINSD Z31, Z0, Z0
+	VPADDD Z29, Z0, Z0
+	VCVTPS2DQ Z1, Z1
+	VPMAXSD Z30, Z1, Z1
+	VPMINSD Z31, Z1, Z1
+	VPADDD Z29, Z1, Z1
+	VCVTPS2DQ Z2, Z2
+	VPMAXSD Z30, Z2, Z2
+	VPMINSD Z31, Z2, Z2
+	VPADDD Z29, Z2, Z2
+	VCVTPS2DQ Z3, Z3
+	VPMAXSD Z30, Z3, Z3
+	VPMINSD Z31, Z3, Z3
+	VPADDD Z29, Z3, Z3
+	VPSLLD $8, Z1, Z1
+	VPSLLD $16, Z2, Z2
+	VPSLLD $24, Z3, Z3
+	VPORD Z1, Z0, Z0
+	VPORD Z3, Z2, Z2
+	VPORD Z2, Z0, Z0
+	VMOVDQU32 Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ quads_loop
+quads_done:
+	VZEROUPPER
+	RET
+
 // func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale *float32)
 TEXT ·DequantizeRowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ rows+0(FP), CX
