@@ -238,20 +238,13 @@ func quantizeU8AVX512(src []float32, dst []uint8, inv float32, zero uint8) {
 	quantizeU8Go(src[n:], dst[n:], inv, zero)
 }
 
-// quantizeQuadsAVX512 is quantizeQuadsGo, 16 positions at a time in
-// assembly (the rest in Go).
+// quantizeQuadsAVX512 is quantizeQuadsGo in assembly.
 func quantizeQuadsAVX512(n int, src []float32, plane int, dst []uint32, inv float32, zero uint8) {
 	if n == 0 {
 		return
 	}
 	_, _ = src[3*plane+n-1], dst[n-1] // bounds, checked here for the assembly
-	m := n &^ 15
-	if m > 0 {
-		asm.QuantizeQuadsAVX512(m, &src[0], plane, &dst[0], inv, int32(zero))
-	}
-	if m < n {
-		quantizeQuadsGo(n-m, src[m:], plane, dst[m:], inv, zero)
-	}
+	asm.QuantizeQuadsAVX512(n, &src[0], plane, &dst[0], inv, int32(zero))
 }
 
 // dequantRowsAVX512 is dequantRowsGo, 16 columns at a time in assembly

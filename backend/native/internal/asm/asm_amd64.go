@@ -311,7 +311,7 @@ func QuantizeU8AVX512(n int, src *float32, dst *uint8, inv float32, zero int32)
 func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale *float32)
 
 // QuantizeQuadsAVX512 quantizes four float32 planes (plane floats apart;
-// n positions, a multiple of 16) as QuantizeU8AVX512 does and packs each
+// n positions, the last n%16 under a mask) as QuantizeU8AVX512 does and packs each
 // position's four bytes into one word, the first plane's lowest:
 //
 //	for i := 0; i < n; i++ {

@@ -34,7 +34,8 @@ func genQuantize(b *strings.Builder) {
 	b.WriteString("\tADDQ $256, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ quantize_loop\nquantize_done:\n\tVZEROUPPER\n\tRET\n\n")
 }
 
-// genQuantizeQuads writes QuantizeQuadsAVX512: 16 positions a round of
+// genQuantizeQuads writes QuantizeQuadsAVX512: 16 positions a round (the
+// rest under a mask) of
 // four float32 planes (plane floats apart), each quantized as
 // QuantizeU8AVX512 does, their bytes packed into one word per position
 // (the first plane's in the low byte): the quads of channels the int8
@@ -45,14 +46,30 @@ func genQuantizeQuads(b *strings.Builder) {
 	b.WriteString("\tMOVQ n+0(FP), CX\n\tMOVQ src+8(FP), SI\n\tMOVQ plane+16(FP), R8\n\tSHLQ $2, R8\n\tLEAQ (R8)(R8*2), R9\n\tMOVQ dst+24(FP), DI\n")
 	b.WriteString("\tVBROADCASTSS inv+32(FP), Z28\n\tMOVL zero+36(FP), AX\n\tVPBROADCASTD AX, Z29\n")
 	b.WriteString("\tVPXORD Z30, Z30, Z30\n\tVPSUBD Z29, Z30, Z30\n\tMOVL $255, AX\n\tVPBROADCASTD AX, Z31\n\tVPSUBD Z29, Z31, Z31\n")
-	b.WriteString("\tSHRQ $4, CX\n\tJEQ quads_done\nquads_loop:\n")
-	b.WriteString("\tVMULPS (SI), Z28, Z0\n\tVMULPS (SI)(R8*1), Z28, Z1\n\tVMULPS (SI)(R8*2), Z28, Z2\n\tVMULPS (SI)(R9*1), Z28, Z3\n")
+	b.WriteString("\tMOVQ CX, DX\n\tANDQ $15, DX\n\tSHRQ $4, CX\n\tJEQ quads_tail\nquads_loop:\n")
+	quadRound(b, "")
+	b.WriteString("\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ quads_loop\n")
+	// The last n%16 positions under a mask (masked-off lanes neither load
+	// nor store).
+	b.WriteString("quads_tail:\n\tTESTQ DX, DX\n\tJEQ quads_done\n\tMOVL $1, AX\n\tMOVQ DX, CX\n\tSHLL CX, AX\n\tDECL AX\n\tKMOVW AX, K1\n")
+	quadRound(b, "K1, ")
+	b.WriteString("quads_done:\n\tVZEROUPPER\n\tRET\n\n")
+}
+
+// quadRound writes one round of QuantizeQuadsAVX512: 16 positions, or
+// those of mask ("K1, ") set.
+func quadRound(b *strings.Builder, mask string) {
+	mul, store := "VMULPS", "VMOVDQU32 Z0, (DI)"
+	if mask != "" {
+		mul, store = "VMULPS.Z", "VMOVDQU32 Z0, "+mask+"(DI)"
+	}
+	fmt.Fprintf(b, "\t%s (SI), Z28, %sZ0\n\t%s (SI)(R8*1), Z28, %sZ1\n\t%s (SI)(R8*2), Z28, %sZ2\n\t%s (SI)(R9*1), Z28, %sZ3\n",
+		mul, mask, mul, mask, mul, mask, mul, mask)
 	for v := 0; v < 4; v++ {
 		fmt.Fprintf(b, "\tVCVTPS2DQ Z%d, Z%d\n\tVPMAXSD Z30, Z%d, Z%d\n\tVPMINSD Z31, Z%d, Z%d\n\tVPADDD Z29, Z%d, Z%d\n", v, v, v, v, v, v, v, v)
 	}
 	b.WriteString("\tVPSLLD $8, Z1, Z1\n\tVPSLLD $16, Z2, Z2\n\tVPSLLD $24, Z3, Z3\n")
-	b.WriteString("\tVPORD Z1, Z0, Z0\n\tVPORD Z3, Z2, Z2\n\tVPORD Z2, Z0, Z0\n\tVMOVDQU32 Z0, (DI)\n")
-	b.WriteString("\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ quads_loop\nquads_done:\n\tVZEROUPPER\n\tRET\n\n")
+	b.WriteString("\tVPORD Z1, Z0, Z0\n\tVPORD Z3, Z2, Z2\n\tVPORD Z2, Z0, Z0\n\t" + store + "\n")
 }
 
 // genDequantize writes DequantizeRowsAVX512: rows of cols int32 sums (16
