@@ -163,12 +163,12 @@ func (c *Conv2D) Params() []*Param {
 
 // Describe implements Layer.
 func (c *Conv2D) Describe(in []int) Info {
-	_, oh, ow := c.outShape(in)
+	d, oh, ow := c.outShape(in)
 	kind := fmt.Sprintf("conv %dx%d/%d", c.KH, c.KW, c.Stride)
 	if c.ReLU {
 		kind += " +relu"
 	}
-	if c.InQuant != nil {
+	if q, ok := c.be.(backend.QuantizedConv); ok && c.InQuant != nil && q.Int8Conv(append([]int{1}, in...), []int{c.Out, c.In, c.KH, c.KW}, d) {
 		kind += " int8"
 	}
 	return Info{
