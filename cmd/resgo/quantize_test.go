@@ -24,8 +24,8 @@ func accuracies(t *testing.T, out string) (float64, float64) {
 // TestQuantize: resgo quantize writes an int8 copy beside a checkpoint
 // (the original untouched) with a table of the convolutions' inputs; eval
 // --precision int8 of it is within 0.3% of float32's accuracy (the
-// small test model) on MNIST; predict reads the test digits with it;
-// misuse gets one-line errors.
+// small test model) on MNIST; predict reads the test digits with it and
+// serve answers with it; misuse gets one-line errors.
 func TestQuantize(t *testing.T) {
 	long(t)
 	dir := t.TempDir()
@@ -71,7 +71,12 @@ func TestQuantize(t *testing.T) {
 		t.Fatalf("predict --precision int8: exit %d, %d of %d right\n%s%s", p.code, right, len(lines)-1, p.stdout, p.stderr)
 	}
 
+	if version, label := serveDigit(t, "serve", "--checkpoint", out, "--precision", "int8"); version != "2000" || label != "7" {
+		t.Fatalf("serve --precision int8: model version %q, answer %q", version, label)
+	}
+
 	oneLineError(t, run(t, dir, "eval", "--data-dir", mnistDir, "--checkpoint", ck, "--precision", "int8"), "no int8 calibration", "resgo quantize")
+	oneLineError(t, run(t, dir, "serve", "--checkpoint-dir", "ck", "--watch", "1s", "--precision", "int8"), "--watch", "int8")
 	oneLineError(t, run(t, dir, "predict", "--checkpoint", out, "--precision", "int8", "--raw", digits), "calibrated for its moving-average weights")
 	oneLineError(t, run(t, dir, "train", "--precision", "int8"), "inference only")
 	oneLineError(t, run(t, dir, "eval", "--watch", "--precision", "int8"), "--watch")

@@ -70,6 +70,8 @@ func runServe(args []string) error {
 		return fmt.Errorf("--drain %s: must be positive", drain)
 	case watch != 0 && ckPath != "":
 		return errors.New("--watch follows --checkpoint-dir; it cannot be combined with --checkpoint")
+	case watch != 0 && bf.int8():
+		return errors.New("--watch swaps in the checkpoints training writes, which have no int8 calibration: serve an int8 copy (resgo quantize) with --checkpoint")
 	}
 	src := ckPath
 	if src == "" {

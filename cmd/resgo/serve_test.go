@@ -17,7 +17,23 @@ import (
 // image, and exits 0 on SIGTERM.
 func TestServe(t *testing.T) {
 	model, _ := filepath.Abs(testModel)
-	cmd := exec.Command(binary, "serve", "--checkpoint", model, "--addr", "127.0.0.1:0", "--threads", "2")
+	if version, label := serveDigit(t, "serve", "--checkpoint", model); version != "2000" || label != "7" {
+		t.Fatalf("model version %q, answer %q", version, label)
+	}
+	// Without --watch, a checkpoint that does not load is an error at once.
+	junk := filepath.Join(t.TempDir(), "mnist_model-1.safetensors")
+	os.WriteFile(junk, []byte("junk"), 0o644)
+	oneLineError(t, run(t, t.TempDir(), "serve", "--checkpoint", junk, "--addr", "127.0.0.1:0"), junk)
+	oneLineError(t, run(t, t.TempDir(), "serve", "--checkpoint", model, "--max-batch", "0"), "--max-batch 0")
+}
+
+// serveDigit starts resgo with args (a serve command; an address and two
+// threads are added), posts testdata's 7-pencil.png once the server is
+// ready, stops it with SIGTERM, and returns the model version and the top
+// label of the answer.
+func serveDigit(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	cmd := exec.Command(binary, append(args, "--addr", "127.0.0.1:0", "--threads", "2")...)
 	var errb syncBuffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
@@ -53,16 +69,12 @@ func TestServe(t *testing.T) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&ans)
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != 200 || ans.ModelVersion != "2000" || ans.Predictions[0][0].Label != "7" {
+	if err != nil || resp.StatusCode != 200 || len(ans.Predictions) == 0 || len(ans.Predictions[0]) == 0 {
 		t.Fatalf("%d %v %+v", resp.StatusCode, err, ans)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("after SIGTERM: %v\n%s", err, errb.String())
 	}
-	// Without --watch, a checkpoint that does not load is an error at once.
-	junk := filepath.Join(t.TempDir(), "mnist_model-1.safetensors")
-	os.WriteFile(junk, []byte("junk"), 0o644)
-	oneLineError(t, run(t, t.TempDir(), "serve", "--checkpoint", junk, "--addr", "127.0.0.1:0"), junk)
-	oneLineError(t, run(t, t.TempDir(), "serve", "--checkpoint", model, "--max-batch", "0"), "--max-batch 0")
+	return ans.ModelVersion, ans.Predictions[0][0].Label
 }
