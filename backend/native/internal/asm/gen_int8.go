@@ -20,9 +20,7 @@ func genQuantize(b *strings.Builder) {
 	b.WriteString("// func QuantizeU8AVX512(n int, src *float32, dst *uint8, inv float32, zero int32)\n")
 	b.WriteString("TEXT ·QuantizeU8AVX512(SB), NOSPLIT, $0-32\n")
 	b.WriteString("\tMOVQ n+0(FP), CX\n\tMOVQ src+8(FP), SI\n\tMOVQ dst+16(FP), DI\n")
-	b.WriteString("\tVBROADCASTSS inv+24(FP), Z28\n\tMOVL zero+28(FP), AX\n\tVPBROADCASTD AX, Z29\n")
-	// Z30 = -zero, Z31 = 255 - zero.
-	b.WriteString("\tVPXORD Z30, Z30, Z30\n\tVPSUBD Z29, Z30, Z30\n\tMOVL $255, AX\n\tVPBROADCASTD AX, Z31\n\tVPSUBD Z29, Z31, Z31\n")
+	quantConstants(b, 24)
 	b.WriteString("\tSHRQ $6, CX\n\tJEQ quantize_done\nquantize_loop:\n")
 	for v := 0; v < 4; v++ {
 		fmt.Fprintf(b, "\tVMULPS %d(SI), Z28, Z%d\n", 64*v, v)
@@ -32,6 +30,14 @@ func genQuantize(b *strings.Builder) {
 			v, v, v, v, v, v, v, v, v, 16*v)
 	}
 	b.WriteString("\tADDQ $256, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ quantize_loop\nquantize_done:\n\tVZEROUPPER\n\tRET\n\n")
+}
+
+// quantConstants loads the quantization's constants from the arguments
+// inv (at frame offset off) and zero (off+4): Z28 = inv, Z29 = zero,
+// Z30 = -zero, Z31 = 255 - zero (the clamp's bounds before zero is added).
+func quantConstants(b *strings.Builder, off int) {
+	fmt.Fprintf(b, "\tVBROADCASTSS inv+%d(FP), Z28\n\tMOVL zero+%d(FP), AX\n\tVPBROADCASTD AX, Z29\n", off, off+4)
+	b.WriteString("\tVPXORD Z30, Z30, Z30\n\tVPSUBD Z29, Z30, Z30\n\tMOVL $255, AX\n\tVPBROADCASTD AX, Z31\n\tVPSUBD Z29, Z31, Z31\n")
 }
 
 // genQuantizeQuads writes QuantizeQuadsAVX512: 16 positions a round (the
@@ -44,8 +50,7 @@ func genQuantizeQuads(b *strings.Builder) {
 	b.WriteString("// func QuantizeQuadsAVX512(n int, src *float32, plane int, dst *uint32, inv float32, zero int32)\n")
 	b.WriteString("TEXT ·QuantizeQuadsAVX512(SB), NOSPLIT, $0-40\n")
 	b.WriteString("\tMOVQ n+0(FP), CX\n\tMOVQ src+8(FP), SI\n\tMOVQ plane+16(FP), R8\n\tSHLQ $2, R8\n\tLEAQ (R8)(R8*2), R9\n\tMOVQ dst+24(FP), DI\n")
-	b.WriteString("\tVBROADCASTSS inv+32(FP), Z28\n\tMOVL zero+36(FP), AX\n\tVPBROADCASTD AX, Z29\n")
-	b.WriteString("\tVPXORD Z30, Z30, Z30\n\tVPSUBD Z29, Z30, Z30\n\tMOVL $255, AX\n\tVPBROADCASTD AX, Z31\n\tVPSUBD Z29, Z31, Z31\n")
+	quantConstants(b, 32)
 	b.WriteString("\tMOVQ CX, DX\n\tANDQ $15, DX\n\tSHRQ $4, CX\n\tJEQ quads_tail\nquads_loop:\n")
 	quadRound(b, "")
 	b.WriteString("\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ quads_loop\n")
