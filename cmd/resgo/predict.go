@@ -78,7 +78,11 @@ func runPredict(args []string) error {
 		}
 	}
 	if !asJSON {
-		logf("%s (step %d), %s preprocessing", c.Path, c.Step, c.Prep)
+		mode := ""
+		if bf.int8() {
+			mode = ", int8 convolutions"
+		}
+		logf("%s (step %d), %s preprocessing%s", c.Path, c.Step, c.Prep, mode)
 	}
 	results := classifyFiles(c, files, saveInput)
 	failed := 0

@@ -107,7 +107,11 @@ func runServe(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", addr, err)
 	}
-	logf("listening on http://%s (model %q: POST images to /v2/models/%s/infer)", ln.Addr(), name, name)
+	mode := ""
+	if bf.int8() {
+		mode = ", int8 convolutions"
+	}
+	logf("listening on http://%s (model %q%s: POST images to /v2/models/%s/infer)", ln.Addr(), name, mode, name)
 	ctx, stop := interruptContext()
 	defer stop()
 	return s.Run(ctx, ln, drain)
