@@ -138,18 +138,21 @@ func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w
 	// Each sum holds zero·Σq_w over the taps its output position reads
 	// inside the image (padding reads bytes 0): u8s8Compensation has it
 	// for each kind of position (the interior, each border).
-	scale := make([]float32, ldc)
+	// The scale, bias and ReLU go with the conversion to float32; what is
+	// left is the move back to NCHW.
+	scale, bias := make([]float32, ldc), make([]float32, ldc)
 	for o := range g.o {
 		scale[o] = in.Step * steps[o]
 	}
+	copy(bias, bs)
 	comps, compOf := u8s8Compensation(g, in.Zero, wsums, ldc)
 	outP := g.p()
 	be.parallel(outP, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			be.kern.dequantRows(g.n, ldc, sums[p*g.n*ldc:], ldc, comps[compOf[p]], scale)
+			be.kern.dequantRows(g.n, ldc, sums[p*g.n*ldc:], ldc, comps[compOf[p]], scale, bias, relu)
 		}
 	})
-	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, bs, relu)
+	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, nil, false)
 }
 
 // u8s8Compensation returns what to take off the int32 sums of each output
@@ -256,13 +259,18 @@ func quantizeQuadsGo(n int, src []float32, plane int, dst []uint32, inv float32,
 
 // dequantRowsGo is the portable dequantRows: rows of cols int32 sums, ld
 // apart, turned into float32 in place as backend.Int8Output makes them
-// (scale[j] is the product of the two steps), after comp[j] is taken off.
-func dequantRowsGo(rows, cols int, sums []int32, ld int, comp []int32, scale []float32) {
+// (scale[j] is the product of the two steps), after comp[j] is taken off,
+// with bias[j] added and the ReLU when relu.
+func dequantRowsGo(rows, cols int, sums []int32, ld int, comp []int32, scale, bias []float32, relu bool) {
 	f := asFloat32(sums)
 	for r := 0; r < rows; r++ {
 		row := sums[r*ld : r*ld+cols]
 		for j, v := range row {
-			f[r*ld+j] = float32(v-comp[j]) * scale[j]
+			y := float32(v-comp[j])*scale[j] + bias[j]
+			if relu && y < 0 {
+				y = 0
+			}
+			f[r*ld+j] = y
 		}
 	}
 }

@@ -114,15 +114,17 @@ func TestInt8Conversions(t *testing.T) {
 		for i := range sums {
 			sums[i] = int32(r.Uint32())
 		}
-		comp, scale := make([]int32, cols), make([]float32, cols)
+		comp, scale, bias := make([]int32, cols), make([]float32, cols), make([]float32, cols)
 		for j := range comp {
-			comp[j], scale[j] = int32(r.Uint32()>>2), float32(r.Float64()*1e-6)
+			comp[j], scale[j], bias[j] = int32(r.Uint32()>>2), float32(r.Float64()*1e-6), float32(r.NormFloat64()*100)
 		}
-		got, want := slices.Clone(sums), slices.Clone(sums)
-		dequantRowsAVX512(rows, cols, got, ld, comp, scale)
-		dequantRowsGo(rows, cols, want, ld, comp, scale)
-		if !slices.Equal(got, want) {
-			t.Fatalf("cols %d: DequantizeRowsAVX512 differs from dequantRowsGo", cols)
+		for _, relu := range []bool{false, true} {
+			got, want := slices.Clone(sums), slices.Clone(sums)
+			dequantRowsAVX512(rows, cols, got, ld, comp, scale, bias, relu)
+			dequantRowsGo(rows, cols, want, ld, comp, scale, bias, relu)
+			if !slices.Equal(got, want) {
+				t.Fatalf("cols %d, relu %v: DequantizeRowsAVX512 differs from dequantRowsGo", cols, relu)
+			}
 		}
 	}
 }

@@ -82,7 +82,7 @@ type kernels struct {
 	// int8.go's Go versions).
 	quantizeU8    func(src []float32, dst []uint8, inv float32, zero uint8)
 	quantizeQuads func(n int, src []float32, plane int, dst []uint32, inv float32, zero uint8)
-	dequantRows   func(rows, cols int, sums []int32, ld int, comp []int32, scale []float32)
+	dequantRows   func(rows, cols int, sums []int32, ld int, comp []int32, scale, bias []float32, relu bool)
 	// Layout changes, write-back and pooling (see transpose.go, pool.go).
 	transpose8x8 func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
 	biasReLU     func(x []float32, bias float32, relu bool)

@@ -249,19 +249,19 @@ func quantizeQuadsAVX512(n int, src []float32, plane int, dst []uint32, inv floa
 
 // dequantRowsAVX512 is dequantRowsGo, 16 columns at a time in assembly
 // (the rest in Go).
-func dequantRowsAVX512(rows, cols int, sums []int32, ld int, comp []int32, scale []float32) {
+func dequantRowsAVX512(rows, cols int, sums []int32, ld int, comp []int32, scale, bias []float32, relu bool) {
 	if rows == 0 {
 		return
 	}
 	_ = sums[(rows-1)*ld+cols-1] // bounds, checked here so the assembly cannot write past sums
-	_, _ = comp[cols-1], scale[cols-1]
+	_, _, _ = comp[cols-1], scale[cols-1], bias[cols-1]
 	n := cols &^ 15
 	if n > 0 {
-		asm.DequantizeRowsAVX512(rows, n, &sums[0], ld, &comp[0], &scale[0])
+		asm.DequantizeRowsAVX512(rows, n, &sums[0], ld, &comp[0], &scale[0], &bias[0], relu)
 	}
 	if n < cols {
 		for r := 0; r < rows; r++ {
-			dequantRowsGo(1, cols-n, sums[r*ld+n:], ld, comp[n:], scale[n:])
+			dequantRowsGo(1, cols-n, sums[r*ld+n:], ld, comp[n:], scale[n:], bias[n:], relu)
 		}
 	}
 }

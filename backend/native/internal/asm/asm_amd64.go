@@ -299,16 +299,21 @@ func PeakLoopBF16AVX512(n int)
 func QuantizeU8AVX512(n int, src *float32, dst *uint8, inv float32, zero int32)
 
 // DequantizeRowsAVX512 turns rows of int32 sums (ld apart; cols a
-// multiple of 16) into float32 in place:
+// multiple of 16) into float32 in place, with the bias and, when relu, the
+// ReLU:
 //
 //	for r := 0; r < rows; r++ {
 //		for j := 0; j < cols; j++ {
-//			s[r*ld+j] = float32(sums[r*ld+j]-comp[j]) * scale[j]
+//			v := float32(sums[r*ld+j]-comp[j])*scale[j] + bias[j]
+//			if relu {
+//				v = max(v, 0)
+//			}
+//			s[r*ld+j] = v
 //		}
 //	}
 //
 //go:noescape
-func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale *float32)
+func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale, bias *float32, relu bool)
 
 // QuantizeQuadsAVX512 quantizes four float32 planes (plane floats apart;
 // n positions, the last n%16 under a mask) as QuantizeU8AVX512 does and packs each

@@ -78,15 +78,20 @@ func quadRound(b *strings.Builder, mask string) {
 }
 
 // genDequantize writes DequantizeRowsAVX512: rows of cols int32 sums (16
-// columns a round) turned in place into fl32(sum - comp[j]) * scale[j].
+// columns a round) turned in place into fl32(sum - comp[j]) * scale[j] +
+// bias[j], then max(., 0) when relu: the multiply and the add rounded
+// apart (no FMA), as backend.Int8Output and the bias are.
 func genDequantize(b *strings.Builder) {
-	b.WriteString("// func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale *float32)\n")
-	b.WriteString("TEXT ·DequantizeRowsAVX512(SB), NOSPLIT, $0-48\n")
+	b.WriteString("// func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale, bias *float32, relu bool)\n")
+	b.WriteString("TEXT ·DequantizeRowsAVX512(SB), NOSPLIT, $0-57\n")
 	b.WriteString("\tMOVQ rows+0(FP), CX\n\tMOVQ cols+8(FP), DX\n\tSHRQ $4, DX\n\tMOVQ sums+16(FP), DI\n\tMOVQ ld+24(FP), R8\n\tSHLQ $2, R8\n")
+	// Z31: the ReLU's floor, 0, or -Inf to let everything through.
+	b.WriteString("\tVPXORD Z31, Z31, Z31\n\tMOVBLZX relu+56(FP), AX\n\tTESTQ AX, AX\n\tJNE dequantize_floor\n")
+	b.WriteString("\tMOVL $0xff800000, AX\n\tVPBROADCASTD AX, Z31\ndequantize_floor:\n")
 	b.WriteString("\tTESTQ CX, CX\n\tJEQ dequantize_done\n\tTESTQ DX, DX\n\tJEQ dequantize_done\ndequantize_row:\n")
-	b.WriteString("\tMOVQ comp+32(FP), SI\n\tMOVQ scale+40(FP), BX\n\tMOVQ DI, R9\n\tMOVQ DX, R10\n")
-	b.WriteString("dequantize_col:\n\tVMOVDQU32 0(R9), Z0\n\tVPSUBD 0(SI), Z0, Z0\n\tVCVTDQ2PS Z0, Z0\n\tVMULPS 0(BX), Z0, Z0\n\tVMOVUPS Z0, 0(R9)\n")
-	b.WriteString("\tADDQ $64, R9\n\tADDQ $64, SI\n\tADDQ $64, BX\n\tDECQ R10\n\tJNZ dequantize_col\n")
+	b.WriteString("\tMOVQ comp+32(FP), SI\n\tMOVQ scale+40(FP), BX\n\tMOVQ bias+48(FP), R11\n\tMOVQ DI, R9\n\tMOVQ DX, R10\n")
+	b.WriteString("dequantize_col:\n\tVMOVDQU32 0(R9), Z0\n\tVPSUBD 0(SI), Z0, Z0\n\tVCVTDQ2PS Z0, Z0\n\tVMULPS 0(BX), Z0, Z0\n\tVADDPS 0(R11), Z0, Z0\n\tVMAXPS Z0, Z31, Z0\n\tVMOVUPS Z0, 0(R9)\n")
+	b.WriteString("\tADDQ $64, R9\n\tADDQ $64, SI\n\tADDQ $64, BX\n\tADDQ $64, R11\n\tDECQ R10\n\tJNZ dequantize_col\n")
 	b.WriteString("\tADDQ R8, DI\n\tDECQ CX\n\tJNZ dequantize_row\ndequantize_done:\n\tVZEROUPPER\n\tRET\n\n")
 }
 

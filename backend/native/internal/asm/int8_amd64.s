@@ -143,14 +143,21 @@ quads_done:
 	VZEROUPPER
 	RET
 
-// func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale *float32)
-TEXT ·DequantizeRowsAVX512(SB), NOSPLIT, $0-48
+// func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale, bias *float32, relu bool)
+TEXT ·DequantizeRowsAVX512(SB), NOSPLIT, $0-57
 	MOVQ rows+0(FP), CX
 	MOVQ cols+8(FP), DX
 	SHRQ $4, DX
 	MOVQ sums+16(FP), DI
 	MOVQ ld+24(FP), R8
 	SHLQ $2, R8
+	VPXORD Z31, Z31, Z31
+	MOVBLZX relu+56(FP), AX
+	TESTQ AX, AX
+	JNE dequantize_floor
+	MOVL $0xff800000, AX
+	VPBROADCASTD AX, Z31
+dequantize_floor:
 	TESTQ CX, CX
 	JEQ dequantize_done
 	TESTQ DX, DX
@@ -158,6 +165,7 @@ TEXT ·DequantizeRowsAVX512(SB), NOSPLIT, $0-48
 dequantize_row:
 	MOVQ comp+32(FP), SI
 	MOVQ scale+40(FP), BX
+	MOVQ bias+48(FP), R11
 	MOVQ DI, R9
 	MOVQ DX, R10
 dequantize_col:
@@ -165,10 +173,13 @@ dequantize_col:
 	VPSUBD 0(SI), Z0, Z0
 	VCVTDQ2PS Z0, Z0
 	VMULPS 0(BX), Z0, Z0
+	VADDPS 0(R11), Z0, Z0
+	VMAXPS Z0, Z31, Z0
 	VMOVUPS Z0, 0(R9)
 	ADDQ $64, R9
 	ADDQ $64, SI
 	ADDQ $64, BX
+	ADDQ $64, R11
 	DECQ R10
 	JNZ dequantize_col
 	ADDQ R8, DI
