@@ -19,9 +19,10 @@ func Convs(l Layer) []*Conv2D {
 	return out
 }
 
-// FoldBatchNorm merges every evaluation-mode batch norm that directly
-// follows a convolution (nothing between: no ReLU on the convolution)
-// into that convolution, as inference may: the weights of output channel
+// FoldBatchNorm merges every batch norm that directly follows a
+// convolution (nothing between: no ReLU on the convolution) into that
+// convolution, as its evaluation-mode behaviour (running statistics)
+// allows: the weights of output channel
 // o are scaled by γ_o/√(var_o+ε) and the bias becomes
 // β_o + (b_o − mean_o)·γ_o/√(var_o+ε); the batch norm's ReLU moves to the
 // convolution and the batch norm leaves its Sequential. It returns how

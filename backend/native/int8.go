@@ -7,11 +7,12 @@ import (
 	"github.com/resgo/resgo/backend"
 )
 
-// Int8 products (groundwork for int8 inference): unsigned bytes (the
-// activations after a ReLU, quantized) times signed bytes (the weights),
-// four channels at a time, summed in int32 as AVX512-VNNI's VPDPBUSD
-// does. These are the plain versions of internal/asm's TileU8S8* kernels,
-// which the tests compare bit for bit.
+// Int8 inference (backend.QuantizedConv): unsigned bytes (the
+// activations, quantized with a zero point) times signed bytes (the
+// weights), four channels at a time, summed in int32 as AVX512-VNNI's
+// VPDPBUSD does, on the direct path's tiles. The Go functions here are the
+// plain versions of internal/asm's int8 kernels (tiles, quantization,
+// conversion of the sums), which the tests compare bit for bit.
 
 // tileU8S8Go is the portable u8 x s8 tile kernel for tiles of mr x nr: the
 // table as tileFunc's, its offsets counting bytes (kq quads past each
@@ -84,9 +85,10 @@ const int8MinProducts = 256
 // tiles: the input to PNC rows of bytes (channels padded to a multiple
 // of four with zeros), the weights to quads of signed bytes per output
 // channel (kept while they do not change), int32 sums, the zero point's
-// share taken off and the scale applied, then the bias and ReLU on the
-// way back to NCHW. Sums of
-// more than about 66,000 products (channels x taps) could overflow int32.
+// share taken off, the scale, bias and ReLU applied as they become
+// float32, then back to NCHW. Sums of more than about 66,000 products
+// (channels x taps) could overflow int32. Shapes Int8Conv leaves to
+// float32 go to ConvForward.
 func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc, in backend.InputQuant) {
 	written(y)
 	if err := in.Validate(); err != nil {
@@ -137,9 +139,9 @@ func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w
 	be.runTiles(pl, &tileOperands{kc: c4, taps: taps, x8: q, w8: wq}, blocks, out)
 	// Each sum holds zero·Σq_w over the taps its output position reads
 	// inside the image (padding reads bytes 0): u8s8Compensation has it
-	// for each kind of position (the interior, each border).
-	// The scale, bias and ReLU go with the conversion to float32; what is
-	// left is the move back to NCHW.
+	// for each kind of position (the interior, each border). The scale,
+	// bias and ReLU go with the conversion to float32; what is left is the
+	// move back to NCHW.
 	scale, bias := make([]float32, ldc), make([]float32, ldc)
 	for o := range g.o {
 		scale[o] = in.Step * steps[o]
