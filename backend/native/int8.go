@@ -67,14 +67,18 @@ func tileU8S8GoFunc(mr, nr int) tileU8S8Func {
 func (be *Backend) U8S8Native() bool { return be.kern.u8s8Native }
 
 // Int8Conv implements backend.QuantizedConv: a convolution computes on
-// bytes when each output sums at least int8MinProducts products; below,
-// converting the input to bytes and the sums back costs more than the
-// faster products save (measured: the 7x7 stem on one channel and the
-// 1x1 convolutions on 64 channels ran 1.2-2.3x slower in int8 than in
-// float32, every 3x3 on 32 channels or more faster);
-// Options.Int8Everywhere makes every one compute on bytes.
+// bytes when the CPU has AVX512-VNNI (U8S8Native; the Go loops are many
+// times slower than float32) and each output sums at least
+// int8MinProducts products; below, converting the input to bytes and the
+// sums back costs more than the faster products save (measured: the 7x7
+// stem on one channel and the 1x1 convolutions on 64 channels ran
+// 1.2-2.3x slower in int8 than in float32, every 3x3 on 32 channels or
+// more faster). Options.Int8Everywhere makes every one compute on bytes.
 func (be *Backend) Int8Conv(x, w []int, d backend.ConvDesc) bool {
-	return be.opts.Int8Everywhere || len(w) == 4 && w[1]*w[2]*w[3] >= int8MinProducts
+	if be.opts.Int8Everywhere {
+		return true
+	}
+	return be.kern.u8s8Native && len(w) == 4 && w[1]*w[2]*w[3] >= int8MinProducts
 }
 
 // int8MinProducts is the fewest products per output (channels x taps)

@@ -158,7 +158,7 @@ func runBench(args []string) error {
 				fmt.Println("(bf16 emulated in Go: this CPU has no AVX512-BF16)")
 			}
 			if prec == "int8" && !nb.U8S8Native() {
-				fmt.Println("(int8 on Go loops: this CPU, or --isa, has no AVX512-VNNI)")
+				fmt.Println("(int8: this CPU, or --isa, has no AVX512-VNNI, so its convolutions run in float32)")
 			}
 		}
 		if prec == "int8" && doTrain && !asJSON {

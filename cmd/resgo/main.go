@@ -301,7 +301,7 @@ func bf16Emulated() bool {
 func int8Note() string {
 	be, err := native.NewWith(native.Options{Threads: 1})
 	if err != nil || !be.U8S8Native() {
-		return " (this CPU has not: Go loops, slowly)"
+		return " (this CPU has not: the convolutions then run in float32, no faster)"
 	}
 	return ""
 }
@@ -385,6 +385,9 @@ func (b *backendFlags) open() (backend.Backend, error) {
 		}
 		if _, ok := be.(backend.QuantizedConv); !ok {
 			return nil, fmt.Errorf("--precision int8: backend %s has no int8 convolutions (native and reference have)", b.name)
+		}
+		if nb, ok := be.(*native.Backend); ok && !nb.U8S8Native() {
+			logf("warning: --precision int8: no AVX512-VNNI here (this CPU, or --isa %s), so the convolutions run in float32", nb.Options().ISA)
 		}
 		return be, nil
 	}
