@@ -108,6 +108,17 @@ func TestTrainOnImageFolder(t *testing.T) {
 	if evs.code != 0 || evs.stdout != ev.stdout {
 		t.Fatalf("eval --stream: exit %d\n%s\nin memory:\n%s", evs.code, evs.stdout, ev.stdout)
 	}
+	// int8: calibrated on the folder's training images (normalised as
+	// training did), evaluated on its test images, batch norms folded.
+	q := run(t, dir, "quantize", "--data", "digits", "--checkpoint-dir", "whole", "--images", "100", "--threads", "2")
+	if q.code != 0 || !strings.Contains(q.stdout, "layer1.0.conv1") {
+		t.Fatalf("quantize: exit %d\n%s%s", q.code, q.stdout, q.stderr)
+	}
+	ev8 := run(t, dir, "eval", "--data", "digits", "--checkpoint", filepath.Join("whole", "mnist_model-30.int8.safetensors"), "--precision", "int8")
+	if ev8.code != 0 || !strings.Contains(ev8.stdout, "int8 convolutions): validation accuracy = ") {
+		t.Fatalf("eval --precision int8: exit %d\n%s%s", ev8.code, ev8.stdout, ev8.stderr)
+	}
+	oneLineError(t, run(t, dir, "quantize", "--checkpoint-dir", "whole"), "trained on an image folder", "--data DIR")
 	oneLineError(t, run(t, dir, "eval", "--data", "digits", "--checkpoint", testModelAbs(t)), "not trained on an image folder")
 	oneLineError(t, run(t, dir, "eval", "--data-dir", mnistDir, "--checkpoint-dir", "whole"), "trained on an image folder", "--data")
 	// A class folder renamed: resuming would change what the outputs mean.
