@@ -41,7 +41,7 @@ type tileFunc func(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStri
 // output columns, in layout): float32, or bfloat16 when x16 is set (the
 // same rows rounded, the weights as pairs of k: see pairPacked), or bytes
 // when x8 is set (rows of kc bytes, the weights as quads of k: see
-// u8s8Weights; the tiles' int32 sums are written where C's floats go).
+// u8s8Weights; the int32 sums turned into float32 by int8's epilogue).
 type tileOperands struct {
 	kc, taps int
 	layout   weightLayout
@@ -50,6 +50,17 @@ type tileOperands struct {
 	w16      []uint32
 	x8       []uint8
 	w8       []uint32
+	int8     *int8Epilogues
+}
+
+// int8Epilogues are what the int8 tiles apply to their sums, per output
+// column (blocks of tileCols): zw[(block·taps + t)·tileCols + col] is the
+// zero points' share of tap t, taken off the sums of every tile running
+// it; then the scale, the bias and, when relu, the ReLU.
+type int8Epilogues struct {
+	zw          []int32
+	scale, bias []float32
+	relu        bool
 }
 
 // tile runs the tile kernel (the half-height one when half and the set
@@ -58,8 +69,9 @@ type tileOperands struct {
 func (op *tileOperands) tile(kern *kernels, half bool, tbl *int32, taps, j int, c *float32, ldc int) {
 	nr := kern.tileCols
 	if op.x8 != nil {
-		kq := op.kc / 4
-		kern.u8s8(tbl, taps, kq, &op.x8[0], &op.w8[j*op.taps*kq*nr], (*int32)(unsafe.Pointer(c)), ldc, nr, kq*nr)
+		kq, ep := op.kc/4, op.int8
+		kern.u8s8(tbl, taps, kq, &op.x8[0], &op.w8[j*op.taps*kq*nr], c, ldc, nr, kq*nr,
+			&ep.zw[j*op.taps*nr], &ep.scale[j*nr], &ep.bias[j*nr], ep.relu)
 		return
 	}
 	if op.x16 != nil {
@@ -93,6 +105,22 @@ func (be *Backend) tileInput(ws *workspace, in []float32, kc, taps int, bf16 boo
 	return op
 }
 
+// empty writes the outputs of a tile that runs no tap (every row past the
+// output's end, or reading only padding): 0, or for int8 the bias (and
+// ReLU) its epilogue would add to a zero sum.
+func (op *tileOperands) empty(c []float32, j, nr, ldc int) {
+	for r := 0; r*ldc < len(c); r++ {
+		row := c[r*ldc : r*ldc+nr]
+		if op.int8 == nil {
+			clear(row)
+			continue
+		}
+		for col := range row {
+			row[col] = int8Epilogue(0, 0, op.int8.bias[j*nr+col], op.int8.relu)
+		}
+	}
+}
+
 // runTiles computes out [tiles*mr rows][blocks*nr] from op.
 func (be *Backend) runTiles(pl *tilePlan, op *tileOperands, blocks int, out []float32) {
 	mr, nr := be.kern.tileRows, be.kern.tileCols
@@ -113,9 +141,7 @@ func (be *Backend) runTiles(pl *tilePlan, op *tileOperands, blocks int, out []fl
 					s, e := int(pl.starts[ti]), int(pl.starts[ti+1])
 					c := out[ti*mr*ldc+j*nr:]
 					if s == e {
-						for r := 0; r < mr; r++ {
-							clear(c[r*ldc : r*ldc+nr])
-						}
+						op.empty(c[:(mr-1)*ldc+nr], j, nr, ldc)
 						continue
 					}
 					op.tile(be.kern, false, &pl.table[s*(mr+1)], e-s, j, &c[0], ldc)

@@ -17,15 +17,22 @@ import (
 // tileU8S8Go is the portable u8 x s8 tile kernel for tiles of mr x nr: the
 // table as tileFunc's, its offsets counting bytes (kq quads past each
 // row's start); w holds quads of signed bytes (channel 4q+i of column j in
-// byte i of word q*ldb+j); ldb and tapStride in words; c gets the int32
-// sums, wrapping as the instruction's do.
-func tileU8S8Go(mr, nr int, tbl *int32, taps, kq int, x *uint8, w *uint32, c *int32, ldc, ldb, tapStride int) {
+// byte i of word q*ldb+j); ldb and tapStride in words. The int32 sums
+// (wrapping, as the instruction's do) are stored as float32 through
+// int8Epilogue: minus the zero points' share of the taps the tile runs
+// (zw[t*nr+j] for tap t), times scale, plus bias, the ReLU when relu.
+func tileU8S8Go(mr, nr int, tbl *int32, taps, kq int, x *uint8, w *uint32, c *float32, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool) {
 	entries := unsafe.Slice(tbl, taps*(mr+1))
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
 	var buf [12 * 32]int32 // the largest tile
 	acc := buf[:mr*nr]
+	var compBuf [32]int32
+	comp := compBuf[:nr]
 	for t := 0; t < taps; t++ {
 		e := entries[t*(mr+1) : (t+1)*(mr+1)]
+		for j, z := range unsafe.Slice((*int32)(unsafe.Add(unsafe.Pointer(zw), 4*nr*int(e[mr]))), nr) {
+			comp[j] += z
+		}
 		bs := unsafe.Slice((*uint32)(unsafe.Add(unsafe.Pointer(w), 4*int(e[mr])*tapStride)), max(0, (kq-1)*ldb+nr))
 		for r := 0; r < mr; r++ {
 			xs := unsafe.Slice((*uint32)(unsafe.Add(unsafe.Pointer(x), int(e[r])-4*kq)), kq)
@@ -37,9 +44,22 @@ func tileU8S8Go(mr, nr int, tbl *int32, taps, kq int, x *uint8, w *uint32, c *in
 			}
 		}
 	}
+	sc, bi := unsafe.Slice(scale, nr), unsafe.Slice(bias, nr)
 	for r := 0; r < mr; r++ {
-		copy(cs[r*ldc:r*ldc+nr], acc[r*nr:(r+1)*nr])
+		for j, v := range acc[r*nr : (r+1)*nr] {
+			cs[r*ldc+j] = int8Epilogue(v-comp[j], sc[j], bi[j], relu)
+		}
 	}
+}
+
+// int8Epilogue is an int8 output from its sum (the zero points' share
+// taken off): backend.Int8Output's product, plus the bias, then the ReLU.
+func int8Epilogue(sum int32, scale, bias float32, relu bool) float32 {
+	y := float32(sum)*scale + bias
+	if relu && y < 0 {
+		y = 0
+	}
+	return y
 }
 
 // dotU8S8 is the sum of the products of x's four unsigned bytes with w's
@@ -53,12 +73,12 @@ func dotU8S8(x, w uint32) int32 {
 }
 
 // tileU8S8Func is the int8 tile kernel's signature (see tileU8S8Go).
-type tileU8S8Func func(tbl *int32, taps, kq int, x *uint8, w *uint32, c *int32, ldc, ldb, tapStride int)
+type tileU8S8Func func(tbl *int32, taps, kq int, x *uint8, w *uint32, c *float32, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool)
 
 // tileU8S8GoFunc returns tileU8S8Go for tiles of mr x nr.
 func tileU8S8GoFunc(mr, nr int) tileU8S8Func {
-	return func(tbl *int32, taps, kq int, x *uint8, w *uint32, c *int32, ldc, ldb, tapStride int) {
-		tileU8S8Go(mr, nr, tbl, taps, kq, x, w, c, ldc, ldb, tapStride)
+	return func(tbl *int32, taps, kq int, x *uint8, w *uint32, c *float32, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool) {
+		tileU8S8Go(mr, nr, tbl, taps, kq, x, w, c, ldc, ldb, tapStride, zw, scale, bias, relu)
 	}
 }
 
@@ -135,79 +155,35 @@ func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w
 	qf := ws.take((inRows + 1) * kq)
 	be.quantizeRows(ws, xs, g.n, g.c, g.h*g.w, in, qf)
 	q := asBytes(qf)
-	wq, steps, wsums := be.u8s8Weights(ws, w, g.o, g.c, taps)
-	// Tiles into int32 sums, turned into float32 in place.
+	wq, steps, tapSums := be.u8s8Weights(ws, w, g.o, g.c, taps)
+	// The epilogue's operands, per output column (zeros past o): the
+	// scale, the bias, and the zero points' share of each tap,
+	// zero·Σ_c q_w, which every sum of a tile running the tap holds (the
+	// padding row holds zero points too, so only the taps a tile skips,
+	// not rows reading padding, leave it out).
 	ldc := blocks * nr
-	out := ws.take((len(pl.starts) - 1) * mr * ldc)
-	sums := asInt32(out)
-	be.runTiles(pl, &tileOperands{kc: c4, taps: taps, x8: q, w8: wq}, blocks, out)
-	// Each sum holds zero·Σq_w over the taps its output position reads
-	// inside the image (padding reads bytes 0): u8s8Compensation has it
-	// for each kind of position (the interior, each border). The scale,
-	// bias and ReLU go with the conversion to float32; what is left is the
-	// move back to NCHW.
-	scale, bias := make([]float32, ldc), make([]float32, ldc)
+	ep := &int8Epilogues{scale: make([]float32, ldc), bias: make([]float32, ldc), relu: relu}
 	for o := range g.o {
-		scale[o] = in.Step * steps[o]
+		ep.scale[o] = in.Step * steps[o]
 	}
-	copy(bias, bs)
-	comps, compOf := u8s8Compensation(g, in.Zero, wsums, ldc)
-	outP := g.p()
-	be.parallel(outP, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			be.kern.dequantRows(g.n, ldc, sums[p*g.n*ldc:], ldc, comps[compOf[p]], scale, bias, relu)
-		}
-	})
-	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, nil, false)
-}
-
-// u8s8Compensation returns what to take off the int32 sums of each output
-// position: comps[compOf[p]][o] = zero·Σ over the taps of position p
-// that read the image of tapSums[o·taps+t] (the sum of output channel o's
-// byte weights at tap t); zeros past o, up to ld. Positions reading the
-// same taps share one row (the interior, each border).
-func u8s8Compensation(g convGeom, zero uint8, tapSums []int32, ld int) ([][]int32, []int32) {
-	outP, taps := g.p(), g.kh*g.kw
-	compOf := make([]int32, outP)
-	if zero == 0 {
-		return [][]int32{make([]int32, ld)}, compOf
-	}
-	table := tapTable(g)
-	var comps [][]int32
-	seen := map[string]int32{}
-	key := make([]byte, taps)
-	for p := range outP {
+	copy(ep.bias, bs)
+	ep.zw = asInt32(ws.take(blocks * taps * nr))
+	clear(ep.zw)
+	for o := range g.o {
+		j, col := o/nr, o%nr
 		for t := range taps {
-			key[t] = 0
-			if table[t*outP+p] >= 0 {
-				key[t] = 1
-			}
+			ep.zw[(j*taps+t)*nr+col] = int32(in.Zero) * tapSums[o*taps+t]
 		}
-		k, ok := seen[string(key)]
-		if !ok {
-			comp := make([]int32, ld)
-			for o := range g.o {
-				var s int32
-				for t, real := range key {
-					if real == 1 {
-						s += tapSums[o*taps+t]
-					}
-				}
-				comp[o] = int32(zero) * s
-			}
-			k = int32(len(comps))
-			comps = append(comps, comp)
-			seen[string(key)] = k
-		}
-		compOf[p] = k
 	}
-	return comps, compOf
+	out := ws.take((len(pl.starts) - 1) * mr * ldc)
+	be.runTiles(pl, &tileOperands{kc: c4, taps: taps, x8: q, w8: wq, int8: ep}, blocks, out)
+	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, nil, false)
 }
 
 // quantizeRows writes x ([n, c, p] NCHW) as PNC rows of bytes, c4 =
 // c rounded up to a multiple of 4 per row (the extra channels 0), then
-// one padding row of zeros: it adds nothing to a sum, so the zero points'
-// share of a sum is that of the taps reading the image alone.
+// one padding row of zero points (the extra channels 0): a padded input
+// is an exact 0.
 func (be *Backend) quantizeRows(ws *workspace, xs []float32, n, c, p int, in backend.InputQuant, qf []float32) {
 	c4 := (c + 3) &^ 3
 	rows := n * p
@@ -226,7 +202,7 @@ func (be *Backend) quantizeRows(ws *workspace, xs []float32, n, c, p int, in bac
 			}
 		})
 		be.toPNC(wf, n, quads, p, qf)
-		clear(q[rows*c4 : (rows+1)*c4])
+		padRow(q[rows*c4:(rows+1)*c4], c, in.Zero)
 		return
 	}
 	pnc := ws.take(rows * c)
@@ -237,7 +213,17 @@ func (be *Backend) quantizeRows(ws *workspace, xs []float32, n, c, p int, in bac
 			clear(q[r*c4+c : (r+1)*c4])
 		}
 	})
-	clear(q[rows*c4 : (rows+1)*c4])
+	padRow(q[rows*c4:(rows+1)*c4], c, in.Zero)
+}
+
+// padRow fills the padding row: c zero points, then zeros.
+func padRow(row []uint8, c int, zero uint8) {
+	for ch := range row {
+		row[ch] = 0
+		if ch < c {
+			row[ch] = zero
+		}
+	}
 }
 
 // quantizeU8Go is the portable quantizeU8: dst[i] = the byte of src[i]
@@ -260,24 +246,6 @@ func quantizeQuadsGo(n int, src []float32, plane int, dst []uint32, inv float32,
 			word |= uint32(backend.QuantizeScaled(src[k*plane+i]*inv, zero)) << (8 * k)
 		}
 		dst[i] = word
-	}
-}
-
-// dequantRowsGo is the portable dequantRows: rows of cols int32 sums, ld
-// apart, turned into float32 in place as backend.Int8Output makes them
-// (scale[j] is the product of the two steps), after comp[j] is taken off,
-// with bias[j] added and the ReLU when relu.
-func dequantRowsGo(rows, cols int, sums []int32, ld int, comp []int32, scale, bias []float32, relu bool) {
-	f := asFloat32(sums)
-	for r := 0; r < rows; r++ {
-		row := sums[r*ld : r*ld+cols]
-		for j, v := range row {
-			y := float32(v-comp[j])*scale[j] + bias[j]
-			if relu && y < 0 {
-				y = 0
-			}
-			f[r*ld+j] = y
-		}
 	}
 }
 
@@ -337,13 +305,4 @@ func asInt32(s []float32) []int32 {
 		return nil
 	}
 	return unsafe.Slice((*int32)(unsafe.Pointer(&s[0])), len(s))
-}
-
-// asFloat32 views int32 sums as the float32 values they are turned into
-// in place.
-func asFloat32(s []int32) []float32 {
-	if len(s) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*float32)(unsafe.Pointer(&s[0])), len(s))
 }

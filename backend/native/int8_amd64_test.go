@@ -23,7 +23,8 @@ func needVNNI(t testing.TB) {
 
 // TestTileU8S8Kernel: the VPDPBUSD tile kernel equals tileU8S8Go exactly
 // on random bytes (every value of both signs, the extremes included), a
-// random table of rows (zero rows among them) and quad counts.
+// random table of rows (zero rows among them) and quad counts, with a
+// random epilogue (zero points' shares, scales, biases; ReLU or not).
 func TestTileU8S8Kernel(t *testing.T) {
 	needVNNI(t)
 	const mr, nr, ldc = 12, 32, 40
@@ -48,21 +49,33 @@ func TestTileU8S8Kernel(t *testing.T) {
 				}
 				tbl = append(tbl, int32(r.IntN(taps)))
 			}
-			got, want := make([]int32, mr*ldc), make([]int32, mr*ldc)
-			asm.TileU8S8x12x32AVX512(&tbl[0], taps, kq, &x[0], &w[0], &got[0], ldc, nr, kq*nr)
-			tileU8S8Go(mr, nr, &tbl[0], taps, kq, &x[0], &w[0], &want[0], ldc, nr, kq*nr)
-			if !slices.Equal(got, want) {
-				t.Fatalf("kq %d, taps %d: VPDPBUSD tile differs from tileU8S8Go", kq, taps)
+			zw := make([]int32, taps*nr)
+			scale, bias := make([]float32, nr), make([]float32, nr)
+			for j := range nr {
+				scale[j], bias[j] = float32(r.Float64()*1e-4), float32(r.NormFloat64())
+				for tap := range taps {
+					zw[tap*nr+j] = int32(r.IntN(1 << 20))
+				}
+			}
+			for _, relu := range []bool{false, true} {
+				got, want := make([]float32, mr*ldc), make([]float32, mr*ldc)
+				asm.TileU8S8x12x32AVX512(&tbl[0], taps, kq, &x[0], &w[0], &got[0], ldc, nr, kq*nr, &zw[0], &scale[0], &bias[0], relu)
+				tileU8S8Go(mr, nr, &tbl[0], taps, kq, &x[0], &w[0], &want[0], ldc, nr, kq*nr, &zw[0], &scale[0], &bias[0], relu)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("kq %d, taps %d, relu %v: element %d = %v, tileU8S8Go gives %v", kq, taps, relu, i, got[i], want[i])
+					}
+				}
 			}
 		}
 	}
 }
 
 // TestInt8Conversions: the AVX-512 quantization (of a row, and of four
-// planes into words) and dequantization equal
-// their Go versions bit for bit, on random values with ties, the clamps'
-// edges, NaN, infinities and values past int32 among them, every length
-// from 0 to 200 (the assembly's rounds and the Go tails).
+// planes into words) equals its Go versions bit for bit, on random values
+// with ties, the clamps' edges, NaN, infinities and values past int32
+// among them, lengths from 0 to 200 (the assembly's rounds, its masked
+// tail and the Go tails).
 func TestInt8Conversions(t *testing.T) {
 	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW {
 		t.Skip("SKIP: this CPU has no AVX-512; the int8 conversions' Go versions are tested through the backend")
@@ -108,25 +121,6 @@ func TestInt8Conversions(t *testing.T) {
 			}
 		}
 	}
-	for _, cols := range []int{1, 16, 20, 32, 64, 100} {
-		const rows, ld = 7, 112
-		sums := make([]int32, rows*ld)
-		for i := range sums {
-			sums[i] = int32(r.Uint32())
-		}
-		comp, scale, bias := make([]int32, cols), make([]float32, cols), make([]float32, cols)
-		for j := range comp {
-			comp[j], scale[j], bias[j] = int32(r.Uint32()>>2), float32(r.Float64()*1e-6), float32(r.NormFloat64()*100)
-		}
-		for _, relu := range []bool{false, true} {
-			got, want := slices.Clone(sums), slices.Clone(sums)
-			dequantRowsAVX512(rows, cols, got, ld, comp, scale, bias, relu)
-			dequantRowsGo(rows, cols, want, ld, comp, scale, bias, relu)
-			if !slices.Equal(got, want) {
-				t.Fatalf("cols %d, relu %v: DequantizeRowsAVX512 differs from dequantRowsGo", cols, relu)
-			}
-		}
-	}
 }
 
 // BenchmarkPeakVNNI: the core's rate of byte multiply-adds with 12
@@ -159,9 +153,10 @@ func BenchmarkTileU8S8(b *testing.B) {
 				}
 				tbl = append(tbl, int32(tap))
 			}
-			c := make([]int32, mr*nr)
+			c := make([]float32, mr*nr)
+			zw, scale, bias := make([]int32, taps*nr), make([]float32, nr), make([]float32, nr)
 			for range b.N {
-				asm.TileU8S8x12x32AVX512(&tbl[0], taps, kq, &x[0], &w[0], &c[0], nr, nr, kq*nr)
+				asm.TileU8S8x12x32AVX512(&tbl[0], taps, kq, &x[0], &w[0], &c[0], nr, nr, kq*nr, &zw[0], &scale[0], &bias[0], true)
 			}
 			ops := float64(b.N) * float64(mr*nr*taps*kc) * 2
 			b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOP/s")

@@ -78,11 +78,10 @@ type kernels struct {
 	// int8.go); native when it is the VNNI instruction, not Go.
 	u8s8       tileU8S8Func
 	u8s8Native bool
-	// quantizeU8 and dequantRows are the int8 path's conversions (see
-	// int8.go's Go versions).
+	// quantizeU8 and quantizeQuads are the int8 path's conversions to
+	// bytes (see int8.go's Go versions).
 	quantizeU8    func(src []float32, dst []uint8, inv float32, zero uint8)
 	quantizeQuads func(n int, src []float32, plane int, dst []uint32, inv float32, zero uint8)
-	dequantRows   func(rows, cols int, sums []int32, ld int, comp []int32, scale, bias []float32, relu bool)
 	// Layout changes, write-back and pooling (see transpose.go, pool.go).
 	transpose8x8 func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
 	biasReLU     func(x []float32, bias float32, relu bool)
@@ -98,6 +97,6 @@ type kernels struct {
 var genericKernels = kernels{isa: Generic, mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet,
 	strided: kernel4x4GoStrided, stridedAdd: kernel4x4GoStridedAdd,
 	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4), u8s8: tileU8S8GoFunc(4, 8),
-	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo, dequantRows: dequantRowsGo,
+	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
 	transpose8x8: transpose8x8Go, biasReLU: biasReLUGo, maxPairs: maxPairsGo,
 	winoInput: winoInputGo, winoOutput: winoOutputGo, winoGrad: winoGradGo}

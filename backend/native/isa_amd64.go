@@ -28,7 +28,7 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 	strided: asm.Kernel12x32AVX512Strided, stridedAdd: asm.Kernel12x32AVX512StridedAdd,
 	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half, bf16: avx512BF16(),
 	u8s8: avx512U8S8(), u8s8Native: cpu.X86.HasAVX512VNNI,
-	quantizeU8: quantizeU8AVX512, quantizeQuads: quantizeQuadsAVX512, dequantRows: dequantRowsAVX512,
+	quantizeU8: quantizeU8AVX512, quantizeQuads: quantizeQuadsAVX512,
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
 
@@ -36,7 +36,7 @@ var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	fn: asm.Kernel6x16AVX2, set: asm.Kernel6x16AVX2Set,
 	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
 	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16), u8s8: tileU8S8GoFunc(6, 16),
-	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo, dequantRows: dequantRowsGo,
+	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
 
@@ -245,23 +245,4 @@ func quantizeQuadsAVX512(n int, src []float32, plane int, dst []uint32, inv floa
 	}
 	_, _ = src[3*plane+n-1], dst[n-1] // bounds, checked here for the assembly
 	asm.QuantizeQuadsAVX512(n, &src[0], plane, &dst[0], inv, int32(zero))
-}
-
-// dequantRowsAVX512 is dequantRowsGo, 16 columns at a time in assembly
-// (the rest in Go).
-func dequantRowsAVX512(rows, cols int, sums []int32, ld int, comp []int32, scale, bias []float32, relu bool) {
-	if rows == 0 {
-		return
-	}
-	_ = sums[(rows-1)*ld+cols-1] // bounds, checked here so the assembly cannot write past sums
-	_, _, _ = comp[cols-1], scale[cols-1], bias[cols-1]
-	n := cols &^ 15
-	if n > 0 {
-		asm.DequantizeRowsAVX512(rows, n, &sums[0], ld, &comp[0], &scale[0], &bias[0], relu)
-	}
-	if n < cols {
-		for r := 0; r < rows; r++ {
-			dequantRowsGo(1, cols-n, sums[r*ld+n:], ld, comp[n:], scale[n:], bias[n:], relu)
-		}
-	}
 }

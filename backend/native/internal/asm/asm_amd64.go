@@ -223,14 +223,20 @@ func TileBF16x12x32AVX512(tbl *int32, taps, kp int, x *uint16, w *uint32, c *flo
 //go:noescape
 func TileBF16x6x32AVX512Half(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int)
 
-// TileU8S8x12x32AVX512 is Tile12x32AVX512 on bytes with int32 sums
-// (AVX512-VNNI): x holds rows of unsigned bytes (the table's offsets
-// count bytes, each kq quads past its row's start), w quads of signed
-// bytes (b[4q+i][j] in byte i of word q*ldb+j), ldb and tapStride in
-// words; C gets the int32 sums (wrapping, as VPDPBUSD adds).
+// TileU8S8x12x32AVX512 is Tile12x32AVX512 on bytes (AVX512-VNNI): x
+// holds rows of unsigned bytes (the table's offsets count bytes, each kq
+// quads past its row's start), w quads of signed bytes (b[4q+i][j] in
+// byte i of word q*ldb+j), ldb and tapStride in words. The int32 sums
+// (wrapping, as VPDPBUSD adds) become float32 as they are stored: for
+// column j, with comp[j] the sum of zw[t*32+j] over the taps t the tile
+// runs,
+//
+//	c[r*ldc+j] = relu(float32(sum[r][j]-comp[j])*scale[j] + bias[j])
+//
+// (multiply and add rounded apart; relu only when relu is set).
 //
 //go:noescape
-func TileU8S8x12x32AVX512(tbl *int32, taps, kq int, x *uint8, w *uint32, c *int32, ldc, ldb, tapStride int)
+func TileU8S8x12x32AVX512(tbl *int32, taps, kq int, x *uint8, w *uint32, c *float32, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool)
 
 // PeakLoopVNNIAVX512 runs n iterations of 12 independent VPDPBUSD (64
 // byte products each): the core's int8 peak.
@@ -298,26 +304,10 @@ func PeakLoopBF16AVX512(n int)
 //go:noescape
 func QuantizeU8AVX512(n int, src *float32, dst *uint8, inv float32, zero int32)
 
-// DequantizeRowsAVX512 turns rows of int32 sums (ld apart; cols a
-// multiple of 16) into float32 in place, with the bias and, when relu, the
-// ReLU:
-//
-//	for r := 0; r < rows; r++ {
-//		for j := 0; j < cols; j++ {
-//			v := float32(sums[r*ld+j]-comp[j])*scale[j] + bias[j]
-//			if relu {
-//				v = max(v, 0)
-//			}
-//			s[r*ld+j] = v
-//		}
-//	}
-//
-//go:noescape
-func DequantizeRowsAVX512(rows, cols int, sums *int32, ld int, comp *int32, scale, bias *float32, relu bool)
-
 // QuantizeQuadsAVX512 quantizes four float32 planes (plane floats apart;
-// n positions, the last n%16 under a mask) as QuantizeU8AVX512 does and packs each
-// position's four bytes into one word, the first plane's lowest:
+// n positions, the last n%16 under a mask) as QuantizeU8AVX512 does and
+// packs each position's four bytes into one word, the first plane's
+// lowest:
 //
 //	for i := 0; i < n; i++ {
 //		var word uint32

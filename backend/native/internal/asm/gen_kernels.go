@@ -105,7 +105,9 @@ type tileKernel struct {
 	// pairs (b[2p][j], b[2p+1][j]) in 32-bit words, VDPBF16PS emitted as
 	// bytes); "u8s8" quads of bytes (AVX512-VNNI: X rows of unsigned
 	// bytes, k over quads of channels, B as quads of signed bytes,
-	// VPDPBUSD into int32 sums, stored as int32).
+	// VPDPBUSD into int32 sums; then, per column, the zero points' share
+	// of the taps it ran taken off, the scale, bias and ReLU applied, and
+	// float32 stored: see TileU8S8x12x32AVX512).
 	dot string
 }
 
@@ -128,11 +130,15 @@ func (k tileKernel) gen(b *strings.Builder) {
 		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int)\n", k.name)
 	case "u8s8":
 		elem, kc = 1, "kq"
-		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kq int, x *uint8, w *uint32, c *int32, ldc, ldb, tapStride int)\n", k.name)
+		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kq int, x *uint8, w *uint32, c *float32, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool)\n", k.name)
 	default:
 		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)\n", k.name)
 	}
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-72\n", k.name)
+	frame := 72
+	if k.dot == "u8s8" {
+		frame = 97
+	}
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", k.name, frame)
 	// ldb (B's row stride) and tapStride to bytes, in their own slots.
 	b.WriteString("\tMOVQ ldb+56(FP), AX\n\tSHLQ $2, AX\n\tMOVQ AX, ldb+56(FP)\n")
 	b.WriteString("\tMOVQ tapStride+64(FP), AX\n\tSHLQ $2, AX\n\tMOVQ AX, tapStride+64(FP)\n")
@@ -141,11 +147,26 @@ func (k tileKernel) gen(b *strings.Builder) {
 			fmt.Fprintf(b, "\t%s %s, %s, %s\n", k.xor, acc(r, v), acc(r, v), acc(r, v))
 		}
 	}
+	// u8s8: comp (the registers after the broadcasts) sums the zero
+	// points' share, zw[tap][column], of every tap the tile runs.
+	comp := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+k.vecs+2+v) }
+	if k.dot == "u8s8" {
+		for v := 0; v < k.vecs; v++ {
+			fmt.Fprintf(b, "\tVPXORD %s, %s, %s\n", comp(v), comp(v), comp(v))
+		}
+	}
 	// Per tap: load the row pointers (x + elem*offset; offsets already
 	// point kc elements, kp pairs, past the row's start, so the index runs
 	// from -kc (-kp) to 0 in steps of 4 bytes) and the tap's B pointer
 	// (w + tap*tapStride).
-	fmt.Fprintf(b, "%s_tap:\n\tMOVQ tbl+0(FP), CX\n\tMOVQ x+24(FP), DI\n", k.name)
+	fmt.Fprintf(b, "%s_tap:\n\tMOVQ tbl+0(FP), CX\n", k.name)
+	if k.dot == "u8s8" {
+		fmt.Fprintf(b, "\tMOVLQSX %d(CX), DI\n\tSHLQ $%d, DI\n\tADDQ zw+72(FP), DI\n", tableRows*4, log2(k.vecs*vbytes))
+		for v := 0; v < k.vecs; v++ {
+			fmt.Fprintf(b, "\tVPADDD %d(DI), %s, %s\n", v*vbytes, comp(v), comp(v))
+		}
+	}
+	b.WriteString("\tMOVQ x+24(FP), DI\n")
 	for r, p := range k.ptrs {
 		fmt.Fprintf(b, "\tMOVLQSX %d(CX), %s\n\tLEAQ (DI)(%s*%d), %s\n", r*4, p, p, elem, p)
 	}
@@ -180,8 +201,22 @@ func (k tileKernel) gen(b *strings.Builder) {
 	fmt.Fprintf(b, "\tADDQ ldb+56(FP), DI\n\tINCQ CX\n\tJNZ %s_loop\n", k.name)
 	fmt.Fprintf(b, "\tDECQ taps+8(FP)\n\tJNZ %s_tap\n", k.name)
 	b.WriteString("\tMOVQ c+40(FP), DX\n\tMOVQ ldc+48(FP), R8\n\tSHLQ $2, R8\n")
+	floor := fmt.Sprintf("%s%d", k.reg, nacc+2*k.vecs+2)
+	if k.dot == "u8s8" {
+		// floor: the ReLU's 0, or -Inf to let every value through.
+		fmt.Fprintf(b, "\tMOVQ scale+80(FP), SI\n\tMOVQ bias+88(FP), BX\n\tVPXORD %s, %s, %s\n", floor, floor, floor)
+		fmt.Fprintf(b, "\tMOVBLZX relu+96(FP), AX\n\tTESTQ AX, AX\n\tJNE %s_floor\n\tMOVL $0xff800000, AX\n\tVPBROADCASTD AX, %s\n%s_floor:\n", k.name, floor, k.name)
+	}
 	for r := 0; r < mr; r++ {
 		for v := 0; v < k.vecs; v++ {
+			if k.dot == "u8s8" {
+				// (sum - comp) to float32, times the scale, plus the bias
+				// (rounded apart: no FMA), then max(floor, .) (NaN, which
+				// cannot arise here, would pass).
+				a := acc(r, v)
+				fmt.Fprintf(b, "\tVPSUBD %s, %s, %s\n\tVCVTDQ2PS %s, %s\n\tVMULPS %d(SI), %s, %s\n\tVADDPS %d(BX), %s, %s\n\tVMAXPS %s, %s, %s\n",
+					comp(v), a, a, a, a, v*vbytes, a, a, v*vbytes, a, a, a, floor, a)
+			}
 			fmt.Fprintf(b, "\tVMOVUPS %s, %d(DX)\n", acc(r, v), v*vbytes)
 		}
 		if r < mr-1 {
@@ -189,6 +224,18 @@ func (k tileKernel) gen(b *strings.Builder) {
 		}
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
+}
+
+// log2 is the exponent of a power of two.
+func log2(n int) int {
+	e := 0
+	for 1<<e < n {
+		e++
+	}
+	if 1<<e != n {
+		panic(fmt.Sprintf("log2 of %d", n))
+	}
+	return e
 }
 
 // genPeakVNNI is genPeak with VPDPBUSD (64 byte products a vector).
