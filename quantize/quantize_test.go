@@ -147,11 +147,12 @@ func TestCalibrateAndApply(t *testing.T) {
 			got := logits(be, m, x)
 			d := maxRelDiff(got, want)
 			if !c.everywhere && !be.U8S8Native() {
-				// No VNNI: the backend keeps every convolution in float32.
-				if d != 0 {
+				// No VNNI: the backend keeps every convolution in float32;
+				// only the folding of batch norms changes the rounding.
+				if d > 1e-5 {
 					t.Fatalf("without AVX512-VNNI the logits differ from float32's by %.3g", d)
 				}
-				t.Skip("SKIP: this CPU has no AVX512-VNNI: the default backend computes int8 models in float32 (checked equal)")
+				t.Skip("SKIP: this CPU has no AVX512-VNNI: the default backend computes int8 models in float32 (checked within 1e-5)")
 			}
 			if d > 0.03 || d == 0 {
 				t.Fatalf("int8 logits differ from float32's by %.3g of the largest (want (0, 0.03])", d)
