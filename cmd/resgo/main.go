@@ -256,8 +256,8 @@ type backendFlags struct {
 	threads int
 	// conv, isa and precision are the native backends' options.
 	conv, isa, precision string
-	// inference is set by the commands that only infer (eval, predict,
-	// serve): they take --precision int8.
+	// inference is set by the commands that take --precision int8: those
+	// that only infer (eval, predict, serve) and bench (its int8 rows).
 	inference bool
 }
 
