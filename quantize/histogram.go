@@ -75,6 +75,9 @@ func (h *histogram) clipError(m *moments, i, j int) float64 {
 func (h *histogram) bestRange() (int, int, float64) {
 	m := h.moments()
 	w := h.width()
+	if !(w > 0) {
+		return 0, Bins, 0 // only zeros seen: nothing to clip
+	}
 	// The edge at (or just past) 0: the lower edge stays at or below it,
 	// the upper at or above.
 	zero := int(math.Ceil(-h.lo / w))
