@@ -69,6 +69,16 @@ type QuantizedConv interface {
 	Int8Conv(x, w []int, d ConvDesc) bool
 }
 
+// QuantizedChain is implemented by backends that can run two int8
+// convolutions in a row without their intermediate activation in
+// float32. ConvForwardU8S8Chain computes y = conv2(conv1(x)) exactly as
+// two ConvForwardU8S8 calls would (conv1 with w1, b1, d1 (its ReLU too)
+// and in1, its output taken to bytes with in2 for conv2), or reports
+// false, computing nothing, for shapes it does not chain.
+type QuantizedChain interface {
+	ConvForwardU8S8Chain(x, w1, b1 Tensor, d1 ConvDesc, in1 InputQuant, w2, b2, y Tensor, d2 ConvDesc, in2 InputQuant) bool
+}
+
 // Int8Output is an int8 convolution's output value before the bias:
 // fl32(sum)·fl32(inStep·wStep), where sum is Σ (q_x − Zero)·q_w.
 func Int8Output(sum int32, inStep, wStep float32) float32 {

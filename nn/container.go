@@ -14,8 +14,13 @@ type Sequential struct {
 
 // Forward implements Layer.
 func (s *Sequential) Forward(x backend.Tensor) backend.Tensor {
-	for _, l := range s.Layers {
-		x = l.Forward(x)
+	for i := 0; i < len(s.Layers); i++ {
+		if y, ok := forwardInt8Pair(s.Layers, i, x); ok {
+			x = y
+			i++ // the pair's second convolution is done
+			continue
+		}
+		x = s.Layers[i].Forward(x)
 	}
 	return x
 }

@@ -121,3 +121,103 @@ func checkConvU8S8(t *testing.T, be backend.Backend, q backend.QuantizedConv, re
 	}
 	CompareBound(t, "forward, against float32", got, download(ref, yf), bound)
 }
+
+// ChainCase is a pair of convolutions for RunU8S8Chain: the first on
+// [N, C, H, W] to O channels (K x K, stride S, padding K/2, ReLU), the
+// second 3x3, stride 1, padding 1, to O2 channels.
+type ChainCase struct {
+	Name           string
+	N, C, H, W, O  int
+	K, S, O2       int
+	Signed, NoReLU bool
+	// WantChained: a backend computing every shape on bytes chains the
+	// pair (O is a multiple of 32 channels, so of any tile width).
+	WantChained bool
+}
+
+// ChainCases are the pairs RunU8S8Chain checks.
+var ChainCases = []ChainCase{
+	{Name: "64x14x14-relu", N: 3, C: 64, H: 14, W: 14, O: 64, K: 3, S: 1, O2: 64, WantChained: true},
+	{Name: "signed-input-stride2", N: 2, C: 32, H: 9, W: 7, O: 96, K: 3, S: 2, O2: 40, Signed: true, WantChained: true},
+	{Name: "1x1-first-no-relu", N: 5, C: 20, H: 4, W: 4, O: 32, K: 1, S: 1, O2: 32, NoReLU: true, WantChained: true},
+	{Name: "2x2-maps", N: 13, C: 128, H: 2, W: 2, O: 128, K: 3, S: 1, O2: 64, WantChained: true},
+	{Name: "odd-width-not-chained", N: 2, C: 16, H: 6, W: 6, O: 20, K: 3, S: 1, O2: 16},
+}
+
+// RunU8S8Chain checks a backend's chained int8 convolutions
+// (backend.QuantizedChain) on ChainCases: where it chains, the result
+// equals two ConvForwardU8S8 calls bit for bit (the first's float32
+// output quantized for the second); where it does not, it says so and
+// leaves the output alone. everywhere says the backend computes every
+// shape on bytes.
+func RunU8S8Chain(t *testing.T, be backend.Backend, everywhere bool) {
+	chain, ok := be.(backend.QuantizedChain)
+	if !ok {
+		t.Fatalf("%s does not chain int8 convolutions", be.Name())
+	}
+	q := be.(backend.QuantizedConv)
+	for _, c := range ChainCases {
+		t.Run("chain/"+c.Name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(11, uint64(c.C*100+c.H)))
+			random := func(n int, abs bool) []float32 {
+				v := make([]float32, n)
+				for i := range v {
+					v[i] = float32(r.NormFloat64())
+					if abs {
+						v[i] = float32(math.Abs(float64(v[i])))
+					}
+				}
+				return v
+			}
+			up := func(v []float32, shape ...int) backend.Tensor {
+				t := be.New(shape...)
+				be.Upload(t, v)
+				return t
+			}
+			d1 := backend.ConvDesc{StrideH: c.S, StrideW: c.S, PadTop: c.K / 2, PadBottom: c.K / 2, PadLeft: c.K / 2, PadRight: c.K / 2, ReLU: !c.NoReLU}
+			oh, ow := d1.OutSize(c.H, c.W, c.K, c.K)
+			d2 := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
+			x := up(random(c.N*c.C*c.H*c.W, !c.Signed), c.N, c.C, c.H, c.W)
+			w1, b1 := up(random(c.O*c.C*c.K*c.K, false), c.O, c.C, c.K, c.K), up(random(c.O, false), c.O)
+			w2, b2 := up(random(c.O2*c.O*9, false), c.O2, c.O, 3, 3), up(random(c.O2, false), c.O2)
+			in1 := backend.InputQuant{Step: 4.0 / 255}
+			if c.Signed {
+				in1 = backend.InputQuant{Step: 6.0 / 255, Zero: 128}
+			}
+			// The first's outputs reach a few units either way: a zero
+			// point inside when they are signed.
+			in2 := backend.InputQuant{Step: 0.2, Zero: 0}
+			if c.NoReLU {
+				in2.Zero = 100
+			}
+			mid := be.New(c.N, c.O, oh, ow)
+			want, got := be.New(c.N, c.O2, oh, ow), be.New(c.N, c.O2, oh, ow)
+			q.ConvForwardU8S8(x, w1, b1, mid, d1, in1)
+			q.ConvForwardU8S8(mid, w2, b2, want, d2, in2)
+			sentinel := make([]float32, c.N*c.O2*oh*ow)
+			for i := range sentinel {
+				sentinel[i] = 12345
+			}
+			be.Upload(got, sentinel)
+			chained := chain.ConvForwardU8S8Chain(x, w1, b1, d1, in1, w2, b2, got, d2, in2)
+			wantChained := everywhere && c.WantChained
+			if chained != wantChained {
+				t.Fatalf("chained %v, want %v", chained, wantChained)
+			}
+			g := download(be, got)
+			if !chained {
+				for i, v := range g {
+					if v != 12345 {
+						t.Fatalf("not chained, but element %d was written (%v)", i, v)
+					}
+				}
+				return
+			}
+			for i, v := range download(be, want) {
+				if math.Float32bits(g[i]) != math.Float32bits(v) {
+					t.Fatalf("element %d = %v, two int8 convolutions give %v", i, g[i], v)
+				}
+			}
+		})
+	}
+}

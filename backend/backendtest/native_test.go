@@ -96,3 +96,12 @@ func TestNativeU8S8(t *testing.T) {
 	be := nativeBackend(t, native.Options{Threads: 2})
 	t.Run("default", func(t *testing.T) { RunU8S8(t, be) })
 }
+
+// TestNativeU8S8Chain runs the chained int8 suite on every instruction
+// set, every shape on bytes.
+func TestNativeU8S8Chain(t *testing.T) {
+	for _, isa := range native.ISAs() {
+		be := nativeBackend(t, native.Options{Threads: 2, ISA: isa, Int8Everywhere: true})
+		t.Run(fmt.Sprintf("%s/vnni=%v", isa, be.U8S8Native()), func(t *testing.T) { RunU8S8Chain(t, be, true) })
+	}
+}

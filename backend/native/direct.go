@@ -1,6 +1,10 @@
 package native
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/resgo/resgo/backend"
+)
 
 // Direct convolution: no unrolled (im2col) copy of the input.
 //
@@ -61,6 +65,12 @@ type int8Epilogues struct {
 	zw          []int32
 	scale, bias []float32
 	relu        bool
+	// out, when set, takes the outputs as bytes for the next convolution
+	// (rows ld bytes apart, quantized with next) instead of runTiles'
+	// float32 rows.
+	out  []uint8
+	ld   int
+	next backend.InputQuant
 }
 
 // tile runs the tile kernel (the half-height one when half and the set
@@ -105,6 +115,26 @@ func (be *Backend) tileInput(ws *workspace, in []float32, kc, taps int, bf16 boo
 	return op
 }
 
+// tileBytes runs the int8 tile kernel that stores bytes (op.int8.out)
+// for the tile whose first row is row0.
+func (op *tileOperands) tileBytes(kern *kernels, tbl *int32, taps, j, row0 int) {
+	nr, ep := kern.tileCols, op.int8
+	kq := op.kc / 4
+	kern.u8s8Bytes(tbl, taps, kq, &op.x8[0], &op.w8[j*op.taps*kq*nr], &ep.out[row0*ep.ld+j*nr], ep.ld, nr, kq*nr,
+		&ep.zw[j*op.taps*nr], &ep.scale[j*nr], &ep.bias[j*nr], ep.relu, ep.next.Inverse(), int32(ep.next.Zero))
+}
+
+// emptyBytes is empty for a tile storing bytes.
+func (op *tileOperands) emptyBytes(mr, nr, j, row0 int) {
+	ep := op.int8
+	for r := range mr {
+		row := ep.out[(row0+r)*ep.ld+j*nr : (row0+r)*ep.ld+(j+1)*nr]
+		for col := range row {
+			row[col] = ep.next.Quantize(int8Epilogue(0, 0, ep.bias[j*nr+col], ep.relu))
+		}
+	}
+}
+
 // empty writes the outputs of a tile that runs no tap (every row past the
 // output's end, or reading only padding): 0, or for int8 the bias (and
 // ReLU) its epilogue would add to a zero sum.
@@ -121,7 +151,8 @@ func (op *tileOperands) empty(c []float32, j, nr, ldc int) {
 	}
 }
 
-// runTiles computes out [tiles*mr rows][blocks*nr] from op.
+// runTiles computes out [tiles*mr rows][blocks*nr] from op (or, for int8
+// tiles storing bytes, op.int8.out; out is then unused).
 func (be *Backend) runTiles(pl *tilePlan, op *tileOperands, blocks int, out []float32) {
 	mr, nr := be.kern.tileRows, be.kern.tileCols
 	ldc := blocks * nr
@@ -139,6 +170,14 @@ func (be *Backend) runTiles(pl *tilePlan, op *tileOperands, blocks int, out []fl
 			for j := 0; j < blocks; j++ {
 				for ti := c0; ti < c1; ti++ {
 					s, e := int(pl.starts[ti]), int(pl.starts[ti+1])
+					if op.int8 != nil && op.int8.out != nil {
+						if s == e {
+							op.emptyBytes(mr, nr, j, ti*mr)
+						} else {
+							op.tileBytes(be.kern, &pl.table[s*(mr+1)], e-s, j, ti*mr)
+						}
+						continue
+					}
 					c := out[ti*mr*ldc+j*nr:]
 					if s == e {
 						op.empty(c[:(mr-1)*ldc+nr], j, nr, ldc)

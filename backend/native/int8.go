@@ -22,12 +22,36 @@ import (
 // int8Epilogue: minus the zero points' share of the taps the tile runs
 // (zw[t*nr+j] for tap t), times scale, plus bias, the ReLU when relu.
 func tileU8S8Go(mr, nr int, tbl *int32, taps, kq int, x *uint8, w *uint32, c *float32, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool) {
-	entries := unsafe.Slice(tbl, taps*(mr+1))
+	acc, comp := u8s8Sums(mr, nr, tbl, taps, kq, x, w, ldb, tapStride, zw)
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
-	var buf [12 * 32]int32 // the largest tile
-	acc := buf[:mr*nr]
-	var compBuf [32]int32
-	comp := compBuf[:nr]
+	sc, bi := unsafe.Slice(scale, nr), unsafe.Slice(bias, nr)
+	for r := 0; r < mr; r++ {
+		for j, v := range acc[r*nr : (r+1)*nr] {
+			cs[r*ldc+j] = int8Epilogue(v-comp[j], sc[j], bi[j], relu)
+		}
+	}
+}
+
+// tileU8S8BytesGo is tileU8S8Go storing each output as the next
+// convolution's byte (ldc in bytes; backend.QuantizeScaled with the
+// inverse step inv).
+func tileU8S8BytesGo(mr, nr int, tbl *int32, taps, kq int, x *uint8, w *uint32, c *uint8, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool, inv float32, zero int32) {
+	acc, comp := u8s8Sums(mr, nr, tbl, taps, kq, x, w, ldb, tapStride, zw)
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	sc, bi := unsafe.Slice(scale, nr), unsafe.Slice(bias, nr)
+	for r := 0; r < mr; r++ {
+		for j, v := range acc[r*nr : (r+1)*nr] {
+			cs[r*ldc+j] = backend.QuantizeScaled(int8Epilogue(v-comp[j], sc[j], bi[j], relu)*inv, uint8(zero))
+		}
+	}
+}
+
+// u8s8Sums is the int8 tiles' products: the int32 sums of the mr x nr
+// tile (row-major) and the zero points' share of the taps it runs.
+func u8s8Sums(mr, nr int, tbl *int32, taps, kq int, x *uint8, w *uint32, ldb, tapStride int, zw *int32) ([]int32, []int32) {
+	entries := unsafe.Slice(tbl, taps*(mr+1))
+	acc := make([]int32, mr*nr)
+	comp := make([]int32, nr)
 	for t := 0; t < taps; t++ {
 		e := entries[t*(mr+1) : (t+1)*(mr+1)]
 		for j, z := range unsafe.Slice((*int32)(unsafe.Add(unsafe.Pointer(zw), 4*nr*int(e[mr]))), nr) {
@@ -44,12 +68,7 @@ func tileU8S8Go(mr, nr int, tbl *int32, taps, kq int, x *uint8, w *uint32, c *fl
 			}
 		}
 	}
-	sc, bi := unsafe.Slice(scale, nr), unsafe.Slice(bias, nr)
-	for r := 0; r < mr; r++ {
-		for j, v := range acc[r*nr : (r+1)*nr] {
-			cs[r*ldc+j] = int8Epilogue(v-comp[j], sc[j], bi[j], relu)
-		}
-	}
+	return acc, comp
 }
 
 // int8Epilogue is an int8 output from its sum (the zero points' share
@@ -74,6 +93,17 @@ func dotU8S8(x, w uint32) int32 {
 
 // tileU8S8Func is the int8 tile kernel's signature (see tileU8S8Go).
 type tileU8S8Func func(tbl *int32, taps, kq int, x *uint8, w *uint32, c *float32, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool)
+
+// tileU8S8BytesFunc is the signature of the int8 tile kernel storing
+// bytes (see tileU8S8BytesGo).
+type tileU8S8BytesFunc func(tbl *int32, taps, kq int, x *uint8, w *uint32, c *uint8, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool, inv float32, zero int32)
+
+// tileU8S8BytesGoFunc returns tileU8S8BytesGo for tiles of mr x nr.
+func tileU8S8BytesGoFunc(mr, nr int) tileU8S8BytesFunc {
+	return func(tbl *int32, taps, kq int, x *uint8, w *uint32, c *uint8, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool, inv float32, zero int32) {
+		tileU8S8BytesGo(mr, nr, tbl, taps, kq, x, w, c, ldc, ldb, tapStride, zw, scale, bias, relu, inv, zero)
+	}
+}
 
 // tileU8S8GoFunc returns tileU8S8Go for tiles of mr x nr.
 func tileU8S8GoFunc(mr, nr int) tileU8S8Func {
@@ -124,6 +154,63 @@ func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc
 	}
 	g := newConvGeom(x, w, y, d)
 	g.d.ReLU = false
+	p := be.int8Primitive(g)
+	ws := be.begin(p)
+	defer be.end(p)
+	q := be.u8s8Input(p, ws, data(x), in)
+	op := be.u8s8Operands(p, ws, q, w.(*Tensor), data(b), d.ReLU, in)
+	be.u8s8Output(p, ws, op, data(y))
+}
+
+// ConvForwardU8S8Chain implements backend.QuantizedChain: when both
+// convolutions compute on bytes (Int8Conv) and the first's output
+// channels fill whole blocks of tile columns, the first's tiles store
+// their outputs as the second's input bytes, in the PNC rows the second
+// reads, so that activation never exists in float32 or NCHW.
+func (be *Backend) ConvForwardU8S8Chain(x, w1, b1 backend.Tensor, d1 backend.ConvDesc, in1 backend.InputQuant,
+	w2, b2, y backend.Tensor, d2 backend.ConvDesc, in2 backend.InputQuant) bool {
+	xs, ws1, ws2 := x.Shape(), w1.Shape(), w2.Shape()
+	if len(xs) != 4 || len(ws1) != 4 || len(ws2) != 4 || ws1[0] != ws2[1] || in1.Validate() != nil || in2.Validate() != nil {
+		return false
+	}
+	oh, ow := d1.OutSize(xs[2], xs[3], ws1[2], ws1[3])
+	mid := []int{xs[0], ws1[0], oh, ow}
+	if ws1[0]%be.kern.tileCols != 0 || !be.Int8Conv(xs, ws1, d1) || !be.Int8Conv(mid, ws2, d2) {
+		return false
+	}
+	g1, err1 := geometry(xs, ws1, d1)
+	g2, err2 := geometry(mid, ws2, d2)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	if ys := y.Shape(); len(ys) != 4 || ys[0] != g2.n || ys[1] != g2.o || ys[2] != g2.oh || ys[3] != g2.ow {
+		panic(fmt.Sprintf("native: chained convolution output shape %v, want %v", ys, []int{g2.n, g2.o, g2.oh, g2.ow}))
+	}
+	written(y)
+	g1.d.ReLU, g2.d.ReLU = false, false
+	p1, p2 := be.int8Primitive(g1), be.int8Primitive(g2)
+	ws := be.begin(p1)
+	defer be.end(p1)
+	q1 := be.u8s8Input(p1, ws, data(x), in1)
+	op1 := be.u8s8Operands(p1, ws, q1, w1.(*Tensor), data(b1), d1.ReLU, in1)
+	// The second's input rows: every row the first's tiles write (their
+	// last tile may run past the image's rows), then the padding row,
+	// written after them.
+	rows, tileRows := g1.n*g1.p(), (len(p1.plan.starts)-1)*be.kern.tileRows
+	c := g1.o
+	q2 := asBytes(ws.take((max(tileRows, rows+1)*c + 3) / 4))
+	op1.int8.out, op1.int8.ld, op1.int8.next = q2, c, in2
+	be.runTiles(p1.plan, op1, c/be.kern.tileCols, nil)
+	padRow(q2[rows*c:(rows+1)*c], c, in2.Zero)
+	op2 := be.u8s8Operands(p2, ws, q2, w2.(*Tensor), data(b2), d2.ReLU, in2)
+	be.u8s8Output(p2, ws, op2, data(y))
+	return true
+}
+
+// int8Primitive returns the int8 forward primitive of g (ReLU cleared):
+// the plan of the direct tiles over rows of the channels rounded up to
+// quads of bytes.
+func (be *Backend) int8Primitive(g convGeom) *convPrimitive {
 	c4 := (g.c + 3) &^ 3
 	if k := c4 * g.kh * g.kw; k > 66000 {
 		panic(fmt.Sprintf("native: int8 convolution over %d products per output: int32 sums could overflow", k))
@@ -131,7 +218,6 @@ func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc
 	key := convKey{g, backend.Forward, true}
 	p, ok := be.convs[key]
 	if !ok {
-		// The plan of the direct kernels over rows of c4 bytes.
 		g4 := g
 		g4.c = c4
 		p = &convPrimitive{g: g, pass: backend.Forward, algo: Direct, reason: "int8 (direct tiles on bytes)", plan: be.tilePlanOf(g4, false)}
@@ -140,27 +226,31 @@ func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc
 		}
 		be.convs[key] = p
 	}
-	ws := be.begin(p)
-	defer be.end(p)
-	be.u8s8Forward(p, ws, data(x), w.(*Tensor), data(b), d.ReLU, in, data(y))
+	return p
 }
 
-func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, in backend.InputQuant, ys []float32) {
-	g, pl := pr.g, pr.plan
-	mr, nr, taps := be.kern.tileRows, be.kern.tileCols, g.kh*g.kw
-	c4 := (g.c + 3) &^ 3
-	kq := c4 / 4
-	blocks := (g.o + nr - 1) / nr
+// u8s8Input returns x ([n, c, h, w]) as the PNC byte rows pr's tiles read
+// (see quantizeRows), in the workspace.
+func (be *Backend) u8s8Input(pr *convPrimitive, ws *workspace, xs []float32, in backend.InputQuant) []uint8 {
+	g := pr.g
+	kq := (g.c + 3) / 4
 	inRows := g.n * g.h * g.w
 	qf := ws.take((inRows + 1) * kq)
 	be.quantizeRows(ws, xs, g.n, g.c, g.h*g.w, in, qf)
-	q := asBytes(qf)
+	return asBytes(qf)
+}
+
+// u8s8Operands returns the operands of pr's tiles over the input bytes q:
+// the weights quantized and packed (kept), and the epilogue's values per
+// output column (zeros past o): the scale, the bias, and the zero points'
+// share of each tap, zero·Σ_c q_w, which every sum of a tile running the
+// tap holds (the padding row holds zero points too, so only the taps a
+// tile skips, not rows reading padding, leave it out).
+func (be *Backend) u8s8Operands(pr *convPrimitive, ws *workspace, q []uint8, w *Tensor, bs []float32, relu bool, in backend.InputQuant) *tileOperands {
+	g := pr.g
+	nr, taps := be.kern.tileCols, g.kh*g.kw
+	blocks := (g.o + nr - 1) / nr
 	wq, steps, tapSums := be.u8s8Weights(ws, w, g.o, g.c, taps)
-	// The epilogue's operands, per output column (zeros past o): the
-	// scale, the bias, and the zero points' share of each tap,
-	// zero·Σ_c q_w, which every sum of a tile running the tap holds (the
-	// padding row holds zero points too, so only the taps a tile skips,
-	// not rows reading padding, leave it out).
 	ldc := blocks * nr
 	ep := &int8Epilogues{scale: make([]float32, ldc), bias: make([]float32, ldc), relu: relu}
 	for o := range g.o {
@@ -175,8 +265,17 @@ func (be *Backend) u8s8Forward(pr *convPrimitive, ws *workspace, xs []float32, w
 			ep.zw[(j*taps+t)*nr+col] = int32(in.Zero) * tapSums[o*taps+t]
 		}
 	}
-	out := ws.take((len(pl.starts) - 1) * mr * ldc)
-	be.runTiles(pl, &tileOperands{kc: c4, taps: taps, x8: q, w8: wq, int8: ep}, blocks, out)
+	return &tileOperands{kc: (g.c + 3) &^ 3, taps: taps, x8: q, w8: wq, int8: ep}
+}
+
+// u8s8Output runs pr's tiles into float32 rows and moves them to ys
+// (NCHW).
+func (be *Backend) u8s8Output(pr *convPrimitive, ws *workspace, op *tileOperands, ys []float32) {
+	g, mr, nr := pr.g, be.kern.tileRows, be.kern.tileCols
+	blocks := (g.o + nr - 1) / nr
+	ldc := blocks * nr
+	out := ws.take((len(pr.plan.starts) - 1) * mr * ldc)
+	be.runTiles(pr.plan, op, blocks, out)
 	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, nil, false)
 }
 

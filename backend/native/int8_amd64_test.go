@@ -24,7 +24,8 @@ func needVNNI(t testing.TB) {
 // TestTileU8S8Kernel: the VPDPBUSD tile kernel equals tileU8S8Go exactly
 // on random bytes (every value of both signs, the extremes included), a
 // random table of rows (zero rows among them) and quad counts, with a
-// random epilogue (zero points' shares, scales, biases; ReLU or not).
+// random epilogue (zero points' shares, scales, biases; ReLU or not),
+// storing float32 and storing the next convolution's bytes.
 func TestTileU8S8Kernel(t *testing.T) {
 	needVNNI(t)
 	const mr, nr, ldc = 12, 32, 40
@@ -64,6 +65,17 @@ func TestTileU8S8Kernel(t *testing.T) {
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("kq %d, taps %d, relu %v: element %d = %v, tileU8S8Go gives %v", kq, taps, relu, i, got[i], want[i])
+					}
+				}
+				// The same stored as the next convolution's bytes.
+				for _, zero := range []int32{0, 77} {
+					for _, inv := range []float32{1.7, 0.01} { // most bytes clamped, most not
+						gotB, wantB := make([]uint8, mr*ldc), make([]uint8, mr*ldc)
+						asm.TileU8S8x12x32AVX512Bytes(&tbl[0], taps, kq, &x[0], &w[0], &gotB[0], ldc, nr, kq*nr, &zw[0], &scale[0], &bias[0], relu, inv, zero)
+						tileU8S8BytesGo(mr, nr, &tbl[0], taps, kq, &x[0], &w[0], &wantB[0], ldc, nr, kq*nr, &zw[0], &scale[0], &bias[0], relu, inv, zero)
+						if !slices.Equal(gotB, wantB) {
+							t.Fatalf("kq %d, taps %d, relu %v, zero %d, inv %v: the kernel storing bytes differs from tileU8S8BytesGo", kq, taps, relu, zero, inv)
+						}
 					}
 				}
 			}

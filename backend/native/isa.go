@@ -77,6 +77,7 @@ type kernels struct {
 	// u8s8 is the int8 tile kernel: u8 x s8 quads into int32 (see
 	// int8.go); native when it is the VNNI instruction, not Go.
 	u8s8       tileU8S8Func
+	u8s8Bytes  tileU8S8BytesFunc
 	u8s8Native bool
 	// quantizeU8 and quantizeQuads are the int8 path's conversions to
 	// bytes (see int8.go's Go versions).
@@ -96,7 +97,7 @@ type kernels struct {
 // registers by the compiler, a 4 x 8 tile, scalar transforms.
 var genericKernels = kernels{isa: Generic, mr: 4, nr: 4, fn: kernel4x4Go, set: kernel4x4GoSet,
 	strided: kernel4x4GoStrided, stridedAdd: kernel4x4GoStridedAdd,
-	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4), u8s8: tileU8S8GoFunc(4, 8),
+	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4), u8s8: tileU8S8GoFunc(4, 8), u8s8Bytes: tileU8S8BytesGoFunc(4, 8),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
 	transpose8x8: transpose8x8Go, biasReLU: biasReLUGo, maxPairs: maxPairsGo,
 	winoInput: winoInputGo, winoOutput: winoOutputGo, winoGrad: winoGradGo}

@@ -27,7 +27,7 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 	fn: asm.Kernel12x32AVX512, set: asm.Kernel12x32AVX512Set,
 	strided: asm.Kernel12x32AVX512Strided, stridedAdd: asm.Kernel12x32AVX512StridedAdd,
 	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half, bf16: avx512BF16(),
-	u8s8: avx512U8S8(), u8s8Native: cpu.X86.HasAVX512VNNI,
+	u8s8: avx512U8S8(), u8s8Bytes: avx512U8S8Bytes(), u8s8Native: cpu.X86.HasAVX512VNNI,
 	quantizeU8: quantizeU8AVX512, quantizeQuads: quantizeQuadsAVX512,
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
@@ -35,7 +35,7 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	fn: asm.Kernel6x16AVX2, set: asm.Kernel6x16AVX2Set,
 	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
-	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16), u8s8: tileU8S8GoFunc(6, 16),
+	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16), u8s8: tileU8S8GoFunc(6, 16), u8s8Bytes: tileU8S8BytesGoFunc(6, 16),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
 	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
@@ -58,6 +58,14 @@ func avx512U8S8() tileU8S8Func {
 		return tileU8S8GoFunc(12, 32)
 	}
 	return asm.TileU8S8x12x32AVX512
+}
+
+// avx512U8S8Bytes is avx512U8S8 for the kernel storing bytes.
+func avx512U8S8Bytes() tileU8S8BytesFunc {
+	if !cpu.X86.HasAVX512VNNI {
+		return tileU8S8BytesGoFunc(12, 32)
+	}
+	return asm.TileU8S8x12x32AVX512Bytes
 }
 
 // winoInputBF16AVX512 is the AVX-512 input transform storing bfloat16;

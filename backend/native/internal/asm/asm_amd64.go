@@ -238,6 +238,15 @@ func TileBF16x6x32AVX512Half(tbl *int32, taps, kp int, x *uint16, w *uint32, c *
 //go:noescape
 func TileU8S8x12x32AVX512(tbl *int32, taps, kq int, x *uint8, w *uint32, c *float32, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool)
 
+// TileU8S8x12x32AVX512Bytes is TileU8S8x12x32AVX512 storing each output
+// as the next convolution's byte (ldc in bytes), quantized as
+// backend.InputQuant.Quantize does with the inverse step inv:
+//
+//	c[r*ldc+j] = backend.QuantizeScaled(relu(...)*inv, uint8(zero))
+//
+//go:noescape
+func TileU8S8x12x32AVX512Bytes(tbl *int32, taps, kq int, x *uint8, w *uint32, c *uint8, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool, inv float32, zero int32)
+
 // PeakLoopVNNIAVX512 runs n iterations of 12 independent VPDPBUSD (64
 // byte products each): the core's int8 peak.
 //

@@ -109,6 +109,9 @@ type tileKernel struct {
 	// of the taps it ran taken off, the scale, bias and ReLU applied, and
 	// float32 stored: see TileU8S8x12x32AVX512).
 	dot string
+	// bytesOut (u8s8) stores the outputs quantized for the next
+	// convolution instead of as float32: see TileU8S8x12x32AVX512Bytes.
+	bytesOut bool
 }
 
 func (k tileKernel) gen(b *strings.Builder) {
@@ -130,13 +133,20 @@ func (k tileKernel) gen(b *strings.Builder) {
 		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kp int, x *uint16, w *uint32, c *float32, ldc, ldb, tapStride int)\n", k.name)
 	case "u8s8":
 		elem, kc = 1, "kq"
-		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kq int, x *uint8, w *uint32, c *float32, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool)\n", k.name)
+		out, tail := "c *float32", ""
+		if k.bytesOut {
+			out, tail = "c *uint8", ", inv float32, zero int32"
+		}
+		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kq int, x *uint8, w *uint32, %s, ldc, ldb, tapStride int, zw *int32, scale, bias *float32, relu bool%s)\n", k.name, out, tail)
 	default:
 		fmt.Fprintf(b, "// func %s(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStride int)\n", k.name)
 	}
 	frame := 72
 	if k.dot == "u8s8" {
 		frame = 97
+		if k.bytesOut {
+			frame = 108
+		}
 	}
 	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", k.name, frame)
 	// ldb (B's row stride) and tapStride to bytes, in their own slots.
@@ -200,8 +210,19 @@ func (k tileKernel) gen(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "\tADDQ ldb+56(FP), DI\n\tINCQ CX\n\tJNZ %s_loop\n", k.name)
 	fmt.Fprintf(b, "\tDECQ taps+8(FP)\n\tJNZ %s_tap\n", k.name)
-	b.WriteString("\tMOVQ c+40(FP), DX\n\tMOVQ ldc+48(FP), R8\n\tSHLQ $2, R8\n")
+	b.WriteString("\tMOVQ c+40(FP), DX\n\tMOVQ ldc+48(FP), R8\n")
+	if !k.bytesOut {
+		b.WriteString("\tSHLQ $2, R8\n")
+	}
 	floor := fmt.Sprintf("%s%d", k.reg, nacc+2*k.vecs+2)
+	// bytesOut: the next convolution's map, in the B and broadcast
+	// registers (free once the taps are done): inv, zero, -zero, 255-zero.
+	inv, zero, lo, hi := bReg(0), bReg(1), bcast(0), bcast(1)
+	if k.bytesOut {
+		fmt.Fprintf(b, "\tVBROADCASTSS inv+100(FP), %s\n\tMOVL zero+104(FP), AX\n\tVPBROADCASTD AX, %s\n", inv, zero)
+		fmt.Fprintf(b, "\tVPXORD %s, %s, %s\n\tVPSUBD %s, %s, %s\n\tMOVL $255, AX\n\tVPBROADCASTD AX, %s\n\tVPSUBD %s, %s, %s\n",
+			lo, lo, lo, zero, lo, lo, hi, zero, hi, hi)
+	}
 	if k.dot == "u8s8" {
 		// floor: the ReLU's 0, or -Inf to let every value through.
 		fmt.Fprintf(b, "\tMOVQ scale+80(FP), SI\n\tMOVQ bias+88(FP), BX\n\tVPXORD %s, %s, %s\n", floor, floor, floor)
@@ -216,6 +237,13 @@ func (k tileKernel) gen(b *strings.Builder) {
 				a := acc(r, v)
 				fmt.Fprintf(b, "\tVPSUBD %s, %s, %s\n\tVCVTDQ2PS %s, %s\n\tVMULPS %d(SI), %s, %s\n\tVADDPS %d(BX), %s, %s\n\tVMAXPS %s, %s, %s\n",
 					comp(v), a, a, a, a, v*vbytes, a, a, v*vbytes, a, a, a, floor, a)
+				if k.bytesOut {
+					// Quantized as backend.InputQuant.Quantize does (see
+					// QuantizeU8AVX512), one byte a lane.
+					fmt.Fprintf(b, "\tVMULPS %s, %s, %s\n\tVCVTPS2DQ %s, %s\n\tVPMAXSD %s, %s, %s\n\tVPMINSD %s, %s, %s\n\tVPADDD %s, %s, %s\n\tVPMOVDB %s, %d(DX)\n",
+						inv, a, a, a, a, lo, a, a, hi, a, a, zero, a, a, a, v*k.lanes)
+					continue
+				}
 			}
 			fmt.Fprintf(b, "\tVMOVUPS %s, %d(DX)\n", acc(r, v), v*vbytes)
 		}
@@ -302,6 +330,8 @@ func main() {
 	tileKernel{name: "TileBF16x6x32AVX512Half", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", dot: "bf16",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}, tableRows: 12}.gen(&b)
 	tileKernel{name: "TileU8S8x12x32AVX512", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", dot: "u8s8",
+		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
+	tileKernel{name: "TileU8S8x12x32AVX512Bytes", reg: "Z", lanes: 16, vecs: 2, xor: "VPXORD", dot: "u8s8", bytesOut: true,
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"}}.gen(&b)
 	tileKernel{name: "Tile6x16AVX2", reg: "Y", lanes: 8, vecs: 2, xor: "VXORPS",
 		ptrs: []string{"AX", "BX", "DX", "SI", "R8", "R9"}}.gen(&b)
