@@ -211,3 +211,15 @@ type ConvExplainer interface {
 type HostMemory interface {
 	HostSlice(t Tensor) []float32
 }
+
+// ConvChain is implemented by backends that can run two convolutions in a
+// row (the second reading the first's output, as in a residual body:
+// conv+ReLU, then conv) without the activation between them going through
+// memory in the tensor layout, for inference: nothing is kept for a
+// backward pass. ConvForwardChain computes y = conv2(conv1(x)) exactly as
+// two ConvForward calls would (conv1 with w1, b1 and d1, its ReLU too;
+// conv2 with w2, b2, d2), bit for bit, or reports false, computing
+// nothing, for shapes it does not chain.
+type ConvChain interface {
+	ConvForwardChain(x, w1, b1 Tensor, d1 ConvDesc, w2, b2, y Tensor, d2 ConvDesc) bool
+}

@@ -15,7 +15,7 @@ type Sequential struct {
 // Forward implements Layer.
 func (s *Sequential) Forward(x backend.Tensor) backend.Tensor {
 	for i := 0; i < len(s.Layers); i++ {
-		if y, ok := forwardInt8Pair(s.Layers, i, x); ok {
+		if y, ok := forwardPair(s.Layers, i, x); ok {
 			x = y
 			i++ // the pair's second convolution is done
 			continue

@@ -56,7 +56,15 @@ type Conv2D struct {
 	x, y backend.Tensor
 	dx   backend.Tensor
 	desc backend.ConvDesc
+	// evaluating is set by SetTraining(false): Forward keeps nothing for
+	// a backward pass, so it may run chained with the next convolution
+	// (chained, then, until the next Forward that is not).
+	evaluating, chained bool
 }
+
+// SetTraining implements Switchable: in evaluation a convolution may run
+// chained with the next one (see forwardPair).
+func (c *Conv2D) SetTraining(training bool) { c.evaluating = !training }
 
 // NewConvNoBias makes a convolution without a bias, as before a batch
 // norm, whose weight is named name.weight ([out, in, kh, kw]).
@@ -109,7 +117,7 @@ func (c *Conv2D) ConvDesc(in []int) backend.ConvDesc {
 func (c *Conv2D) Forward(x backend.Tensor) backend.Tensor {
 	s := x.Shape()
 	d, oh, ow := c.outShape(s[1:])
-	c.desc, c.x = d, x
+	c.desc, c.x, c.chained = d, x, false
 	c.y = buffer(c.be, c.y, s[0], c.Out, oh, ow)
 	if c.Observe != nil {
 		c.Observe(x)
@@ -126,6 +134,9 @@ func (c *Conv2D) Forward(x backend.Tensor) backend.Tensor {
 func (c *Conv2D) Backward(dy backend.Tensor) backend.Tensor {
 	if c.InQuant != nil {
 		panic(fmt.Sprintf("nn: %s computes on int8 values: inference only, no backward pass", c.Name))
+	}
+	if c.chained {
+		panic(fmt.Sprintf("nn: %s ran chained with its neighbour in evaluation mode, which keeps nothing for a backward pass: call SetTraining(true) before Forward", c.Name))
 	}
 	// The ReLU's gradient is taken in place: Backward may overwrite dy,
 	// which saves a buffer the size of the layer's output.
@@ -176,4 +187,38 @@ func (c *Conv2D) Describe(in []int) Info {
 		MACs:   int64(c.Out*oh*ow) * int64(c.In*c.KH*c.KW),
 		Params: paramCount(c.Params()),
 	}
+}
+
+// forwardPair runs layers i and i+1 as one backend call where both are
+// convolutions the backend chains, nothing observing them: int8 ones (see
+// forwardInt8Pair), or float32/bfloat16 ones in evaluation
+// (backend.ConvChain: the activation between them stays in the backend's
+// working layout). It reports false, computing nothing, otherwise.
+func forwardPair(layers []Layer, i int, x backend.Tensor) (backend.Tensor, bool) {
+	if i+1 >= len(layers) {
+		return nil, false
+	}
+	c1, ok1 := layers[i].(*Conv2D)
+	c2, ok2 := layers[i+1].(*Conv2D)
+	if !ok1 || !ok2 || c1.Observe != nil || c2.Observe != nil {
+		return nil, false
+	}
+	int8 := c1.InQuant != nil && c2.InQuant != nil
+	chain, ok := c1.be.(backend.ConvChain)
+	if !int8 && (!ok || c1.InQuant != nil || c2.InQuant != nil || !c1.evaluating || !c2.evaluating) {
+		return nil, false
+	}
+	s := x.Shape()
+	d1, oh1, ow1 := c1.outShape(s[1:])
+	d2, oh2, ow2 := c2.outShape([]int{c1.Out, oh1, ow1})
+	c2.y = buffer(c2.be, c2.y, s[0], c2.Out, oh2, ow2)
+	if int8 {
+		ok = forwardInt8Pair(c1, c2, x, d1, d2)
+	} else {
+		ok = chain.ConvForwardChain(x, c1.Weights.Value, c1.biasValue(), d1, c2.Weights.Value, c2.biasValue(), c2.y, d2)
+	}
+	if ok {
+		c1.chained, c2.chained = true, true
+	}
+	return c2.y, ok
 }

@@ -94,32 +94,13 @@ func (c *Conv2D) forwardInt8(x backend.Tensor, d backend.ConvDesc) {
 	q.ConvForwardU8S8(x, c.Weights.Value, c.biasValue(), c.y, d, *c.InQuant)
 }
 
-// forwardInt8Pair runs layers i and i+1 as one backend call when both are
-// int8 convolutions (InQuant set, nothing observing) and the backend
+// forwardInt8Pair runs int8 convolutions c1 and c2 (descriptors d1 and
+// d2, c2.y ready for the output) as one backend call when the backend
 // chains them (backend.QuantizedChain): the first's output then goes to
 // the second as bytes, never as float32. It reports false, computing
-// nothing, otherwise. The first convolution's output buffer is not
-// written: inference only, as InQuant is.
-func forwardInt8Pair(layers []Layer, i int, x backend.Tensor) (backend.Tensor, bool) {
-	if i+1 >= len(layers) {
-		return nil, false
-	}
-	c1, ok1 := layers[i].(*Conv2D)
-	c2, ok2 := layers[i+1].(*Conv2D)
-	if !ok1 || !ok2 || c1.InQuant == nil || c2.InQuant == nil || c1.Observe != nil || c2.Observe != nil {
-		return nil, false
-	}
+// nothing, otherwise.
+func forwardInt8Pair(c1, c2 *Conv2D, x backend.Tensor, d1, d2 backend.ConvDesc) bool {
 	chain, ok := c1.be.(backend.QuantizedChain)
-	if !ok {
-		return nil, false
-	}
-	s := x.Shape()
-	d1, oh1, ow1 := c1.outShape(s[1:])
-	d2, oh2, ow2 := c2.outShape([]int{c1.Out, oh1, ow1})
-	c2.y = buffer(c2.be, c2.y, s[0], c2.Out, oh2, ow2)
-	if !chain.ConvForwardU8S8Chain(x, c1.Weights.Value, c1.biasValue(), d1, *c1.InQuant,
-		c2.Weights.Value, c2.biasValue(), c2.y, d2, *c2.InQuant) {
-		return nil, false
-	}
-	return c2.y, true
+	return ok && chain.ConvForwardU8S8Chain(x, c1.Weights.Value, c1.biasValue(), d1, *c1.InQuant,
+		c2.Weights.Value, c2.biasValue(), c2.y, d2, *c2.InQuant)
 }

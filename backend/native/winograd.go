@@ -1,6 +1,11 @@
 package native
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+
+	"github.com/resgo/resgo/backend"
+)
 
 // Winograd convolution, F(4x4, 3x3): each 4x4 block of outputs of a 3x3,
 // stride-1, pad-1 convolution is computed from the 6x6 block of inputs
@@ -210,94 +215,148 @@ func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
 	return b
 }
 
+// winoStep is one convolution of the chain winoChain takes each group of
+// images through: its primitive (tiling, blocking), its channels in and
+// out, its packed transformed weights, bias and ReLU.
+type winoStep struct {
+	pr     *convPrimitive
+	ci, co int
+	wp     *tileOperands
+	bs     []float32
+	relu   bool
+}
+
 // winoConv computes ys (NCHW [n, co, h, w]) from xs (NCHW [n, ci, h, w])
 // and the transformed weights wp, packed tap-major: the shared body of
-// forward and backward-data. Images go in groups, each thread taking whole
-// groups through every step in buffers of its own: into PNC rows, then
-// blocks of rows through the three steps, then back to NCHW, so that the
-// PNC copies stay in cache instead of making a round trip to memory.
+// forward and backward-data.
 func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs []float32, wp *tileOperands, bs []float32, relu bool, ys []float32) {
+	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{{pr: pr, ci: ci, co: co, wp: wp, bs: bs, relu: relu}}, ys)
+}
+
+// winoChain computes ys (NCHW) from xs (NCHW) through steps, convolutions
+// on maps of one size, each step's output the next one's input. Images go
+// in groups, each thread taking whole groups through every step in
+// buffers of its own: into PNC rows, then every step's blocks of rows
+// through the three Winograd steps, its output rows in PNC being the next
+// step's input rows as they are, then back to NCHW. The PNC copies stay in
+// cache instead of making a round trip to memory, and between two steps
+// the activation never goes to NCHW at all.
+func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []winoStep, ys []float32) {
 	kern := be.kern
-	n, h, w := pr.g.n, pr.g.h, pr.g.w
-	tl, group, blk := pr.tiling, pr.group, pr.block
-	mr, nr := kern.tileRows, kern.tileCols
-	p, blocks := h*w, (co+nr-1)/nr
-	ldc := blocks * nr
+	p := steps[0].pr.g.h * steps[0].pr.g.w
+	first, last := steps[0].ci, steps[len(steps)-1].co
 	groups := (n + group - 1) / group
 	parts := min(be.opts.Threads, groups)
-	inSize, outSize := (group*p+1)*ci, (group*p+1)*co
-	vSize, mSize := winoPoints*blk.vPlane, winoPoints*blk.mPlane
-	ins, outs := ws.take(parts*inSize), ws.take(parts*outSize)
+	width, vSize, mSize, bf16 := 0, 0, 0, false
+	for _, s := range steps {
+		width = max(width, s.ci, s.co)
+		vSize = max(vSize, winoPoints*s.pr.block.vPlane)
+		mSize = max(mSize, winoPoints*s.pr.block.mPlane)
+		bf16 = bf16 || s.wp.w16 != nil
+	}
+	bufSize := (group*p + 1) * width // PNC rows of a group, and the spare row
+	bufs := ws.take(2 * parts * bufSize)
 	vAll, mAll := ws.take(parts*vSize), ws.take(parts*mSize)
 	// In bfloat16 the transformed inputs are rounded into a copy of the
 	// planes (same element offsets, half the bytes) before the products.
-	bf16 := wp.w16 != nil
 	var v16All []uint16
 	if bf16 {
 		v16All = asBF16(ws.take(parts * vSize / 2))
 	}
-	// Where the kernels have it, the input transform writes bfloat16
-	// itself: no float32 planes, no rounding pass.
-	fused := bf16 && kern.bf16.winoInput != nil && ci%kern.bf16.winoInputLanes == 0
 	be.parallel(parts, func(lo, hi int) {
-		var inOffs [36]int32
-		var outOffs [16]int32
+		var sc winoScratch
 		for part := lo; part < hi; part++ {
-			in, out := ins[part*inSize:(part+1)*inSize], outs[part*outSize:(part+1)*outSize]
-			v, m := vAll[part*vSize:(part+1)*vSize], mAll[part*mSize:(part+1)*mSize]
-			op := *wp
+			in, out := bufs[2*part*bufSize:(2*part+1)*bufSize], bufs[(2*part+1)*bufSize:(2*part+2)*bufSize]
+			sc.v, sc.m = vAll[part*vSize:(part+1)*vSize], mAll[part*mSize:(part+1)*mSize]
 			if bf16 {
-				op.x16 = v16All[part*vSize : (part+1)*vSize]
-			} else {
-				op.x = v
+				sc.v16 = v16All[part*vSize : (part+1)*vSize]
 			}
 			for grp := part * groups / parts; grp < (part+1)*groups/parts; grp++ {
 				img0 := grp * group
 				cnt := min(group, n-img0)
-				src, dst := xs[img0*ci*p:(img0+cnt)*ci*p], ys[img0*co*p:(img0+cnt)*co*p]
+				src, dst := xs[img0*first*p:(img0+cnt)*first*p], ys[img0*last*p:(img0+cnt)*last*p]
 				for img := 0; img < cnt; img++ {
-					sliverImage(kern, src, cnt, ci, p, ci, in, img)
+					sliverImage(kern, src, cnt, first, p, first, in, img)
 				}
-				clear(in[cnt*p*ci : (cnt*p+1)*ci]) // the zero row
-				rows := tl.count * cnt
-				for r0 := 0; r0 < rows; r0 += blk.rows {
-					r1 := min(rows, r0+blk.rows)
-					for r := r0; r < r1; r++ {
-						tl.rowOffsets(tl.in[r/cnt][:], r/cnt, r%cnt, cnt, ci, inOffs[:])
-						if fused {
-							kern.bf16.winoInput(in, &inOffs, ci, op.x16[(r-r0)*ci:], blk.vPlane)
-						} else {
-							kern.winoInput(in, &inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
-						}
-					}
-					if bf16 && !fused {
-						for xi := 0; xi < winoPoints; xi++ {
-							plane := xi*blk.vPlane + (r1-r0)*ci
-							kern.bf16.round(op.x16[xi*blk.vPlane:plane], v[xi*blk.vPlane:plane])
-						}
-					}
-					tiles := (r1 - r0 + mr - 1) / mr
-					// A last tile at most half full takes the half-height kernel.
-					lastHalf := r1-r0-(tiles-1)*mr <= mr/2
-					for xi := 0; xi < winoPoints; xi++ {
-						for j := 0; j < blocks; j++ {
-							for t := 0; t < tiles; t++ {
-								e := (xi*(blk.rows/mr) + t) * (mr + 1)
-								op.tile(kern, lastHalf && t == tiles-1, &blk.table[e], 1, j, &m[xi*blk.mPlane+t*mr*ldc+j*nr], ldc)
-							}
-						}
-					}
-					for r := r0; r < r1; r++ {
-						tl.rowOffsets(tl.out[r/cnt][:], r/cnt, r%cnt, cnt, co, outOffs[:])
-						kern.winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &outOffs, bs, relu)
-					}
+				a, b := in, out
+				for i := range steps {
+					// The spare row: zeros for the input transform (after
+					// a step, it holds what fell outside the map).
+					clear(a[cnt*p*steps[i].ci : (cnt*p+1)*steps[i].ci])
+					be.winoGroup(&steps[i], cnt, a, &sc, b)
+					a, b = b, a
 				}
 				for img := 0; img < cnt; img++ {
-					rowsImage(kern, out, co, cnt, co, p, dst, nil, false, img)
+					rowsImage(kern, a, last, cnt, last, p, dst, nil, false, img)
 				}
 			}
 		}
 	})
+}
+
+// winoScratch is a thread's buffers for winoGroup: the transformed
+// inputs (float32, and their bfloat16 copy) and the products, plus the
+// row offsets of the transforms.
+type winoScratch struct {
+	v, m    []float32
+	v16     []uint16
+	inOffs  [36]int32
+	outOffs [16]int32
+}
+
+// winoGroup runs step s on a group of cnt images: in holds their PNC rows
+// of s.ci channels and a spare row of zeros; their PNC rows of s.co
+// channels go to out (and what falls outside the map to its spare row).
+func (be *Backend) winoGroup(s *winoStep, cnt int, in []float32, sc *winoScratch, out []float32) {
+	kern, tl, blk := be.kern, s.pr.tiling, s.pr.block
+	mr, nr := kern.tileRows, kern.tileCols
+	ci, co := s.ci, s.co
+	blocks := (co + nr - 1) / nr
+	ldc := blocks * nr
+	v, m := sc.v, sc.m
+	op := *s.wp
+	bf16 := op.w16 != nil
+	if bf16 {
+		op.x16 = sc.v16
+	} else {
+		op.x = v
+	}
+	// Where the kernels have it, the input transform writes bfloat16
+	// itself: no float32 planes, no rounding pass.
+	fused := bf16 && kern.bf16.winoInput != nil && ci%kern.bf16.winoInputLanes == 0
+	rows := tl.count * cnt
+	for r0 := 0; r0 < rows; r0 += blk.rows {
+		r1 := min(rows, r0+blk.rows)
+		for r := r0; r < r1; r++ {
+			tl.rowOffsets(tl.in[r/cnt][:], r/cnt, r%cnt, cnt, ci, sc.inOffs[:])
+			if fused {
+				kern.bf16.winoInput(in, &sc.inOffs, ci, op.x16[(r-r0)*ci:], blk.vPlane)
+			} else {
+				kern.winoInput(in, &sc.inOffs, ci, v[(r-r0)*ci:], blk.vPlane)
+			}
+		}
+		if bf16 && !fused {
+			for xi := 0; xi < winoPoints; xi++ {
+				plane := xi*blk.vPlane + (r1-r0)*ci
+				kern.bf16.round(op.x16[xi*blk.vPlane:plane], v[xi*blk.vPlane:plane])
+			}
+		}
+		tiles := (r1 - r0 + mr - 1) / mr
+		// A last tile at most half full takes the half-height kernel.
+		lastHalf := r1-r0-(tiles-1)*mr <= mr/2
+		for xi := 0; xi < winoPoints; xi++ {
+			for j := 0; j < blocks; j++ {
+				for t := 0; t < tiles; t++ {
+					e := (xi*(blk.rows/mr) + t) * (mr + 1)
+					op.tile(kern, lastHalf && t == tiles-1, &blk.table[e], 1, j, &m[xi*blk.mPlane+t*mr*ldc+j*nr], ldc)
+				}
+			}
+		}
+		for r := r0; r < r1; r++ {
+			tl.rowOffsets(tl.out[r/cnt][:], r/cnt, r%cnt, cnt, co, sc.outOffs[:])
+			kern.winoOutput(m[(r-r0)*ldc:], blk.mPlane, co, out, &sc.outOffs, s.bs, s.relu)
+		}
+	}
 }
 
 // winoGroupBudget is the size in floats of one group's two PNC copies
@@ -318,6 +377,13 @@ func (be *Backend) winoGroupSize(n, p, tiles, ci, co int) int {
 }
 
 func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
+	step := be.winoForwardStep(pr, ws, w, bs, relu)
+	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{step}, ys)
+}
+
+// winoForwardStep is the forward pass of pr as a step of winoChain, its
+// transformed weights packed (or taken from the cache).
+func (be *Backend) winoForwardStep(pr *convPrimitive, ws *workspace, w *Tensor, bs []float32, relu bool) winoStep {
 	g, nr := pr.g, be.kern.tileCols
 	size := (g.o + nr - 1) / nr * winoPoints * g.c * nr
 	op := &tileOperands{kc: g.c, taps: winoPoints, layout: weightLayout{tapMajor: true}}
@@ -331,7 +397,39 @@ func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w
 			be.winoPackWeights(ws, w.Data, g.o, g.c, false, dst, nil)
 		})
 	}
-	be.winoConv(pr, ws, g.c, g.o, xs, op, bs, relu, ys)
+	return winoStep{pr: pr, ci: g.c, co: g.o, wp: op, bs: bs, relu: relu}
+}
+
+// ConvForwardChain implements backend.ConvChain for two convolutions that
+// both run on Winograd's algorithm (3x3, stride 1, on maps of 4x4 and
+// larger): each group of images goes through both, the first's output
+// rows in PNC being the second's input rows (see winoChain). Other pairs
+// are refused.
+func (be *Backend) ConvForwardChain(x, w1, b1 backend.Tensor, d1 backend.ConvDesc, w2, b2, y backend.Tensor, d2 backend.ConvDesc) bool {
+	g1, err := geometry(x.Shape(), w1.Shape(), d1)
+	if err != nil {
+		return false
+	}
+	g2, err := geometry([]int{g1.n, g1.o, g1.oh, g1.ow}, w2.Shape(), d2)
+	if err != nil {
+		return false
+	}
+	p1, p2 := be.primitive(g1, backend.Forward), be.primitive(g2, backend.Forward)
+	if p1.algo != Winograd || p2.algo != Winograd {
+		return false
+	}
+	if ys := y.Shape(); len(ys) != 4 || ys[0] != g2.n || ys[1] != g2.o || ys[2] != g2.oh || ys[3] != g2.ow {
+		panic(fmt.Sprintf("native: chained convolution output shape %v, want %v", ys, []int{g2.n, g2.o, g2.oh, g2.ow}))
+	}
+	written(y)
+	ws := be.begin(p1)
+	defer be.end(p1)
+	steps := []winoStep{
+		be.winoForwardStep(p1, ws, w1.(*Tensor), data(b1), d1.ReLU),
+		be.winoForwardStep(p2, ws, w2.(*Tensor), data(b2), d2.ReLU),
+	}
+	be.winoChain(ws, g1.n, min(p1.group, p2.group), data(x), steps, data(y))
+	return true
 }
 
 func (be *Backend) winoBackwardData(pr *convPrimitive, ws *workspace, dys, wd, dxs []float32) {

@@ -1,0 +1,58 @@
+package nn_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/resgo/resgo/backend/native"
+	"github.com/resgo/resgo/nn"
+	"github.com/resgo/resgo/nn/nntest"
+)
+
+// TestChainedConvolutions: in evaluation, a residual body's two
+// convolutions run as one backend call (backend.ConvChain) and give the
+// training mode's output bit for bit; a backward pass after it is refused
+// with a message, and training mode runs them one by one again.
+func TestChainedConvolutions(t *testing.T) {
+	be := native.New(2)
+	body := &nn.Sequential{Layers: []nn.Layer{
+		nn.NewConv2D(be, "conv1", 32, 32, 3, 1, nn.Same, true),
+		nn.NewConv2D(be, "conv2", 32, 32, 3, 1, nn.Same, false),
+	}}
+	nntest.RandomizeParams(be, body, 3, 0.3)
+	shape := []int{6, 32, 12, 12}
+	images := make([]float32, 6*32*12*12)
+	for i := range images {
+		images[i] = float32(math.Sin(float64(i)))
+	}
+	x := be.New(shape...)
+	be.Upload(x, images)
+	run := func() []float32 {
+		y := body.Forward(x)
+		out := make([]float32, 6*32*12*12)
+		be.Download(y, out)
+		return out
+	}
+	want := run()
+	nn.SetTraining(body, false)
+	got := run()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("element %d: %v in evaluation, %v in training", i, got[i], want[i])
+		}
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(r.(string), "SetTraining(true)") {
+				t.Errorf("backward after a chained forward: recovered %v, want a panic naming SetTraining(true)", r)
+			}
+		}()
+		body.Backward(be.New(shape...))
+	}()
+	nn.SetTraining(body, true)
+	run()
+	if dx := body.Backward(be.New(shape...)); dx == nil {
+		t.Fatal("no input gradient in training mode")
+	}
+}
