@@ -216,10 +216,32 @@ type HostMemory interface {
 // row (the second reading the first's output, as in a residual body:
 // conv+ReLU, then conv) without the activation between them going through
 // memory in the tensor layout, for inference: nothing is kept for a
-// backward pass. ConvForwardChain computes y = conv2(conv1(x)) exactly as
-// two ConvForward calls would (conv1 with w1, b1 and d1, its ReLU too;
-// conv2 with w2, b2, d2), bit for bit, or reports false, computing
+// backward pass. ConvForwardChain computes y = conv2(conv1(x)) + the
+// shortcut exactly as two ConvForward calls and the shortcut's sum would
+// (conv1 with w1, b1 and d1, its ReLU too; conv2 with w2, b2, d2; then
+// y += s.X as Shortcut says), bit for bit, or reports false, computing
 // nothing, for shapes it does not chain.
 type ConvChain interface {
-	ConvForwardChain(x, w1, b1 Tensor, d1 ConvDesc, w2, b2, y Tensor, d2 ConvDesc) bool
+	ConvForwardChain(x, w1, b1 Tensor, d1 ConvDesc, w2, b2, y Tensor, d2 ConvDesc, s Shortcut) bool
+}
+
+// Shortcut is a residual block's identity shortcut, for a chain to add to
+// its output: y += X after the second convolution (and its ReLU). X is
+// [N, C, H, W] with y's images and map size and C <= y's channels; its
+// channels land on y's channels Before to Before+C-1 and the others get
+// nothing (a zero-padded shortcut, He et al.'s option A). The zero value
+// (X nil) adds nothing.
+type Shortcut struct {
+	X      Tensor
+	Before int
+}
+
+// Fits reports whether s can be added to an output of shape y.
+func (s Shortcut) Fits(y []int) bool {
+	if s.X == nil {
+		return true
+	}
+	x := s.X.Shape()
+	return len(x) == 4 && len(y) == 4 && x[0] == y[0] && x[2] == y[2] && x[3] == y[3] &&
+		s.Before >= 0 && s.Before+x[1] <= y[1]
 }

@@ -71,12 +71,13 @@ type QuantizedConv interface {
 
 // QuantizedChain is implemented by backends that can run two int8
 // convolutions in a row without their intermediate activation in
-// float32. ConvForwardU8S8Chain computes y = conv2(conv1(x)) exactly as
-// two ConvForwardU8S8 calls would (conv1 with w1, b1, d1 (its ReLU too)
-// and in1, its output taken to bytes with in2 for conv2), or reports
+// float32. ConvForwardU8S8Chain computes y = conv2(conv1(x)) + the
+// shortcut exactly as two ConvForwardU8S8 calls and the shortcut's sum
+// would (conv1 with w1, b1, d1 (its ReLU too) and in1, its output taken
+// to bytes with in2 for conv2; then y += s.X as Shortcut says), or reports
 // false, computing nothing, for shapes it does not chain.
 type QuantizedChain interface {
-	ConvForwardU8S8Chain(x, w1, b1 Tensor, d1 ConvDesc, in1 InputQuant, w2, b2, y Tensor, d2 ConvDesc, in2 InputQuant) bool
+	ConvForwardU8S8Chain(x, w1, b1 Tensor, d1 ConvDesc, in1 InputQuant, w2, b2, y Tensor, d2 ConvDesc, in2 InputQuant, s Shortcut) bool
 }
 
 // Int8Output is an int8 convolution's output value before the bias:

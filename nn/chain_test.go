@@ -56,3 +56,44 @@ func TestChainedConvolutions(t *testing.T) {
 		t.Fatal("no input gradient in training mode")
 	}
 }
+
+// TestChainedResidual: in evaluation, a residual block whose body is two
+// convolutions and whose shortcut is the identity, zero-padded to more
+// channels, runs as one chained call that adds the shortcut too; it gives
+// the training mode's output (to the sign of zeros, see
+// backendtest.RunConvChain), and refuses a backward pass.
+func TestChainedResidual(t *testing.T) {
+	be := native.New(2)
+	res := nn.NewResidual(be, "res",
+		nn.NewConv2D(be, "conv1", 16, 32, 3, 1, nn.Same, true),
+		nn.NewConv2D(be, "conv2", 32, 32, 3, 1, nn.Same, false))
+	res.ReLU = true
+	nntest.RandomizeParams(be, res, 4, 0.3)
+	images := make([]float32, 6*16*10*10)
+	for i := range images {
+		images[i] = float32(math.Cos(float64(i)))
+	}
+	x := be.New(6, 16, 10, 10)
+	be.Upload(x, images)
+	run := func() []float32 {
+		out := make([]float32, 6*32*10*10)
+		be.Download(res.Forward(x), out)
+		return out
+	}
+	want := run()
+	nn.SetTraining(res, false)
+	got := run()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("element %d: %v in evaluation, %v in training", i, got[i], want[i])
+		}
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(r.(string), "SetTraining(true)") {
+				t.Errorf("backward after a chained forward: recovered %v, want a panic naming SetTraining(true)", r)
+			}
+		}()
+		res.Backward(be.New(6, 32, 10, 10))
+	}()
+}

@@ -15,7 +15,7 @@ type Sequential struct {
 // Forward implements Layer.
 func (s *Sequential) Forward(x backend.Tensor) backend.Tensor {
 	for i := 0; i < len(s.Layers); i++ {
-		if y, ok := forwardPair(s.Layers, i, x); ok {
+		if y, ok := forwardPair(s.Layers, i, x, backend.Shortcut{}); ok {
 			x = y
 			i++ // the pair's second convolution is done
 			continue
@@ -73,6 +73,9 @@ type Residual struct {
 	dx         backend.Tensor
 	padBefore  int
 	shortShape []int
+	// chained: the last Forward ran as one chained call (see
+	// forwardChained), keeping nothing for a backward pass.
+	chained bool
 }
 
 // NewResidual wraps body in an identity (or zero-padding) shortcut.
@@ -90,6 +93,11 @@ func (r *Residual) padding(in, out []int) (before int) {
 // Forward implements Layer.
 func (r *Residual) Forward(x backend.Tensor) backend.Tensor {
 	r.x = x
+	if y, ok := r.forwardChained(x); ok {
+		r.chained = true
+		return y
+	}
+	r.chained = false
 	body := r.Body.Forward(x)
 	short := x
 	if r.Shortcut != nil {
@@ -111,8 +119,35 @@ func (r *Residual) Forward(x backend.Tensor) backend.Tensor {
 	return r.y
 }
 
+// forwardChained runs the body and the identity (or zero-padded)
+// shortcut's sum as one backend call, where the body is two convolutions
+// that chain (see forwardPair: in evaluation, or on int8): the sum is
+// then taken while the output is still in cache, instead of in two more
+// passes over memory. It reports false, computing nothing, otherwise.
+func (r *Residual) forwardChained(x backend.Tensor) (backend.Tensor, bool) {
+	if r.Shortcut != nil || len(r.Body.Layers) != 2 {
+		return nil, false
+	}
+	c2, ok := r.Body.Layers[1].(*Conv2D)
+	pad := c2.Out - x.Shape()[1]
+	if !ok || pad < 0 || pad%2 != 0 {
+		return nil, false
+	}
+	y, ok := forwardPair(r.Body.Layers, 0, x, backend.Shortcut{X: x, Before: pad / 2})
+	if !ok {
+		return nil, false
+	}
+	if r.ReLU {
+		r.be.ReLUForward(y, y)
+	}
+	return y, true
+}
+
 // Backward implements Layer.
 func (r *Residual) Backward(dy backend.Tensor) backend.Tensor {
+	if r.chained {
+		panic(fmt.Sprintf("nn: %s ran chained in evaluation mode, which keeps nothing for a backward pass: call SetTraining(true) before Forward", r.Name))
+	}
 	if r.ReLU {
 		r.be.ReLUBackward(r.y, dy, dy)
 	}

@@ -193,8 +193,9 @@ func (c *Conv2D) Describe(in []int) Info {
 // convolutions the backend chains, nothing observing them: int8 ones (see
 // forwardInt8Pair), or float32/bfloat16 ones in evaluation
 // (backend.ConvChain: the activation between them stays in the backend's
-// working layout). It reports false, computing nothing, otherwise.
-func forwardPair(layers []Layer, i int, x backend.Tensor) (backend.Tensor, bool) {
+// working layout); the output gets shortcut s added. It reports false,
+// computing nothing, otherwise.
+func forwardPair(layers []Layer, i int, x backend.Tensor, s backend.Shortcut) (backend.Tensor, bool) {
 	if i+1 >= len(layers) {
 		return nil, false
 	}
@@ -208,14 +209,14 @@ func forwardPair(layers []Layer, i int, x backend.Tensor) (backend.Tensor, bool)
 	if !int8 && (!ok || c1.InQuant != nil || c2.InQuant != nil || !c1.evaluating || !c2.evaluating) {
 		return nil, false
 	}
-	s := x.Shape()
-	d1, oh1, ow1 := c1.outShape(s[1:])
+	in := x.Shape()
+	d1, oh1, ow1 := c1.outShape(in[1:])
 	d2, oh2, ow2 := c2.outShape([]int{c1.Out, oh1, ow1})
-	c2.y = buffer(c2.be, c2.y, s[0], c2.Out, oh2, ow2)
+	c2.y = buffer(c2.be, c2.y, in[0], c2.Out, oh2, ow2)
 	if int8 {
-		ok = forwardInt8Pair(c1, c2, x, d1, d2)
+		ok = forwardInt8Pair(c1, c2, x, d1, d2, s)
 	} else {
-		ok = chain.ConvForwardChain(x, c1.Weights.Value, c1.biasValue(), d1, c2.Weights.Value, c2.biasValue(), c2.y, d2)
+		ok = chain.ConvForwardChain(x, c1.Weights.Value, c1.biasValue(), d1, c2.Weights.Value, c2.biasValue(), c2.y, d2, s)
 	}
 	if ok {
 		c1.chained, c2.chained = true, true

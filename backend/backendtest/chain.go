@@ -38,9 +38,11 @@ var ConvChainCases = []ConvChainCase{
 }
 
 // RunConvChain checks a backend's chained convolutions (backend.ConvChain)
-// on ConvChainCases: where it chains, the result equals two ConvForward
-// calls bit for bit (in the backend's own precision); where it does not,
-// it says so and leaves the output alone. winograd says the backend runs
+// on ConvChainCases, without a shortcut and with the input as one where
+// it fits: where it chains, the result equals two ConvForward calls and
+// the shortcut's sum as nn.Residual adds it (in the backend's own
+// precision; see checkChained); where it does not, it says so and leaves the
+// output alone. winograd says the backend runs
 // Winograd's algorithm where it fits.
 func RunConvChain(t *testing.T, be backend.Backend, winograd bool) {
 	chain, ok := be.(backend.ConvChain)
@@ -70,33 +72,68 @@ func RunConvChain(t *testing.T, be backend.Backend, winograd bool) {
 			want, got := be.New(c.N, c.O2, oh, ow), be.New(c.N, c.O2, oh, ow)
 			be.ConvForward(x, w1, b1, mid, d1)
 			be.ConvForward(mid, w2, b2, want, d2)
-			sentinel := make([]float32, c.N*c.O2*oh*ow)
-			for i := range sentinel {
-				sentinel[i] = 12345
-			}
-			// Twice: the first call packs the weights, the second takes
-			// them from the cache, as inference runs.
-			for range 2 {
-				be.Upload(got, sentinel)
-				chained := chain.ConvForwardChain(x, w1, b1, d1, w2, b2, got, d2)
-				if wantChained := winograd && c.Winograd; chained != wantChained {
-					t.Fatalf("chained %v, want %v", chained, wantChained)
-				}
-				g := download(be, got)
-				if !chained {
-					for i, v := range g {
-						if v != 12345 {
-							t.Fatalf("not chained, but element %d was written (%v)", i, v)
-						}
-					}
-					return
-				}
-				for i, v := range download(be, want) {
-					if math.Float32bits(g[i]) != math.Float32bits(v) {
-						t.Fatalf("element %d = %v, two convolutions give %v", i, g[i], v)
-					}
-				}
-			}
+			checkChained(t, be, x, want, got, winograd && c.Winograd, func(s backend.Shortcut) bool {
+				return chain.ConvForwardChain(x, w1, b1, d1, w2, b2, got, d2, s)
+			})
 		})
+	}
+}
+
+// checkChained runs a chained pair, chain(shortcut), twice for each
+// shortcut (the first call may pack the weights, the second takes them
+// from the cache, as inference runs): without one, with x itself when it
+// fits the output (zero-padded on the channel axis, as nn.Residual pads
+// it), and with one that does not fit, which must be refused. want holds
+// the two convolutions' output without shortcut; where the pair chains,
+// got must equal it plus the shortcut: bit for bit, but for the sign of
+// zeros (a padded channel of -0 is +0 through nn.Residual's sum); where it
+// does not, got must be left alone.
+func checkChained(t *testing.T, be backend.Backend, x, want, got backend.Tensor, wantChained bool, chain func(backend.Shortcut) bool) {
+	t.Helper()
+	ys, xs := want.Shape(), x.Shape()
+	shortcuts := []backend.Shortcut{{}}
+	if s := (backend.Shortcut{X: x, Before: (ys[1] - xs[1]) / 2}); s.Fits(ys) {
+		shortcuts = append(shortcuts, s)
+	}
+	sentinel := make([]float32, backend.Len(ys))
+	for i := range sentinel {
+		sentinel[i] = 12345
+	}
+	unchanged := func(what string) {
+		for i, v := range download(be, got) {
+			if v != 12345 {
+				t.Fatalf("%s, but element %d was written (%v)", what, i, v)
+			}
+		}
+	}
+	be.Upload(got, sentinel)
+	if chain(backend.Shortcut{X: x, Before: ys[1]}) {
+		t.Fatal("chained with a shortcut that does not fit the output")
+	}
+	unchanged("refused a shortcut that does not fit")
+	for _, s := range shortcuts {
+		wantS := want
+		if s.X != nil {
+			wantS = be.New(ys...)
+			be.ChannelPadForward(s.X, wantS, s.Before)
+			be.AddTo(wantS, want)
+		}
+		w := download(be, wantS)
+		for range 2 {
+			be.Upload(got, sentinel)
+			chained := chain(s)
+			if chained != wantChained {
+				t.Fatalf("chained %v, want %v", chained, wantChained)
+			}
+			if !chained {
+				unchanged("not chained")
+				return
+			}
+			for i, v := range download(be, got) {
+				if v != w[i] || math.IsNaN(float64(v)) {
+					t.Fatalf("shortcut %v: element %d = %v, two convolutions give %v", s.X != nil, i, v, w[i])
+				}
+			}
+		}
 	}
 }

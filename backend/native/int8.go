@@ -159,7 +159,7 @@ func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc
 	defer be.end(p)
 	q := be.u8s8Input(p, ws, data(x), in)
 	op := be.u8s8Operands(p, ws, q, w.(*Tensor), data(b), d.ReLU, in)
-	be.u8s8Output(p, ws, op, data(y))
+	be.u8s8Output(p, ws, op, data(y), shortcut{})
 }
 
 // ConvForwardU8S8Chain implements backend.QuantizedChain: when both
@@ -168,7 +168,7 @@ func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc
 // their outputs as the second's input bytes, in the PNC rows the second
 // reads, so that activation never exists in float32 or NCHW.
 func (be *Backend) ConvForwardU8S8Chain(x, w1, b1 backend.Tensor, d1 backend.ConvDesc, in1 backend.InputQuant,
-	w2, b2, y backend.Tensor, d2 backend.ConvDesc, in2 backend.InputQuant) bool {
+	w2, b2, y backend.Tensor, d2 backend.ConvDesc, in2 backend.InputQuant, s backend.Shortcut) bool {
 	xs, ws1, ws2 := x.Shape(), w1.Shape(), w2.Shape()
 	if len(xs) != 4 || len(ws1) != 4 || len(ws2) != 4 || ws1[0] != ws2[1] || in1.Validate() != nil || in2.Validate() != nil {
 		return false
@@ -185,6 +185,10 @@ func (be *Backend) ConvForwardU8S8Chain(x, w1, b1 backend.Tensor, d1 backend.Con
 	}
 	if ys := y.Shape(); len(ys) != 4 || ys[0] != g2.n || ys[1] != g2.o || ys[2] != g2.oh || ys[3] != g2.ow {
 		panic(fmt.Sprintf("native: chained convolution output shape %v, want %v", ys, []int{g2.n, g2.o, g2.oh, g2.ow}))
+	}
+	sc, ok := shortcutFor(s, y.Shape())
+	if !ok {
+		return false
 	}
 	written(y)
 	g1.d.ReLU, g2.d.ReLU = false, false
@@ -203,7 +207,7 @@ func (be *Backend) ConvForwardU8S8Chain(x, w1, b1 backend.Tensor, d1 backend.Con
 	be.runTiles(p1.plan, op1, c/be.kern.tileCols, nil)
 	padRow(q2[rows*c:(rows+1)*c], c, in2.Zero)
 	op2 := be.u8s8Operands(p2, ws, q2, w2.(*Tensor), data(b2), d2.ReLU, in2)
-	be.u8s8Output(p2, ws, op2, data(y))
+	be.u8s8Output(p2, ws, op2, data(y), sc)
 	return true
 }
 
@@ -270,13 +274,13 @@ func (be *Backend) u8s8Operands(pr *convPrimitive, ws *workspace, q []uint8, w *
 
 // u8s8Output runs pr's tiles into float32 rows and moves them to ys
 // (NCHW).
-func (be *Backend) u8s8Output(pr *convPrimitive, ws *workspace, op *tileOperands, ys []float32) {
+func (be *Backend) u8s8Output(pr *convPrimitive, ws *workspace, op *tileOperands, ys []float32, sc shortcut) {
 	g, mr, nr := pr.g, be.kern.tileRows, be.kern.tileCols
 	blocks := (g.o + nr - 1) / nr
 	ldc := blocks * nr
 	out := ws.take((len(pr.plan.starts) - 1) * mr * ldc)
 	be.runTiles(pr.plan, op, blocks, out)
-	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, nil, false)
+	be.fromRowsAdding(out, ldc, g.n, g.o, g.p(), ys, nil, false, sc)
 }
 
 // quantizeRows writes x ([n, c, p] NCHW) as PNC rows of bytes, c4 =

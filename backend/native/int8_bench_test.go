@@ -75,7 +75,7 @@ func BenchmarkConvChain(b *testing.B) {
 					d2 := d1
 					d2.ReLU = false
 					run := func() {
-						if !chained || !be.ConvForwardChain(x, w1, b1, d1, w2, b2, y, d2) {
+						if !chained || !be.ConvForwardChain(x, w1, b1, d1, w2, b2, y, d2, backend.Shortcut{}) {
 							be.ConvForward(x, w1, b1, mid, d1)
 							be.ConvForward(mid, w2, b2, y, d2)
 						}

@@ -230,18 +230,19 @@ type winoStep struct {
 // and the transformed weights wp, packed tap-major: the shared body of
 // forward and backward-data.
 func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs []float32, wp *tileOperands, bs []float32, relu bool, ys []float32) {
-	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{{pr: pr, ci: ci, co: co, wp: wp, bs: bs, relu: relu}}, ys)
+	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{{pr: pr, ci: ci, co: co, wp: wp, bs: bs, relu: relu}}, ys, shortcut{})
 }
 
 // winoChain computes ys (NCHW) from xs (NCHW) through steps, convolutions
-// on maps of one size, each step's output the next one's input. Images go
+// on maps of one size, each step's output the next one's input, and adds
+// the shortcut sc. Images go
 // in groups, each thread taking whole groups through every step in
 // buffers of its own: into PNC rows, then every step's blocks of rows
 // through the three Winograd steps, its output rows in PNC being the next
 // step's input rows as they are, then back to NCHW. The PNC copies stay in
 // cache instead of making a round trip to memory, and between two steps
 // the activation never goes to NCHW at all.
-func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []winoStep, ys []float32) {
+func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []winoStep, ys []float32, sc shortcut) {
 	kern := be.kern
 	p := steps[0].pr.g.h * steps[0].pr.g.w
 	first, last := steps[0].ci, steps[len(steps)-1].co
@@ -264,12 +265,12 @@ func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []
 		v16All = asBF16(ws.take(parts * vSize / 2))
 	}
 	be.parallel(parts, func(lo, hi int) {
-		var sc winoScratch
+		var scr winoScratch
 		for part := lo; part < hi; part++ {
 			in, out := bufs[2*part*bufSize:(2*part+1)*bufSize], bufs[(2*part+1)*bufSize:(2*part+2)*bufSize]
-			sc.v, sc.m = vAll[part*vSize:(part+1)*vSize], mAll[part*mSize:(part+1)*mSize]
+			scr.v, scr.m = vAll[part*vSize:(part+1)*vSize], mAll[part*mSize:(part+1)*mSize]
 			if bf16 {
-				sc.v16 = v16All[part*vSize : (part+1)*vSize]
+				scr.v16 = v16All[part*vSize : (part+1)*vSize]
 			}
 			for grp := part * groups / parts; grp < (part+1)*groups/parts; grp++ {
 				img0 := grp * group
@@ -283,11 +284,14 @@ func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []
 					// The spare row: zeros for the input transform (after
 					// a step, it holds what fell outside the map).
 					clear(a[cnt*p*steps[i].ci : (cnt*p+1)*steps[i].ci])
-					be.winoGroup(&steps[i], cnt, a, &sc, b)
+					be.winoGroup(&steps[i], cnt, a, &scr, b)
 					a, b = b, a
 				}
 				for img := 0; img < cnt; img++ {
 					rowsImage(kern, a, last, cnt, last, p, dst, nil, false, img)
+				}
+				for img := img0; img < img0+cnt; img++ {
+					sc.add(ys, img, last, p)
 				}
 			}
 		}
@@ -378,7 +382,7 @@ func (be *Backend) winoGroupSize(n, p, tiles, ci, co int) int {
 
 func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
 	step := be.winoForwardStep(pr, ws, w, bs, relu)
-	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{step}, ys)
+	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{step}, ys, shortcut{})
 }
 
 // winoForwardStep is the forward pass of pr as a step of winoChain, its
@@ -405,7 +409,7 @@ func (be *Backend) winoForwardStep(pr *convPrimitive, ws *workspace, w *Tensor, 
 // larger): each group of images goes through both, the first's output
 // rows in PNC being the second's input rows (see winoChain). Other pairs
 // are refused.
-func (be *Backend) ConvForwardChain(x, w1, b1 backend.Tensor, d1 backend.ConvDesc, w2, b2, y backend.Tensor, d2 backend.ConvDesc) bool {
+func (be *Backend) ConvForwardChain(x, w1, b1 backend.Tensor, d1 backend.ConvDesc, w2, b2, y backend.Tensor, d2 backend.ConvDesc, s backend.Shortcut) bool {
 	g1, err := geometry(x.Shape(), w1.Shape(), d1)
 	if err != nil {
 		return false
@@ -421,6 +425,10 @@ func (be *Backend) ConvForwardChain(x, w1, b1 backend.Tensor, d1 backend.ConvDes
 	if ys := y.Shape(); len(ys) != 4 || ys[0] != g2.n || ys[1] != g2.o || ys[2] != g2.oh || ys[3] != g2.ow {
 		panic(fmt.Sprintf("native: chained convolution output shape %v, want %v", ys, []int{g2.n, g2.o, g2.oh, g2.ow}))
 	}
+	sc, ok := shortcutFor(s, y.Shape())
+	if !ok {
+		return false
+	}
 	written(y)
 	ws := be.begin(p1)
 	defer be.end(p1)
@@ -428,7 +436,7 @@ func (be *Backend) ConvForwardChain(x, w1, b1 backend.Tensor, d1 backend.ConvDes
 		be.winoForwardStep(p1, ws, w1.(*Tensor), data(b1), d1.ReLU),
 		be.winoForwardStep(p2, ws, w2.(*Tensor), data(b2), d2.ReLU),
 	}
-	be.winoChain(ws, g1.n, min(p1.group, p2.group), data(x), steps, data(y))
+	be.winoChain(ws, g1.n, min(p1.group, p2.group), data(x), steps, data(y), sc)
 	return true
 }
 
