@@ -11,29 +11,33 @@ import (
 // ConvChainCase is a pair of convolutions for RunConvChain: N images of C
 // channels, HxW, through a KxK convolution of stride S (padding K/2) to O
 // channels, then a 3x3 one (stride 1, padding 1) to O2. ReLU1 and ReLU2
-// fuse a rectifier into each; Winograd says the pair chains on a backend
-// that runs 3x3, stride-1 convolutions on maps of 4x4 and larger on
-// Winograd's algorithm (native's default).
+// fuse a rectifier into each. Auto and Direct say whether the native
+// backend chains the pair by default (both on Winograd's algorithm, or
+// both on the direct tiles with O a multiple of 32, so of every
+// instruction set's tile width) and without Winograd's algorithm.
 type ConvChainCase struct {
-	Name                   string
-	N, C, H, W, O, K, S    int
-	O2                     int
-	ReLU1, ReLU2, Winograd bool
+	Name                string
+	N, C, H, W, O, K, S int
+	O2                  int
+	ReLU1, ReLU2        bool
+	Auto, Direct        bool
 }
 
 // ConvChainCases are the pairs RunConvChain checks: a residual body of
 // the tutorial's first stage, a stage's first body (channels change),
 // odd channel counts (bfloat16 computes such a step in float32, so a
 // chain mixes the two), images in several groups with a partial last
-// one, a map that is not square, and pairs that do not chain.
+// one, a map that is not square, 2x2 maps (direct tiles), a strided first
+// convolution, and pairs that do not chain.
 var ConvChainCases = []ConvChainCase{
-	{Name: "64x14x14", N: 3, C: 64, H: 14, W: 14, O: 64, K: 3, S: 1, O2: 64, ReLU1: true, Winograd: true},
-	{Name: "32to128x7x7", N: 13, C: 32, H: 7, W: 7, O: 128, K: 3, S: 1, O2: 128, ReLU1: true, ReLU2: true, Winograd: true},
-	{Name: "odd-channels", N: 13, C: 17, H: 6, W: 6, O: 18, K: 3, S: 1, O2: 19, Winograd: true},
-	{Name: "groups", N: 37, C: 16, H: 8, W: 8, O: 16, K: 3, S: 1, O2: 24, ReLU1: true, Winograd: true},
-	{Name: "6x10-map", N: 9, C: 16, H: 6, W: 10, O: 32, K: 3, S: 1, O2: 16, ReLU1: true, Winograd: true},
-	{Name: "2x2-maps-not-chained", N: 13, C: 128, H: 2, W: 2, O: 128, K: 3, S: 1, O2: 64, ReLU1: true},
-	{Name: "stride2-not-chained", N: 4, C: 16, H: 12, W: 12, O: 32, K: 3, S: 2, O2: 32, ReLU1: true},
+	{Name: "64x14x14", N: 3, C: 64, H: 14, W: 14, O: 64, K: 3, S: 1, O2: 64, ReLU1: true, Auto: true, Direct: true},
+	{Name: "32to128x7x7", N: 13, C: 32, H: 7, W: 7, O: 128, K: 3, S: 1, O2: 128, ReLU1: true, ReLU2: true, Auto: true, Direct: true},
+	{Name: "odd-channels", N: 13, C: 17, H: 6, W: 6, O: 18, K: 3, S: 1, O2: 19, Auto: true},
+	{Name: "groups", N: 37, C: 16, H: 8, W: 8, O: 32, K: 3, S: 1, O2: 24, ReLU1: true, Auto: true, Direct: true},
+	{Name: "6x10-map", N: 9, C: 16, H: 6, W: 10, O: 32, K: 3, S: 1, O2: 16, ReLU1: true, Auto: true, Direct: true},
+	{Name: "2x2-maps", N: 13, C: 128, H: 2, W: 2, O: 128, K: 3, S: 1, O2: 64, ReLU1: true, Auto: true, Direct: true},
+	{Name: "stride2", N: 2, C: 16, H: 12, W: 12, O: 32, K: 3, S: 2, O2: 32, ReLU1: true, Auto: true, Direct: true},
+	{Name: "narrow-input-not-chained", N: 4, C: 8, H: 8, W: 8, O: 32, K: 3, S: 1, O2: 32},
 	{Name: "1x1-not-chained", N: 4, C: 16, H: 8, W: 8, O: 32, K: 1, S: 1, O2: 32},
 }
 
@@ -42,9 +46,9 @@ var ConvChainCases = []ConvChainCase{
 // it fits: where it chains, the result equals two ConvForward calls and
 // the shortcut's sum as nn.Residual adds it (in the backend's own
 // precision; see checkChained); where it does not, it says so and leaves the
-// output alone. winograd says the backend runs
-// Winograd's algorithm where it fits.
-func RunConvChain(t *testing.T, be backend.Backend, winograd bool) {
+// output alone. direct says the backend runs without Winograd's
+// algorithm (ConvChainCase.Direct, else Auto, says which pairs chain).
+func RunConvChain(t *testing.T, be backend.Backend, direct bool) {
 	chain, ok := be.(backend.ConvChain)
 	if !ok {
 		t.Fatalf("%s does not chain convolutions", be.Name())
@@ -72,7 +76,11 @@ func RunConvChain(t *testing.T, be backend.Backend, winograd bool) {
 			want, got := be.New(c.N, c.O2, oh, ow), be.New(c.N, c.O2, oh, ow)
 			be.ConvForward(x, w1, b1, mid, d1)
 			be.ConvForward(mid, w2, b2, want, d2)
-			checkChained(t, be, x, want, got, winograd && c.Winograd, func(s backend.Shortcut) bool {
+			wantChained := c.Auto
+			if direct {
+				wantChained = c.Direct
+			}
+			checkChained(t, be, x, want, got, wantChained, func(s backend.Shortcut) bool {
 				return chain.ConvForwardChain(x, w1, b1, d1, w2, b2, got, d2, s)
 			})
 		})

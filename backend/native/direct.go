@@ -192,22 +192,85 @@ func (be *Backend) runTiles(pl *tilePlan, op *tileOperands, blocks int, out []fl
 
 func (be *Backend) directForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
 	g, pl := pr.g, pr.plan
-	nr, taps, p := be.kern.tileCols, g.kh*g.kw, g.p()
+	nr, p := be.kern.tileCols, g.p()
 	blocks := (g.o + nr - 1) / nr
+	op := be.directOperands(pr, ws, be.directInput(ws, g, xs), w)
+	ldc := blocks * nr
+	out := ws.take((len(pl.starts) - 1) * be.kern.tileRows * ldc)
+	be.runTiles(pl, op, blocks, out)
+	be.fromRows(out, ldc, g.n, g.o, p, ys, bs, relu)
+}
+
+// directInput returns the input rows of g's direct tiles: xs in PNC rows,
+// then the padding row of zeros.
+func (be *Backend) directInput(ws *workspace, g convGeom, xs []float32) []float32 {
 	inRows := g.n * g.h * g.w
 	in := ws.take((inRows + 1) * g.c)
 	be.toPNC(xs, g.n, g.c, g.h*g.w, in)
 	clear(in[inRows*g.c:])
+	return in
+}
+
+// directOperands are the forward pass of pr's operands for the tile
+// kernels: input rows in (the padding row after them) and the weights,
+// both in bfloat16 where pr multiplies in it.
+func (be *Backend) directOperands(pr *convPrimitive, ws *workspace, in []float32, w *Tensor) *tileOperands {
+	g, taps := pr.g, pr.g.kh*pr.g.kw
 	op := be.tileInput(ws, in, g.c, taps, be.bf16(pr))
 	if op.x16 != nil {
 		op.w16, op.layout = be.forwardWeightsBF16(ws, w, g.o, g.c, taps)
 	} else {
 		op.w, op.layout = be.forwardWeights(ws, w, g.o, g.c, taps)
 	}
-	ldc := blocks * nr
-	out := ws.take((len(pl.starts) - 1) * be.kern.tileRows * ldc)
-	be.runTiles(pl, op, blocks, out)
-	be.fromRows(out, ldc, g.n, g.o, p, ys, bs, relu)
+	return op
+}
+
+// directChain is ConvForwardChain on the direct tile kernels: the first's
+// output rows (its channels a whole number of tile columns) take their
+// bias and ReLU in place and are the second's input rows as they are, so
+// that activation never goes to NCHW; the shortcut sc is added as the
+// second's output goes back to NCHW.
+func (be *Backend) directChain(p1, p2 *convPrimitive, ws *workspace, xs []float32, w1 *Tensor, bs1 []float32, relu1 bool,
+	w2 *Tensor, bs2 []float32, relu2 bool, ys []float32, sc shortcut) {
+	g1, g2 := p1.g, p2.g
+	mr, nr := be.kern.tileRows, be.kern.tileCols
+	op1 := be.directOperands(p1, ws, be.directInput(ws, g1, xs), w1)
+	// The second's input rows: every row the first's tiles write (their
+	// last tile may run past the images' rows), then the padding row.
+	rows, c := g1.n*g1.p(), g1.o
+	mid := ws.take(max((len(p1.plan.starts)-1)*mr, rows+1) * c)
+	be.runTiles(p1.plan, op1, c/nr, mid)
+	be.rowsBiasReLU(mid[:rows*c], c, bs1, relu1)
+	clear(mid[rows*c : (rows+1)*c])
+	op2 := be.directOperands(p2, ws, mid, w2)
+	blocks := (g2.o + nr - 1) / nr
+	out := ws.take((len(p2.plan.starts) - 1) * mr * blocks * nr)
+	be.runTiles(p2.plan, op2, blocks, out)
+	be.fromRowsAdding(out, blocks*nr, g2.n, g2.o, g2.p(), ys, bs2, relu2, sc)
+}
+
+// rowsBiasReLU adds bias (nil: none) to every row of c columns of rows and
+// applies the ReLU (if relu), as fromRows does on its way to NCHW.
+func (be *Backend) rowsBiasReLU(rows []float32, c int, bias []float32, relu bool) {
+	if bias == nil && !relu {
+		return
+	}
+	n := len(rows) / c
+	be.parallel(n, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := rows[r*c : (r+1)*c]
+			if bias != nil {
+				for j, b := range bias[:c] {
+					row[j] += b
+				}
+			}
+			if relu {
+				for j, v := range row {
+					row[j] = max(v, 0)
+				}
+			}
+		}
+	})
 }
 
 func (be *Backend) directBackwardData(pr *convPrimitive, ws *workspace, dys, wd, dxs []float32) {

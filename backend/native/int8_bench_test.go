@@ -56,11 +56,11 @@ func BenchmarkConvLayers(b *testing.B) {
 	}
 }
 
-// BenchmarkConvChain times a residual body of each Winograd stage of
+// BenchmarkConvChain times a residual body of each stage of
 // seed-resnet34 at batch 100 (conv+ReLU, conv) as two ConvForward calls
 // and as one ConvForwardChain, in float32 and bfloat16.
 func BenchmarkConvChain(b *testing.B) {
-	for _, c := range []struct{ n, c, h int }{{100, 256, 4}, {100, 128, 7}, {100, 64, 14}} {
+	for _, c := range []struct{ n, c, h int }{{100, 512, 2}, {100, 256, 4}, {100, 128, 7}, {100, 64, 14}} {
 		for _, prec := range []Precision{F32, BF16} {
 			for _, chained := range []bool{false, true} {
 				b.Run(fmt.Sprintf("%dx%d/%s/chained=%v", c.c, c.h, prec, chained), func(b *testing.B) {

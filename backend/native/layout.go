@@ -1,7 +1,5 @@
 package native
 
-import "github.com/resgo/resgo/backend"
-
 // Layout changes between NCHW tensors and the position-major rows the tile
 // kernels read ("PNC": [P][N][C], the rows for one pixel position in every
 // image together), or the GEMM micro-kernel's slivers ([C/w][P][N][w]).
@@ -50,37 +48,6 @@ func sliverImage(kern *kernels, src []float32, n, c, p, w int, dst []float32, im
 				base[(q*n+img)*w+k] = s[(sl*w+k)*p+q]
 			}
 		}
-	}
-}
-
-// shortcut is a chain's residual shortcut (backend.Shortcut) as data:
-// xs [n, c, p] NCHW, added to an output's channels before to before+c-1.
-type shortcut struct {
-	xs        []float32
-	c, before int
-}
-
-// shortcutFor checks s against an output of shape y: the shortcut, or ok
-// false when it does not fit.
-func shortcutFor(s backend.Shortcut, y []int) (sc shortcut, ok bool) {
-	if !s.Fits(y) {
-		return shortcut{}, false
-	}
-	if s.X != nil {
-		sc = shortcut{xs: data(s.X), c: s.X.Shape()[1], before: s.Before}
-	}
-	return sc, true
-}
-
-// add adds image img's shortcut to its output planes (dst [n, co, p]
-// NCHW), while they are still in cache from being written.
-func (sc shortcut) add(dst []float32, img, co, p int) {
-	if sc.xs == nil {
-		return
-	}
-	d := dst[(img*co+sc.before)*p : (img*co+sc.before+sc.c)*p]
-	for i, v := range sc.xs[img*sc.c*p : (img+1)*sc.c*p] {
-		d[i] += v
 	}
 }
 

@@ -1,11 +1,6 @@
 package native
 
-import (
-	"fmt"
-	"sync"
-
-	"github.com/resgo/resgo/backend"
-)
+import "sync"
 
 // Winograd convolution, F(4x4, 3x3): each 4x4 block of outputs of a 3x3,
 // stride-1, pad-1 convolution is computed from the 6x6 block of inputs
@@ -402,42 +397,6 @@ func (be *Backend) winoForwardStep(pr *convPrimitive, ws *workspace, w *Tensor, 
 		})
 	}
 	return winoStep{pr: pr, ci: g.c, co: g.o, wp: op, bs: bs, relu: relu}
-}
-
-// ConvForwardChain implements backend.ConvChain for two convolutions that
-// both run on Winograd's algorithm (3x3, stride 1, on maps of 4x4 and
-// larger): each group of images goes through both, the first's output
-// rows in PNC being the second's input rows (see winoChain). Other pairs
-// are refused.
-func (be *Backend) ConvForwardChain(x, w1, b1 backend.Tensor, d1 backend.ConvDesc, w2, b2, y backend.Tensor, d2 backend.ConvDesc, s backend.Shortcut) bool {
-	g1, err := geometry(x.Shape(), w1.Shape(), d1)
-	if err != nil {
-		return false
-	}
-	g2, err := geometry([]int{g1.n, g1.o, g1.oh, g1.ow}, w2.Shape(), d2)
-	if err != nil {
-		return false
-	}
-	p1, p2 := be.primitive(g1, backend.Forward), be.primitive(g2, backend.Forward)
-	if p1.algo != Winograd || p2.algo != Winograd {
-		return false
-	}
-	if ys := y.Shape(); len(ys) != 4 || ys[0] != g2.n || ys[1] != g2.o || ys[2] != g2.oh || ys[3] != g2.ow {
-		panic(fmt.Sprintf("native: chained convolution output shape %v, want %v", ys, []int{g2.n, g2.o, g2.oh, g2.ow}))
-	}
-	sc, ok := shortcutFor(s, y.Shape())
-	if !ok {
-		return false
-	}
-	written(y)
-	ws := be.begin(p1)
-	defer be.end(p1)
-	steps := []winoStep{
-		be.winoForwardStep(p1, ws, w1.(*Tensor), data(b1), d1.ReLU),
-		be.winoForwardStep(p2, ws, w2.(*Tensor), data(b2), d2.ReLU),
-	}
-	be.winoChain(ws, g1.n, min(p1.group, p2.group), data(x), steps, data(y), sc)
-	return true
 }
 
 func (be *Backend) winoBackwardData(pr *convPrimitive, ws *workspace, dys, wd, dxs []float32) {
