@@ -54,6 +54,7 @@ func runBench(args []string) error {
 		modes, batches string
 		steps, warmup  int
 		asJSON, layers bool
+		interleave     bool
 		cpuProfile     string
 	)
 	fs.StringVar(&modes, "modes", "train,infer", "what to measure: train, infer or both")
@@ -62,6 +63,9 @@ func runBench(args []string) error {
 	fs.IntVar(&warmup, "warmup", 2, "untimed steps first")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&layers, "layers", false, "also time each top-level layer (forward and backward) and print where the time goes")
+	fs.BoolVar(&interleave, "interleave", false, "with several --precision: time their steps in turn (one step of each, then the next),\n"+
+		"so that a machine whose speed drifts slows them all alike; the ratios between precisions are then\n"+
+		"steadier than from configurations measured one after another")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file (for go tool pprof); samples are labelled\n"+
 		"phase (warmup, timed), mode, precision and batch: go tool pprof -tagfocus phase=timed shows the timed steps")
 	if err := parse(fs, args); err != nil {
@@ -151,6 +155,7 @@ func runBench(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var cases []benchCase
 	for i, be := range backends {
 		prec := precisions[i]
 		if nb, ok := be.(*native.Backend); ok && !asJSON {
@@ -164,8 +169,38 @@ func runBench(args []string) error {
 		if prec == "int8" && doTrain && !asJSON {
 			fmt.Println("(int8 is for inference: no training rows)")
 		}
-		if err := benchOne(be, mc, &rep, prec, sizes, doTrain, doInfer, steps, warmup, asJSON, layers); err != nil {
+		cs, err := benchCases(be, mc, prec, sizes, doTrain, doInfer, steps, layers && !asJSON)
+		if err != nil {
 			return err
+		}
+		for _, c := range cs {
+			rep.MACs = c.macs
+		}
+		cases = append(cases, cs...)
+	}
+	emit := func(c benchCase, seconds float64) {
+		flops := 2 * float64(c.macs) * float64(c.batch)
+		if c.mode == "train" {
+			flops *= 3
+		}
+		row := benchRow{Mode: c.mode, Precision: c.prec, Batch: c.batch, MsPerStep: seconds * 1e3, ImagesPS: float64(c.batch) / seconds,
+			GFLOPS: flops / seconds / 1e9, RSSMiB: peakRSSMiB()}
+		row.PeakFrac = row.GFLOPS / rep.PeakGF
+		rep.Rows = append(rep.Rows, row)
+		if !asJSON {
+			fmt.Printf("%-6s %-9s %6d %10.1f %10.1f %15.1f %14.1f%% %6.0f MiB\n", c.mode, c.prec, c.batch, row.MsPerStep, row.ImagesPS,
+				row.GFLOPS, 100*row.PeakFrac, row.RSSMiB)
+		}
+	}
+	if interleave {
+		runInterleaved(cases, steps, warmup, emit)
+	} else {
+		for _, c := range cases {
+			c.setup()
+			emit(c, timeSteps(c, warmup, steps))
+			if c.layers != nil {
+				c.layers()
+			}
 		}
 	}
 	if asJSON {
@@ -203,53 +238,34 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// benchOne measures the configurations of one backend (one precision) and
-// adds their rows to rep.
-func benchOne(be backend.Backend, mc model.Config, rep *benchReport, prec string, sizes []int, doTrain, doInfer bool,
-	steps, warmup int, asJSON, layers bool) error {
+// benchCase is one configuration to measure: a mode and batch size of
+// one precision's model, whose step runs after setup (the model put in
+// training or evaluation mode), and layers (with --layers) prints its
+// time per layer.
+type benchCase struct {
+	mode, prec  string
+	batch       int
+	macs        int64
+	setup, step func()
+	layers      func()
+}
+
+// benchCases builds the model on be (one precision) and its configurations.
+func benchCases(be backend.Backend, mc model.Config, prec string, sizes []int, doTrain, doInfer bool, steps int, layers bool) ([]benchCase, error) {
 	m, err := model.Build(be, mc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m.Init(1)
 	_, macs := m.Summary(discard{})
-	rep.MACs = macs
 	int8 := prec == "int8"
 	if int8 {
 		if err := calibrateRandom(be, m); err != nil {
-			return err
+			return nil, err
 		}
 		doTrain = false
 	}
-	measure := func(mode string, batch int, step func()) {
-		// Profile labels tell the timed steps from the warm-up (which packs
-		// weights and allocates buffers) and the configurations apart.
-		labels := []string{"mode", mode, "precision", prec, "batch", strconv.Itoa(batch)}
-		pprof.Do(context.Background(), pprof.Labels(append(labels, "phase", "warmup")...), func(context.Context) {
-			for i := 0; i < warmup; i++ {
-				step()
-			}
-		})
-		start := time.Now()
-		pprof.Do(context.Background(), pprof.Labels(append(labels, "phase", "timed")...), func(context.Context) {
-			for i := 0; i < steps; i++ {
-				step()
-			}
-		})
-		el := time.Since(start).Seconds() / float64(steps)
-		flops := 2 * float64(macs) * float64(batch)
-		if mode == "train" {
-			flops *= 3
-		}
-		row := benchRow{Mode: mode, Precision: prec, Batch: batch, MsPerStep: el * 1e3, ImagesPS: float64(batch) / el,
-			GFLOPS: flops / el / 1e9, RSSMiB: peakRSSMiB()}
-		row.PeakFrac = row.GFLOPS / rep.PeakGF
-		rep.Rows = append(rep.Rows, row)
-		if !asJSON {
-			fmt.Printf("%-6s %-9s %6d %10.1f %10.1f %15.1f %14.1f%% %6.0f MiB\n", mode, prec, batch, row.MsPerStep, row.ImagesPS,
-				row.GFLOPS, 100*row.PeakFrac, row.RSSMiB)
-		}
-	}
+	var cases []benchCase
 	r := rand.New(rand.NewPCG(1, 2))
 	per := mc.Input[0] * mc.Input[1] * mc.Input[2]
 	for _, batch := range sizes {
@@ -261,28 +277,104 @@ func benchOne(be backend.Backend, mc model.Config, rep *benchReport, prec string
 		for i := range labels {
 			labels[i] = int32(r.IntN(mc.Classes))
 		}
+		c := benchCase{prec: prec, batch: batch, macs: macs}
 		if doTrain && batch > 1 {
 			h := train.DefaultHyper()
 			h.BatchSize = batch
 			tr := train.NewTrainer(be, m, h, 55000)
-			measure("train", batch, func() { tr.TrainStep(images, labels) })
-			if layers && !asJSON {
-				printLayerTimes(be, m, images, labels, true, steps)
+			c.mode = "train"
+			c.setup = func() { m.SetTraining(true) }
+			c.step = func() { tr.TrainStep(images, labels) }
+			if layers {
+				c.layers = func() { printLayerTimes(be, m, images, labels, true, steps) }
 			}
+			cases = append(cases, c)
 		}
 		if doInfer {
-			m.SetTraining(false)
 			x := be.New(batch, mc.Input[0], mc.Input[1], mc.Input[2])
 			logits := make([]float32, batch*mc.Classes)
-			measure("infer", batch, func() {
+			c.mode = "infer"
+			c.setup = func() { m.SetTraining(false) }
+			c.step = func() {
 				be.Upload(x, images)
 				be.Download(m.Forward(x), logits)
-			})
-			m.SetTraining(!int8)
-			if layers && !asJSON {
-				printLayerTimes(be, m, images, labels, false, steps)
+			}
+			c.layers = nil
+			if layers {
+				c.layers = func() { printLayerTimes(be, m, images, labels, false, steps) }
+			}
+			cases = append(cases, c)
+		}
+	}
+	return cases, nil
+}
+
+// runStep runs one step of c under profile labels that tell the timed
+// steps from the warm-up (which packs weights and allocates buffers) and
+// the configurations apart, and returns how long it took.
+func runStep(c benchCase, phase string) time.Duration {
+	var el time.Duration
+	labels := pprof.Labels("mode", c.mode, "precision", c.prec, "batch", strconv.Itoa(c.batch), "phase", phase)
+	pprof.Do(context.Background(), labels, func(context.Context) {
+		start := time.Now()
+		c.step()
+		el = time.Since(start)
+	})
+	return el
+}
+
+// timeSteps runs c's warm-up steps, then its timed ones, and returns the
+// seconds per timed step.
+func timeSteps(c benchCase, warmup, steps int) float64 {
+	for range warmup {
+		runStep(c, "warmup")
+	}
+	var total time.Duration
+	for range steps {
+		total += runStep(c, "timed")
+	}
+	return total.Seconds() / float64(steps)
+}
+
+// runInterleaved measures the cases of each mode and batch size together:
+// after their warm-ups, one timed step of each in turn (the order
+// rotating every round, so that none always runs first), steps rounds.
+func runInterleaved(cases []benchCase, steps, warmup int, emit func(benchCase, float64)) {
+	type group struct {
+		mode  string
+		batch int
+	}
+	var order []group
+	members := map[group][]benchCase{}
+	for _, c := range cases {
+		g := group{c.mode, c.batch}
+		if _, ok := members[g]; !ok {
+			order = append(order, g)
+		}
+		members[g] = append(members[g], c)
+	}
+	for _, g := range order {
+		cs := members[g]
+		for _, c := range cs {
+			c.setup()
+			for range warmup {
+				runStep(c, "warmup")
+			}
+		}
+		totals := make([]time.Duration, len(cs))
+		for round := range steps {
+			for k := range cs {
+				i := (round + k) % len(cs)
+				totals[i] += runStep(cs[i], "timed")
+			}
+		}
+		for i, c := range cs {
+			emit(c, totals[i].Seconds()/float64(steps))
+		}
+		for _, c := range cs {
+			if c.layers != nil {
+				c.layers()
 			}
 		}
 	}
-	return nil
 }

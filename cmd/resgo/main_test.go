@@ -396,8 +396,9 @@ func checkEventLog(t *testing.T, dir string) {
 }
 
 // TestPrecisionBF16: --precision is checked in one line, bench measures a
-// list of precisions in rows of their own (int8 inference only), and a
-// model trains and evaluates with bfloat16 products.
+// list of precisions in rows of their own (int8 inference only; with
+// --interleave, each mode's precisions together), and a model trains and
+// evaluates with bfloat16 products.
 func TestPrecisionBF16(t *testing.T) {
 	dir := t.TempDir()
 	oneLineError(t, run(t, dir, "bench", "--precision", "fp8"), "--precision fp8", "unknown precision")
@@ -415,6 +416,19 @@ func TestPrecisionBF16(t *testing.T) {
 	}
 	if want := []string{"train f32", "infer f32", "train bf16", "infer bf16", "infer int8"}; !slices.Equal(got, want) {
 		t.Fatalf("bench rows %v, want %v", got, want)
+	}
+	// --interleave measures each mode's precisions together: rows by mode.
+	b = run(t, dir, "bench", "--json", "--interleave", "--precision", "f32,bf16,int8", "--base-depth", "16", "--batch-sizes", "4", "--steps", "2", "--warmup", "0")
+	rep.Rows = nil
+	if err := json.Unmarshal([]byte(b.stdout), &rep); b.code != 0 || err != nil {
+		t.Fatalf("bench --interleave: exit %d, %v\n%s%s", b.code, err, b.stdout, b.stderr)
+	}
+	got = got[:0]
+	for _, r := range rep.Rows {
+		got = append(got, r.Mode+" "+r.Precision)
+	}
+	if want := []string{"train f32", "train bf16", "infer f32", "infer bf16", "infer int8"}; !slices.Equal(got, want) {
+		t.Fatalf("bench --interleave rows %v, want %v", got, want)
 	}
 	long(t)
 	r := run(t, dir, quick("--steps", "6", "--precision", "bf16")...)
