@@ -76,12 +76,9 @@ func shortcutFor(s backend.Shortcut, y []int) (sc shortcut, ok bool) {
 
 // add adds image img's shortcut to its output planes (dst [n, co, p]
 // NCHW), while they are still in cache from being written.
-func (sc shortcut) add(dst []float32, img, co, p int) {
+func (sc shortcut) add(kern *kernels, dst []float32, img, co, p int) {
 	if sc.xs == nil {
 		return
 	}
-	d := dst[(img*co+sc.before)*p : (img*co+sc.before+sc.c)*p]
-	for i, v := range sc.xs[img*sc.c*p : (img+1)*sc.c*p] {
-		d[i] += v
-	}
+	kern.add(dst[(img*co+sc.before)*p:(img*co+sc.before+sc.c)*p], sc.xs[img*sc.c*p:(img+1)*sc.c*p])
 }

@@ -63,7 +63,7 @@ func (be *Backend) fromRowsAdding(src []float32, ld, n, c, p int, dst, bias []fl
 	be.parallel(n, func(lo, hi int) {
 		for img := lo; img < hi; img++ {
 			rowsImage(be.kern, src, ld, n, c, p, dst, bias, relu, img)
-			sc.add(dst, img, c, p)
+			sc.add(be.kern, dst, img, c, p)
 		}
 	})
 }

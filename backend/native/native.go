@@ -320,11 +320,7 @@ func (be *Backend) AddTo(y, x backend.Tensor) {
 	if len(ys) != len(xs) {
 		panic("native: AddTo between tensors of different sizes")
 	}
-	be.elementwise(len(xs), func(lo, hi int) {
-		for i, v := range xs[lo:hi] {
-			ys[lo+i] += v
-		}
-	})
+	be.elementwise(len(xs), func(lo, hi int) { be.kern.add(ys[lo:hi], xs[lo:hi]) })
 }
 
 // LinearForward implements backend.Backend.

@@ -26,3 +26,11 @@ func biasReLUGo(x []float32, bias float32, relu bool) {
 		x[i] = v + bias
 	}
 }
+
+// addGo is the portable add: dst[i] += src[i] for i < len(dst).
+func addGo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}

@@ -57,3 +57,28 @@ func testBiasReLU(t *testing.T, k *kernels) {
 		}
 	}
 }
+
+// TestAdd checks each instruction set's dst += src loop against the
+// exact sums (integers and halves, so float32 adds them exactly) on
+// lengths around the vector widths and the four-vector rounds, with dst
+// and src in distinct slices; past len(dst) nothing may change.
+func TestAdd(t *testing.T) { forEachISA(t, testAdd) }
+
+func testAdd(t *testing.T, k *kernels) {
+	for _, n := range []int{0, 3, 8, 13, 32, 40, 64, 67, 133} {
+		dst, src := make([]float32, n+5), make([]float32, n+5)
+		for i := range dst {
+			dst[i], src[i] = float32(i%11)-4.5, float32(3*i%7)+0.5
+		}
+		k.add(dst[:n], src)
+		for i := range dst {
+			want := float32(i%11) - 4.5
+			if i < n {
+				want += float32(3*i%7) + 0.5
+			}
+			if dst[i] != want {
+				t.Fatalf("n %d: element %d = %v, want %v", n, i, dst[i], want)
+			}
+		}
+	}
+}

@@ -286,7 +286,7 @@ func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []
 					rowsImage(kern, a, last, cnt, last, p, dst, nil, false, img)
 				}
 				for img := img0; img < img0+cnt; img++ {
-					sc.add(ys, img, last, p)
+					sc.add(kern, ys, img, last, p)
 				}
 			}
 		}

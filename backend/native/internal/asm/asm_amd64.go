@@ -175,6 +175,11 @@ func Transpose8x8AVX(src *float32, srcStride int, dst *float32, dstStride int, b
 //go:noescape
 func BiasReLUAVX(x *float32, n int, bias float32, relu bool)
 
+// AddAVX is, for i < n (a multiple of 8), dst[i] += src[i] (AVX).
+//
+//go:noescape
+func AddAVX(dst, src *float32, n int)
+
 // MaxPairsAVX is, for i < n (a multiple of 8),
 // out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]): a 2x2, stride-2 max
 // pool of two rows (AVX2).

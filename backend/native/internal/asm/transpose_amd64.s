@@ -114,6 +114,52 @@ brdone:
 	VZEROUPPER
 	RET
 
+// func AddAVX(dst, src *float32, n int)
+//
+// dst[i] += src[i] for i < n (a multiple of 8), four vectors a round
+// while they last.
+TEXT ·AddAVX(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JEQ adddone
+
+add4:
+	CMPQ CX, $4
+	JLT add1
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $4, CX
+	JMP add4
+
+add1:
+	TESTQ CX, CX
+	JEQ adddone
+	VMOVUPS (DI), Y0
+	VADDPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ CX
+	JMP add1
+
+adddone:
+	VZEROUPPER
+	RET
+
 // func MaxPairsAVX(r0, r1, out *float32, n int)
 //
 // out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < n (n a multiple
