@@ -212,36 +212,46 @@ type HostMemory interface {
 	HostSlice(t Tensor) []float32
 }
 
-// ConvChain is implemented by backends that can run two convolutions in a
-// row (the second reading the first's output, as in a residual body:
-// conv+ReLU, then conv) without the activation between them going through
-// memory in the tensor layout, for inference: nothing is kept for a
-// backward pass. ConvForwardChain computes y = conv2(conv1(x)) + the
-// shortcut exactly as two ConvForward calls and the shortcut's sum would
-// (conv1 with w1, b1 and d1, its ReLU too; conv2 with w2, b2, d2; then
-// y += s.X as Shortcut says), bit for bit, or reports false, computing
-// nothing, for shapes it does not chain.
+// ConvChain is implemented by backends that can run convolutions in a
+// row (each reading the previous one's output, as a residual network's
+// blocks do) without the activations between them going through memory
+// in the tensor layout, for inference: nothing is kept for a backward
+// pass. ConvForwardChain computes y from x through blocks exactly as the
+// separate calls would (per block: two ConvForward calls, then the
+// shortcut's sum and the ReLU as nn.Residual takes them; see ChainBlock),
+// bit for bit but for the sign of zeros (a padded channel's -0 is +0
+// after a sum with 0), or reports false, computing nothing, for blocks
+// it does not chain.
 type ConvChain interface {
-	ConvForwardChain(x, w1, b1 Tensor, d1 ConvDesc, w2, b2, y Tensor, d2 ConvDesc, s Shortcut) bool
+	ConvForwardChain(x Tensor, blocks []ChainBlock, y Tensor) bool
 }
 
-// Shortcut is a residual block's identity shortcut, for a chain to add to
-// its output: y += X after the second convolution (and its ReLU). X is
-// [N, C, H, W] with y's images and map size and C <= y's channels; its
-// channels land on y's channels Before to Before+C-1 and the others get
-// nothing (a zero-padded shortcut, He et al.'s option A). The zero value
-// (X nil) adds nothing.
-type Shortcut struct {
-	X      Tensor
-	Before int
+// ChainBlock is one block of a chain (ConvChain, QuantizedChain): two
+// convolutions in a row (W1, B1, D1, with D1's ReLU; then W2, B2, D2),
+// then, with Shortcut, the block's input added to the output, zero-padded
+// on the channel axis (its C channels land on Before to Before+C-1: He et
+// al.'s option A, as nn.Residual pads), then, with ReLU, a rectifier of
+// the sum. In1 and In2 map the two convolutions' inputs to bytes in a
+// QuantizedChain; float chains ignore them.
+type ChainBlock struct {
+	W1, B1   Tensor
+	D1       ConvDesc
+	In1      InputQuant
+	W2, B2   Tensor
+	D2       ConvDesc
+	In2      InputQuant
+	Shortcut bool
+	Before   int
+	ReLU     bool
 }
 
-// Fits reports whether s can be added to an output of shape y.
-func (s Shortcut) Fits(y []int) bool {
-	if s.X == nil {
+// ShortcutFits reports whether block b's shortcut can be added to its
+// output: x (the block's input) has the output's images and map size and
+// fits its channels from Before on. A block without a shortcut fits.
+func (b ChainBlock) ShortcutFits(x, y []int) bool {
+	if !b.Shortcut {
 		return true
 	}
-	x := s.X.Shape()
 	return len(x) == 4 && len(y) == 4 && x[0] == y[0] && x[2] == y[2] && x[3] == y[3] &&
-		s.Before >= 0 && s.Before+x[1] <= y[1]
+		b.Before >= 0 && b.Before+x[1] <= y[1]
 }

@@ -71,13 +71,15 @@ type QuantizedConv interface {
 
 // QuantizedChain is implemented by backends that can run two int8
 // convolutions in a row without their intermediate activation in
-// float32. ConvForwardU8S8Chain computes y = conv2(conv1(x)) + the
-// shortcut exactly as two ConvForwardU8S8 calls and the shortcut's sum
-// would (conv1 with w1, b1, d1 (its ReLU too) and in1, its output taken
-// to bytes with in2 for conv2; then y += s.X as Shortcut says), or reports
-// false, computing nothing, for shapes it does not chain.
+// float32. ConvForwardU8S8Chain computes y from x through blocks (see
+// ChainBlock: In1 and In2 the convolutions' input maps) exactly as the
+// separate calls would (two ConvForwardU8S8 calls per block, the first's
+// output taken to bytes with In2 for the second; then the shortcut's sum
+// and the ReLU as nn.Residual takes them), bit for bit but for the sign of
+// zeros, or reports false, computing nothing, for blocks it does not
+// chain.
 type QuantizedChain interface {
-	ConvForwardU8S8Chain(x, w1, b1 Tensor, d1 ConvDesc, in1 InputQuant, w2, b2, y Tensor, d2 ConvDesc, in2 InputQuant, s Shortcut) bool
+	ConvForwardU8S8Chain(x Tensor, blocks []ChainBlock, y Tensor) bool
 }
 
 // Int8Output is an int8 convolution's output value before the bias:

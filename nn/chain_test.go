@@ -97,3 +97,48 @@ func TestChainedResidual(t *testing.T) {
 		res.Backward(be.New(6, 32, 10, 10))
 	}()
 }
+
+// TestChainedStage: in evaluation, consecutive residual blocks in a
+// Sequential (a stage: the first widening, zero-padded) run as one chained
+// call and give the training mode's output (to the sign of zeros).
+func TestChainedStage(t *testing.T) {
+	be := native.New(2)
+	block := func(name string, in, out int) *nn.Residual {
+		return nn.NewResidual(be, name,
+			nn.NewConv2D(be, name+"/conv1", in, out, 3, 1, nn.Same, true),
+			nn.NewConv2D(be, name+"/conv2", out, out, 3, 1, nn.Same, false))
+	}
+	res2 := block("res2", 32, 32)
+	res2.ReLU = true
+	stage := &nn.Sequential{Layers: []nn.Layer{block("res1", 16, 32), res2, block("res3", 32, 32)}}
+	nntest.RandomizeParams(be, stage, 5, 0.2)
+	images := make([]float32, 6*16*10*10)
+	for i := range images {
+		images[i] = float32(math.Sin(0.3 * float64(i)))
+	}
+	x := be.New(6, 16, 10, 10)
+	be.Upload(x, images)
+	run := func() []float32 {
+		out := make([]float32, 6*32*10*10)
+		be.Download(stage.Forward(x), out)
+		return out
+	}
+	want := run()
+	nn.SetTraining(stage, false)
+	got := run()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("element %d: %v in evaluation, %v in training", i, got[i], want[i])
+		}
+	}
+	for _, l := range stage.Layers {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s: backward after a chained forward did not panic", l.(*nn.Residual).Name)
+				}
+			}()
+			l.Backward(be.New(6, 32, 10, 10))
+		}()
+	}
+}

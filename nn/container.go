@@ -14,13 +14,13 @@ type Sequential struct {
 
 // Forward implements Layer.
 func (s *Sequential) Forward(x backend.Tensor) backend.Tensor {
-	for i := 0; i < len(s.Layers); i++ {
-		if y, ok := forwardPair(s.Layers, i, x, backend.Shortcut{}); ok {
-			x = y
-			i++ // the pair's second convolution is done
+	for i := 0; i < len(s.Layers); {
+		if y, n, ok := forwardChain(s.Layers, i, x); ok {
+			x, i = y, i+n
 			continue
 		}
 		x = s.Layers[i].Forward(x)
+		i++
 	}
 	return x
 }
@@ -73,8 +73,8 @@ type Residual struct {
 	dx         backend.Tensor
 	padBefore  int
 	shortShape []int
-	// chained: the last Forward ran as one chained call (see
-	// forwardChained), keeping nothing for a backward pass.
+	// chained: the last Forward ran in a chained call (see
+	// forwardChain), keeping nothing for a backward pass.
 	chained bool
 }
 
@@ -93,8 +93,7 @@ func (r *Residual) padding(in, out []int) (before int) {
 // Forward implements Layer.
 func (r *Residual) Forward(x backend.Tensor) backend.Tensor {
 	r.x = x
-	if y, ok := r.forwardChained(x); ok {
-		r.chained = true
+	if y, _, ok := forwardChain([]Layer{r}, 0, x); ok {
 		return y
 	}
 	r.chained = false
@@ -117,30 +116,6 @@ func (r *Residual) Forward(x backend.Tensor) backend.Tensor {
 		r.be.ReLUForward(r.y, r.y)
 	}
 	return r.y
-}
-
-// forwardChained runs the body and the identity (or zero-padded)
-// shortcut's sum as one backend call, where the body is two convolutions
-// that chain (see forwardPair: in evaluation, or on int8): the sum is
-// then taken while the output is still in cache, instead of in two more
-// passes over memory. It reports false, computing nothing, otherwise.
-func (r *Residual) forwardChained(x backend.Tensor) (backend.Tensor, bool) {
-	if r.Shortcut != nil || len(r.Body.Layers) != 2 {
-		return nil, false
-	}
-	c2, ok := r.Body.Layers[1].(*Conv2D)
-	pad := c2.Out - x.Shape()[1]
-	if !ok || pad < 0 || pad%2 != 0 {
-		return nil, false
-	}
-	y, ok := forwardPair(r.Body.Layers, 0, x, backend.Shortcut{X: x, Before: pad / 2})
-	if !ok {
-		return nil, false
-	}
-	if r.ReLU {
-		r.be.ReLUForward(y, y)
-	}
-	return y, true
 }
 
 // Backward implements Layer.

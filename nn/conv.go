@@ -188,38 +188,3 @@ func (c *Conv2D) Describe(in []int) Info {
 		Params: paramCount(c.Params()),
 	}
 }
-
-// forwardPair runs layers i and i+1 as one backend call where both are
-// convolutions the backend chains, nothing observing them: int8 ones (see
-// forwardInt8Pair), or float32/bfloat16 ones in evaluation
-// (backend.ConvChain: the activation between them stays in the backend's
-// working layout); the output gets shortcut s added. It reports false,
-// computing nothing, otherwise.
-func forwardPair(layers []Layer, i int, x backend.Tensor, s backend.Shortcut) (backend.Tensor, bool) {
-	if i+1 >= len(layers) {
-		return nil, false
-	}
-	c1, ok1 := layers[i].(*Conv2D)
-	c2, ok2 := layers[i+1].(*Conv2D)
-	if !ok1 || !ok2 || c1.Observe != nil || c2.Observe != nil {
-		return nil, false
-	}
-	int8 := c1.InQuant != nil && c2.InQuant != nil
-	chain, ok := c1.be.(backend.ConvChain)
-	if !int8 && (!ok || c1.InQuant != nil || c2.InQuant != nil || !c1.evaluating || !c2.evaluating) {
-		return nil, false
-	}
-	in := x.Shape()
-	d1, oh1, ow1 := c1.outShape(in[1:])
-	d2, oh2, ow2 := c2.outShape([]int{c1.Out, oh1, ow1})
-	c2.y = buffer(c2.be, c2.y, in[0], c2.Out, oh2, ow2)
-	if int8 {
-		ok = forwardInt8Pair(c1, c2, x, d1, d2, s)
-	} else {
-		ok = chain.ConvForwardChain(x, c1.Weights.Value, c1.biasValue(), d1, c2.Weights.Value, c2.biasValue(), c2.y, d2, s)
-	}
-	if ok {
-		c1.chained, c2.chained = true, true
-	}
-	return c2.y, ok
-}

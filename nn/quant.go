@@ -93,14 +93,3 @@ func (c *Conv2D) forwardInt8(x backend.Tensor, d backend.ConvDesc) {
 	}
 	q.ConvForwardU8S8(x, c.Weights.Value, c.biasValue(), c.y, d, *c.InQuant)
 }
-
-// forwardInt8Pair runs int8 convolutions c1 and c2 (descriptors d1 and
-// d2, c2.y ready for the output; shortcut s added) as one backend call when the backend
-// chains them (backend.QuantizedChain): the first's output then goes to
-// the second as bytes, never as float32. It reports false, computing
-// nothing, otherwise.
-func forwardInt8Pair(c1, c2 *Conv2D, x backend.Tensor, d1, d2 backend.ConvDesc, s backend.Shortcut) bool {
-	chain, ok := c1.be.(backend.QuantizedChain)
-	return ok && chain.ConvForwardU8S8Chain(x, c1.Weights.Value, c1.biasValue(), d1, *c1.InQuant,
-		c2.Weights.Value, c2.biasValue(), c2.y, d2, *c2.InQuant, s)
-}

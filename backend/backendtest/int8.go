@@ -176,7 +176,6 @@ func RunU8S8Chain(t *testing.T, be backend.Backend, everywhere bool) {
 				return t
 			}
 			d1 := backend.ConvDesc{StrideH: c.S, StrideW: c.S, PadTop: c.K / 2, PadBottom: c.K / 2, PadLeft: c.K / 2, PadRight: c.K / 2, ReLU: !c.NoReLU}
-			oh, ow := d1.OutSize(c.H, c.W, c.K, c.K)
 			d2 := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
 			x := up(random(c.N*c.C*c.H*c.W, !c.Signed), c.N, c.C, c.H, c.W)
 			w1, b1 := up(random(c.O*c.C*c.K*c.K, false), c.O, c.C, c.K, c.K), up(random(c.O, false), c.O)
@@ -191,13 +190,15 @@ func RunU8S8Chain(t *testing.T, be backend.Backend, everywhere bool) {
 			if c.NoReLU {
 				in2.Zero = 100
 			}
-			mid := be.New(c.N, c.O, oh, ow)
-			want, got := be.New(c.N, c.O2, oh, ow), be.New(c.N, c.O2, oh, ow)
-			q.ConvForwardU8S8(x, w1, b1, mid, d1, in1)
-			q.ConvForwardU8S8(mid, w2, b2, want, d2, in2)
-			checkChained(t, be, x, want, got, everywhere && c.WantChained, func(s backend.Shortcut) bool {
-				return chain.ConvForwardU8S8Chain(x, w1, b1, d1, in1, w2, b2, got, d2, in2, s)
-			})
+			conv := func(x, w, b, y backend.Tensor, d backend.ConvDesc, in backend.InputQuant) {
+				q.ConvForwardU8S8(x, w, b, y, d, in)
+			}
+			b := backend.ChainBlock{W1: w1, B1: b1, D1: d1, In1: in1, W2: w2, B2: b2, D2: d2, In2: in2}
+			checkBlockVariants(t, be, x, b, everywhere && c.WantChained, conv, chain.ConvForwardU8S8Chain)
+			if c.O2 == c.C && c.S == 1 {
+				// Runs of blocks are float chains' alone.
+				checkChained(t, be, x, []backend.ChainBlock{b, b}, false, conv, chain.ConvForwardU8S8Chain)
+			}
 		})
 	}
 }

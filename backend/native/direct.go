@@ -225,40 +225,58 @@ func (be *Backend) directOperands(pr *convPrimitive, ws *workspace, in []float32
 	return op
 }
 
-// directChain is ConvForwardChain on the direct tile kernels: the first's
-// output rows (its channels a whole number of tile columns) take their
-// bias and ReLU in place and are the second's input rows as they are, so
-// that activation never goes to NCHW; the shortcut sc is added as the
-// second's output goes back to NCHW.
-func (be *Backend) directChain(p1, p2 *convPrimitive, ws *workspace, xs []float32, w1 *Tensor, bs1 []float32, relu1 bool,
-	w2 *Tensor, bs2 []float32, relu2 bool, ys []float32, sc shortcut) {
-	g1, g2 := p1.g, p2.g
-	mr, nr := be.kern.tileRows, be.kern.tileCols
-	op1 := be.directOperands(p1, ws, be.directInput(ws, g1, xs), w1)
-	// The second's input rows: every row the first's tiles write (their
-	// last tile may run past the images' rows), then the padding row.
-	rows, c := g1.n*g1.p(), g1.o
-	mid := ws.take(max((len(p1.plan.starts)-1)*mr, rows+1) * c)
-	be.runTiles(p1.plan, op1, c/nr, mid)
-	be.rowsBiasReLU(mid[:rows*c], c, bs1, relu1)
-	clear(mid[rows*c : (rows+1)*c])
-	op2 := be.directOperands(p2, ws, mid, w2)
-	blocks := (g2.o + nr - 1) / nr
-	out := ws.take((len(p2.plan.starts) - 1) * mr * blocks * nr)
-	be.runTiles(p2.plan, op2, blocks, out)
-	be.fromRowsAdding(out, blocks*nr, g2.n, g2.o, g2.p(), ys, bs2, relu2, sc)
+// directChain is ConvForwardChain on the direct tile kernels, over the
+// whole batch: each convolution's output rows (its channels a whole
+// number of tile columns, but for the last) take their bias and ReLU in
+// place, and a block's shortcut (its input rows) is added to them, and
+// they are the next convolution's input rows as they are, so that no
+// activation between them goes to NCHW.
+func (be *Backend) directChain(ws *workspace, plan []chainBlock, prs [][2]*convPrimitive, xs, ys []float32) {
+	in := be.directInput(ws, plan[0].g1, xs)
+	var out []float32
+	var ld int
+	for i, cb := range plan {
+		b := cb.b
+		mid, _ := be.directStep(ws, prs[i][0], in, b.W1.(*Tensor), data(b.B1), b.D1.ReLU)
+		out, ld = be.directStep(ws, prs[i][1], mid, b.W2.(*Tensor), data(b.B2), b.D2.ReLU)
+		if b.Shortcut {
+			addRows(be.kern, out, ld, in, cb.c, cb.g2.n*cb.g2.p(), b.Before, b.ReLU)
+		}
+		in = out
+	}
+	g := plan[len(plan)-1].g2
+	be.fromRows(out, ld, g.n, g.o, g.p(), ys, nil, false)
 }
 
-// rowsBiasReLU adds bias (nil: none) to every row of c columns of rows and
-// applies the ReLU (if relu), as fromRows does on its way to NCHW.
-func (be *Backend) rowsBiasReLU(rows []float32, c int, bias []float32, relu bool) {
+// directStep runs pr's tiles on input rows in (their padding row after
+// them) into new rows of ld columns (the output channels rounded up to
+// whole tiles), adds the bias and applies the ReLU there, and clears the
+// padding row after the n*P real ones, so that they can be the next
+// convolution's input rows when ld is the channel count.
+func (be *Backend) directStep(ws *workspace, pr *convPrimitive, in []float32, w *Tensor, bs []float32, relu bool) ([]float32, int) {
+	g, mr, nr := pr.g, be.kern.tileRows, be.kern.tileCols
+	blocks := (g.o + nr - 1) / nr
+	ld, rows := blocks*nr, g.n*g.p()
+	// Every row the tiles write (the last tile may run past the images'
+	// rows), and the padding row.
+	out := ws.take(max((len(pr.plan.starts)-1)*mr, rows+1) * ld)
+	be.runTiles(pr.plan, be.directOperands(pr, ws, in, w), blocks, out)
+	be.rowsBiasReLU(out[:rows*ld], ld, g.o, bs, relu)
+	clear(out[rows*ld : (rows+1)*ld])
+	return out, ld
+}
+
+// rowsBiasReLU adds bias (nil: none) to the first c columns of every row
+// (ld apart) of rows and applies the ReLU (if relu), as fromRows does on
+// its way to NCHW.
+func (be *Backend) rowsBiasReLU(rows []float32, ld, c int, bias []float32, relu bool) {
 	if bias == nil && !relu {
 		return
 	}
-	n := len(rows) / c
+	n := len(rows) / ld
 	be.parallel(n, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row := rows[r*c : (r+1)*c]
+			row := rows[r*ld : r*ld+c]
 			if bias != nil {
 				for j, b := range bias[:c] {
 					row[j] += b

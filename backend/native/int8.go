@@ -162,35 +162,36 @@ func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc
 	be.u8s8Output(p, ws, op, data(y), shortcut{})
 }
 
-// ConvForwardU8S8Chain implements backend.QuantizedChain: when both
-// convolutions compute on bytes (Int8Conv) and the first's output
-// channels fill whole blocks of tile columns, the first's tiles store
-// their outputs as the second's input bytes, in the PNC rows the second
-// reads, so that activation never exists in float32 or NCHW.
-func (be *Backend) ConvForwardU8S8Chain(x, w1, b1 backend.Tensor, d1 backend.ConvDesc, in1 backend.InputQuant,
-	w2, b2, y backend.Tensor, d2 backend.ConvDesc, in2 backend.InputQuant, s backend.Shortcut) bool {
-	xs, ws1, ws2 := x.Shape(), w1.Shape(), w2.Shape()
-	if len(xs) != 4 || len(ws1) != 4 || len(ws2) != 4 || ws1[0] != ws2[1] || in1.Validate() != nil || in2.Validate() != nil {
+// ConvForwardU8S8Chain implements backend.QuantizedChain for one block
+// whose two convolutions both compute on bytes (Int8Conv), the first's
+// output channels filling whole blocks of tile columns: the first's tiles
+// store their outputs as the second's input bytes, in the PNC rows the
+// second reads, so that activation never exists in float32 or NCHW; the
+// shortcut is added to each image's output as it goes back to NCHW.
+func (be *Backend) ConvForwardU8S8Chain(x backend.Tensor, blocks []backend.ChainBlock, y backend.Tensor) bool {
+	if len(blocks) != 1 {
 		return false
 	}
-	oh, ow := d1.OutSize(xs[2], xs[3], ws1[2], ws1[3])
-	mid := []int{xs[0], ws1[0], oh, ow}
-	if ws1[0]%be.kern.tileCols != 0 || !be.Int8Conv(xs, ws1, d1) || !be.Int8Conv(mid, ws2, d2) {
+	b := blocks[0]
+	in1, in2 := b.In1, b.In2
+	if in1.Validate() != nil || in2.Validate() != nil {
 		return false
 	}
-	g1, err1 := geometry(xs, ws1, d1)
-	g2, err2 := geometry(mid, ws2, d2)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	if ys := y.Shape(); len(ys) != 4 || ys[0] != g2.n || ys[1] != g2.o || ys[2] != g2.oh || ys[3] != g2.ow {
-		panic(fmt.Sprintf("native: chained convolution output shape %v, want %v", ys, []int{g2.n, g2.o, g2.oh, g2.ow}))
-	}
-	sc, ok := shortcutFor(s, y.Shape())
+	plan, ok := planChain(x.Shape(), blocks, y.Shape())
 	if !ok {
 		return false
 	}
+	g1, g2 := plan[0].g1, plan[0].g2
+	if g1.o%be.kern.tileCols != 0 || !be.Int8Conv(x.Shape(), b.W1.Shape(), b.D1) ||
+		!be.Int8Conv([]int{g1.n, g1.o, g1.oh, g1.ow}, b.W2.Shape(), b.D2) {
+		return false
+	}
+	var sc shortcut
+	if b.Shortcut {
+		sc = shortcut{xs: data(x), c: plan[0].c, before: b.Before, relu: b.ReLU}
+	}
 	written(y)
+	w1, b1, d1, w2, b2, d2 := b.W1, b.B1, b.D1, b.W2, b.B2, b.D2
 	g1.d.ReLU, g2.d.ReLU = false, false
 	p1, p2 := be.int8Primitive(g1), be.int8Primitive(g2)
 	ws := be.begin(p1)

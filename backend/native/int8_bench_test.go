@@ -75,7 +75,7 @@ func BenchmarkConvChain(b *testing.B) {
 					d2 := d1
 					d2.ReLU = false
 					run := func() {
-						if !chained || !be.ConvForwardChain(x, w1, b1, d1, w2, b2, y, d2, backend.Shortcut{}) {
+						if !chained || !be.ConvForwardChain(x, []backend.ChainBlock{{W1: w1, B1: b1, D1: d1, W2: w2, B2: b2, D2: d2}}, y) {
 							be.ConvForward(x, w1, b1, mid, d1)
 							be.ConvForward(mid, w2, b2, y, d2)
 						}

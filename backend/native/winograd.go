@@ -212,46 +212,55 @@ func (be *Backend) winoBlocking(totalRows, kc, ldc int) *winoBlock {
 
 // winoStep is one convolution of the chain winoChain takes each group of
 // images through: its primitive (tiling, blocking), its channels in and
-// out, its packed transformed weights, bias and ReLU.
+// out, its packed transformed weights, bias and ReLU; keep marks a
+// residual block's first step (its input is kept for the shortcut), add
+// its last (the kept input is added from channel before on, then the ReLU
+// if sumReLU).
 type winoStep struct {
-	pr     *convPrimitive
-	ci, co int
-	wp     *tileOperands
-	bs     []float32
-	relu   bool
+	pr        *convPrimitive
+	ci, co    int
+	wp        *tileOperands
+	bs        []float32
+	relu      bool
+	keep, add bool
+	before    int
+	sumReLU   bool
 }
 
 // winoConv computes ys (NCHW [n, co, h, w]) from xs (NCHW [n, ci, h, w])
 // and the transformed weights wp, packed tap-major: the shared body of
 // forward and backward-data.
 func (be *Backend) winoConv(pr *convPrimitive, ws *workspace, ci, co int, xs []float32, wp *tileOperands, bs []float32, relu bool, ys []float32) {
-	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{{pr: pr, ci: ci, co: co, wp: wp, bs: bs, relu: relu}}, ys, shortcut{})
+	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{{pr: pr, ci: ci, co: co, wp: wp, bs: bs, relu: relu}}, ys)
 }
 
 // winoChain computes ys (NCHW) from xs (NCHW) through steps, convolutions
-// on maps of one size, each step's output the next one's input, and adds
-// the shortcut sc. Images go
-// in groups, each thread taking whole groups through every step in
-// buffers of its own: into PNC rows, then every step's blocks of rows
-// through the three Winograd steps, its output rows in PNC being the next
-// step's input rows as they are, then back to NCHW. The PNC copies stay in
-// cache instead of making a round trip to memory, and between two steps
-// the activation never goes to NCHW at all.
-func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []winoStep, ys []float32, sc shortcut) {
+// on maps of one size, each step's output the next one's input (and
+// residual blocks' shortcuts added, see winoStep). Images go in groups,
+// each thread taking whole groups through every step in buffers of its
+// own: into PNC rows, then every step's blocks of rows through the three
+// Winograd steps, its output rows in PNC being the next step's input rows
+// as they are, then back to NCHW. The PNC copies stay in cache instead of
+// making a round trip to memory, and between two steps the activation
+// never goes to NCHW at all.
+func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []winoStep, ys []float32) {
 	kern := be.kern
 	p := steps[0].pr.g.h * steps[0].pr.g.w
 	first, last := steps[0].ci, steps[len(steps)-1].co
 	groups := (n + group - 1) / group
 	parts := min(be.opts.Threads, groups)
-	width, vSize, mSize, bf16 := 0, 0, 0, false
+	width, vSize, mSize, bf16, nbuf := 0, 0, 0, false, 2
 	for _, s := range steps {
 		width = max(width, s.ci, s.co)
 		vSize = max(vSize, winoPoints*s.pr.block.vPlane)
 		mSize = max(mSize, winoPoints*s.pr.block.mPlane)
 		bf16 = bf16 || s.wp.w16 != nil
+		if s.keep {
+			nbuf = 3 // input, output, and a block's input kept
+		}
 	}
 	bufSize := (group*p + 1) * width // PNC rows of a group, and the spare row
-	bufs := ws.take(2 * parts * bufSize)
+	bufs := ws.take(nbuf * parts * bufSize)
 	vAll, mAll := ws.take(parts*vSize), ws.take(parts*mSize)
 	// In bfloat16 the transformed inputs are rounded into a copy of the
 	// planes (same element offsets, half the bytes) before the products.
@@ -261,8 +270,11 @@ func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []
 	}
 	be.parallel(parts, func(lo, hi int) {
 		var scr winoScratch
+		buf := make([][]float32, nbuf)
 		for part := lo; part < hi; part++ {
-			in, out := bufs[2*part*bufSize:(2*part+1)*bufSize], bufs[(2*part+1)*bufSize:(2*part+2)*bufSize]
+			for i := range buf {
+				buf[i] = bufs[(nbuf*part+i)*bufSize : (nbuf*part+i+1)*bufSize]
+			}
 			scr.v, scr.m = vAll[part*vSize:(part+1)*vSize], mAll[part*mSize:(part+1)*mSize]
 			if bf16 {
 				scr.v16 = v16All[part*vSize : (part+1)*vSize]
@@ -272,21 +284,30 @@ func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []
 				cnt := min(group, n-img0)
 				src, dst := xs[img0*first*p:(img0+cnt)*first*p], ys[img0*last*p:(img0+cnt)*last*p]
 				for img := 0; img < cnt; img++ {
-					sliverImage(kern, src, cnt, first, p, first, in, img)
+					sliverImage(kern, src, cnt, first, p, first, buf[0], img)
 				}
-				a, b := in, out
+				in, kept, keptC := 0, -1, 0
 				for i := range steps {
+					s := &steps[i]
 					// The spare row: zeros for the input transform (after
 					// a step, it holds what fell outside the map).
-					clear(a[cnt*p*steps[i].ci : (cnt*p+1)*steps[i].ci])
-					be.winoGroup(&steps[i], cnt, a, &scr, b)
-					a, b = b, a
+					clear(buf[in][cnt*p*s.ci : (cnt*p+1)*s.ci])
+					if s.keep {
+						kept, keptC = in, s.ci
+					}
+					out := 0
+					for out == in || out == kept {
+						out++
+					}
+					be.winoGroup(s, cnt, buf[in], &scr, buf[out])
+					if s.add {
+						addRows(kern, buf[out], s.co, buf[kept], keptC, cnt*p, s.before, s.sumReLU)
+						kept = -1
+					}
+					in = out
 				}
 				for img := 0; img < cnt; img++ {
-					rowsImage(kern, a, last, cnt, last, p, dst, nil, false, img)
-				}
-				for img := img0; img < img0+cnt; img++ {
-					sc.add(kern, ys, img, last, p)
+					rowsImage(kern, buf[in], last, cnt, last, p, dst, nil, false, img)
 				}
 			}
 		}
@@ -377,7 +398,7 @@ func (be *Backend) winoGroupSize(n, p, tiles, ci, co int) int {
 
 func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
 	step := be.winoForwardStep(pr, ws, w, bs, relu)
-	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{step}, ys, shortcut{})
+	be.winoChain(ws, pr.g.n, pr.group, xs, []winoStep{step}, ys)
 }
 
 // winoForwardStep is the forward pass of pr as a step of winoChain, its
