@@ -61,15 +61,15 @@ func residualLink(l Layer, in []int) (chainLink, bool) {
 }
 
 // forwardChain runs layers from i on as one chained call where the
-// backend takes them: a run of residual blocks (one, for int8), or else
-// a pair of convolutions. It returns the output and how many layers ran,
+// backend takes them: a run of residual blocks (all float32/bfloat16 or
+// all int8), or else a pair of convolutions. It returns the output and how many layers ran,
 // or reports false, computing nothing.
 func forwardChain(layers []Layer, i int, x backend.Tensor) (backend.Tensor, int, bool) {
 	in := x.Shape()
 	var links []chainLink
 	for j := i; j < len(layers); j++ {
 		link, ok := residualLink(layers[j], in)
-		if !ok || (len(links) > 0 && (link.int8 || links[0].int8)) {
+		if !ok || (len(links) > 0 && link.int8 != links[0].int8) {
 			break
 		}
 		links, in = append(links, link), link.out

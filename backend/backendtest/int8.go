@@ -196,8 +196,17 @@ func RunU8S8Chain(t *testing.T, be backend.Backend, everywhere bool) {
 			b := backend.ChainBlock{W1: w1, B1: b1, D1: d1, In1: in1, W2: w2, B2: b2, D2: d2, In2: in2}
 			checkBlockVariants(t, be, x, b, everywhere && c.WantChained, conv, chain.ConvForwardU8S8Chain)
 			if c.O2 == c.C && c.S == 1 {
-				// Runs of blocks are float chains' alone.
-				checkChained(t, be, x, []backend.ChainBlock{b, b}, false, conv, chain.ConvForwardU8S8Chain)
+				// Runs of blocks: with and without shortcuts, the sum
+				// rectified or not.
+				s, sr := b, b
+				s.Shortcut = true
+				// sr's second convolution is not rectified, so its sum
+				// can be negative and the ReLU of the sum matters.
+				sr.Shortcut, sr.ReLU = true, true
+				sr.D2.ReLU = false
+				for _, run := range [][]backend.ChainBlock{{b, b}, {s, sr, s}, {b, s}} {
+					checkChained(t, be, x, run, everywhere && c.WantChained, conv, chain.ConvForwardU8S8Chain)
+				}
 			}
 		})
 	}

@@ -159,57 +159,104 @@ func (be *Backend) ConvForwardU8S8(x, w, b, y backend.Tensor, d backend.ConvDesc
 	defer be.end(p)
 	q := be.u8s8Input(p, ws, data(x), in)
 	op := be.u8s8Operands(p, ws, q, w.(*Tensor), data(b), d.ReLU, in)
-	be.u8s8Output(p, ws, op, data(y), shortcut{})
+	be.u8s8Output(p, ws, op, data(y))
 }
 
-// ConvForwardU8S8Chain implements backend.QuantizedChain for one block
-// whose two convolutions both compute on bytes (Int8Conv), the first's
-// output channels filling whole blocks of tile columns: the first's tiles
-// store their outputs as the second's input bytes, in the PNC rows the
-// second reads, so that activation never exists in float32 or NCHW; the
-// shortcut is added to each image's output as it goes back to NCHW.
+// ConvForwardU8S8Chain implements backend.QuantizedChain where both
+// convolutions of every block compute on bytes (Int8Conv) and their output
+// channels fill whole blocks of tile columns (but the last's): each
+// block's first convolution's tiles store their outputs as the second's
+// input bytes, in the PNC rows the second reads, so that activation never
+// exists in float32 or NCHW; the second's float32 output rows take the
+// shortcut's sum (and ReLU) in place, and are the next block's input (and
+// shortcut) rows, quantized as they are: the activations go to NCHW once,
+// at the end.
 func (be *Backend) ConvForwardU8S8Chain(x backend.Tensor, blocks []backend.ChainBlock, y backend.Tensor) bool {
-	if len(blocks) != 1 {
-		return false
-	}
-	b := blocks[0]
-	in1, in2 := b.In1, b.In2
-	if in1.Validate() != nil || in2.Validate() != nil {
-		return false
-	}
 	plan, ok := planChain(x.Shape(), blocks, y.Shape())
 	if !ok {
 		return false
 	}
-	g1, g2 := plan[0].g1, plan[0].g2
-	if g1.o%be.kern.tileCols != 0 || !be.Int8Conv(x.Shape(), b.W1.Shape(), b.D1) ||
-		!be.Int8Conv([]int{g1.n, g1.o, g1.oh, g1.ow}, b.W2.Shape(), b.D2) {
-		return false
-	}
-	var sc shortcut
-	if b.Shortcut {
-		sc = shortcut{xs: data(x), c: plan[0].c, before: b.Before, relu: b.ReLU}
+	nr := be.kern.tileCols
+	for i, cb := range plan {
+		b := cb.b
+		if b.In1.Validate() != nil || b.In2.Validate() != nil || cb.g1.o%nr != 0 || (cb.g2.o%nr != 0 && i < len(plan)-1) ||
+			!be.Int8Conv([]int{cb.g1.n, cb.g1.c, cb.g1.h, cb.g1.w}, b.W1.Shape(), b.D1) ||
+			!be.Int8Conv([]int{cb.g2.n, cb.g2.c, cb.g2.h, cb.g2.w}, b.W2.Shape(), b.D2) {
+			return false
+		}
 	}
 	written(y)
-	w1, b1, d1, w2, b2, d2 := b.W1, b.B1, b.D1, b.W2, b.B2, b.D2
-	g1.d.ReLU, g2.d.ReLU = false, false
-	p1, p2 := be.int8Primitive(g1), be.int8Primitive(g2)
-	ws := be.begin(p1)
-	defer be.end(p1)
-	q1 := be.u8s8Input(p1, ws, data(x), in1)
-	op1 := be.u8s8Operands(p1, ws, q1, w1.(*Tensor), data(b1), d1.ReLU, in1)
-	// The second's input rows: every row the first's tiles write (their
-	// last tile may run past the image's rows), then the padding row,
-	// written after them.
-	rows, tileRows := g1.n*g1.p(), (len(p1.plan.starts)-1)*be.kern.tileRows
-	c := g1.o
-	q2 := asBytes(ws.take((max(tileRows, rows+1)*c + 3) / 4))
-	op1.int8.out, op1.int8.ld, op1.int8.next = q2, c, in2
-	be.runTiles(p1.plan, op1, c/be.kern.tileCols, nil)
-	padRow(q2[rows*c:(rows+1)*c], c, in2.Zero)
-	op2 := be.u8s8Operands(p2, ws, q2, w2.(*Tensor), data(b2), d2.ReLU, in2)
-	be.u8s8Output(p2, ws, op2, data(y), sc)
+	prs := make([][2]*convPrimitive, len(plan))
+	for i, cb := range plan {
+		g1, g2 := cb.g1, cb.g2
+		g1.d.ReLU, g2.d.ReLU = false, false
+		prs[i] = [2]*convPrimitive{be.int8Primitive(g1), be.int8Primitive(g2)}
+	}
+	ws := be.begin(prs[0][0])
+	defer be.end(prs[0][0])
+	xs := data(x)
+	// in: the block's input as float32 PNC rows, where a shortcut or a
+	// block before needs them; the first block's input is quantized
+	// straight from NCHW.
+	var in []float32
+	var ld int
+	if plan[0].b.Shortcut {
+		g := plan[0].g1
+		in, ld = ws.take(g.n*g.h*g.w*g.c), g.c
+		be.toPNC(xs, g.n, g.c, g.h*g.w, in)
+	}
+	for i, cb := range plan {
+		b, g1, g2 := cb.b, cb.g1, cb.g2
+		p1, p2 := prs[i][0], prs[i][1]
+		var q1 []uint8
+		if i == 0 {
+			q1 = be.u8s8Input(p1, ws, xs, b.In1)
+		} else {
+			q1 = be.quantizePNC(ws, in, g1.n*g1.h*g1.w, g1.c, b.In1)
+		}
+		op1 := be.u8s8Operands(p1, ws, q1, b.W1.(*Tensor), data(b.B1), b.D1.ReLU, b.In1)
+		// The second's input rows: every row the first's tiles write
+		// (their last tile may run past the images' rows), then the
+		// padding row, written after them.
+		rows, tileRows, c := g1.n*g1.p(), (len(p1.plan.starts)-1)*be.kern.tileRows, g1.o
+		q2 := asBytes(ws.take((max(tileRows, rows+1)*c + 3) / 4))
+		op1.int8.out, op1.int8.ld, op1.int8.next = q2, c, b.In2
+		be.runTiles(p1.plan, op1, c/nr, nil)
+		padRow(q2[rows*c:(rows+1)*c], c, b.In2.Zero)
+		op2 := be.u8s8Operands(p2, ws, q2, b.W2.(*Tensor), data(b.B2), b.D2.ReLU, b.In2)
+		blocks := (g2.o + nr - 1) / nr
+		out := ws.take((len(p2.plan.starts) - 1) * be.kern.tileRows * blocks * nr)
+		be.runTiles(p2.plan, op2, blocks, out)
+		if b.Shortcut {
+			addRows(be.kern, out, blocks*nr, in, cb.c, g2.n*g2.p(), b.Before, b.ReLU)
+		}
+		in, ld = out, blocks*nr
+	}
+	g := plan[len(plan)-1].g2
+	be.fromRows(in, ld, g.n, g.o, g.p(), data(y), nil, false)
 	return true
+}
+
+// quantizePNC writes float32 PNC rows (rows of c channels) as rows of
+// bytes for the int8 tiles: c rounded up to a multiple of 4 per row (the
+// extra channels 0), then one padding row of zero points.
+func (be *Backend) quantizePNC(ws *workspace, pnc []float32, rows, c int, in backend.InputQuant) []uint8 {
+	c4 := (c + 3) &^ 3
+	q := asBytes(ws.take(((rows+1)*c4 + 3) / 4))
+	inv := in.Inverse()
+	if c == c4 {
+		// The rows are one run of values: quantized in chunks.
+		be.elementwise(rows*c, func(lo, hi int) { be.kern.quantizeU8(pnc[lo:hi], q[lo:hi], inv, in.Zero) })
+	} else {
+		be.parallel(rows, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				be.kern.quantizeU8(pnc[r*c:(r+1)*c], q[r*c4:r*c4+c], inv, in.Zero)
+				clear(q[r*c4+c : (r+1)*c4])
+			}
+		})
+	}
+	padRow(q[rows*c4:(rows+1)*c4], c, in.Zero)
+	return q
 }
 
 // int8Primitive returns the int8 forward primitive of g (ReLU cleared):
@@ -275,13 +322,13 @@ func (be *Backend) u8s8Operands(pr *convPrimitive, ws *workspace, q []uint8, w *
 
 // u8s8Output runs pr's tiles into float32 rows and moves them to ys
 // (NCHW).
-func (be *Backend) u8s8Output(pr *convPrimitive, ws *workspace, op *tileOperands, ys []float32, sc shortcut) {
+func (be *Backend) u8s8Output(pr *convPrimitive, ws *workspace, op *tileOperands, ys []float32) {
 	g, mr, nr := pr.g, be.kern.tileRows, be.kern.tileCols
 	blocks := (g.o + nr - 1) / nr
 	ldc := blocks * nr
 	out := ws.take((len(pr.plan.starts) - 1) * mr * ldc)
 	be.runTiles(pr.plan, op, blocks, out)
-	be.fromRowsAdding(out, ldc, g.n, g.o, g.p(), ys, nil, false, sc)
+	be.fromRows(out, ldc, g.n, g.o, g.p(), ys, nil, false)
 }
 
 // quantizeRows writes x ([n, c, p] NCHW) as PNC rows of bytes, c4 =
@@ -311,13 +358,7 @@ func (be *Backend) quantizeRows(ws *workspace, xs []float32, n, c, p int, in bac
 	}
 	pnc := ws.take(rows * c)
 	be.toPNC(xs, n, c, p, pnc)
-	be.parallel(rows, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			be.kern.quantizeU8(pnc[r*c:(r+1)*c], q[r*c4:r*c4+c], inv, in.Zero)
-			clear(q[r*c4+c : (r+1)*c4])
-		}
-	})
-	padRow(q[rows*c4:(rows+1)*c4], c, in.Zero)
+	copy(q, be.quantizePNC(ws, pnc, rows, c, in))
 }
 
 // padRow fills the padding row: c zero points, then zeros.

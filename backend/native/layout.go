@@ -55,36 +55,9 @@ func sliverImage(kern *kernels, src []float32, n, c, p, w int, dst []float32, im
 // ld) back into the NCHW tensor dst [n, c, p], adding bias (if not nil)
 // and applying the ReLU (if relu).
 func (be *Backend) fromRows(src []float32, ld, n, c, p int, dst, bias []float32, relu bool) {
-	be.fromRowsAdding(src, ld, n, c, p, dst, bias, relu, shortcut{})
-}
-
-// shortcut is a residual block's shortcut for fromRowsAdding: xs [n, c,
-// p] NCHW, added to an output's channels before to before+c-1, then the
-// ReLU of the sum if relu.
-type shortcut struct {
-	xs        []float32
-	c, before int
-	relu      bool
-}
-
-// add adds image img's shortcut to its output planes (dst [n, co, p]
-// NCHW), while they are still in cache from being written.
-func (sc shortcut) add(kern *kernels, dst []float32, img, co, p int) {
-	if sc.xs == nil {
-		return
-	}
-	kern.add(dst[(img*co+sc.before)*p:(img*co+sc.before+sc.c)*p], sc.xs[img*sc.c*p:(img+1)*sc.c*p])
-	if sc.relu {
-		kern.biasReLU(dst[img*co*p:(img+1)*co*p], 0, true)
-	}
-}
-
-// fromRowsAdding is fromRows, then each image's shortcut sc added to it.
-func (be *Backend) fromRowsAdding(src []float32, ld, n, c, p int, dst, bias []float32, relu bool, sc shortcut) {
 	be.parallel(n, func(lo, hi int) {
 		for img := lo; img < hi; img++ {
 			rowsImage(be.kern, src, ld, n, c, p, dst, bias, relu, img)
-			sc.add(be.kern, dst, img, c, p)
 		}
 	})
 }
