@@ -81,6 +81,8 @@ func (be *Backend) ConvForwardChain(x backend.Tensor, blocks []backend.ChainBloc
 	written(y)
 	ws := be.begin(prs[0][0])
 	defer be.end(prs[0][0])
+	be.packNow = true
+	defer func() { be.packNow = false }()
 	if direct {
 		be.directChain(ws, plan, prs, data(x), data(y))
 		return true

@@ -194,6 +194,8 @@ func (be *Backend) ConvForwardU8S8Chain(x backend.Tensor, blocks []backend.Chain
 	}
 	ws := be.begin(prs[0][0])
 	defer be.end(prs[0][0])
+	be.packNow = true
+	defer func() { be.packNow = false }()
 	xs := data(x)
 	// in: the block's input as float32 PNC rows, where a shortcut or a
 	// block before needs them; the first block's input is quantized

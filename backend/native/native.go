@@ -18,6 +18,10 @@ type Backend struct {
 	ws    workspace
 	convs map[convKey]*convPrimitive
 	packs map[packKey]*packEntry
+	// packNow is set while a chain runs (inference, see chain.go): the
+	// weights it packs go into the cache at first sight, not into the
+	// workspace, which would otherwise grow to hold a whole stage's.
+	packNow bool
 }
 
 // Options choose how a Backend computes. The zero value is the default:

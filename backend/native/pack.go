@@ -138,8 +138,9 @@ type packKey struct {
 
 // cachedPack returns w packed by pack (size floats), and its layout.
 // Weights packed twice without a change in between (inference) keep a
-// tap-major packed copy; training changes them every step and packs them
-// by transposing into the workspace, holding no extra memory. The copies
+// tap-major packed copy (chains, inference only, keep it at once: see
+// packNow); training changes them every step and packs them by
+// transposing into the workspace, holding no extra memory. The copies
 // belong to the Backend, not to a primitive: the primitives of one layer
 // at several batch sizes (a server's) share them.
 func (be *Backend) cachedPack(ws *workspace, w *Tensor, kind packKind, size int, pack func(layout weightLayout, dst []float32)) ([]float32, weightLayout) {
@@ -150,6 +151,11 @@ func (be *Backend) cachedPack(ws *workspace, w *Tensor, kind packKind, size int,
 		be.sweepPacks()
 		e = &packEntry{version: version}
 		be.packs[key] = e
+		if be.packNow {
+			e.packed = make([]float32, size)
+			pack(weightLayout{tapMajor: true}, e.packed)
+			return e.packed, weightLayout{tapMajor: true}
+		}
 	case e.version != version:
 		e.version, e.packed = version, nil
 	case len(e.packed) != size:
