@@ -38,19 +38,13 @@ func BenchmarkConvLayers(b *testing.B) {
 				y := NewTensor(c.n, c.o, c.h, c.h)
 				d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
 				q := backend.InputQuant{Step: 0.02, Zero: 3}
-				run := func() {
+				timeWarm(b, func() {
 					if prec == "int8" {
 						be.ConvForwardU8S8(x, w, bias, y, d, q)
 					} else {
 						be.ConvForward(x, w, bias, y, d)
 					}
-				}
-				run()
-				run()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					run()
-				}
+				})
 			})
 		}
 	}
@@ -74,20 +68,25 @@ func BenchmarkConvChain(b *testing.B) {
 					d1 := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, ReLU: true}
 					d2 := d1
 					d2.ReLU = false
-					run := func() {
+					timeWarm(b, func() {
 						if !chained || !be.ConvForwardChain(x, []backend.ChainBlock{{W1: w1, B1: b1, D1: d1, W2: w2, B2: b2, D2: d2}}, y) {
 							be.ConvForward(x, w1, b1, mid, d1)
 							be.ConvForward(mid, w2, b2, y, d2)
 						}
-					}
-					run()
-					run()
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						run()
-					}
+					})
 				})
 			}
 		}
+	}
+}
+
+// timeWarm times run after two untimed calls (which pack the weights and
+// grow the workspace, as a model's first steps do).
+func timeWarm(b *testing.B, run func()) {
+	run()
+	run()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run()
 	}
 }
