@@ -146,23 +146,27 @@ type packKey struct {
 func (be *Backend) cachedPack(ws *workspace, w *Tensor, kind packKind, size int, pack func(layout weightLayout, dst []float32)) ([]float32, weightLayout) {
 	key, version := packKey{weakKey(w), kind}, *w.counter()
 	e, ok := be.packs[key]
+	keep := be.packNow
 	switch {
 	case !ok:
 		be.sweepPacks()
 		e = &packEntry{version: version}
 		be.packs[key] = e
-		if be.packNow {
-			e.packed = make([]float32, size)
-			pack(weightLayout{tapMajor: true}, e.packed)
-			return e.packed, weightLayout{tapMajor: true}
-		}
 	case e.version != version:
-		e.version, e.packed = version, nil
-	case len(e.packed) != size:
-		e.packed = make([]float32, size)
-		pack(weightLayout{tapMajor: true}, e.packed)
+		e.version = version
+		if !keep {
+			e.packed = nil // training: the copy would be stale every step
+		}
+	case len(e.packed) == size:
 		return e.packed, weightLayout{tapMajor: true}
 	default:
+		keep = true // the second sight, unchanged: inference
+	}
+	if keep {
+		if len(e.packed) != size {
+			e.packed = make([]float32, size)
+		}
+		pack(weightLayout{tapMajor: true}, e.packed)
 		return e.packed, weightLayout{tapMajor: true}
 	}
 	wp := ws.take(size)
