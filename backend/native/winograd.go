@@ -116,11 +116,9 @@ var winoWeightMatrices = sync.OnceValue(func() [2][]float32 {
 // taps: dst[j][ξ][k][col] (see packTaps), k over c and columns over o, or,
 // for backward-data (transposed), k over o and columns over c with the
 // kernels flipped. The raw weights are packed first, [j][k][tap][col],
-// then regrouped by tap, [j][tap][k][col]; each block j is then one
-// product with the constant matrix: [36 x 9] [9 x k*col]. With pairs
-// set (kc even), each block is rounded to bfloat16 pairs (pairPacked)
-// into pairs, half as many words as dst would take floats, straight
-// after its product, while it is still in cache; dst is then unused.
+// then transformed (winoTransformWeights). With pairs set (kc even), the
+// points are rounded to bfloat16 pairs into pairs, half as many words as
+// dst would take floats; dst is then unused.
 func (be *Backend) winoPackWeights(ws *workspace, w []float32, o, c int, transposed bool, dst []float32, pairs []uint32) {
 	nr := be.kern.tileCols
 	kc, cols := c, o
@@ -129,36 +127,57 @@ func (be *Backend) winoPackWeights(ws *workspace, w []float32, o, c int, transpo
 	}
 	blocks, block := (cols+nr-1)/nr, kc*9*nr
 	defer ws.release(ws.mark())
-	raw := ws.take(2 * blocks * block)
-	byTap := raw[blocks*block:]
+	raw := ws.take(blocks * block)
 	be.packTaps(w, o, c, 9, nr, transposed, weightLayout{}, raw)
-	be.parallel(blocks*kc, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			j, k := i/kc, i%kc
-			for t := 0; t < 9; t++ {
-				copy(byTap[j*block+(t*kc+k)*nr:j*block+(t*kc+k+1)*nr], raw[j*block+(k*9+t)*nr:])
+	be.winoTransformWeights(ws, raw, blocks, kc, b2i(transposed), dst, pairs)
+}
+
+// winoTransformWeights turns weights packed [j][k][tap][col] (raw, blocks
+// blocks of kc rows) into their 36 points packed [j][ξ][k][col]: per
+// block and row k, a product [36 x 9] x [9 x col] on the strided
+// micro-kernel, reading the 9 taps where packTaps put them and writing
+// each point's row in place, mr points at a time. With pairs set, each
+// worker's mr points of a block go to a scratch first, then are rounded
+// into bfloat16 pairs while in cache; dst is then unused.
+func (be *Backend) winoTransformWeights(ws *workspace, raw []float32, blocks, kc, flip int, dst []float32, pairs []uint32) {
+	kern := be.kern
+	mr, nr, tc := kern.mr, kern.nr, kern.tileCols
+	mat := winoWeightMatrices()[flip] // [tap][ξ]
+	block, out := kc*9*tc, kc*tc*winoPoints
+	if winoPoints%mr != 0 || tc%nr != 0 {
+		panic("native: Winograd's weight transform needs mr | 36 and nr | tileCols")
+	}
+	groups := winoPoints / mr
+	var scratch []float32
+	if pairs != nil {
+		scratch = ws.take(be.opts.Threads * mr * kc * tc)
+	}
+	be.parallelWorkers(blocks*groups, func(worker, lo, hi int) {
+		for u := lo; u < hi; u++ {
+			j, g := u/groups, u%groups
+			var c []float32
+			if pairs != nil {
+				c = scratch[worker*mr*kc*tc : (worker+1)*mr*kc*tc]
+			} else {
+				c = dst[j*out+g*mr*kc*tc:]
+			}
+			ldc := kc * tc
+			for k := 0; k < kc; k++ {
+				for s := 0; s < tc; s += nr {
+					kern.strided(9, &mat[g*mr], &raw[j*block+k*9*tc+s], &c[k*tc+s], ldc, winoPoints, tc)
+				}
+			}
+			if pairs == nil {
+				continue
+			}
+			kp := kc / 2
+			for xi := g * mr; xi < (g+1)*mr; xi++ {
+				base := c[(xi-g*mr)*kc*tc:]
+				kern.bf16.pairRows(kp, base, base[tc:], 2*tc, pairs[(j*winoPoints+xi)*kp*tc:], tc)
 			}
 		}
 	})
-	mat := winoWeightMatrices()[b2i(transposed)]
-	out := kc * nr * winoPoints
-	var scratch []float32
-	if pairs != nil {
-		scratch = ws.take(out)
-	}
-	for j := 0; j < blocks; j++ {
-		u := scratch
-		if pairs == nil {
-			u = dst[j*out : (j+1)*out]
-		}
-		gemm(be.kern, be.opts.Threads, winoPoints, kc*nr, 9, matrix{data: mat, stride: winoPoints, trans: true},
-			matrix{data: byTap[j*block : (j+1)*block], stride: kc * nr}, 0, u, kc*nr)
-		if pairs != nil {
-			be.pairPacked(u, weightLayout{tapMajor: true}, kc, winoPoints, pairs[j*out/2:(j+1)*out/2])
-		}
-	}
 }
-
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -472,7 +491,8 @@ func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys,
 	// in L1 while every block of the result takes its share of them. In
 	// bfloat16 each point's planes are first rounded into pairs of rows
 	// (the k of these products), and chunks count pairs.
-	du := ws.take(winoPoints * co * ci)
+	// The adjoint reads whole blocks of nr columns: nr more floats.
+	du := ws.take(winoPoints*co*ci + nr)
 	mBlocks, nBlocks := (co+mr-1)/mr, (ci+nr-1)/nr
 	chunk := max(16, (32<<10)/(4*(ci+co)))
 	bf16 := be.bf16(pr) // odd row counts pair their last row with zeros
@@ -535,9 +555,7 @@ func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys,
 			}
 		}
 	})
-	mat := winoWeightMatrices()[0]
-	gemm(kern, be.opts.Threads, co*ci, 9, winoPoints, matrix{data: du, stride: co * ci, trans: true},
-		matrix{data: mat, stride: winoPoints, trans: true}, 0, dws, 9)
+	be.winoFilterAdjoint(du, co*ci, dws)
 	if dbs != nil {
 		// The sum of a tile's 16 gradients is its transform's point
 		// (1, 1): db is the column sums of that plane.
@@ -549,6 +567,39 @@ func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys,
 			}
 		}
 	}
+}
+
+// winoFilterAdjoint writes dw [oc][9] (oc = o*c kernels) from their
+// gradients at the 36 points, du [36][oc] (and nr floats to spare):
+// dw[i][t] = sum over ξ of mat[t][ξ] du[ξ][i], the weight transform's
+// adjoint. The strided micro-kernel reads du's planes as they are, nr
+// kernels a time, against the matrix's 9 rows (padded to whole blocks of
+// mr); each block of results is then written out kernel by kernel.
+func (be *Backend) winoFilterAdjoint(du []float32, oc int, dws []float32) {
+	kern := be.kern
+	mr, nr := kern.mr, kern.nr
+	rows := (9 + mr - 1) / mr * mr
+	mat := winoWeightMatrices()[0]
+	a := make([]float32, winoPoints*rows) // [ξ][t], t padded with zeros
+	for t := 0; t < 9; t++ {
+		for xi := 0; xi < winoPoints; xi++ {
+			a[xi*rows+t] = mat[t*winoPoints+xi]
+		}
+	}
+	be.parallel((oc+nr-1)/nr, func(lo, hi int) {
+		tile := make([]float32, rows*nr)
+		for j := lo; j < hi; j++ {
+			for r := 0; r < rows; r += mr {
+				kern.strided(winoPoints, &a[r], &du[j*nr], &tile[r*nr], nr, rows, oc)
+			}
+			for col := 0; col < min(nr, oc-j*nr); col++ {
+				d := dws[(j*nr+col)*9 : (j*nr+col)*9+9]
+				for t := range d {
+					d[t] = tile[t*nr+col]
+				}
+			}
+		}
+	})
 }
 
 // winoInputGo is the portable input transform: for channels k < c,
