@@ -80,7 +80,8 @@ type convPrimitive struct {
 	planar []int32
 	// Winograd: the map's 4x4 tiling; forward and backward-data: how
 	// many images go through the steps together, and the blocking of
-	// their rows.
+	// their rows; backward-filter: how many images go together (0: the
+	// whole batch at once, see winofilter.go).
 	tiling *winoTiles
 	group  int
 	block  *winoBlock
@@ -120,6 +121,8 @@ func (be *Backend) newPrimitive(g convGeom, pass backend.ConvPass, algo Algorith
 			p.group = be.winoGroupSize(g.n, g.h*g.w, p.tiling.count, ci, co)
 			ldc := (co + be.kern.tileCols - 1) / be.kern.tileCols * be.kern.tileCols
 			p.block = be.winoBlocking(p.tiling.count*p.group, ci, ldc)
+		} else {
+			p.group = winoFilterGroup(g, p.tiling.count)
 		}
 	case Direct:
 		if pass == backend.BackwardFilter {

@@ -61,14 +61,19 @@ func testWinogradAgainstReference(t *testing.T, k *kernels) {
 			if e := winoError(gotDx.Data, wantDx); e > 1e-4 || math.IsNaN(e) {
 				t.Errorf("backward-data: worst error %.2g of the RMS", e)
 			}
-			gotDw, gotDb := NewTensor(s.o, s.c, 3, 3), NewTensor(s.o)
-			be.convBackwardFilter(bwdFilter, x.Data, dy.Data, gotDw.Data, gotDb.Data)
-			wantDw, wantDb := ref.convBackwardFilter(x, dy, gotDw.Shape(), d)
-			if e := winoError(gotDw.Data, wantDw); e > 1e-4 || math.IsNaN(e) {
-				t.Errorf("backward-filter: worst error %.2g of the RMS", e)
-			}
-			if e := winoError(gotDb.Data, wantDb); e > 1e-5 || math.IsNaN(e) {
-				t.Errorf("bias gradient: worst error %.2g of the RMS", e)
+			wantDw, wantDb := ref.convBackwardFilter(x, dy, []int{s.o, s.c, 3, 3}, d)
+			// Both schedules: the whole batch at once, and groups of 1
+			// and 2 images (summed into 8 slots, and fewer).
+			for _, group := range []int{0, 1, 2} {
+				bwdFilter.group = group
+				gotDw, gotDb := NewTensor(s.o, s.c, 3, 3), NewTensor(s.o)
+				be.convBackwardFilter(bwdFilter, x.Data, dy.Data, gotDw.Data, gotDb.Data)
+				if e := winoError(gotDw.Data, wantDw); e > 1e-4 || math.IsNaN(e) {
+					t.Errorf("backward-filter, groups of %d: worst error %.2g of the RMS", group, e)
+				}
+				if e := winoError(gotDb.Data, wantDb); e > 1e-5 || math.IsNaN(e) {
+					t.Errorf("bias gradient, groups of %d: worst error %.2g of the RMS", group, e)
+				}
 			}
 		})
 	}
@@ -121,8 +126,8 @@ func testWinogradTransformsMatchGo(t *testing.T, k *kernels) {
 	}
 }
 
-// TestWinogradThreadInvariant: every Winograd pass gives the same bits
-// whatever the thread count (training is deterministic across machines),
+// TestWinogradThreadInvariant: every Winograd pass (backward-filter on
+// both schedules) gives the same bits whatever the thread count (training is deterministic across machines),
 // in float32 and in bfloat16.
 func TestWinogradThreadInvariant(t *testing.T) {
 	forEachISA(t, func(t *testing.T, k *kernels) {
@@ -146,12 +151,15 @@ func testWinogradThreadInvariant(t *testing.T, k *kernels, prec Precision) {
 		be.convForward(fwd, x.Data, w, b.Data, d.ReLU, y.Data)
 		be.convBackwardData(bwdData, dy.Data, w.Data, dx.Data)
 		be.convBackwardFilter(bwdFilter, x.Data, dy.Data, dw.Data, db.Data)
-		got := [][]float32{y.Data, dx.Data, dw.Data, db.Data}
+		bwdFilter.group = 3 // the grouped schedule: 10 groups in 8 slots
+		dwGroups, dbGroups := NewTensor(o, c, 3, 3), NewTensor(o)
+		be.convBackwardFilter(bwdFilter, x.Data, dy.Data, dwGroups.Data, dbGroups.Data)
+		got := [][]float32{y.Data, dx.Data, dw.Data, db.Data, dwGroups.Data, dbGroups.Data}
 		if first == nil {
 			first = got
 			continue
 		}
-		for i, name := range []string{"forward", "backward-data", "backward-filter", "bias gradient"} {
+		for i, name := range []string{"forward", "backward-data", "backward-filter", "bias gradient", "backward-filter in groups", "bias gradient in groups"} {
 			for j := range got[i] {
 				if got[i][j] != first[i][j] {
 					t.Fatalf("%s with %d threads: element %d = %v, with 1 thread %v", name, threads, j, got[i][j], first[i][j])

@@ -1,0 +1,308 @@
+package native
+
+// Winograd's backward-filter pass. With V the transformed inputs and
+// D = A dY A^T the transformed output gradients (the adjoint of the output
+// transform), per point dU[ξ] = D[ξ]^T V[ξ] summed over tiles and images
+// (the rows being the long side), and dw = dU through the adjoint of the
+// weight transform.
+//
+// Two schedules. On big maps with few channels (64 on 14x14) the
+// transformed planes of a whole batch are tens of megabytes while dU is
+// small: images then go in groups, each worker taking its groups through
+// every step in buffers that stay in cache and adding into a dU of its
+// own (winoFilterGroups). Otherwise the whole batch is transformed at
+// once and the workers split the 36 points (winoFilterBatch).
+
+// winoFilterGroupFloats bounds a group's transformed planes (V and D, in
+// floats), to stay in a core's L2 cache beside its dU.
+const winoFilterGroupFloats = 160 << 10
+
+// winoFilterSlots is how many dUs winoFilterGroups sums: a constant, not
+// the thread count, so that the sums (and dw) are the same bits on any
+// number of threads; it also bounds that pass's parallelism.
+const winoFilterSlots = 8
+
+// winoFilterGroup returns how many images winoFilterGroups takes
+// together for g, or 0 where the whole batch goes at once: grouping pays
+// where a dU (36 x o x c) stays in L2 and is small beside the batch's
+// planes.
+func winoFilterGroup(g convGeom, tiles int) int {
+	du := winoPoints * g.o * g.c
+	planes := winoPoints * tiles * g.n * (g.c + g.o)
+	if du > 2*winoL2Budget || 8*du > planes {
+		return 0
+	}
+	return max(1, winoFilterGroupFloats/(winoPoints*tiles*(g.c+g.o)))
+}
+
+// filterLayout is where dU lives: [36][o rounded up to mr][ld], ld the
+// input channels rounded up to nr, so that the strided kernels write
+// whole blocks with no edge copies.
+type filterLayout struct {
+	mBlocks, nBlocks, ld, plane int
+}
+
+func (be *Backend) filterLayoutOf(ci, co int) filterLayout {
+	mr, nr := be.kern.mr, be.kern.nr
+	l := filterLayout{mBlocks: (co + mr - 1) / mr, nBlocks: (ci + nr - 1) / nr}
+	l.ld = l.nBlocks * nr
+	l.plane = l.mBlocks * mr * l.ld
+	return l
+}
+
+func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys, dws, dbs []float32) {
+	g := pr.g
+	l := be.filterLayoutOf(g.c, g.o)
+	// The adjoint reads whole blocks of nr columns: nr more floats.
+	du := ws.take(winoPoints*l.plane + be.kern.nr)
+	if pr.group > 0 {
+		be.winoFilterGroups(pr, ws, pr.group, xs, dys, l, du, dbs)
+	} else {
+		be.winoFilterBatch(pr, ws, xs, dys, l, du, dbs)
+	}
+	be.winoFilterAdjoint(du, l, g.o, g.c, dws)
+}
+
+// winoFilterBatch computes dU (layout l) and db (if not nil) transforming
+// the whole batch at once: the workers split the rows for the transforms,
+// then the 36 points for the products.
+func (be *Backend) winoFilterBatch(pr *convPrimitive, ws *workspace, xs, dys []float32, l filterLayout, du, dbs []float32) {
+	g, kern := pr.g, be.kern
+	n, ci, co, p := g.n, g.c, g.o, g.h*g.w
+	tl := pr.tiling
+	rows, pixels := tl.count*n, n*p
+	nr := kern.nr
+	// Each plane is followed by a few spare rows: the strided kernel
+	// reads whole blocks of mr (nr) channels past the last real one.
+	vPlane, dPlane := rows*ci+2*nr, rows*co+2*nr
+	in := ws.take((pixels + 1) * ci)
+	be.toPNC(xs, n, ci, p, in)
+	clear(in[pixels*ci:])
+	dy := ws.take((pixels + 1) * co)
+	be.toPNC(dys, n, co, p, dy)
+	clear(dy[pixels*co:])
+	v := ws.take(winoPoints * vPlane)
+	d := ws.take(winoPoints * dPlane)
+	be.parallel(rows, func(lo, hi int) {
+		var inOffs [36]int32
+		var dyOffs [16]int32
+		for r := lo; r < hi; r++ {
+			tl.rowOffsets(tl.in[r/n][:], r/n, r%n, n, ci, inOffs[:])
+			kern.winoInput(in, &inOffs, ci, v[r*ci:], vPlane)
+			tl.rowOffsets(tl.out[r/n][:], r/n, r%n, n, co, dyOffs[:])
+			kern.winoGrad(dy, &dyOffs, co, d[r*co:], dPlane)
+		}
+	})
+	pr2 := be.filterPairs(pr, rows, ci, co, ws)
+	be.parallelWorkers(winoPoints, func(worker, lo, hi int) {
+		for xi := lo; xi < hi; xi++ {
+			be.filterPoint(pr2.of(worker), d[xi*dPlane:], v[xi*vPlane:], rows, ci, co, l, du[xi*l.plane:], false)
+		}
+	})
+	if dbs != nil {
+		clear(dbs)
+		biasGrads(d[7*dPlane:], rows, co, dbs)
+	}
+}
+
+// winoFilterGroups computes dU (layout l) and db (if not nil) group of
+// images by group: the groups are dealt out in runs to a few slots, each
+// with a dU of its own (slot 0's is du itself), and a worker takes a
+// slot's groups into PNC rows, through both transforms and into the
+// products added to the slot's dU, all in buffers of its own that stay
+// in cache; the slots' dUs are summed at the end, in order.
+func (be *Backend) winoFilterGroups(pr *convPrimitive, ws *workspace, group int, xs, dys []float32, l filterLayout, du, dbs []float32) {
+	g, kern := pr.g, be.kern
+	n, ci, co, p := g.n, g.c, g.o, g.h*g.w
+	tl := pr.tiling
+	mr, nr := kern.mr, kern.nr
+	groups := (n + group - 1) / group
+	slots := min(winoFilterSlots, groups)
+	workers := min(be.opts.Threads, slots)
+	maxRows := tl.count * group
+	vPlane, dPlane := maxRows*ci+2*nr, maxRows*co+2*nr
+	inSize, dySize := (group*p+1)*ci, (group*p+1)*co
+	workSize := inSize + dySize + winoPoints*(vPlane+dPlane)
+	work := ws.take(workers * workSize)
+	accs := ws.take((slots - 1) * winoPoints * l.plane)
+	dbSlots := ws.take(slots * co)
+	pairs := be.filterPairs(pr, maxRows, ci, co, ws)
+	be.parallelWorkers(slots, func(worker, lo, hi int) {
+		buf := work[worker*workSize : (worker+1)*workSize]
+		in, buf := buf[:inSize], buf[inSize:]
+		dy, buf := buf[:dySize], buf[dySize:]
+		v, d := buf[:winoPoints*vPlane], buf[winoPoints*vPlane:]
+		var inOffs [36]int32
+		var dyOffs [16]int32
+		for slot := lo; slot < hi; slot++ {
+			acc := du
+			if slot > 0 {
+				acc = accs[(slot-1)*winoPoints*l.plane : slot*winoPoints*l.plane]
+			}
+			db := dbSlots[slot*co : (slot+1)*co]
+			clear(db)
+			first, last := slot*groups/slots, (slot+1)*groups/slots
+			for grp := first; grp < last; grp++ {
+				img0 := grp * group
+				cnt := min(group, n-img0)
+				for img := 0; img < cnt; img++ {
+					sliverImage(kern, xs[img0*ci*p:(img0+cnt)*ci*p], cnt, ci, p, ci, in, img)
+					sliverImage(kern, dys[img0*co*p:(img0+cnt)*co*p], cnt, co, p, co, dy, img)
+				}
+				clear(in[cnt*p*ci : (cnt*p+1)*ci])
+				clear(dy[cnt*p*co : (cnt*p+1)*co])
+				rows := tl.count * cnt
+				for r := 0; r < rows; r++ {
+					tl.rowOffsets(tl.in[r/cnt][:], r/cnt, r%cnt, cnt, ci, inOffs[:])
+					kern.winoInput(in, &inOffs, ci, v[r*ci:], vPlane)
+					tl.rowOffsets(tl.out[r/cnt][:], r/cnt, r%cnt, cnt, co, dyOffs[:])
+					kern.winoGrad(dy, &dyOffs, co, d[r*co:], dPlane)
+				}
+				for xi := 0; xi < winoPoints; xi++ {
+					be.filterPoint(pairs.of(worker), d[xi*dPlane:], v[xi*vPlane:], rows, ci, co, l, acc[xi*l.plane:], grp > first)
+				}
+				if dbs != nil {
+					biasGrads(d[7*dPlane:], rows, co, db)
+				}
+			}
+		}
+	})
+	be.parallel(winoPoints*l.mBlocks, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			span := du[i*mr*l.ld : (i+1)*mr*l.ld]
+			for slot := 1; slot < slots; slot++ {
+				kern.add(span, accs[(slot-1)*winoPoints*l.plane+i*mr*l.ld:][:len(span)])
+			}
+		}
+	})
+	if dbs != nil {
+		copy(dbs, dbSlots[:co])
+		for slot := 1; slot < slots; slot++ {
+			kern.add(dbs, dbSlots[slot*co:(slot+1)*co])
+		}
+	}
+}
+
+// biasGrads adds the column sums of rows rows of co floats to db: the
+// sum of a tile's 16 output gradients is its transform's point (1, 1).
+func biasGrads(sums []float32, rows, co int, db []float32) {
+	for r := 0; r < rows; r++ {
+		for o, x := range sums[r*co : (r+1)*co] {
+			db[o] += x
+		}
+	}
+}
+
+// filterScratch is the bfloat16 pairs of one point's planes, per worker
+// (nil in float32).
+type filterScratch struct {
+	v2, d2 []uint32
+}
+
+// filterPairBuffers holds every worker's filterScratch.
+type filterPairBuffers struct {
+	words            []uint32
+	vPlane2, dPlane2 int
+}
+
+func (b filterPairBuffers) of(worker int) filterScratch {
+	if b.words == nil {
+		return filterScratch{}
+	}
+	buf := b.words[worker*(b.vPlane2+b.dPlane2) : (worker+1)*(b.vPlane2+b.dPlane2)]
+	return filterScratch{v2: buf[:b.vPlane2], d2: buf[b.vPlane2:]}
+}
+
+// filterPairs takes the bfloat16 pair buffers for planes of rows rows
+// where pr runs in bfloat16 (odd row counts pair their last row with
+// zeros).
+func (be *Backend) filterPairs(pr *convPrimitive, rows, ci, co int, ws *workspace) filterPairBuffers {
+	if !be.bf16(pr) {
+		return filterPairBuffers{}
+	}
+	nr, pairs := be.kern.nr, (rows+1)/2
+	b := filterPairBuffers{vPlane2: pairs*ci + 2*nr, dPlane2: pairs*co + 2*nr}
+	b.words = asWords(ws.take(be.opts.Threads * (b.vPlane2 + b.dPlane2)))
+	return b
+}
+
+// filterPoint computes one point's dU = D^T V (or adds it, if add) into
+// out (layout l) from its planes d and v of rows rows (co and ci
+// channels), on the micro-kernel reading them as they are, in chunks of
+// rows that stay in L1 while every block of the result takes its share of
+// them. In bfloat16 the planes are first rounded into pairs of rows (the
+// k of these products) in sc, and chunks count pairs.
+func (be *Backend) filterPoint(sc filterScratch, d, v []float32, rows, ci, co int, l filterLayout, out []float32, add bool) {
+	kern := be.kern
+	mr, nr := kern.mr, kern.nr
+	chunk := max(16, (32<<10)/(4*(ci+co)))
+	k := rows
+	bf16 := sc.v2 != nil
+	if bf16 {
+		chunk /= 2
+		k = (rows + 1) / 2
+		be.pairPlane(d, rows, co, sc.d2)
+		be.pairPlane(v, rows, ci, sc.v2)
+	}
+	for k0 := 0; k0 < k; k0 += chunk {
+		kc := min(chunk, k-k0)
+		set := k0 == 0 && !add
+		for ob := 0; ob < l.mBlocks; ob++ {
+			for cb := 0; cb < l.nBlocks; cb++ {
+				c := &out[ob*mr*l.ld+cb*nr]
+				ao, bo := k0*co+ob*mr, k0*ci+cb*nr
+				switch {
+				case bf16 && set:
+					kern.bf16.strided(kc, &sc.d2[ao], &sc.v2[bo], c, l.ld, co, ci)
+				case bf16:
+					kern.bf16.stridedAdd(kc, &sc.d2[ao], &sc.v2[bo], c, l.ld, co, ci)
+				case set:
+					kern.strided(kc, &d[ao], &v[bo], c, l.ld, co, ci)
+				default:
+					kern.stridedAdd(kc, &d[ao], &v[bo], c, l.ld, co, ci)
+				}
+			}
+		}
+	}
+}
+
+// winoFilterAdjoint writes dw [o][c][9] from the kernels' gradients at the
+// 36 points, du [36][o][c] in layout l (and nr floats to spare):
+// dw[o][c][t] = sum over ξ of mat[t][ξ] du[ξ][o][c], the weight transform's
+// adjoint. The strided micro-kernel reads du's planes as they are, nr
+// columns (kernels) a time, against the matrix's 9 rows (padded to whole
+// blocks of mr); each block of results is then written out kernel by
+// kernel, the padding's skipped.
+func (be *Backend) winoFilterAdjoint(du []float32, l filterLayout, co, ci int, dws []float32) {
+	kern := be.kern
+	mr, nr := kern.mr, kern.nr
+	rows := (9 + mr - 1) / mr * mr
+	mat := winoWeightMatrices()[0]
+	a := make([]float32, winoPoints*rows) // [ξ][t], t padded with zeros
+	for t := 0; t < 9; t++ {
+		for xi := 0; xi < winoPoints; xi++ {
+			a[xi*rows+t] = mat[t*winoPoints+xi]
+		}
+	}
+	cols := co * l.ld
+	be.parallel((cols+nr-1)/nr, func(lo, hi int) {
+		tile := make([]float32, rows*nr)
+		for j := lo; j < hi; j++ {
+			for r := 0; r < rows; r += mr {
+				kern.strided(winoPoints, &a[r], &du[j*nr], &tile[r*nr], nr, rows, l.plane)
+			}
+			for col := 0; col < min(nr, cols-j*nr); col++ {
+				o, c := (j*nr+col)/l.ld, (j*nr+col)%l.ld
+				if c >= ci {
+					continue
+				}
+				d := dws[(o*ci+c)*9 : (o*ci+c)*9+9]
+				for t := range d {
+					d[t] = tile[t*nr+col]
+				}
+			}
+		}
+	})
+}
+
+var zzFilterMode, zzFilterGroup = 2, 320 << 10
