@@ -22,8 +22,9 @@ type ConvCase struct {
 	Same, ReLU, Bias bool
 	// Native is the algorithm of the native backend the case is there to
 	// exercise (by default, on every instruction set): its forward pass,
-	// and its backward passes where it has them (planar and rows have
-	// none; im2col runs them). TestCasesExerciseTheirAlgorithm checks it.
+	// and its backward passes where it has them (planar and rows have no
+	// backward-data, im2col runs it; their backward-filter is rows').
+	// TestCasesExerciseTheirAlgorithm checks it.
 	Native string
 }
 

@@ -117,15 +117,20 @@ func (be *Backend) chooseConv(g convGeom, pass backend.ConvPass) (Algorithm, str
 	if why, ok := g.directFits(be.kern.tileRows); try(Direct, why, ok) {
 		return Direct, joinReasons(why, not)
 	}
-	if pass == backend.Forward {
+	switch pass {
+	case backend.Forward:
 		if why, ok := g.planarFits(); try(Planar, why, ok) {
 			return Planar, joinReasons(why, not)
 		}
 		if why, ok := g.rowsFits(be.kern.tileRows); try(Rows, why, ok) {
 			return Rows, joinReasons(why, not)
 		}
-	} else {
-		not = append(not, "planar and rows compute only forward passes")
+	case backend.BackwardFilter:
+		if why, ok := g.rowsFits(be.kern.tileRows); try(Rows, why, ok) {
+			return Rows, joinReasons(why, not)
+		}
+	default:
+		not = append(not, "planar and rows compute no backward-data")
 	}
 	return Im2col, joinReasons("no other algorithm fits", not)
 }

@@ -184,6 +184,42 @@ func (be *Backend) parallelWorkers(n int, fn func(worker, lo, hi int)) {
 	wg.Wait()
 }
 
+// sumSlots is how many partial sums sumOverSlots keeps: a constant, not
+// the thread count, so that the sums are the same bits on any number of
+// threads; it also bounds that pass's parallelism.
+const sumSlots = 8
+
+// sumOverSlots computes a sum over groups [0, groups) in parallel: the
+// groups are dealt out in runs to a few slots, each with an accumulator
+// of size floats from ws, and run(worker, grp, acc, first) adds group
+// grp's share into its slot's accumulator (first: the slot's first group,
+// whose share is to be written rather than added; worker: below
+// Options.Threads, for scratch buffers). The slots' accumulators are
+// then summed in order into the first one, which is returned.
+func (be *Backend) sumOverSlots(ws *workspace, groups, size int, run func(worker, grp int, acc []float32, first bool)) []float32 {
+	slots := min(sumSlots, groups)
+	accs := ws.take(slots * size)
+	be.parallelWorkers(slots, func(worker, lo, hi int) {
+		for slot := lo; slot < hi; slot++ {
+			acc := accs[slot*size : (slot+1)*size]
+			first, last := slot*groups/slots, (slot+1)*groups/slots
+			for grp := first; grp < last; grp++ {
+				run(worker, grp, acc, grp == first)
+			}
+		}
+	})
+	const span = 4 << 10
+	be.parallel((size+span-1)/span, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			sum := accs[i*span : min(size, (i+1)*span)]
+			for slot := 1; slot < slots; slot++ {
+				be.kern.add(sum, accs[slot*size+i*span:][:len(sum)])
+			}
+		}
+	})
+	return accs[:size]
+}
+
 // New implements backend.Backend.
 func (be *Backend) New(shape ...int) backend.Tensor { return NewTensor(shape...) }
 

@@ -42,3 +42,23 @@ func BenchmarkConvPasses(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStemFilter times the backward-filter pass of seed-resnet34's
+// stem (1 -> 64 channels, 7x7, 28x28, batch 100) on unrolled rows (what
+// chooseConv picks) and on im2col's GEMM.
+func BenchmarkStemFilter(b *testing.B) {
+	random := randomTensors(5)
+	x, dy := random(100, 1, 28, 28), random(100, 64, 28, 28)
+	dw, db := NewTensor(64, 1, 7, 7), NewTensor(64)
+	d := backend.ConvDesc{StrideH: 1, StrideW: 1, PadTop: 3, PadBottom: 3, PadLeft: 3, PadRight: 3}
+	for _, algo := range []Algorithm{Rows, Im2col} {
+		b.Run(string(algo), func(b *testing.B) {
+			be, err := NewWith(Options{Threads: 2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pr := be.newPrimitive(newConvGeom(x, dw, dy, d), backend.BackwardFilter, algo, "benchmark")
+			timeWarm(b, func() { be.convBackwardFilter(pr, x.Data, dy.Data, dw.Data, db.Data) })
+		})
+	}
+}

@@ -81,7 +81,8 @@ type convPrimitive struct {
 	// Winograd: the map's 4x4 tiling; forward and backward-data: how
 	// many images go through the steps together, and the blocking of
 	// their rows; backward-filter: how many images go together (0: the
-	// whole batch at once, see winofilter.go).
+	// whole batch at once, see winofilter.go). Rows' backward-filter: how
+	// many images go together.
 	tiling *winoTiles
 	group  int
 	block  *winoBlock
@@ -134,7 +135,11 @@ func (be *Backend) newPrimitive(g convGeom, pass backend.ConvPass, algo Algorith
 		p.planar = be.planarTable(g)
 	case Rows:
 		p.byPosition = tapsByPosition(g)
-		p.plan = be.rowPlan(g.n*g.p(), g.k())
+		if pass == backend.Forward {
+			p.plan = be.rowPlan(g.n*g.p(), g.k())
+		} else {
+			p.group = rowsFilterGroup(g)
+		}
 	case Im2col:
 		if g.ow < smallWidth {
 			p.taps = tapTable(g)
@@ -202,6 +207,8 @@ func (be *Backend) convBackwardFilter(p *convPrimitive, xs, dys, dws, dbs []floa
 		be.winoBackwardFilter(p, ws, xs, dys, dws, dbs)
 	case Direct:
 		be.directBackwardFilter(p, ws, xs, dys, dws, dbs)
+	case Rows:
+		be.rowsBackwardFilter(p, ws, xs, dys, dws, dbs)
 	default:
 		be.im2colBackwardFilter(p, ws, xs, dys, dws, dbs)
 	}

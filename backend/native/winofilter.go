@@ -17,11 +17,6 @@ package native
 // floats), to stay in a core's L2 cache beside its dU.
 const winoFilterGroupFloats = 160 << 10
 
-// winoFilterSlots is how many dUs winoFilterGroups sums: a constant, not
-// the thread count, so that the sums (and dw) are the same bits on any
-// number of threads; it also bounds that pass's parallelism.
-const winoFilterSlots = 8
-
 // winoFilterGroup returns how many images winoFilterGroups takes
 // together for g, or 0 where the whole batch goes at once: grouping pays
 // where a dU (36 x o x c) stays in L2 and is small beside the batch's
@@ -53,11 +48,12 @@ func (be *Backend) filterLayoutOf(ci, co int) filterLayout {
 func (be *Backend) winoBackwardFilter(pr *convPrimitive, ws *workspace, xs, dys, dws, dbs []float32) {
 	g := pr.g
 	l := be.filterLayoutOf(g.c, g.o)
-	// The adjoint reads whole blocks of nr columns: nr more floats.
-	du := ws.take(winoPoints*l.plane + be.kern.nr)
+	var du []float32
 	if pr.group > 0 {
-		be.winoFilterGroups(pr, ws, pr.group, xs, dys, l, du, dbs)
+		du = be.winoFilterGroups(pr, ws, pr.group, xs, dys, l, dbs)
 	} else {
+		// The adjoint reads whole blocks of nr columns: nr more floats.
+		du = ws.take(winoPoints*l.plane + be.kern.nr)
 		be.winoFilterBatch(pr, ws, xs, dys, l, du, dbs)
 	}
 	be.winoFilterAdjoint(du, l, g.o, g.c, dws)
@@ -101,95 +97,73 @@ func (be *Backend) winoFilterBatch(pr *convPrimitive, ws *workspace, xs, dys []f
 	})
 	if dbs != nil {
 		clear(dbs)
-		biasGrads(d[7*dPlane:], rows, co, dbs)
+		biasGrads(kern, d[7*dPlane:], rows, co, dbs)
 	}
 }
 
-// winoFilterGroups computes dU (layout l) and db (if not nil) group of
-// images by group: the groups are dealt out in runs to a few slots, each
-// with a dU of its own (slot 0's is du itself), and a worker takes a
-// slot's groups into PNC rows, through both transforms and into the
-// products added to the slot's dU, all in buffers of its own that stay
-// in cache; the slots' dUs are summed at the end, in order.
-func (be *Backend) winoFilterGroups(pr *convPrimitive, ws *workspace, group int, xs, dys []float32, l filterLayout, du, dbs []float32) {
+// winoFilterGroups returns dU (layout l, and nr floats to spare) and
+// computes db (if not nil) group of images by group (sumOverSlots): a
+// worker takes a group into PNC rows, through both transforms and into
+// the products added to its slot's dU, all in buffers of its own that
+// stay in cache. Each slot's accumulator is its dU, nr spare floats, and
+// its db.
+func (be *Backend) winoFilterGroups(pr *convPrimitive, ws *workspace, group int, xs, dys []float32, l filterLayout, dbs []float32) []float32 {
 	g, kern := pr.g, be.kern
 	n, ci, co, p := g.n, g.c, g.o, g.h*g.w
 	tl := pr.tiling
-	mr, nr := kern.mr, kern.nr
+	nr := kern.nr
 	groups := (n + group - 1) / group
-	slots := min(winoFilterSlots, groups)
-	workers := min(be.opts.Threads, slots)
+	workers := min(be.opts.Threads, sumSlots, groups)
 	maxRows := tl.count * group
 	vPlane, dPlane := maxRows*ci+2*nr, maxRows*co+2*nr
 	inSize, dySize := (group*p+1)*ci, (group*p+1)*co
 	workSize := inSize + dySize + winoPoints*(vPlane+dPlane)
 	work := ws.take(workers * workSize)
-	accs := ws.take((slots - 1) * winoPoints * l.plane)
-	dbSlots := ws.take(slots * co)
 	pairs := be.filterPairs(pr, maxRows, ci, co, ws)
-	be.parallelWorkers(slots, func(worker, lo, hi int) {
+	duSize := winoPoints*l.plane + nr
+	sums := be.sumOverSlots(ws, groups, duSize+co, func(worker, grp int, acc []float32, first bool) {
 		buf := work[worker*workSize : (worker+1)*workSize]
 		in, buf := buf[:inSize], buf[inSize:]
 		dy, buf := buf[:dySize], buf[dySize:]
 		v, d := buf[:winoPoints*vPlane], buf[winoPoints*vPlane:]
 		var inOffs [36]int32
 		var dyOffs [16]int32
-		for slot := lo; slot < hi; slot++ {
-			acc := du
-			if slot > 0 {
-				acc = accs[(slot-1)*winoPoints*l.plane : slot*winoPoints*l.plane]
-			}
-			db := dbSlots[slot*co : (slot+1)*co]
+		img0 := grp * group
+		cnt := min(group, n-img0)
+		for img := 0; img < cnt; img++ {
+			sliverImage(kern, xs[img0*ci*p:(img0+cnt)*ci*p], cnt, ci, p, ci, in, img)
+			sliverImage(kern, dys[img0*co*p:(img0+cnt)*co*p], cnt, co, p, co, dy, img)
+		}
+		clear(in[cnt*p*ci : (cnt*p+1)*ci])
+		clear(dy[cnt*p*co : (cnt*p+1)*co])
+		rows := tl.count * cnt
+		for r := 0; r < rows; r++ {
+			tl.rowOffsets(tl.in[r/cnt][:], r/cnt, r%cnt, cnt, ci, inOffs[:])
+			kern.winoInput(in, &inOffs, ci, v[r*ci:], vPlane)
+			tl.rowOffsets(tl.out[r/cnt][:], r/cnt, r%cnt, cnt, co, dyOffs[:])
+			kern.winoGrad(dy, &dyOffs, co, d[r*co:], dPlane)
+		}
+		for xi := 0; xi < winoPoints; xi++ {
+			be.filterPoint(pairs.of(worker), d[xi*dPlane:], v[xi*vPlane:], rows, ci, co, l, acc[xi*l.plane:], !first)
+		}
+		db := acc[duSize:]
+		if first {
 			clear(db)
-			first, last := slot*groups/slots, (slot+1)*groups/slots
-			for grp := first; grp < last; grp++ {
-				img0 := grp * group
-				cnt := min(group, n-img0)
-				for img := 0; img < cnt; img++ {
-					sliverImage(kern, xs[img0*ci*p:(img0+cnt)*ci*p], cnt, ci, p, ci, in, img)
-					sliverImage(kern, dys[img0*co*p:(img0+cnt)*co*p], cnt, co, p, co, dy, img)
-				}
-				clear(in[cnt*p*ci : (cnt*p+1)*ci])
-				clear(dy[cnt*p*co : (cnt*p+1)*co])
-				rows := tl.count * cnt
-				for r := 0; r < rows; r++ {
-					tl.rowOffsets(tl.in[r/cnt][:], r/cnt, r%cnt, cnt, ci, inOffs[:])
-					kern.winoInput(in, &inOffs, ci, v[r*ci:], vPlane)
-					tl.rowOffsets(tl.out[r/cnt][:], r/cnt, r%cnt, cnt, co, dyOffs[:])
-					kern.winoGrad(dy, &dyOffs, co, d[r*co:], dPlane)
-				}
-				for xi := 0; xi < winoPoints; xi++ {
-					be.filterPoint(pairs.of(worker), d[xi*dPlane:], v[xi*vPlane:], rows, ci, co, l, acc[xi*l.plane:], grp > first)
-				}
-				if dbs != nil {
-					biasGrads(d[7*dPlane:], rows, co, db)
-				}
-			}
 		}
-	})
-	be.parallel(winoPoints*l.mBlocks, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			span := du[i*mr*l.ld : (i+1)*mr*l.ld]
-			for slot := 1; slot < slots; slot++ {
-				kern.add(span, accs[(slot-1)*winoPoints*l.plane+i*mr*l.ld:][:len(span)])
-			}
-		}
+		biasGrads(kern, d[7*dPlane:], rows, co, db)
 	})
 	if dbs != nil {
-		copy(dbs, dbSlots[:co])
-		for slot := 1; slot < slots; slot++ {
-			kern.add(dbs, dbSlots[slot*co:(slot+1)*co])
-		}
+		copy(dbs, sums[duSize:])
 	}
+	return sums[:duSize]
 }
 
-// biasGrads adds the column sums of rows rows of co floats to db: the
-// sum of a tile's 16 output gradients is its transform's point (1, 1).
-func biasGrads(sums []float32, rows, co int, db []float32) {
-	for r := 0; r < rows; r++ {
-		for o, x := range sums[r*co : (r+1)*co] {
-			db[o] += x
-		}
+// biasGrads adds the column sums of rows rows of co floats to db (on
+// Winograd's plane 7: the sum of a tile's 16 output gradients is its
+// transform's point (1, 1)).
+func biasGrads(kern *kernels, rows []float32, n, co int, db []float32) {
+	for r := 0; r < n; r++ {
+		kern.add(db, rows[r*co:(r+1)*co])
 	}
 }
 
