@@ -409,16 +409,35 @@ func (be *Backend) filterProduct(ws *workspace, dyRows, o, c, taps int, runs [][
 			}
 		}
 	})
+	if parts > 1 {
+		const span = 4 << 10
+		be.parallel((size+span-1)/span, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				sum := partial[i*span : min(size, (i+1)*span)]
+				for part := 1; part < parts; part++ {
+					kern.add(sum, partial[part*size+i*span:][:len(sum)])
+				}
+			}
+		})
+	}
+	// Each output channel's taps rows of c sums become its [c][taps]:
+	// 8 taps at a time through the 8x8 transpose, then the rest.
+	plane, blocks := ms*mr*ld, c/8
 	be.parallel(o, func(lo, hi int) {
 		for oc := lo; oc < hi; oc++ {
 			dst := dws[oc*c*taps : (oc+1)*c*taps]
-			for t := 0; t < taps; t++ {
-				off := (t*ms*mr + oc) * ld
-				for ch, v := range partial[off : off+c] {
-					for part := 1; part < parts; part++ {
-						v += partial[part*size+off+ch]
-					}
+			t := 0
+			for ; t+8 <= taps && blocks > 0; t += 8 {
+				kern.transpose8x8(partial[t*plane+oc*ld:], plane, dst[t:], taps, blocks)
+			}
+			for ; t < taps; t++ {
+				for ch, v := range partial[t*plane+oc*ld : t*plane+oc*ld+8*blocks] {
 					dst[ch*taps+t] = v
+				}
+			}
+			for t := 0; t < taps; t++ {
+				for ch := 8 * blocks; ch < c; ch++ {
+					dst[ch*taps+t] = partial[t*plane+oc*ld+ch]
 				}
 			}
 		}
