@@ -265,6 +265,16 @@ func (be *Backend) winoFilterAdjoint(du []float32, l filterLayout, co, ci int, d
 			for r := 0; r < rows; r += mr {
 				kern.strided(winoPoints, &a[r], &du[j*nr], &tile[r*nr], nr, rows, l.plane)
 			}
+			if l.ld == ci && (j+1)*nr <= cols && nr%8 == 0 {
+				// nr whole kernels in a row: taps 0-7 through the 8x8
+				// transpose, tap 8 alone.
+				d := dws[j*nr*9 : (j+1)*nr*9]
+				kern.transpose8x8(tile, nr, d, 9, nr/8)
+				for col, v := range tile[8*nr : 9*nr] {
+					d[col*9+8] = v
+				}
+				continue
+			}
 			for col := 0; col < min(nr, cols-j*nr); col++ {
 				o, c := (j*nr+col)/l.ld, (j*nr+col)%l.ld
 				if c >= ci {
