@@ -8,19 +8,22 @@
 // its rules and thresholds; `resgo bench --layers` prints its choice for
 // every layer. The algorithms:
 //
-//   - Winograd's F(4x4, 3x3) (winograd.go) for 3x3 stride-1 convolutions
-//     on maps of 4x4 and more: 2.5-4x fewer multiply-adds, all passes;
+//   - Winograd's F(4x4, 3x3) (winograd.go; backward-filter in
+//     winofilter.go) for 3x3 stride-1 convolutions on maps of 4x4 and
+//     more: 2.5-4x fewer multiply-adds, all passes;
 //   - direct tile kernels (direct.go) for the other convolutions with
 //     more than a few channels: activations in a position-major layout
 //     (layout.go), taps that only read padding skipped, no unrolled copy;
 //   - planar (planar.go) and rows (rows.go) for the forward pass of stems
-//     with few input channels;
+//     with few input channels, and rows for their backward-filter;
 //   - im2col + packed GEMM (im2col.go, gemm.go) for the rest.
 //
 // For inference, chains (chain.go; backend.ConvChain) run a stage of
 // residual blocks, or any two convolutions in a row, in one call on the
 // Winograd or direct kernels, the activations staying in PNC rows between
-// them; int8 (int8.go; backend.QuantizedConv, QuantizedChain) multiplies
+// them; in training, passes that sum over a batch in groups keep a fixed
+// number of partial sums (sumOverSlots), so that every thread count gives
+// the same bits; int8 (int8.go; backend.QuantizedConv, QuantizedChain) multiplies
 // bytes on AVX512-VNNI, and bf16 (bf16.go) rounds the products' factors
 // to bfloat16 on AVX512-BF16.
 //

@@ -450,13 +450,40 @@ func (be *Backend) Lerp(y, x backend.Tensor, t float32) {
 	})
 }
 
-// SumSquares implements backend.Backend.
+// SumSquares implements backend.Backend: chunks of elementwiseGrain
+// summed in parallel (four running sums each, for the adder's latency),
+// then the chunks' sums in order, so that the result does not depend on
+// the thread count. The L2 penalty takes it over every weight each step.
 func (be *Backend) SumSquares(t backend.Tensor) float64 {
+	xs := data(t)
+	chunks := (len(xs) + elementwiseGrain - 1) / elementwiseGrain
+	sums := make([]float64, chunks)
+	be.parallel(chunks, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			sums[c] = sumSquares(xs[c*elementwiseGrain : min(len(xs), (c+1)*elementwiseGrain)])
+		}
+	})
 	var s float64
-	for _, v := range data(t) {
-		s += float64(v) * float64(v)
+	for _, v := range sums {
+		s += v
 	}
 	return s
+}
+
+func sumSquares(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		s0 += float64(v[0]) * float64(v[0])
+		s1 += float64(v[1]) * float64(v[1])
+		s2 += float64(v[2]) * float64(v[2])
+		s3 += float64(v[3]) * float64(v[3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 var _ backend.Backend = (*Backend)(nil)
