@@ -178,6 +178,7 @@ func (be *Backend) winoTransformWeights(ws *workspace, raw []float32, blocks, kc
 		}
 	})
 }
+
 func b2i(b bool) int {
 	if b {
 		return 1
