@@ -27,19 +27,25 @@ func init() {
 // block-copy channel padding come into play) for a few steps on both
 // backends from the same weights (oneDNN's direct convolutions against
 // native's direct ones, Winograd against Winograd): the losses and weights
-// must agree, to float32 rounding with direct convolutions: 1e-4 of each weight
-// tensor's scale. Biases are held to 1e-4 of 0.1 (they start at zero and
+// must agree, to float32 rounding with direct convolutions: 5e-4 of each weight
+// tensor's scale. Biases are held to 5e-4 of 0.1 (they start at zero and
 // after 3 steps are ~1e-3): a ReLU unit whose input is within rounding of
 // zero can go either way under two summation orders, which moves its bias
-// by up to ~1e-5 and nothing else visibly; each kernel is held to 1e-5 by
-// the conformance suite. Winograd's algorithm is exact to ~2e-6 per
+// by up to ~2e-5, and a max-pool choice flipped by rounding sends a whole
+// gradient to the stem through another cell; each kernel is held to 1e-5 by
+// the conformance suite. Measured 2026-12-02: native's own stem
+// backward-filter summed in two orders (im2col's GEMM, then unrolled rows in
+// groups, which is the more exact against float64: 6e-7 against 1.4e-6 of
+// the RMS) moves the stem's weights by 2.4e-4 of their scale after 3 steps,
+// as far as oneDNN's order does (9.2e-5 against the first, 2.4e-4 against
+// the second). Winograd's algorithm is exact to ~2e-6 per
 // convolution, but through 34 layers that flips many more ReLUs, so it is
 // held to 3e-2 (of at least 0.05).
 func TestDNNLMatchesNativeFullSize(t *testing.T) {
 	for _, c := range []struct {
 		winograd              bool
 		tol, floor, biasFloor float64
-	}{{false, 1e-4, 0, 0.1}, {true, 3e-2, 0.05, 0.05}} {
+	}{{false, 5e-4, 0, 0.1}, {true, 3e-2, 0.05, 0.05}} {
 		be, err := dnnl.NewWithOptions(dnnl.Options{Threads: 2, Winograd: c.winograd})
 		if err != nil {
 			t.Fatal(err)
