@@ -210,49 +210,46 @@ func (be *Backend) roundBF16(ws *workspace, src []float32) []uint16 {
 	return dst
 }
 
-// pairPacked rounds weights packed by packTaps (blocks of kc rows per
-// tap, nr columns, in layout; kc even) to bfloat16 pairs along k for the
-// bf16 tile kernel, into dst (half as many words as src has floats): the
-// same layout with kc/2 rows of pairs (row 2p in each word's low half,
-// 2p+1 in its high).
-func (be *Backend) pairPacked(src []float32, layout weightLayout, kc, taps int, dst []uint32) {
-	nr, kp := be.kern.tileCols, kc/2
-	size := kc * taps * nr
-	blocks := len(src) / size
-	pairRows := be.kern.bf16.pairRows
-	if layout.tapMajor {
-		// Per block and tap: kp pairs of consecutive rows.
-		be.parallel(blocks*taps, func(lo, hi int) {
-			for u := lo; u < hi; u++ {
-				j, t := u/taps, u%taps
-				base := src[j*size+t*kc*nr:]
-				pairRows(kp, base, base[nr:], 2*nr, dst[(j*taps+t)*kp*nr:], nr)
-			}
-		})
-		return
+// packTapsBF16 is packTaps (kc even) rounded to bfloat16 pairs along k
+// for the bf16 tile kernel, into dst: the same layout with kc/2 rows of
+// pairs (row 2p in each word's low half, 2p+1 in its high). Each worker
+// packs a block into a float32 scratch of its own and pairs it while it
+// is in cache: no float32 copy of the whole pack goes to memory.
+func (be *Backend) packTapsBF16(ws *workspace, w []float32, o, c, taps int, transposed bool, layout weightLayout, dst []uint32) {
+	nr := be.kern.tileCols
+	kc, cols := c, o
+	if transposed {
+		kc, cols = o, c
 	}
-	// Per block and pair: taps rows of k = 2p, against the same of 2p+1.
-	be.parallel(blocks*kp, func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			j, p := u/kp, u%kp
-			base := src[j*size:]
-			pairRows(taps, base[2*p*taps*nr:], base[(2*p+1)*taps*nr:], nr, dst[(j*kp+p)*taps*nr:], nr)
+	blocks, size := (cols+nr-1)/nr, kc*taps*nr
+	defer ws.release(ws.mark())
+	scratch := ws.take(min(be.opts.Threads, blocks) * size)
+	be.parallelWorkers(blocks, func(worker, lo, hi int) {
+		blk := scratch[worker*size : (worker+1)*size]
+		for j := lo; j < hi; j++ {
+			be.packTapsBlock(w, o, c, taps, nr, transposed, layout, j, blk)
+			be.pairBlock(blk, layout, kc, taps, dst[j*size/2:(j+1)*size/2])
 		}
 	})
 }
 
-// cachedPackBF16 is cachedPack for the bf16 tile kernel: pack writes the
-// float32 packing (size floats, in the layout asked for) into a
-// temporary, and pairPacked rounds it into the kept (or workspace) copy,
-// size/2 words.
-func (be *Backend) cachedPackBF16(ws *workspace, w *Tensor, kind packKind, size, kc, taps int, pack func(layout weightLayout, dst []float32)) ([]uint32, weightLayout) {
-	words, layout := be.cachedPack(ws, w, kind, size/2, func(layout weightLayout, dst []float32) {
-		defer ws.release(ws.mark())
-		f := ws.take(size)
-		pack(layout, f)
-		be.pairPacked(f, layout, kc, taps, asWords(dst))
-	})
-	return asWords(words), layout
+// pairBlock rounds one block of packTaps' output (kc rows per tap, in
+// layout) to bfloat16 pairs along k (see packTapsBF16).
+func (be *Backend) pairBlock(src []float32, layout weightLayout, kc, taps int, dst []uint32) {
+	nr, kp := be.kern.tileCols, kc/2
+	pairRows := be.kern.bf16.pairRows
+	if layout.tapMajor {
+		// Per tap: kp pairs of consecutive rows.
+		for t := 0; t < taps; t++ {
+			base := src[t*kc*nr:]
+			pairRows(kp, base, base[nr:], 2*nr, dst[t*kp*nr:], nr)
+		}
+		return
+	}
+	// Per pair: taps rows of k = 2p, against the same of 2p+1.
+	for p := 0; p < kp; p++ {
+		pairRows(taps, src[2*p*taps*nr:], src[(2*p+1)*taps*nr:], nr, dst[p*taps*nr:], nr)
+	}
 }
 
 // pairPlane rounds rows rows of c floats (src, rows c apart) to bfloat16

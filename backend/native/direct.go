@@ -43,7 +43,7 @@ type tileFunc func(tbl *int32, taps, kc int, x, w, c *float32, ldc, ldb, tapStri
 // tileOperands are a tile pass's input rows (PNC, with a zero row after
 // the last) and packed weights (taps blocks of kc rows per block of
 // output columns, in layout): float32, or bfloat16 when x16 is set (the
-// same rows rounded, the weights as pairs of k: see pairPacked), or bytes
+// same rows rounded, the weights as pairs of k: see packTapsBF16), or bytes
 // when x8 is set (rows of kc bytes, the weights as quads of k: see
 // u8s8Weights; the int32 sums turned into float32 by int8's epilogue).
 type tileOperands struct {
@@ -300,13 +300,13 @@ func (be *Backend) directBackwardData(pr *convPrimitive, ws *workspace, dys, wd,
 	be.toPNC(dys, g.n, g.o, p, in)
 	clear(in[dyRows*g.o:])
 	op := be.tileInput(ws, in, g.o, taps, be.bf16(pr))
-	wp := ws.take(blocks * taps * g.o * nr)
-	be.packTaps(wd, g.o, g.c, taps, nr, true, weightLayout{}, wp)
+	size := blocks * taps * g.o * nr
 	if op.x16 != nil {
-		op.w16 = asWords(ws.take(len(wp) / 2))
-		be.pairPacked(wp, weightLayout{}, g.o, taps, op.w16)
+		op.w16 = asWords(ws.take(size / 2))
+		be.packTapsBF16(ws, wd, g.o, g.c, taps, true, weightLayout{}, op.w16)
 	} else {
-		op.w = wp
+		op.w = ws.take(size)
+		be.packTaps(wd, g.o, g.c, taps, nr, true, weightLayout{}, op.w)
 	}
 	ldc := blocks * nr
 	out := ws.take((len(pl.starts) - 1) * be.kern.tileRows * ldc)

@@ -35,64 +35,72 @@ func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, la
 	size := kc * taps * nr
 	be.parallel(blocks, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
-			blk := dst[j*size : (j+1)*size]
-			valid := min(nr, cols-j*nr)
-			if valid < nr {
-				clear(blk)
-			}
-			if transposed {
-				// Per k, the [valid][taps] slab of columns becomes taps
-				// rows of nr: 8x8 blocks, then the edges.
-				full := taps / 8
-				for k := 0; k < kc; k++ {
-					src := w[(k*c+j*nr)*taps : (k*c+j*nr+valid)*taps]
-					rows := blk[k*taps*nr : (k+1)*taps*nr]
-					col := 0
-					for ; col+8 <= valid && full > 0; col += 8 {
-						be.kern.transpose8x8(src[col*taps:], taps, rows[col:], nr, full)
-					}
-					for ; col < valid; col++ {
-						for t, v := range src[col*taps : col*taps+8*full] {
-							rows[t*nr+col] = v
-						}
-					}
-					for col := 0; col < valid; col++ {
-						for t := 8 * full; t < taps; t++ {
-							rows[t*nr+col] = src[col*taps+t]
-						}
-					}
-				}
-				continue
-			}
-			width := c * taps // one weight row; packed row index k*taps+t
-			if layout.tapMajor {
-				for col := 0; col < valid; col++ {
-					src := w[(j*nr+col)*width : (j*nr+col+1)*width]
-					for k := 0; k < kc; k++ {
-						for t, v := range src[k*taps : (k+1)*taps] {
-							blk[(t*kc+k)*nr+col] = v
-						}
-					}
-				}
-				continue
-			}
-			full := width / 8
+			be.packTapsBlock(w, o, c, taps, nr, transposed, layout, j, dst[j*size:(j+1)*size])
+		}
+	})
+}
+
+// packTapsBlock writes block j of packTaps' output into blk.
+func (be *Backend) packTapsBlock(w []float32, o, c, taps, nr int, transposed bool, layout weightLayout, j int, blk []float32) {
+	kc, cols := c, o
+	if transposed {
+		kc, cols = o, c
+	}
+	valid := min(nr, cols-j*nr)
+	if valid < nr {
+		clear(blk)
+	}
+	if transposed {
+		// Per k, the [valid][taps] slab of columns becomes taps
+		// rows of nr: 8x8 blocks, then the edges.
+		full := taps / 8
+		for k := 0; k < kc; k++ {
+			src := w[(k*c+j*nr)*taps : (k*c+j*nr+valid)*taps]
+			rows := blk[k*taps*nr : (k+1)*taps*nr]
 			col := 0
 			for ; col+8 <= valid && full > 0; col += 8 {
-				be.kern.transpose8x8(w[(j*nr+col)*width:], width, blk[col:], nr, full)
+				be.kern.transpose8x8(src[col*taps:], taps, rows[col:], nr, full)
 			}
 			for ; col < valid; col++ {
-				for i, v := range w[(j*nr+col)*width : (j*nr+col)*width+8*full] {
-					blk[i*nr+col] = v
+				for t, v := range src[col*taps : col*taps+8*full] {
+					rows[t*nr+col] = v
 				}
 			}
 			for col := 0; col < valid; col++ {
-				for i := 8 * full; i < width; i++ {
-					blk[i*nr+col] = w[(j*nr+col)*width+i]
+				for t := 8 * full; t < taps; t++ {
+					rows[t*nr+col] = src[col*taps+t]
 				}
 			}
 		}
-	})
+		return
+	}
+	width := c * taps // one weight row; packed row index k*taps+t
+	if layout.tapMajor {
+		for col := 0; col < valid; col++ {
+			src := w[(j*nr+col)*width : (j*nr+col+1)*width]
+			for k := 0; k < kc; k++ {
+				for t, v := range src[k*taps : (k+1)*taps] {
+					blk[(t*kc+k)*nr+col] = v
+				}
+			}
+		}
+		return
+	}
+	full := width / 8
+	col := 0
+	for ; col+8 <= valid && full > 0; col += 8 {
+		be.kern.transpose8x8(w[(j*nr+col)*width:], width, blk[col:], nr, full)
+	}
+	for ; col < valid; col++ {
+		for i, v := range w[(j*nr+col)*width : (j*nr+col)*width+8*full] {
+			blk[i*nr+col] = v
+		}
+	}
+	for col := 0; col < valid; col++ {
+		for i := 8 * full; i < width; i++ {
+			blk[i*nr+col] = w[(j*nr+col)*width+i]
+		}
+	}
 }
 
 // packEntry remembers a weight tensor's version when it was last packed,
@@ -115,9 +123,10 @@ func (be *Backend) forwardWeights(ws *workspace, w *Tensor, o, c, taps int) ([]f
 func (be *Backend) forwardWeightsBF16(ws *workspace, w *Tensor, o, c, taps int) ([]uint32, weightLayout) {
 	nr := be.kern.tileCols
 	size := (o + nr - 1) / nr * taps * c * nr
-	return be.cachedPackBF16(ws, w, packDirectBF16, size, c, taps, func(layout weightLayout, dst []float32) {
-		be.packTaps(w.Data, o, c, taps, nr, false, layout, dst)
+	words, layout := be.cachedPack(ws, w, packDirectBF16, size/2, func(layout weightLayout, dst []float32) {
+		be.packTapsBF16(ws, w.Data, o, c, taps, false, layout, asWords(dst))
 	})
+	return asWords(words), layout
 }
 
 // packKind tells apart the packed copies kept of one weight tensor.
@@ -126,7 +135,7 @@ type packKind uint8
 const (
 	packDirect       packKind = iota // packTaps of the weights
 	packWinograd                     // packTaps of their Winograd transform
-	packDirectBF16                   // packDirect in bfloat16 pairs (pairPacked)
+	packDirectBF16                   // packDirect in bfloat16 pairs (packTapsBF16)
 	packWinogradBF16                 // packWinograd in bfloat16 pairs
 	packU8S8                         // u8s8Weights: quads of signed bytes, then the steps
 )

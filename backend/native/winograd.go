@@ -115,65 +115,59 @@ var winoWeightMatrices = sync.OnceValue(func() [2][]float32 {
 // packed tap-major for the tile kernel, the 36 points standing in for the
 // taps: dst[j][ξ][k][col] (see packTaps), k over c and columns over o, or,
 // for backward-data (transposed), k over o and columns over c with the
-// kernels flipped. The raw weights are packed first, [j][k][tap][col],
-// then transformed (winoTransformWeights). With pairs set (kc even), the
-// points are rounded to bfloat16 pairs into pairs, half as many words as
-// dst would take floats; dst is then unused.
+// kernels flipped. With pairs set (kc even), the points are rounded to
+// bfloat16 pairs into pairs, half as many words as dst would take floats;
+// dst is then unused.
+//
+// Each worker takes whole blocks of columns: packTaps' block
+// [k][tap][col] into a scratch of its own, then per row k a product
+// [36 x 9] x [9 x col] on the strided micro-kernel, reading the 9 taps
+// where the pack put them and writing each point's row in place, mr
+// points at a time (in bfloat16: into a second scratch, rounded into
+// pairs while in cache). Neither scratch goes to memory.
 func (be *Backend) winoPackWeights(ws *workspace, w []float32, o, c int, transposed bool, dst []float32, pairs []uint32) {
-	nr := be.kern.tileCols
+	kern := be.kern
+	mr, nr, tc := kern.mr, kern.nr, kern.tileCols
+	if winoPoints%mr != 0 || tc%nr != 0 {
+		panic("native: Winograd's weight transform needs mr | 36 and nr | tileCols")
+	}
 	kc, cols := c, o
 	if transposed {
 		kc, cols = o, c
 	}
-	blocks, block := (cols+nr-1)/nr, kc*9*nr
+	blocks, block, out := (cols+tc-1)/tc, kc*9*tc, kc*tc*winoPoints
+	mat := winoWeightMatrices()[b2i(transposed)] // [tap][ξ]
+	workers := min(be.opts.Threads, blocks)
 	defer ws.release(ws.mark())
-	raw := ws.take(blocks * block)
-	be.packTaps(w, o, c, 9, nr, transposed, weightLayout{}, raw)
-	be.winoTransformWeights(ws, raw, blocks, kc, b2i(transposed), dst, pairs)
-}
-
-// winoTransformWeights turns weights packed [j][k][tap][col] (raw, blocks
-// blocks of kc rows) into their 36 points packed [j][ξ][k][col]: per
-// block and row k, a product [36 x 9] x [9 x col] on the strided
-// micro-kernel, reading the 9 taps where packTaps put them and writing
-// each point's row in place, mr points at a time. With pairs set, each
-// worker's mr points of a block go to a scratch first, then are rounded
-// into bfloat16 pairs while in cache; dst is then unused.
-func (be *Backend) winoTransformWeights(ws *workspace, raw []float32, blocks, kc, flip int, dst []float32, pairs []uint32) {
-	kern := be.kern
-	mr, nr, tc := kern.mr, kern.nr, kern.tileCols
-	mat := winoWeightMatrices()[flip] // [tap][ξ]
-	block, out := kc*9*tc, kc*tc*winoPoints
-	if winoPoints%mr != 0 || tc%nr != 0 {
-		panic("native: Winograd's weight transform needs mr | 36 and nr | tileCols")
-	}
-	groups := winoPoints / mr
+	raws := ws.take(workers * block)
 	var scratch []float32
 	if pairs != nil {
-		scratch = ws.take(be.opts.Threads * mr * kc * tc)
+		scratch = ws.take(workers * mr * kc * tc)
 	}
-	be.parallelWorkers(blocks*groups, func(worker, lo, hi int) {
-		for u := lo; u < hi; u++ {
-			j, g := u/groups, u%groups
-			var c []float32
-			if pairs != nil {
-				c = scratch[worker*mr*kc*tc : (worker+1)*mr*kc*tc]
-			} else {
-				c = dst[j*out+g*mr*kc*tc:]
-			}
-			ldc := kc * tc
-			for k := 0; k < kc; k++ {
-				for s := 0; s < tc; s += nr {
-					kern.strided(9, &mat[g*mr], &raw[j*block+k*9*tc+s], &c[k*tc+s], ldc, winoPoints, tc)
+	ldc, kp := kc*tc, kc/2
+	be.parallelWorkers(blocks, func(worker, lo, hi int) {
+		raw := raws[worker*block : (worker+1)*block]
+		for j := lo; j < hi; j++ {
+			be.packTapsBlock(w, o, c, 9, tc, transposed, weightLayout{}, j, raw)
+			for g := 0; g < winoPoints/mr; g++ {
+				var dstRows []float32
+				if pairs != nil {
+					dstRows = scratch[worker*mr*kc*tc : (worker+1)*mr*kc*tc]
+				} else {
+					dstRows = dst[j*out+g*mr*kc*tc:]
 				}
-			}
-			if pairs == nil {
-				continue
-			}
-			kp := kc / 2
-			for xi := g * mr; xi < (g+1)*mr; xi++ {
-				base := c[(xi-g*mr)*kc*tc:]
-				kern.bf16.pairRows(kp, base, base[tc:], 2*tc, pairs[(j*winoPoints+xi)*kp*tc:], tc)
+				for k := 0; k < kc; k++ {
+					for s := 0; s < tc; s += nr {
+						kern.strided(9, &mat[g*mr], &raw[k*9*tc+s], &dstRows[k*tc+s], ldc, winoPoints, tc)
+					}
+				}
+				if pairs == nil {
+					continue
+				}
+				for xi := g * mr; xi < (g+1)*mr; xi++ {
+					base := dstRows[(xi-g*mr)*kc*tc:]
+					kern.bf16.pairRows(kp, base, base[tc:], 2*tc, pairs[(j*winoPoints+xi)*kp*tc:], tc)
+				}
 			}
 		}
 	})
