@@ -212,6 +212,30 @@ type HostMemory interface {
 	HostSlice(t Tensor) []float32
 }
 
+// ParamUpdate is one parameter's share of a training step's update after
+// its gradient (see FusedUpdater), in this order: with L2 > 0, the sum of
+// Value's squares (returned) and the penalty's gradient, Grad += L2 *
+// Value; the step, Value += -LR * Grad, or with a Velocity, Velocity =
+// Momentum * Velocity, Velocity += Grad, Value += -LR * Velocity; then,
+// with a Shadow, the moving average Shadow += EMA * (Value - Shadow).
+type ParamUpdate struct {
+	Value, Grad Tensor
+	L2, LR      float32
+	Velocity    Tensor
+	Momentum    float32
+	Shadow      Tensor
+	EMA         float32
+}
+
+// FusedUpdater is implemented by backends that run a ParamUpdate in one
+// pass over the parameter's memory. The numbers are those of SumSquares,
+// Axpy, Scale, AddTo, Axpy and Lerp called in turn, bit for bit: the
+// optimizer's updates read and write every parameter, and as separate
+// calls they take several passes over memory per training step.
+type FusedUpdater interface {
+	UpdateParam(u ParamUpdate) float64
+}
+
 // ConvChain is implemented by backends that can run convolutions in a
 // row (each reading the previous one's output, as a residual network's
 // blocks do) without the activations between them going through memory

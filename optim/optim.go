@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"slices"
 
 	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/nn"
@@ -72,6 +73,57 @@ func MomentumStep(be backend.Backend, params []*nn.Param, velocities []backend.T
 	}
 }
 
+// Step is a training step's update of params once their gradients are
+// in: the L2 penalty at rate l2 (its gradient added to the Decay
+// parameters', its value returned as L2 returns it), SGD at learning rate
+// lr (with momentum when velocities is not nil), then, with ema, the
+// moving averages of state (whose shadows are ema's, in order) at step.
+// Where the backend fuses these (backend.FusedUpdater) each parameter is
+// read and written once; the numbers are those of L2, AddL2Grad,
+// SGDStep or MomentumStep and EMA.Update called in turn, bit for bit.
+func Step(be backend.Backend, params []*nn.Param, velocities []backend.Tensor, l2, lr, momentum float64, ema *EMA, state []*nn.Param, step int64) float64 {
+	fused, ok := be.(backend.FusedUpdater)
+	if !ok {
+		penalty := L2(be, params, l2)
+		AddL2Grad(be, params, l2)
+		if velocities != nil {
+			MomentumStep(be, params, velocities, lr, momentum)
+		} else {
+			SGDStep(be, params, lr)
+		}
+		if ema != nil {
+			ema.Update(be, state, step)
+		}
+		return penalty
+	}
+	shadowed := map[*nn.Param]bool{}
+	var s float64
+	for i, p := range params {
+		u := backend.ParamUpdate{Value: p.Value, Grad: p.Grad, LR: float32(lr)}
+		if p.Decay && l2 != 0 {
+			u.L2 = float32(l2)
+		}
+		if velocities != nil {
+			u.Velocity, u.Momentum = velocities[i], float32(momentum)
+		}
+		if ema != nil {
+			if j := slices.Index(state, p); j >= 0 {
+				u.Shadow, u.EMA = ema.Shadows[j], ema.rate(step)
+				shadowed[p] = true
+			}
+		}
+		s += fused.UpdateParam(u)
+	}
+	if ema != nil {
+		for j, p := range state {
+			if !shadowed[p] {
+				be.Lerp(ema.Shadows[j], p.Value, ema.rate(step))
+			}
+		}
+	}
+	return l2 * s / 2
+}
+
 // VelocityName is the name a momentum velocity is saved under,
 // TensorFlow's convention.
 func VelocityName(param string) string { return param + "/Momentum" }
@@ -103,11 +155,14 @@ func (e *EMA) DecayAt(step int64) float64 {
 
 // Update moves every shadow towards its parameter.
 func (e *EMA) Update(be backend.Backend, params []*nn.Param, step int64) {
-	t := float32(1 - e.DecayAt(step))
+	t := e.rate(step)
 	for i, p := range params {
 		be.Lerp(e.Shadows[i], p.Value, t)
 	}
 }
+
+// rate is how far a shadow moves towards its parameter at step step.
+func (e *EMA) rate(step int64) float32 { return float32(1 - e.DecayAt(step)) }
 
 // ShadowName is the name a shadow is saved under, TensorFlow's convention.
 func ShadowName(param string) string { return param + "/ExponentialMovingAverage" }

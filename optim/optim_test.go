@@ -1,9 +1,13 @@
 package optim
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
+	"github.com/resgo/resgo/backend"
 	"github.com/resgo/resgo/backend/native"
 	"github.com/resgo/resgo/nn"
 )
@@ -59,5 +63,103 @@ func TestSGDAndL2(t *testing.T) {
 	}
 	if bv := b.Value.(*native.Tensor).Data[0]; bv != 0.5 {
 		t.Fatalf("b = %v (no decay on biases)", bv)
+	}
+}
+
+// separate hides a backend's FusedUpdater, so that Step takes the
+// separate calls.
+type separate struct{ backend.Backend }
+
+// TestStepFusedMatchesSeparate runs Step on the native backend (fused)
+// and on the same backend with the fusion hidden, from the same values,
+// and asks for the same bits in every tensor and the same penalty:
+// parameters over several chunks and an odd tail, with and without
+// decay, momentum, the penalty, and state beyond the updated parameters
+// (a statistic, and a parameter left out as a frozen one is).
+func TestStepFusedMatchesSeparate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	sizes := []int{3*(1<<16) + 17, 1000, 5}
+	for _, c := range []struct {
+		name     string
+		l2       float64
+		momentum bool
+		threads  int
+	}{{"sgd+l2", 1e-3, false, 2}, {"momentum+l2", 5e-4, true, 3}, {"sgd", 0, false, 1}, {"momentum", 0, true, 2}} {
+		t.Run(c.name, func(t *testing.T) {
+			type run struct {
+				params, state []*nn.Param
+				vel           []backend.Tensor
+				ema           *EMA
+			}
+			seedW, seedG, seedV, seedE := [][]float32{}, [][]float32{}, [][]float32{}, [][]float32{}
+			for k, n := range append(sizes, 7, 9) {
+				mk := func(scale float64) []float32 {
+					v := make([]float32, n)
+					for i := range v {
+						v[i] = float32(rng.NormFloat64() * scale)
+					}
+					return v
+				}
+				w := mk(1)
+				if k == 0 {
+					// Chunk sums of squares near 1e16, then near 1, so that
+					// summing them out of order shows in the penalty.
+					for i := range w {
+						w[i] *= float32(min(1, float64(i>>16))*(1./256-4e5) + 4e5)
+					}
+				}
+				seedW, seedG, seedV, seedE = append(seedW, w), append(seedG, mk(0.1)), append(seedV, mk(0.05)), append(seedE, mk(1))
+			}
+			build := func() run {
+				var r run
+				all := []*nn.Param{}
+				for i := range seedW {
+					n := len(seedW[i])
+					p := &nn.Param{Name: fmt.Sprint(i), Shape: []int{n}, Value: native.Wrap(slices.Clone(seedW[i]), n), Grad: native.Wrap(slices.Clone(seedG[i]), n), Decay: i%2 == 0}
+					all = append(all, p)
+				}
+				// The first len(sizes) are updated; the next is a frozen
+				// parameter, the last a statistic: both only averaged.
+				r.params, r.state = all[:len(sizes)], all
+				if c.momentum {
+					for i := range r.params {
+						r.vel = append(r.vel, native.Wrap(slices.Clone(seedV[i]), len(seedV[i])))
+					}
+				}
+				r.ema = &EMA{Decay: 0.999}
+				for i := range all {
+					r.ema.Shadows = append(r.ema.Shadows, native.Wrap(slices.Clone(seedE[i]), len(seedE[i])))
+				}
+				return r
+			}
+			be := native.New(c.threads)
+			fusedRun, sepRun := build(), build()
+			fused := Step(be, fusedRun.params, fusedRun.vel, c.l2, 0.03, 0.9, fusedRun.ema, fusedRun.state, 5)
+			sep := Step(separate{be}, sepRun.params, sepRun.vel, c.l2, 0.03, 0.9, sepRun.ema, sepRun.state, 5)
+			if fused != sep || (c.l2 > 0) != (fused > 0) {
+				t.Fatalf("penalty fused %v, separate %v", fused, sep)
+			}
+			same := func(what string, a, b backend.Tensor) {
+				x, y := a.(*native.Tensor).Data, b.(*native.Tensor).Data
+				for i := range x {
+					if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+						t.Fatalf("%s[%d]: fused %v, separate %v", what, i, x[i], y[i])
+					}
+				}
+			}
+			for i := range fusedRun.state {
+				same("value "+fusedRun.state[i].Name, fusedRun.state[i].Value, sepRun.state[i].Value)
+				same("gradient "+fusedRun.state[i].Name, fusedRun.state[i].Grad, sepRun.state[i].Grad)
+				same("shadow "+fusedRun.state[i].Name, fusedRun.ema.Shadows[i], sepRun.ema.Shadows[i])
+			}
+			for i := range fusedRun.vel {
+				same("velocity", fusedRun.vel[i], sepRun.vel[i])
+			}
+			// The update did move things: a step that changed nothing
+			// would pass the comparisons too.
+			if fusedRun.params[1].Value.(*native.Tensor).Data[0] == seedW[1][0] || fusedRun.ema.Shadows[len(sizes)].(*native.Tensor).Data[0] == seedE[len(sizes)][0] {
+				t.Fatal("the step left the second parameter's first weight or the frozen parameter's shadow as they were")
+			}
+		})
 	}
 }

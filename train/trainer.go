@@ -189,16 +189,9 @@ func (t *Trainer) TrainStep(images []float32, labels []int32) float64 {
 		t.Model.Backward(t.dlogits)
 	}
 	// The penalty after the average: every rank holds the same weights.
-	loss += optim.L2(t.Be, params, t.Hyper.L2)
-	optim.AddL2Grad(t.Be, params, t.Hyper.L2)
-	if t.Velocities != nil {
-		optim.MomentumStep(t.Be, params, velocities, t.LearningRate(), t.Hyper.Momentum)
-	} else {
-		optim.SGDStep(t.Be, params, t.LearningRate())
-	}
 	// The averages follow the updated weights, with the decay of the step
 	// the update belonged to.
-	t.EMA.Update(t.Be, t.Model.State(), t.Step)
+	loss += optim.Step(t.Be, params, velocities, t.Hyper.L2, t.LearningRate(), t.Hyper.Momentum, t.EMA, t.Model.State(), t.Step)
 	t.Step++
 	return loss
 }

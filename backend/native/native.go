@@ -473,6 +473,60 @@ func (be *Backend) SumSquares(t backend.Tensor) float64 {
 	return s
 }
 
+// UpdateParam implements backend.FusedUpdater: chunks of elementwiseGrain
+// in parallel, each taken through every step of the update while in
+// cache, with the expressions of SumSquares, Axpy, Scale, AddTo and Lerp
+// (so the same bits), the sums of squares per chunk added in order.
+func (be *Backend) UpdateParam(u backend.ParamUpdate) float64 {
+	ws, gs := data(u.Value), data(u.Grad)
+	vs, es := data(u.Velocity), data(u.Shadow)
+	if len(gs) != len(ws) || (vs != nil && len(vs) != len(ws)) || (es != nil && len(es) != len(ws)) {
+		panic(fmt.Sprintf("native: UpdateParam between tensors of different sizes (value %d, gradient %d, velocity %d, shadow %d)", len(ws), len(gs), len(vs), len(es)))
+	}
+	written(u.Value, u.Grad, u.Velocity, u.Shadow)
+	l2, alpha, m, t := u.L2, -u.LR, u.Momentum, u.EMA
+	chunks := (len(ws) + elementwiseGrain - 1) / elementwiseGrain
+	var sums []float64
+	if l2 > 0 {
+		sums = make([]float64, chunks)
+	}
+	be.parallel(chunks, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			a, b := c*elementwiseGrain, min(len(ws), (c+1)*elementwiseGrain)
+			w, g := ws[a:b], gs[a:b:b]
+			if l2 > 0 {
+				sums[c] = sumSquares(w)
+				for i, v := range w {
+					g[i] += l2 * v
+				}
+			}
+			step := g
+			if vs != nil {
+				v := vs[a:b:b]
+				for i := range v {
+					v[i] *= m
+				}
+				be.kern.add(v, g)
+				step = v
+			}
+			for i, d := range step {
+				w[i] += alpha * d
+			}
+			if es != nil {
+				e := es[a:b:b]
+				for i, v := range w {
+					e[i] += t * (v - e[i])
+				}
+			}
+		}
+	})
+	var s float64
+	for _, v := range sums {
+		s += v
+	}
+	return s
+}
+
 func sumSquares(x []float32) float64 {
 	var s0, s1, s2, s3 float64
 	i := 0
@@ -489,4 +543,7 @@ func sumSquares(x []float32) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend      = (*Backend)(nil)
+	_ backend.FusedUpdater = (*Backend)(nil)
+)
