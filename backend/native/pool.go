@@ -1,6 +1,10 @@
 package native
 
-import "github.com/resgo/resgo/backend"
+import (
+	"math"
+
+	"github.com/resgo/resgo/backend"
+)
 
 // The fast pooling loops: the reference semantics (padded cells never
 // count; the first maximum wins ties) with window bounds computed once per
@@ -94,21 +98,16 @@ func (be *Backend) maxPoolBackward(x, dy, dx backend.Tensor, d backend.PoolDesc)
 					for px, gv := range g[py*ow : (py+1)*ow] {
 						a, b, c, e := r0[2*px], r0[2*px+1], r1[2*px], r1[2*px+1]
 						v := max(max(a, b), max(c, e))
-						// The first maximum's cell, chosen by conditional
-						// moves: which cell wins is too random for branches.
-						var cell [4]float32
-						idx := 3
-						if c == v {
-							idx = 2
-						}
-						if b == v {
-							idx = 1
-						}
-						if a == v {
-							idx = 0
-						}
-						cell[idx&3] = gv
-						d0[2*px], d0[2*px+1], d1[2*px], d1[2*px+1] = cell[0], cell[1], cell[2], cell[3]
+						// The first maximum's cell takes the gradient, the
+						// others zero, through bit masks: which cell wins is
+						// too random for branches.
+						ma, mb, mc := eqMask(a, v), eqMask(b, v), eqMask(c, v)
+						mb &^= ma
+						mc &^= ma | mb
+						me := ^(ma | mb | mc)
+						bits := math.Float32bits(gv)
+						d0[2*px], d0[2*px+1] = math.Float32frombits(bits&ma), math.Float32frombits(bits&mb)
+						d1[2*px], d1[2*px+1] = math.Float32frombits(bits&mc), math.Float32frombits(bits&me)
 					}
 				}
 			}
@@ -191,4 +190,13 @@ func (be *Backend) avgPoolBackward(dy, dx backend.Tensor, d backend.PoolDesc) {
 			}
 		}
 	})
+}
+
+// eqMask is all ones where a == b, else zero, without a branch.
+func eqMask(a, b float32) uint32 {
+	var m uint32
+	if a == b {
+		m = 1
+	}
+	return -m
 }

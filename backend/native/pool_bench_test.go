@@ -1,0 +1,19 @@
+package native
+
+import (
+	"testing"
+
+	"github.com/resgo/resgo/backend"
+)
+
+// BenchmarkMaxPoolBackward times seed-resnet34's max-pool (2x2/2 on
+// 64 x 28x28, batch 100) backward, which training runs every step.
+func BenchmarkMaxPoolBackward(b *testing.B) {
+	random := randomTensors(5)
+	x, dy := random(100, 64, 28, 28), random(100, 64, 14, 14)
+	y, dx := NewTensor(100, 64, 14, 14), NewTensor(100, 64, 28, 28)
+	d := backend.PoolDesc{KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	be := New(2)
+	be.MaxPoolForward(x, y, d)
+	timeWarm(b, func() { be.MaxPoolBackward(x, y, dy, dx, d) })
+}
