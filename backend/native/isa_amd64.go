@@ -29,7 +29,7 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half, bf16: avx512BF16(),
 	u8s8: avx512U8S8(), u8s8Bytes: avx512U8S8Bytes(), u8s8Native: cpu.X86.HasAVX512VNNI,
 	quantizeU8: quantizeU8AVX512, quantizeQuads: quantizeQuadsAVX512,
-	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, add: addAVX, maxPairs: maxPairsAVX,
+	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, add: addAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
 
 var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
@@ -37,7 +37,7 @@ var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
 	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16), u8s8: tileU8S8GoFunc(6, 16), u8s8Bytes: tileU8S8BytesGoFunc(6, 16),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
-	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, add: addAVX, maxPairs: maxPairsAVX,
+	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, add: addAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
 
 // avx512BF16 returns the bfloat16 kernels of the AVX-512 set: the
@@ -131,6 +131,16 @@ func addAVX(dst, src []float32) {
 		asm.AddAVX(&dst[0], &src[0], n)
 	}
 	addGo(dst[n:], src[n:])
+}
+
+// reluGradAVX is reluGradGo with AVX2 on whole vectors, the tail in Go.
+func reluGradAVX(y, dy, dx []float32) {
+	dy, dx = dy[:len(y)], dx[:len(y)]
+	n := len(y) &^ 7
+	if n > 0 {
+		asm.ReLUGradAVX(&y[0], &dy[0], &dx[0], n)
+	}
+	reluGradGo(y[n:], dy[n:], dx[n:])
 }
 
 // maxPairsAVX is maxPairsGo with AVX2 on whole vectors.

@@ -295,10 +295,16 @@ func (be *Backend) ReLUBackward(y, dy, dx backend.Tensor) {
 	ys, dys, dxs := data(y), data(dy), data(dx)
 	be.parallel(len(ys)/4096+1, func(lo, hi int) {
 		lo, hi = lo*4096, min(hi*4096, len(ys))
-		for i := lo; i < hi; i++ {
-			dxs[i] = math.Float32frombits(math.Float32bits(dys[i]) & activeMask(ys[i]))
-		}
+		be.kern.reluGrad(ys[lo:hi], dys[lo:hi], dxs[lo:hi])
 	})
+}
+
+// reluGradGo is dx[i] = dy[i] where y[i] > 0, else 0 (see activeMask).
+func reluGradGo(y, dy, dx []float32) {
+	dy, dx = dy[:len(y)], dx[:len(y)]
+	for i, v := range y {
+		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & activeMask(v))
+	}
 }
 
 // activeMask is all ones when y > 0 and zero otherwise (-0 and NaN

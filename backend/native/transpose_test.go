@@ -1,6 +1,9 @@
 package native
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 // TestTranspose8x8 checks each instruction set's 8x8 transpose against
 // the portable one, with strides that are not multiples of 8.
@@ -78,6 +81,37 @@ func testAdd(t *testing.T, k *kernels) {
 			}
 			if dst[i] != want {
 				t.Fatalf("n %d: element %d = %v, want %v", n, i, dst[i], want)
+			}
+		}
+	}
+}
+
+// TestReLUGrad checks each instruction set's ReLU gradient against the
+// rule itself (dy where y > 0, else +0) on lengths around the vector
+// widths and the four-vector rounds, with y taking -0, +0, the smallest
+// subnormals, infinities and NaNs of both signs; past len(y) nothing may
+// change.
+func TestReLUGrad(t *testing.T) { forEachISA(t, testReLUGrad) }
+
+func testReLUGrad(t *testing.T, k *kernels) {
+	special := []float32{0, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0xffc00000), 1.5, -2.5}
+	for _, n := range []int{0, 3, 8, 13, 32, 40, 64, 67, 133} {
+		y, dy, dx := make([]float32, n+5), make([]float32, n+5), make([]float32, n+5)
+		for i := range y {
+			y[i], dy[i], dx[i] = special[(i*7)%len(special)], float32(i)+0.25, -7
+		}
+		k.reluGrad(y[:n], dy[:n], dx[:n])
+		for i := range dx {
+			want := float32(-7)
+			if i < n {
+				want = 0
+				if bits := math.Float32bits(y[i]); int32(bits) > 0 {
+					want = dy[i]
+				}
+			}
+			if math.Float32bits(dx[i]) != math.Float32bits(want) {
+				t.Fatalf("n %d: element %d (y %v) = %v, want %v", n, i, y[i], dx[i], want)
 			}
 		}
 	}

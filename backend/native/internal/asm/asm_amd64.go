@@ -180,6 +180,12 @@ func BiasReLUAVX(x *float32, n int, bias float32, relu bool)
 //go:noescape
 func AddAVX(dst, src *float32, n int)
 
+// ReLUGradAVX is, for i < n (a multiple of 8), dx[i] = dy[i] where y[i]
+// > 0 (its bits, as an int32, positive), else 0 (AVX2).
+//
+//go:noescape
+func ReLUGradAVX(y, dy, dx *float32, n int)
+
 // MaxPairsAVX is, for i < n (a multiple of 8),
 // out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]): a 2x2, stride-2 max
 // pool of two rows (AVX2).

@@ -193,3 +193,59 @@ mploop:
 mpdone:
 	VZEROUPPER
 	RET
+
+// func ReLUGradAVX(y, dy, dx *float32, n int)
+//
+// dx[i] = dy[i] where y[i] > 0, else 0, for i < n (a multiple of 8): y's
+// bits compared as int32 against 0 (so -0 and NaNs with the sign set give
+// 0, as activeMask does), the mask ANDed with dy (AVX2).
+TEXT ·ReLUGradAVX(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), SI
+	MOVQ dy+8(FP), DX
+	MOVQ dx+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JEQ rgdone
+	VPXOR Y15, Y15, Y15
+
+rg4:
+	CMPQ CX, $4
+	JLT rg1
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+	VMOVDQU 64(SI), Y2
+	VMOVDQU 96(SI), Y3
+	VPCMPGTD Y15, Y0, Y0
+	VPCMPGTD Y15, Y1, Y1
+	VPCMPGTD Y15, Y2, Y2
+	VPCMPGTD Y15, Y3, Y3
+	VANDPS (DX), Y0, Y0
+	VANDPS 32(DX), Y1, Y1
+	VANDPS 64(DX), Y2, Y2
+	VANDPS 96(DX), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	SUBQ $4, CX
+	JMP rg4
+
+rg1:
+	TESTQ CX, CX
+	JEQ rgdone
+	VMOVDQU (SI), Y0
+	VPCMPGTD Y15, Y0, Y0
+	VANDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JMP rg1
+
+rgdone:
+	VZEROUPPER
+	RET
