@@ -227,13 +227,15 @@ type ParamUpdate struct {
 	EMA         float32
 }
 
-// FusedUpdater is implemented by backends that run a ParamUpdate in one
-// pass over the parameter's memory. The numbers are those of SumSquares,
-// Axpy, Scale, AddTo, Axpy and Lerp called in turn, bit for bit: the
-// optimizer's updates read and write every parameter, and as separate
-// calls they take several passes over memory per training step.
+// FusedUpdater is implemented by backends that run ParamUpdates in one
+// pass over each parameter's memory, all in one parallel region.
+// UpdateParams returns, per update, the sum of squares (0 where L2 is 0).
+// The numbers are those of SumSquares, Axpy, Scale, AddTo, Axpy and Lerp
+// called in turn, bit for bit: the optimizer's updates read and write
+// every parameter, and as separate calls they take several passes over
+// memory per training step, and a parallel region per call.
 type FusedUpdater interface {
-	UpdateParam(u ParamUpdate) float64
+	UpdateParams(us []ParamUpdate) []float64
 }
 
 // ConvChain is implemented by backends that can run convolutions in a

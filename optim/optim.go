@@ -97,7 +97,7 @@ func Step(be backend.Backend, params []*nn.Param, velocities []backend.Tensor, l
 		return penalty
 	}
 	shadowed := map[*nn.Param]bool{}
-	var s float64
+	us := make([]backend.ParamUpdate, len(params))
 	for i, p := range params {
 		u := backend.ParamUpdate{Value: p.Value, Grad: p.Grad, LR: float32(lr)}
 		if p.Decay && l2 != 0 {
@@ -112,7 +112,11 @@ func Step(be backend.Backend, params []*nn.Param, velocities []backend.Tensor, l
 				shadowed[p] = true
 			}
 		}
-		s += fused.UpdateParam(u)
+		us[i] = u
+	}
+	var s float64
+	for _, v := range fused.UpdateParams(us) {
+		s += v
 	}
 	if ema != nil {
 		for j, p := range state {

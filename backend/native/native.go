@@ -479,58 +479,79 @@ func (be *Backend) SumSquares(t backend.Tensor) float64 {
 	return s
 }
 
-// UpdateParam implements backend.FusedUpdater: chunks of elementwiseGrain
-// in parallel, each taken through every step of the update while in
-// cache, with the expressions of SumSquares, Axpy, Scale, AddTo and Lerp
-// (so the same bits), the sums of squares per chunk added in order.
-func (be *Backend) UpdateParam(u backend.ParamUpdate) float64 {
-	ws, gs := data(u.Value), data(u.Grad)
-	vs, es := data(u.Velocity), data(u.Shadow)
-	if len(gs) != len(ws) || (vs != nil && len(vs) != len(ws)) || (es != nil && len(es) != len(ws)) {
-		panic(fmt.Sprintf("native: UpdateParam between tensors of different sizes (value %d, gradient %d, velocity %d, shadow %d)", len(ws), len(gs), len(vs), len(es)))
+// UpdateParams implements backend.FusedUpdater: every update's chunks of
+// elementwiseGrain in one list, split over the threads, each chunk taken
+// through every step of its update while in cache, with the expressions
+// of SumSquares, Axpy, Scale, AddTo and Lerp (so the same bits); each
+// update's sums of squares per chunk are then added in order.
+func (be *Backend) UpdateParams(us []backend.ParamUpdate) []float64 {
+	type chunk struct{ update, index, lo, hi int }
+	var chunks []chunk
+	sums := make([][]float64, len(us))
+	for k, u := range us {
+		ws, gs := data(u.Value), data(u.Grad)
+		vs, es := data(u.Velocity), data(u.Shadow)
+		if len(gs) != len(ws) || (vs != nil && len(vs) != len(ws)) || (es != nil && len(es) != len(ws)) {
+			panic(fmt.Sprintf("native: UpdateParams between tensors of different sizes (value %d, gradient %d, velocity %d, shadow %d)", len(ws), len(gs), len(vs), len(es)))
+		}
+		written(u.Value, u.Grad, u.Velocity, u.Shadow)
+		n := (len(ws) + elementwiseGrain - 1) / elementwiseGrain
+		for c := 0; c < n; c++ {
+			chunks = append(chunks, chunk{k, c, c * elementwiseGrain, min(len(ws), (c+1)*elementwiseGrain)})
+		}
+		if u.L2 > 0 {
+			sums[k] = make([]float64, n)
+		}
 	}
-	written(u.Value, u.Grad, u.Velocity, u.Shadow)
-	l2, alpha, m, t := u.L2, -u.LR, u.Momentum, u.EMA
-	chunks := (len(ws) + elementwiseGrain - 1) / elementwiseGrain
-	var sums []float64
-	if l2 > 0 {
-		sums = make([]float64, chunks)
-	}
-	be.parallel(chunks, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			a, b := c*elementwiseGrain, min(len(ws), (c+1)*elementwiseGrain)
-			w, g := ws[a:b], gs[a:b:b]
-			if l2 > 0 {
-				sums[c] = sumSquares(w)
-				for i, v := range w {
-					g[i] += l2 * v
-				}
-			}
-			step := g
-			if vs != nil {
-				v := vs[a:b:b]
-				for i := range v {
-					v[i] *= m
-				}
-				be.kern.add(v, g)
-				step = v
-			}
-			for i, d := range step {
-				w[i] += alpha * d
-			}
-			if es != nil {
-				e := es[a:b:b]
-				for i, v := range w {
-					e[i] += t * (v - e[i])
-				}
+	be.parallel(len(chunks), func(lo, hi int) {
+		for _, c := range chunks[lo:hi] {
+			u := us[c.update]
+			ss := be.updateChunk(u, c.lo, c.hi)
+			if sums[c.update] != nil {
+				sums[c.update][c.index] = ss
 			}
 		}
 	})
-	var s float64
-	for _, v := range sums {
-		s += v
+	out := make([]float64, len(us))
+	for k, s := range sums {
+		for _, v := range s {
+			out[k] += v
+		}
 	}
-	return s
+	return out
+}
+
+// updateChunk runs u on elements [a, b) and returns their sum of squares
+// before the update (0 without the penalty).
+func (be *Backend) updateChunk(u backend.ParamUpdate, a, b int) float64 {
+	w, g := data(u.Value)[a:b:b], data(u.Grad)[a:b:b]
+	l2, alpha, m, t := u.L2, -u.LR, u.Momentum, u.EMA
+	var ss float64
+	if l2 > 0 {
+		ss = sumSquares(w)
+		for i, v := range w {
+			g[i] += l2 * v
+		}
+	}
+	step := g
+	if u.Velocity != nil {
+		v := data(u.Velocity)[a:b:b]
+		for i := range v {
+			v[i] *= m
+		}
+		be.kern.add(v, g)
+		step = v
+	}
+	for i, d := range step {
+		w[i] += alpha * d
+	}
+	if u.Shadow != nil {
+		e := data(u.Shadow)[a:b:b]
+		for i, v := range w {
+			e[i] += t * (v - e[i])
+		}
+	}
+	return ss
 }
 
 func sumSquares(x []float32) float64 {

@@ -401,13 +401,19 @@ const winoGroupBudget = 256 << 10
 // together: as many as fit winoGroupBudget (at least a few kernel tiles of
 // rows); when the transformed weights are too large to stay in L2, as
 // many as each thread's share, so that they stream past fewer groups.
+// The groups are then evened out to a multiple of the thread count: the
+// threads take whole groups, and 5 groups on 2 threads (128 channels on
+// 7x7 at batch 100) left one thread waiting for a third of the pass.
 func (be *Backend) winoGroupSize(n, p, tiles, ci, co int) int {
-	share := (n + be.opts.Threads - 1) / be.opts.Threads
+	threads := be.opts.Threads
+	share := (n + threads - 1) / threads
 	if winoPoints*ci*co > winoL2Budget {
 		return share
 	}
-	group := max(winoGroupBudget/(p*(ci+co)), (4*be.kern.tileRows+tiles-1)/tiles)
-	return max(1, min(group, share))
+	group := max(1, min(share, max(winoGroupBudget/(p*(ci+co)), (4*be.kern.tileRows+tiles-1)/tiles)))
+	groups := (n + group - 1) / group
+	groups = (groups + threads - 1) / threads * threads
+	return (n + groups - 1) / groups
 }
 
 func (be *Backend) winoForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {

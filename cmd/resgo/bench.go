@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ func runBench(args []string) error {
 		asJSON, layers bool
 		interleave     bool
 		cpuProfile     string
+		traceFile      string
 	)
 	fs.StringVar(&modes, "modes", "train,infer", "what to measure: train, infer or both")
 	fs.StringVar(&batches, "batch-sizes", "100,1", "comma-separated batch sizes (training skips batch 1)")
@@ -68,6 +70,8 @@ func runBench(args []string) error {
 		"steadier than from configurations measured one after another")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file (for go tool pprof); samples are labelled\n"+
 		"phase (warmup, timed), mode, precision and batch: go tool pprof -tagfocus phase=timed shows the timed steps")
+	fs.StringVar(&traceFile, "trace", "", "write a Go execution trace of the runs to this file (for go tool trace: where threads wait,\n"+
+		"e.g. go tool trace -pprof=sync FILE > sync.prof for the waits at the ends of parallel regions)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -154,6 +158,17 @@ func runBench(args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if traceFile != "" {
+		f, err := os.Create(traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	var cases []benchCase
 	for i, be := range backends {
