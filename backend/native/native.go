@@ -22,6 +22,7 @@ type Backend struct {
 	// weights it packs go into the cache at first sight, not into the
 	// workspace, which would otherwise grow to hold a whole stage's.
 	packNow bool
+	workers *lazyPool
 }
 
 // Options choose how a Backend computes. The zero value is the default:
@@ -77,7 +78,7 @@ func NewWith(o Options) (*Backend, error) {
 		return nil, err
 	}
 	o.ISA = k.isa
-	return &Backend{opts: o, kern: k}, nil
+	return &Backend{opts: o, kern: k, workers: &lazyPool{}}, nil
 }
 
 // New returns the default native backend using threads goroutines (0
@@ -172,8 +173,11 @@ func (be *Backend) parallelWorkers(n int, fn func(worker, lo, hi int)) {
 		fn(0, 0, n)
 		return
 	}
+	if be.workers != nil && be.workers.get(be).run(n, parts, fn) {
+		return
+	}
 	// The caller takes the first range itself: one goroutine fewer to
-	// start and one less to wake it (a training step runs ~500 of these).
+	// start and one less to wake it.
 	var wg sync.WaitGroup
 	for t := 1; t < parts; t++ {
 		lo, hi := t*n/parts, (t+1)*n/parts
