@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/resgo/resgo/backend"
 )
@@ -191,6 +192,20 @@ func (be *Backend) parallelWorkers(n int, fn func(worker, lo, hi int)) {
 	wg.Wait()
 }
 
+// parallelClaim runs fn(worker, i) for every i in [0, n) on up to
+// Options.Threads workers that claim the items one at a time: for a few
+// large items, where equal shares fixed in advance leave one thread
+// waiting on the other whenever the items' costs, or the cores' speeds,
+// differ. Results must not depend on which worker takes which item.
+func (be *Backend) parallelClaim(n int, fn func(worker, i int)) {
+	var next atomic.Int64
+	be.parallelWorkers(min(be.opts.Threads, n), func(worker, _, _ int) {
+		for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+			fn(worker, i)
+		}
+	})
+}
+
 // sumSlots is how many partial sums sumOverSlots keeps: a constant, not
 // the thread count, so that the sums are the same bits on any number of
 // threads; it also bounds that pass's parallelism.
@@ -206,13 +221,11 @@ const sumSlots = 8
 func (be *Backend) sumOverSlots(ws *workspace, groups, size int, run func(worker, grp int, acc []float32, first bool)) []float32 {
 	slots := min(sumSlots, groups)
 	accs := ws.take(slots * size)
-	be.parallelWorkers(slots, func(worker, lo, hi int) {
-		for slot := lo; slot < hi; slot++ {
-			acc := accs[slot*size : (slot+1)*size]
-			first, last := slot*groups/slots, (slot+1)*groups/slots
-			for grp := first; grp < last; grp++ {
-				run(worker, grp, acc, grp == first)
-			}
+	be.parallelClaim(slots, func(worker, slot int) {
+		acc := accs[slot*size : (slot+1)*size]
+		first, last := slot*groups/slots, (slot+1)*groups/slots
+		for grp := first; grp < last; grp++ {
+			run(worker, grp, acc, grp == first)
 		}
 	})
 	const span = 4 << 10
@@ -507,13 +520,11 @@ func (be *Backend) UpdateParams(us []backend.ParamUpdate) []float64 {
 			sums[k] = make([]float64, n)
 		}
 	}
-	be.parallel(len(chunks), func(lo, hi int) {
-		for _, c := range chunks[lo:hi] {
-			u := us[c.update]
-			ss := be.updateChunk(u, c.lo, c.hi)
-			if sums[c.update] != nil {
-				sums[c.update][c.index] = ss
-			}
+	be.parallelClaim(len(chunks), func(_, i int) {
+		c := chunks[i]
+		ss := be.updateChunk(us[c.update], c.lo, c.hi)
+		if sums[c.update] != nil {
+			sums[c.update][c.index] = ss
 		}
 	})
 	out := make([]float64, len(us))

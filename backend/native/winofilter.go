@@ -94,10 +94,8 @@ func (be *Backend) winoFilterBatch(pr *convPrimitive, ws *workspace, xs, dys []f
 		}
 	})
 	pairs := be.filterPairs(pr, rows, ci, co, ws)
-	be.parallelWorkers(winoPoints, func(worker, lo, hi int) {
-		for xi := lo; xi < hi; xi++ {
-			be.filterPoint(pairs.of(worker), d[xi*dPlane:], v[xi*vPlane:], rows, ci, co, l, du[xi*l.plane:], false)
-		}
+	be.parallelClaim(winoPoints, func(worker, xi int) {
+		be.filterPoint(pairs.of(worker), d[xi*dPlane:], v[xi*vPlane:], rows, ci, co, l, du[xi*l.plane:], false)
 	})
 	if dbs != nil {
 		clear(dbs)

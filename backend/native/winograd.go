@@ -282,48 +282,46 @@ func (be *Backend) winoChain(ws *workspace, n, group int, xs []float32, steps []
 	if bf16 {
 		v16All = asBF16(ws.take(parts * vSize / 2))
 	}
-	be.parallel(parts, func(lo, hi int) {
+	// The threads claim groups one at a time: a thread whose core runs
+	// slower takes fewer, instead of holding the other up at the end.
+	be.parallelClaim(groups, func(part, grp int) {
 		var scr winoScratch
 		buf := make([][]float32, nbuf)
-		for part := lo; part < hi; part++ {
-			for i := range buf {
-				buf[i] = bufs[(nbuf*part+i)*bufSize : (nbuf*part+i+1)*bufSize]
+		for i := range buf {
+			buf[i] = bufs[(nbuf*part+i)*bufSize : (nbuf*part+i+1)*bufSize]
+		}
+		scr.v, scr.m = vAll[part*vSize:(part+1)*vSize], mAll[part*mSize:(part+1)*mSize]
+		if bf16 {
+			scr.v16 = v16All[part*vSize : (part+1)*vSize]
+		}
+		img0 := grp * group
+		cnt := min(group, n-img0)
+		src, dst := xs[img0*first*p:(img0+cnt)*first*p], ys[img0*last*p:(img0+cnt)*last*p]
+		for img := 0; img < cnt; img++ {
+			sliverImage(kern, src, cnt, first, p, first, buf[0], img)
+		}
+		in, kept, keptC := 0, -1, 0
+		for i := range steps {
+			s := &steps[i]
+			// The spare row: zeros for the input transform (after
+			// a step, it holds what fell outside the map).
+			clear(buf[in][cnt*p*s.ci : (cnt*p+1)*s.ci])
+			if s.keep {
+				kept, keptC = in, s.ci
 			}
-			scr.v, scr.m = vAll[part*vSize:(part+1)*vSize], mAll[part*mSize:(part+1)*mSize]
-			if bf16 {
-				scr.v16 = v16All[part*vSize : (part+1)*vSize]
+			out := 0
+			for out == in || out == kept {
+				out++
 			}
-			for grp := part * groups / parts; grp < (part+1)*groups/parts; grp++ {
-				img0 := grp * group
-				cnt := min(group, n-img0)
-				src, dst := xs[img0*first*p:(img0+cnt)*first*p], ys[img0*last*p:(img0+cnt)*last*p]
-				for img := 0; img < cnt; img++ {
-					sliverImage(kern, src, cnt, first, p, first, buf[0], img)
-				}
-				in, kept, keptC := 0, -1, 0
-				for i := range steps {
-					s := &steps[i]
-					// The spare row: zeros for the input transform (after
-					// a step, it holds what fell outside the map).
-					clear(buf[in][cnt*p*s.ci : (cnt*p+1)*s.ci])
-					if s.keep {
-						kept, keptC = in, s.ci
-					}
-					out := 0
-					for out == in || out == kept {
-						out++
-					}
-					be.winoGroup(s, cnt, buf[in], &scr, buf[out])
-					if s.add {
-						addRows(kern, buf[out], s.co, buf[kept], keptC, cnt*p, s.before, s.sumReLU)
-						kept = -1
-					}
-					in = out
-				}
-				for img := 0; img < cnt; img++ {
-					rowsImage(kern, buf[in], last, cnt, last, p, dst, nil, false, img)
-				}
+			be.winoGroup(s, cnt, buf[in], &scr, buf[out])
+			if s.add {
+				addRows(kern, buf[out], s.co, buf[kept], keptC, cnt*p, s.before, s.sumReLU)
+				kept = -1
 			}
+			in = out
+		}
+		for img := 0; img < cnt; img++ {
+			rowsImage(kern, buf[in], last, cnt, last, p, dst, nil, false, img)
 		}
 	})
 }
