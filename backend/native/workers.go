@@ -1,7 +1,9 @@
 package native
 
 import (
+	"context"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,7 @@ const poolSpin = 200 * time.Microsecond
 type workerPool struct {
 	busy    atomic.Bool // a region is running on the pool
 	workers []*poolWorker
+	labels  atomic.Pointer[context.Context] // see Backend.SetProfileLabels
 }
 
 // poolWorker is one worker: the range it is given (job), and how it is
@@ -44,6 +47,7 @@ type poolJob struct {
 	fn             func(worker, lo, hi int)
 	worker, lo, hi int
 	pending        *atomic.Int32
+	labels         *context.Context
 }
 
 // newWorkerPool starts n workers, or returns nil where polling would take
@@ -69,10 +73,19 @@ func (p *workerPool) stop() {
 }
 
 func (w *poolWorker) run() {
+	var labels *context.Context
 	for {
 		j := w.next()
 		if j == nil {
 			return
+		}
+		if j.labels != labels {
+			labels = j.labels
+			ctx := context.Background()
+			if labels != nil {
+				ctx = *labels
+			}
+			pprof.SetGoroutineLabels(ctx)
 		}
 		j.fn(j.worker, j.lo, j.hi)
 		j.pending.Add(-1)
@@ -136,8 +149,9 @@ func (p *workerPool) run(n, parts int, fn func(worker, lo, hi int)) bool {
 	var pending atomic.Int32
 	pending.Store(int32(parts - 1))
 	jobs := make([]poolJob, parts-1)
+	labels := p.labels.Load()
 	for t := 1; t < parts; t++ {
-		jobs[t-1] = poolJob{fn: fn, worker: t, lo: t * n / parts, hi: (t + 1) * n / parts, pending: &pending}
+		jobs[t-1] = poolJob{fn: fn, worker: t, lo: t * n / parts, hi: (t + 1) * n / parts, pending: &pending, labels: labels}
 		p.workers[t-1].give(&jobs[t-1])
 	}
 	fn(0, 0, n/parts)
@@ -147,6 +161,17 @@ func (p *workerPool) run(n, parts int, fn func(worker, lo, hi int)) bool {
 		}
 	}
 	return true
+}
+
+// SetProfileLabels gives the backend's worker goroutines ctx's profile
+// labels (runtime/pprof) from their next range on. They outlive the
+// goroutine that starts them, so they cannot inherit the labels of the
+// code calling the backend, as new goroutines do: a CPU profile labelled
+// per phase (resgo bench --cpuprofile) sets them with its own.
+func (be *Backend) SetProfileLabels(ctx context.Context) {
+	if p := be.workers.get(be); p != nil {
+		p.labels.Store(&ctx)
+	}
 }
 
 // lazyPool starts a backend's pool at its first parallel region (many

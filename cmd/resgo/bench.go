@@ -263,6 +263,13 @@ type benchCase struct {
 	macs        int64
 	setup, step func()
 	layers      func()
+	be          backend.Backend
+}
+
+// profileLabeler is implemented by backends whose worker goroutines need
+// to be told the profile labels (native's pool: see SetProfileLabels).
+type profileLabeler interface {
+	SetProfileLabels(ctx context.Context)
 }
 
 // benchCases builds the model on be (one precision) and its configurations.
@@ -292,7 +299,7 @@ func benchCases(be backend.Backend, mc model.Config, prec string, sizes []int, d
 		for i := range labels {
 			labels[i] = int32(r.IntN(mc.Classes))
 		}
-		c := benchCase{prec: prec, batch: batch, macs: macs}
+		c := benchCase{prec: prec, batch: batch, macs: macs, be: be}
 		if doTrain && batch > 1 {
 			h := train.DefaultHyper()
 			h.BatchSize = batch
@@ -330,7 +337,10 @@ func benchCases(be backend.Backend, mc model.Config, prec string, sizes []int, d
 func runStep(c benchCase, phase string) time.Duration {
 	var el time.Duration
 	labels := pprof.Labels("mode", c.mode, "precision", c.prec, "batch", strconv.Itoa(c.batch), "phase", phase)
-	pprof.Do(context.Background(), labels, func(context.Context) {
+	pprof.Do(context.Background(), labels, func(ctx context.Context) {
+		if pl, ok := c.be.(profileLabeler); ok {
+			pl.SetProfileLabels(ctx)
+		}
 		start := time.Now()
 		c.step()
 		el = time.Since(start)
