@@ -386,7 +386,7 @@ func (be *Backend) filterProduct(ws *workspace, dyRows, o, c, taps int, runs [][
 		return k
 	}
 	partial := ws.take(parts * size)
-	clear(partial)
+	be.clear(partial)
 	groups := max(1, (be.opts.Threads+parts-1)/parts)
 	be.parallel(parts*groups, func(lo, hi int) {
 		for task := lo; task < hi; task++ {

@@ -253,7 +253,7 @@ func (be *Backend) gatherGrad(g convGeom, dys []float32, n0, cnt int, dst []floa
 func (be *Backend) im2colBackwardData(pr *convPrimitive, ws *workspace, dys, wd, dxs []float32) {
 	g := pr.g
 	k, p := g.k(), g.p()
-	clear(dxs)
+	be.clear(dxs)
 	step := g.group()
 	dytAll, dcolAll := ws.take(g.o*step*p), ws.take(k*step*p)
 	for n0 := 0; n0 < g.n; n0 += step {

@@ -271,7 +271,19 @@ func (be *Backend) HostSlice(t backend.Tensor) []float32 {
 // Zero implements backend.Backend.
 func (be *Backend) Zero(t backend.Tensor) {
 	written(t)
-	clear(data(t))
+	be.clear(data(t))
+}
+
+// clear zeroes s, in parallel when it is large (a training step clears
+// and copies activations of megabytes between parallel regions, and on
+// one thread those took 15 ms of a 455 ms step).
+func (be *Backend) clear(s []float32) {
+	be.elementwise(len(s), func(lo, hi int) { clear(s[lo:hi]) })
+}
+
+// copy is copy(dst, src) for slices of one length, in parallel when large.
+func (be *Backend) copy(dst, src []float32) {
+	be.elementwise(len(src), func(lo, hi int) { copy(dst[lo:hi], src[lo:hi]) })
 }
 
 // Copy implements backend.Backend.
@@ -281,7 +293,7 @@ func (be *Backend) Copy(dst, src backend.Tensor) {
 	if len(d) != len(s) {
 		panic("native: copy between tensors of different sizes")
 	}
-	copy(d, s)
+	be.copy(d, s)
 }
 
 // Reshape implements backend.Backend: a view on the same memory.
@@ -361,10 +373,14 @@ func (be *Backend) ChannelPadForward(x, y backend.Tensor, before int) {
 	_, cy, _, _ := dims4(y)
 	xs, ys := data(x), data(y)
 	plane := h * w
-	clear(ys)
-	for i := 0; i < n; i++ {
-		copy(ys[(i*cy+before)*plane:(i*cy+before+c)*plane], xs[i*c*plane:(i+1)*c*plane])
-	}
+	be.parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			img := ys[i*cy*plane : (i+1)*cy*plane]
+			clear(img[:before*plane])
+			copy(img[before*plane:(before+c)*plane], xs[i*c*plane:(i+1)*c*plane])
+			clear(img[(before+c)*plane:])
+		}
+	})
 }
 
 // ChannelPadBackward implements backend.Backend.
@@ -374,9 +390,11 @@ func (be *Backend) ChannelPadBackward(dy, dx backend.Tensor, before int) {
 	_, cy, _, _ := dims4(dy)
 	dys, dxs := data(dy), data(dx)
 	plane := h * w
-	for i := 0; i < n; i++ {
-		copy(dxs[i*c*plane:(i+1)*c*plane], dys[(i*cy+before)*plane:(i*cy+before+c)*plane])
-	}
+	be.parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			copy(dxs[i*c*plane:(i+1)*c*plane], dys[(i*cy+before)*plane:(i*cy+before+c)*plane])
+		}
+	})
 }
 
 // AddTo implements backend.Backend.
