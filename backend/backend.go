@@ -213,7 +213,7 @@ type HostMemory interface {
 }
 
 // ParamUpdate is one parameter's share of a training step's update after
-// its gradient (see FusedUpdater), in this order: with L2 > 0, the sum of
+// its gradient (see FusedUpdater), in this order: with L2 != 0, the sum of
 // Value's squares (returned) and the penalty's gradient, Grad += L2 *
 // Value; the step, Value += -LR * Grad, or with a Velocity, Velocity =
 // Momentum * Velocity, Velocity += Grad, Value += -LR * Velocity; then,

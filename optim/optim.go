@@ -83,7 +83,8 @@ func MomentumStep(be backend.Backend, params []*nn.Param, velocities []backend.T
 // SGDStep or MomentumStep and EMA.Update called in turn, bit for bit.
 func Step(be backend.Backend, params []*nn.Param, velocities []backend.Tensor, l2, lr, momentum float64, ema *EMA, state []*nn.Param, step int64) float64 {
 	fused, ok := be.(backend.FusedUpdater)
-	if !ok {
+	// A rate too small for float32 would skip the penalty's sum there.
+	if !ok || (l2 != 0 && float32(l2) == 0) {
 		penalty := L2(be, params, l2)
 		AddL2Grad(be, params, l2)
 		if velocities != nil {

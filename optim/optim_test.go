@@ -84,7 +84,7 @@ func TestStepFusedMatchesSeparate(t *testing.T) {
 		l2       float64
 		momentum bool
 		threads  int
-	}{{"sgd+l2", 1e-3, false, 2}, {"momentum+l2", 5e-4, true, 3}, {"sgd", 0, false, 1}, {"momentum", 0, true, 2}} {
+	}{{"sgd+l2", 1e-3, false, 2}, {"momentum+l2", 5e-4, true, 3}, {"sgd", 0, false, 1}, {"momentum", 0, true, 2}, {"negative l2", -1e-3, false, 2}} {
 		t.Run(c.name, func(t *testing.T) {
 			type run struct {
 				params, state []*nn.Param
@@ -136,7 +136,7 @@ func TestStepFusedMatchesSeparate(t *testing.T) {
 			fusedRun, sepRun := build(), build()
 			fused := Step(be, fusedRun.params, fusedRun.vel, c.l2, 0.03, 0.9, fusedRun.ema, fusedRun.state, 5)
 			sep := Step(separate{be}, sepRun.params, sepRun.vel, c.l2, 0.03, 0.9, sepRun.ema, sepRun.state, 5)
-			if fused != sep || (c.l2 > 0) != (fused > 0) {
+			if fused != sep || (c.l2 != 0) != (fused != 0) {
 				t.Fatalf("penalty fused %v, separate %v", fused, sep)
 			}
 			same := func(what string, a, b backend.Tensor) {

@@ -534,7 +534,7 @@ func (be *Backend) UpdateParams(us []backend.ParamUpdate) []float64 {
 		for c := 0; c < n; c++ {
 			chunks = append(chunks, chunk{k, c, c * elementwiseGrain, min(len(ws), (c+1)*elementwiseGrain)})
 		}
-		if u.L2 > 0 {
+		if u.L2 != 0 {
 			sums[k] = make([]float64, n)
 		}
 	}
@@ -560,7 +560,7 @@ func (be *Backend) updateChunk(u backend.ParamUpdate, a, b int) float64 {
 	w, g := data(u.Value)[a:b:b], data(u.Grad)[a:b:b]
 	l2, alpha, m, t := u.L2, -u.LR, u.Momentum, u.EMA
 	var ss float64
-	if l2 > 0 {
+	if l2 != 0 {
 		ss = sumSquares(w)
 		for i, v := range w {
 			g[i] += l2 * v
