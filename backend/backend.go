@@ -125,7 +125,10 @@ type Backend interface {
 	// that forward wrote.
 	BatchNormBackward(x, dy, gamma, mean, variance, dx, dgamma, dbeta Tensor, d BatchNormDesc)
 
-	// MaxPoolForward and MaxPoolBackward: padded cells never win.
+	// MaxPoolForward and MaxPoolBackward: padded cells never win; the
+	// first maximum of a window takes its gradient. Backward's y is what
+	// MaxPoolForward wrote for x (a backend may read the windows' maxima
+	// there rather than find them again).
 	MaxPoolForward(x, y Tensor, d PoolDesc)
 	MaxPoolBackward(x, y, dy, dx Tensor, d PoolDesc)
 	// AvgPoolForward and AvgPoolBackward average over the window's cells

@@ -351,7 +351,7 @@ func (be *Backend) MaxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 // MaxPoolBackward implements backend.Backend.
 func (be *Backend) MaxPoolBackward(x, y, dy, dx backend.Tensor, d backend.PoolDesc) {
 	written(dx)
-	be.maxPoolBackward(x, dy, dx, d)
+	be.maxPoolBackward(x, y, dy, dx, d)
 }
 
 // AvgPoolForward implements backend.Backend.

@@ -83,21 +83,23 @@ func (be *Backend) maxPoolForward(x, y backend.Tensor, d backend.PoolDesc) {
 	})
 }
 
-func (be *Backend) maxPoolBackward(x, dy, dx backend.Tensor, d backend.PoolDesc) {
+func (be *Backend) maxPoolBackward(x, y, dy, dx backend.Tensor, d backend.PoolDesc) {
 	n, c, h, w := dims4(x)
 	_, _, oh, ow := dims4(dy)
-	xs, dys, dxs := data(x), data(dy), data(dx)
+	xs, ys, dys, dxs := data(x), data(y), data(dy), data(dx)
 	if tiles2x2(d, h, w, oh, ow) {
 		be.parallel(n*c, func(lo, hi int) {
 			for p := lo; p < hi; p++ {
 				plane, grad := xs[p*h*w:(p+1)*h*w], dxs[p*h*w:(p+1)*h*w]
-				g := dys[p*oh*ow : (p+1)*oh*ow]
+				g, m := dys[p*oh*ow:(p+1)*oh*ow], ys[p*oh*ow:(p+1)*oh*ow]
 				for py := 0; py < oh; py++ {
 					r0, r1 := plane[2*py*w:(2*py+1)*w], plane[(2*py+1)*w:(2*py+2)*w]
 					d0, d1 := grad[2*py*w:(2*py+1)*w], grad[(2*py+1)*w:(2*py+2)*w]
+					ms := m[py*ow : (py+1)*ow]
 					for px, gv := range g[py*ow : (py+1)*ow] {
-						a, b, c, e := r0[2*px], r0[2*px+1], r1[2*px], r1[2*px+1]
-						v := max(max(a, b), max(c, e))
+						a, b, c := r0[2*px], r0[2*px+1], r1[2*px]
+						// The window's maximum, as the forward pass wrote it.
+						v := ms[px]
 						// The first maximum's cell takes the gradient, the
 						// others zero, through bit masks: which cell wins is
 						// too random for branches.
