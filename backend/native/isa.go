@@ -84,11 +84,13 @@ type kernels struct {
 	quantizeU8    func(src []float32, dst []uint8, inv float32, zero uint8)
 	quantizeQuads func(n int, src []float32, plane int, dst []uint32, inv float32, zero uint8)
 	// Layout changes, write-back and pooling (see transpose.go, pool.go).
-	transpose8x8 func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
-	biasReLU     func(x []float32, bias float32, relu bool)
-	add          func(dst, src []float32)  // dst[i] += src[i]
-	reluGrad     func(y, dy, dx []float32) // dx[i] = dy[i] where y[i] > 0, else 0
-	maxPairs     func(r0, r1, out []float32)
+	transpose8x8     func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
+	transpose8x8Down func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
+	transposeEdge    func(src []float32, srcStride int, dst []float32, dstStride, rows, cols int)
+	biasReLU         func(x []float32, bias float32, relu bool)
+	add              func(dst, src []float32)  // dst[i] += src[i]
+	reluGrad         func(y, dy, dx []float32) // dx[i] = dy[i] where y[i] > 0, else 0
+	maxPairs         func(r0, r1, out []float32)
 	// Winograd's transforms (see winograd.go).
 	winoInput  func(x []float32, offs *[36]int32, c int, v []float32, planeStride int)
 	winoOutput func(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool)
@@ -101,5 +103,6 @@ var genericKernels = kernels{isa: Generic, mr: 4, nr: 4, fn: kernel4x4Go, set: k
 	strided: kernel4x4GoStrided, stridedAdd: kernel4x4GoStridedAdd,
 	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4), u8s8: tileU8S8GoFunc(4, 8), u8s8Bytes: tileU8S8BytesGoFunc(4, 8),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
-	transpose8x8: transpose8x8Go, biasReLU: biasReLUGo, add: addGo, reluGrad: reluGradGo, maxPairs: maxPairsGo,
+	transpose8x8: transpose8x8Go, transpose8x8Down: transpose8x8DownGo, transposeEdge: transposeEdgeGo,
+	biasReLU: biasReLUGo, add: addGo, reluGrad: reluGradGo, maxPairs: maxPairsGo,
 	winoInput: winoInputGo, winoOutput: winoOutputGo, winoGrad: winoGradGo}

@@ -29,7 +29,8 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half, bf16: avx512BF16(),
 	u8s8: avx512U8S8(), u8s8Bytes: avx512U8S8Bytes(), u8s8Native: cpu.X86.HasAVX512VNNI,
 	quantizeU8: quantizeU8AVX512, quantizeQuads: quantizeQuadsAVX512,
-	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, add: addAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX,
+	transpose8x8: transpose8x8AVX, transpose8x8Down: transpose8x8DownAVX, transposeEdge: transposeEdgeAVX,
+	biasReLU: biasReLUAVX, add: addAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
 
 var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
@@ -37,7 +38,8 @@ var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
 	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16), u8s8: tileU8S8GoFunc(6, 16), u8s8Bytes: tileU8S8BytesGoFunc(6, 16),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
-	transpose8x8: transpose8x8AVX, biasReLU: biasReLUAVX, add: addAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX,
+	transpose8x8: transpose8x8AVX, transpose8x8Down: transpose8x8DownAVX, transposeEdge: transposeEdgeAVX,
+	biasReLU: biasReLUAVX, add: addAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
 
 // avx512BF16 returns the bfloat16 kernels of the AVX-512 set: the
@@ -110,7 +112,30 @@ func transpose8x8AVX(src []float32, srcStride int, dst []float32, dstStride, blo
 	// instead of writing out of bounds.
 	_ = src[7*srcStride+8*blocks-1]
 	_ = dst[(8*blocks-1)*dstStride+7]
-	asm.Transpose8x8AVX(&src[0], srcStride, &dst[0], dstStride, blocks)
+	asm.Transpose8x8AVX(&src[0], srcStride, 8, &dst[0], dstStride, 8*dstStride, blocks)
+}
+
+// transpose8x8DownAVX is transpose8x8DownGo in AVX.
+func transpose8x8DownAVX(src []float32, srcStride int, dst []float32, dstStride, blocks int) {
+	if blocks <= 0 {
+		return
+	}
+	_ = src[(8*blocks-1)*srcStride+7]
+	_ = dst[7*dstStride+8*blocks-1]
+	asm.Transpose8x8AVX(&src[0], srcStride, 8*srcStride, &dst[0], dstStride, 8, blocks)
+}
+
+// transposeEdgeAVX is transposeEdgeGo in AVX.
+func transposeEdgeAVX(src []float32, srcStride int, dst []float32, dstStride, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if rows > 8 || cols > 8 {
+		panic(fmt.Sprintf("native: edge transpose of %dx%d (at most 8x8)", rows, cols))
+	}
+	_ = src[(rows-1)*srcStride+cols-1]
+	_ = dst[(cols-1)*dstStride+rows-1]
+	asm.TransposeEdgeAVX(&src[0], srcStride, &dst[0], dstStride, rows, cols)
 }
 
 // biasReLUAVX is biasReLUGo with AVX on whole vectors, the tail in Go.

@@ -13,6 +13,26 @@ func transpose8x8Go(src []float32, srcStride int, dst []float32, dstStride, bloc
 	}
 }
 
+// transpose8x8DownGo transposes blocks 8x8 blocks stacked down src's
+// rows into blocks side by side along dst's: for b < blocks,
+// dst[j*dstStride+8b+i] = src[(8b+i)*srcStride+j].
+func transpose8x8DownGo(src []float32, srcStride int, dst []float32, dstStride, blocks int) {
+	for b := 0; b < blocks; b++ {
+		transposeEdgeGo(src[8*b*srcStride:], srcStride, dst[8*b:], dstStride, 8, 8)
+	}
+}
+
+// transposeEdgeGo transposes one rows x cols block (at most 8x8, the edges
+// of a layout change): dst[j*dstStride+i] = src[i*srcStride+j] for
+// i < rows, j < cols.
+func transposeEdgeGo(src []float32, srcStride int, dst []float32, dstStride, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		for j, v := range src[i*srcStride : i*srcStride+cols] {
+			dst[j*dstStride+i] = v
+		}
+	}
+}
+
 // biasReLUGo adds bias to every element of x, then applies the ReLU when
 // relu.
 func biasReLUGo(x []float32, bias float32, relu bool) {

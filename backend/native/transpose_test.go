@@ -35,6 +35,67 @@ func testTranspose8x8(t *testing.T, k *kernels) {
 	}
 }
 
+// TestTranspose8x8Down checks each instruction set's transpose of blocks
+// stacked down the source against the element-wise definition.
+func TestTranspose8x8Down(t *testing.T) { forEachISA(t, testTranspose8x8Down) }
+
+func testTranspose8x8Down(t *testing.T, k *kernels) {
+	const srcStride, dstStride, blocks = 11, 45, 4
+	src := make([]float32, (8*blocks-1)*srcStride+8)
+	for i := range src {
+		src[i] = float32(i)
+	}
+	got := make([]float32, 7*dstStride+8*blocks)
+	for i := range got {
+		got[i] = -1
+	}
+	k.transpose8x8Down(src, srcStride, got, dstStride, blocks)
+	for j := 0; j < 8; j++ {
+		for i := range dstStride {
+			want := float32(-1)
+			if i < 8*blocks {
+				want = src[i*srcStride+j]
+			}
+			if j*dstStride+i < len(got) && got[j*dstStride+i] != want {
+				t.Fatalf("dst (%d, %d) = %v, want %v", j, i, got[j*dstStride+i], want)
+			}
+		}
+	}
+}
+
+// TestTransposeEdge checks each instruction set's edge transpose on every
+// block shape up to 8x8, in slices that end where the block does (so that
+// a read or write past it panics, or faults) and with sentinels around it.
+func TestTransposeEdge(t *testing.T) { forEachISA(t, testTransposeEdge) }
+
+func testTransposeEdge(t *testing.T, k *kernels) {
+	const srcStride, dstStride = 13, 10
+	for rows := 1; rows <= 8; rows++ {
+		for cols := 1; cols <= 8; cols++ {
+			src := make([]float32, (rows-1)*srcStride+cols)
+			for i := range src {
+				src[i] = float32(i + 1)
+			}
+			dst := make([]float32, 8*dstStride)
+			for i := range dst {
+				dst[i] = -1
+			}
+			k.transposeEdge(src, srcStride, dst[:(cols-1)*dstStride+rows], dstStride, rows, cols)
+			for j := 0; j < 8; j++ {
+				for i := range dstStride {
+					want := float32(-1)
+					if i < rows && j < cols {
+						want = src[i*srcStride+j]
+					}
+					if got := dst[j*dstStride+i]; got != want {
+						t.Fatalf("%dx%d: dst (%d, %d) = %v, want %v", rows, cols, j, i, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestBiasReLU checks each instruction set's bias-and-ReLU loop against the portable
 // one on lengths around the vector width, with and without the ReLU.
 func TestBiasReLU(t *testing.T) { forEachISA(t, testBiasReLU) }

@@ -156,18 +156,26 @@ func WinoGradAVX512(dy *float32, offs *int32, c int, v *float32, planeStride int
 //go:noescape
 func WinoGradAVX2(dy *float32, offs *int32, c int, v *float32, planeStride int)
 
-// Transpose8x8AVX transposes blocks 8x8 blocks side by side (AVX):
+// Transpose8x8AVX transposes blocks 8x8 blocks, the b-th at src +
+// b*srcStep into dst + b*dstStep (AVX):
 //
 //	for b := 0; b < blocks; b++ {
 //		for i := 0; i < 8; i++ {
 //			for j := 0; j < 8; j++ {
-//				dst[(8*b+j)*dstStride+i] = src[i*srcStride+8*b+j]
+//				dst[b*dstStep+j*dstStride+i] = src[b*srcStep+i*srcStride+j]
 //			}
 //		}
 //	}
 //
 //go:noescape
-func Transpose8x8AVX(src *float32, srcStride int, dst *float32, dstStride int, blocks int)
+func Transpose8x8AVX(src *float32, srcStride, srcStep int, dst *float32, dstStride, dstStep int, blocks int)
+
+// TransposeEdgeAVX transposes one rows x cols block (1 <= rows, cols <= 8)
+// with masked loads and stores, touching nothing outside it (AVX):
+// dst[j*dstStride+i] = src[i*srcStride+j] for i < rows, j < cols.
+//
+//go:noescape
+func TransposeEdgeAVX(src *float32, srcStride int, dst *float32, dstStride int, rows, cols int)
 
 // BiasReLUAVX is, for i < n (a multiple of 8), x[i] += bias, then
 // x[i] = max(x[i], 0) when relu (AVX).

@@ -2,19 +2,24 @@
 
 #include "textflag.h"
 
-// func Transpose8x8AVX(src *float32, srcStride int, dst *float32, dstStride int, blocks int)
+// func Transpose8x8AVX(src *float32, srcStride, srcStep int, dst *float32, dstStride, dstStep int, blocks int)
 //
-// For b < blocks, transposes the 8x8 block at src + 8b (rows srcStride
-// floats apart) into dst + 8b*dstStride (rows dstStride floats apart):
-// dst[j][i] = src[i][j]. Unpack, shuffle and 128-bit permute, as usual.
-TEXT ·Transpose8x8AVX(SB), NOSPLIT, $0-40
+// For b < blocks, transposes the 8x8 block at src + b*srcStep (rows
+// srcStride floats apart) into dst + b*dstStep (rows dstStride floats
+// apart): dst[j][i] = src[i][j]. Unpack, shuffle and 128-bit permute, as
+// usual.
+TEXT ·Transpose8x8AVX(SB), NOSPLIT, $0-56
 	MOVQ src+0(FP), SI
 	MOVQ srcStride+8(FP), AX
 	SHLQ $2, AX
-	MOVQ dst+16(FP), DI
-	MOVQ dstStride+24(FP), BX
+	MOVQ srcStep+16(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+24(FP), DI
+	MOVQ dstStride+32(FP), BX
 	SHLQ $2, BX
-	MOVQ blocks+32(FP), CX
+	MOVQ dstStep+40(FP), R12
+	SHLQ $2, R12
+	MOVQ blocks+48(FP), CX
 	LEAQ (AX)(AX*2), R8 // 3 rows
 	LEAQ (BX)(BX*2), R9
 	TESTQ CX, CX
@@ -70,12 +75,146 @@ loop:
 	VMOVUPS Y14, (R11)(BX*2)
 	VMOVUPS Y15, (R11)(R9*1)
 
-	ADDQ $32, SI
-	LEAQ (DI)(BX*8), DI
+	ADDQ DX, SI
+	ADDQ R12, DI
 	DECQ CX
 	JNZ loop
 
 done:
+	VZEROUPPER
+	RET
+
+// The first 8 lanes set, the next 8 clear: the 32 bytes at
+// edgeMask+4(8-n) enable the first n lanes of a VMASKMOVPS.
+DATA edgeMask<>+0(SB)/8, $-1
+DATA edgeMask<>+8(SB)/8, $-1
+DATA edgeMask<>+16(SB)/8, $-1
+DATA edgeMask<>+24(SB)/8, $-1
+DATA edgeMask<>+32(SB)/8, $0
+DATA edgeMask<>+40(SB)/8, $0
+DATA edgeMask<>+48(SB)/8, $0
+DATA edgeMask<>+56(SB)/8, $0
+GLOBL edgeMask<>(SB), RODATA|NOPTR, $64
+
+// func TransposeEdgeAVX(src *float32, srcStride int, dst *float32, dstStride int, rows, cols int)
+//
+// Transposes the rows x cols block at src (1 <= rows, cols <= 8) into
+// dst: masked loads of cols floats from each of rows rows (the missing
+// rows zero), the 8x8 network, masked stores of rows floats to each of
+// cols rows. Nothing outside the block is read or written.
+TEXT ·TransposeEdgeAVX(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ srcStride+8(FP), AX
+	SHLQ $2, AX
+	MOVQ dst+16(FP), DI
+	MOVQ dstStride+24(FP), BX
+	SHLQ $2, BX
+	MOVQ rows+32(FP), CX
+	MOVQ cols+40(FP), DX
+	LEAQ edgeMask<>(SB), R10
+	MOVQ $8, R11
+	SUBQ DX, R11
+	VMOVDQU (R10)(R11*4), Y8 // the first cols lanes
+	MOVQ $8, R11
+	SUBQ CX, R11 // the first rows lanes: the stores' mask, loaded after the network
+
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VMASKMOVPS (SI), Y8, Y0
+	CMPQ CX, $2
+	JLT loaded
+	ADDQ AX, SI
+	VMASKMOVPS (SI), Y8, Y1
+	CMPQ CX, $3
+	JLT loaded
+	ADDQ AX, SI
+	VMASKMOVPS (SI), Y8, Y2
+	CMPQ CX, $4
+	JLT loaded
+	ADDQ AX, SI
+	VMASKMOVPS (SI), Y8, Y3
+	CMPQ CX, $5
+	JLT loaded
+	ADDQ AX, SI
+	VMASKMOVPS (SI), Y8, Y4
+	CMPQ CX, $6
+	JLT loaded
+	ADDQ AX, SI
+	VMASKMOVPS (SI), Y8, Y5
+	CMPQ CX, $7
+	JLT loaded
+	ADDQ AX, SI
+	VMASKMOVPS (SI), Y8, Y6
+	CMPQ CX, $8
+	JLT loaded
+	ADDQ AX, SI
+	VMASKMOVPS (SI), Y8, Y7
+
+loaded:
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	VMOVDQU (R10)(R11*4), Y0
+	VMASKMOVPS Y8, Y0, (DI)
+	CMPQ DX, $2
+	JLT stored
+	ADDQ BX, DI
+	VMASKMOVPS Y9, Y0, (DI)
+	CMPQ DX, $3
+	JLT stored
+	ADDQ BX, DI
+	VMASKMOVPS Y10, Y0, (DI)
+	CMPQ DX, $4
+	JLT stored
+	ADDQ BX, DI
+	VMASKMOVPS Y11, Y0, (DI)
+	CMPQ DX, $5
+	JLT stored
+	ADDQ BX, DI
+	VMASKMOVPS Y12, Y0, (DI)
+	CMPQ DX, $6
+	JLT stored
+	ADDQ BX, DI
+	VMASKMOVPS Y13, Y0, (DI)
+	CMPQ DX, $7
+	JLT stored
+	ADDQ BX, DI
+	VMASKMOVPS Y14, Y0, (DI)
+	CMPQ DX, $8
+	JLT stored
+	ADDQ BX, DI
+	VMASKMOVPS Y15, Y0, (DI)
+
+stored:
 	VZEROUPPER
 	RET
 
