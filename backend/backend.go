@@ -241,6 +241,17 @@ type FusedUpdater interface {
 	UpdateParams(us []ParamUpdate) []float64
 }
 
+// ResidualMerger is implemented by backends that merge a residual
+// block's two branches in one pass over memory. MergeResidual computes y =
+// body + short, short zero-padded on the channel axis (placed at channel
+// before, as ChannelPadForward does; before is 0 when the shapes match),
+// then y = max(0, y) when relu: the numbers of ChannelPadForward (or
+// Copy), AddTo and ReLUForward called in turn, bit for bit, in one pass
+// instead of three.
+type ResidualMerger interface {
+	MergeResidual(short, body, y Tensor, before int, relu bool)
+}
+
 // ConvChain is implemented by backends that can run convolutions in a
 // row (each reading the previous one's output, as a residual network's
 // blocks do) without the activations between them going through memory

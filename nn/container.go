@@ -106,6 +106,10 @@ func (r *Residual) Forward(x backend.Tensor) backend.Tensor {
 	r.shortShape = short.Shape()
 	r.padBefore = r.padding(r.shortShape[1:], s[1:])
 	r.y = buffer(r.be, r.y, s...)
+	if m, ok := r.be.(backend.ResidualMerger); ok {
+		m.MergeResidual(short, body, r.y, r.padBefore, r.ReLU)
+		return r.y
+	}
 	if r.padBefore == 0 {
 		r.be.Copy(r.y, short)
 	} else {

@@ -88,7 +88,8 @@ type kernels struct {
 	transpose8x8Down func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
 	transposeEdge    func(src []float32, srcStride int, dst []float32, dstStride, rows, cols int)
 	biasReLU         func(x []float32, bias float32, relu bool)
-	add              func(dst, src []float32)  // dst[i] += src[i]
+	add              func(dst, src []float32) // dst[i] += src[i]
+	addReLU          func(dst, a, b []float32, relu bool)
 	reluGrad         func(y, dy, dx []float32) // dx[i] = dy[i] where y[i] > 0, else 0
 	maxPairs         func(r0, r1, out []float32)
 	// Winograd's transforms (see winograd.go).
@@ -104,5 +105,5 @@ var genericKernels = kernels{isa: Generic, mr: 4, nr: 4, fn: kernel4x4Go, set: k
 	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4), u8s8: tileU8S8GoFunc(4, 8), u8s8Bytes: tileU8S8BytesGoFunc(4, 8),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
 	transpose8x8: transpose8x8Go, transpose8x8Down: transpose8x8DownGo, transposeEdge: transposeEdgeGo,
-	biasReLU: biasReLUGo, add: addGo, reluGrad: reluGradGo, maxPairs: maxPairsGo,
+	biasReLU: biasReLUGo, add: addGo, addReLU: addReLUGo, reluGrad: reluGradGo, maxPairs: maxPairsGo,
 	winoInput: winoInputGo, winoOutput: winoOutputGo, winoGrad: winoGradGo}

@@ -407,6 +407,29 @@ func (be *Backend) AddTo(y, x backend.Tensor) {
 	be.elementwise(len(xs), func(lo, hi int) { be.kern.add(ys[lo:hi], xs[lo:hi]) })
 }
 
+// MergeResidual implements backend.ResidualMerger, image by image: the
+// padded channels' sums are 0 + body, the rest short + body, through
+// addReLU.
+func (be *Backend) MergeResidual(short, body, y backend.Tensor, before int, relu bool) {
+	written(y)
+	n, c, h, w := dims4(short)
+	nb, cy, hb, wb := dims4(body)
+	if ny, cyy, hy, wy := dims4(y); nb != n || hb != h || wb != w || ny != n || cyy != cy || hy != h || wy != w || before < 0 || before+c > cy {
+		panic(fmt.Sprintf("native: MergeResidual of shortcut %v at channel %d with body %v into %v", short.Shape(), before, body.Shape(), y.Shape()))
+	}
+	ss, bs, ys := data(short), data(body), data(y)
+	plane := h * w
+	be.parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			img := i * cy * plane
+			dst, b := ys[img:img+cy*plane], bs[img:img+cy*plane]
+			be.kern.addReLU(dst[:before*plane], nil, b[:before*plane], relu)
+			be.kern.addReLU(dst[before*plane:(before+c)*plane], ss[i*c*plane:(i+1)*c*plane], b[before*plane:(before+c)*plane], relu)
+			be.kern.addReLU(dst[(before+c)*plane:], nil, b[(before+c)*plane:], relu)
+		}
+	})
+}
+
 // LinearForward implements backend.Backend.
 func (be *Backend) LinearForward(x, w, b, y backend.Tensor) {
 	written(y)

@@ -54,3 +54,23 @@ func addGo(dst, src []float32) {
 		dst[i] += v
 	}
 }
+
+// addReLUGo is dst[i] = a[i] + b[i] (a nil: +0 + b[i], the sum with a
+// zero-padded channel), then max(0, dst[i]) when relu: the residual
+// block's merge, exactly as AddTo then ReLUForward compute it.
+func addReLUGo(dst, a, b []float32, relu bool) {
+	b = b[:len(dst)]
+	if a != nil {
+		a = a[:len(dst)]
+	}
+	for i, v := range b {
+		sum := 0 + v
+		if a != nil {
+			sum = a[i] + v
+		}
+		if relu {
+			sum = max(0, sum)
+		}
+		dst[i] = sum
+	}
+}

@@ -177,3 +177,38 @@ func testReLUGrad(t *testing.T, k *kernels) {
 		}
 	}
 }
+
+// TestAddReLU checks each instruction set's residual merge against the
+// portable loop bit for bit, on lengths around the vector width, with the
+// values where max's rules show: -0 (to +0), NaN (kept), infinities.
+func TestAddReLU(t *testing.T) { forEachISA(t, testAddReLU) }
+
+func testAddReLU(t *testing.T, k *kernels) {
+	negZero := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	inf := float32(math.Inf(1))
+	special := []float32{negZero, 0, nan, -inf, inf, -1.5, 2.25, 1e-40, -1e-40}
+	for _, n := range []int{0, 5, 8, 19, 64, 71} {
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i] = special[i%len(special)]
+			b[i] = special[(i/len(special)+i)%len(special)]
+		}
+		for _, relu := range []bool{false, true} {
+			for _, withA := range []bool{false, true} {
+				src := a
+				if !withA {
+					src = nil
+				}
+				got, want := make([]float32, n), make([]float32, n)
+				k.addReLU(got, src, b, relu)
+				addReLUGo(want, src, b, relu)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+						t.Fatalf("n %d relu %v a %v: element %d = %v (%#x), want %v (%#x)", n, relu, withA, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+					}
+				}
+			}
+		}
+	}
+}

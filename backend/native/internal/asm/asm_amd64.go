@@ -194,6 +194,13 @@ func AddAVX(dst, src *float32, n int)
 //go:noescape
 func ReLUGradAVX(y, dy, dx *float32, n int)
 
+// AddReLUAVX is, for i < n (a multiple of 8), dst[i] = a[i] + b[i] (a
+// nil: +0 + b[i]), then dst[i] = max(0, dst[i]) as Go's max computes it
+// when relu (AVX).
+//
+//go:noescape
+func AddReLUAVX(dst, a, b *float32, n int, relu bool)
+
 // MaxPairsAVX is, for i < n (a multiple of 8),
 // out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]): a 2x2, stride-2 max
 // pool of two rows (AVX2).

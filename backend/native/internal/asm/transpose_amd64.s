@@ -299,6 +299,50 @@ adddone:
 	VZEROUPPER
 	RET
 
+// func AddReLUAVX(dst, a, b *float32, n int, relu bool)
+//
+// dst[i] = a[i] + b[i] (a nil: 0 + b[i]) for i < n (a multiple of 8),
+// then, when relu, Go's max(0, dst[i]): VMAXPS returns its second source
+// (the sum) where either is NaN or both are zeros, and adding +0 turns a
+// -0 into +0, so NaN stays NaN and -0 becomes 0, as max does.
+TEXT ·AddReLUAVX(SB), NOSPLIT, $0-33
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVBLZX relu+32(FP), AX
+	VXORPS Y2, Y2, Y2
+	SHRQ $3, CX
+	JEQ arldone
+
+arlloop:
+	VMOVUPS (DX), Y0
+	TESTQ SI, SI
+	JEQ arlzero
+	VADDPS (SI), Y0, Y0
+	ADDQ $32, SI
+	JMP arlsum
+
+arlzero:
+	VADDPS Y2, Y0, Y0
+
+arlsum:
+	TESTQ AX, AX
+	JEQ arlstore
+	VMAXPS Y0, Y2, Y0 // Intel: vmaxps ymm0, ymm2(0), ymm0(sum)
+	VADDPS Y2, Y0, Y0
+
+arlstore:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ arlloop
+
+arldone:
+	VZEROUPPER
+	RET
+
 // func MaxPairsAVX(r0, r1, out *float32, n int)
 //
 // out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < n (n a multiple
