@@ -310,11 +310,9 @@ func (be *Backend) ReLUForward(x, y backend.Tensor) {
 	if len(xs) != len(ys) {
 		panic("native: ReLUForward between tensors of different sizes")
 	}
-	be.elementwise(len(xs), func(lo, hi int) {
-		for i, v := range xs[lo:hi] {
-			ys[lo+i] = max(0, v)
-		}
-	})
+	// max(0, 0 + x) is max(0, x), bit for bit: the sum only turns -0,
+	// which max makes +0 anyway, into +0.
+	be.elementwise(len(xs), func(lo, hi int) { be.kern.addReLU(ys[lo:hi], nil, xs[lo:hi], true) })
 }
 
 // ReLUBackward implements backend.Backend. It is branch-free: whether a

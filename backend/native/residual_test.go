@@ -10,7 +10,7 @@ import (
 
 // TestMergeResidual checks MergeResidual, on every instruction set,
 // against the three calls it stands for (ChannelPadForward or Copy, AddTo,
-// ReLUForward) bit for bit, NaN for NaN: shortcuts padded and not, with
+// and the ReLU, here Go's max) bit for bit, NaN for NaN: shortcuts padded and not, with
 // and without the ReLU, on values that include -0, NaN and infinities.
 func TestMergeResidual(t *testing.T) {
 	for _, isa := range ISAs() {
@@ -43,7 +43,9 @@ func testMergeResidual(t *testing.T, be *Backend, n, c, cy, hw int, relu bool) {
 	}
 	be.AddTo(want, body)
 	if relu {
-		be.ReLUForward(want, want)
+		for i, v := range want.Data {
+			want.Data[i] = max(0, v)
+		}
 	}
 	got := NewTensor(n, cy, hw, hw)
 	for i := range got.Data {
@@ -55,6 +57,28 @@ func testMergeResidual(t *testing.T, be *Backend, n, c, cy, hw int, relu bool) {
 		g, w := got.Data[i], want.Data[i]
 		if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
 			t.Fatalf("element %d = %v (%#x), want %v (%#x)", i, g, math.Float32bits(g), w, math.Float32bits(w))
+		}
+	}
+}
+
+// TestReLUForward checks ReLUForward on every instruction set against Go's
+// max(0, x), bit for bit (NaN for NaN), on lengths that leave tails.
+func TestReLUForward(t *testing.T) {
+	special := []float32{float32(math.Copysign(0, -1)), 0, float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1)), 3.5, -2, 1e-40, -1e-40}
+	for _, isa := range ISAs() {
+		be := mustNew(t, Options{Threads: 2, ISA: isa})
+		for _, n := range []int{1, 8, 29, 5000} {
+			x, y := NewTensor(n), NewTensor(n)
+			for i := range x.Data {
+				x.Data[i] = special[i%len(special)] * float32(1+i%4)
+			}
+			be.ReLUForward(x, y)
+			for i, v := range x.Data {
+				g, w := y.Data[i], max(0, v)
+				if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+					t.Fatalf("%s n %d: relu(%v) = %v (%#x), want %v", isa, n, v, g, math.Float32bits(g), w)
+				}
+			}
 		}
 	}
 }
