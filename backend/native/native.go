@@ -127,11 +127,16 @@ func (be *Backend) BF16Native() bool { return be.kern.bf16.native }
 // BF16, on the direct and Winograd algorithms, where the sums run over an
 // even count (the kernels take them in pairs): input channels forward,
 // output channels backward-data, images in the direct weight gradient
-// (rows of images are paired); Winograd's weight gradient pairs any rows.
-// The other algorithms (planar, rows, im2col: stems, 1x1) stay float32.
+// (rows of images are paired); Winograd's weight gradient pairs any rows;
+// and on planar (forward only: stems), whose kernel rows it pads to an
+// even width. The other algorithms (rows, im2col: a stem's weight
+// gradient, 1x1) stay float32.
 func (be *Backend) bf16(p *convPrimitive) bool {
-	if be.opts.Precision != BF16 || (p.algo != Direct && p.algo != Winograd) {
+	if be.opts.Precision != BF16 || (p.algo != Direct && p.algo != Winograd && p.algo != Planar) {
 		return false
+	}
+	if p.algo == Planar {
+		return true
 	}
 	switch p.pass {
 	case backend.Forward:

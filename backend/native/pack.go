@@ -138,6 +138,7 @@ const (
 	packDirectBF16                   // packDirect in bfloat16 pairs (packTapsBF16)
 	packWinogradBF16                 // packWinograd in bfloat16 pairs
 	packU8S8                         // u8s8Weights: quads of signed bytes, then the steps
+	packPlanarBF16                   // planarWeightsBF16: rows of bfloat16 padded to pairs
 )
 
 type packKey struct {

@@ -18,9 +18,11 @@ package native
 // overwrite those values, except where that would run past the plane:
 // those blocks go through a small buffer.
 
-// planarTable returns the tile table of g: for every block of mr output
-// channels, one entry per (input channel, kernel row).
-func (be *Backend) planarTable(g convGeom) []int32 {
+// planarTable returns the tile table of g for weight rows row elements
+// apart (the kernel's width, or in bfloat16 that width made even): for
+// every block of mr output channels, one entry per (input channel, kernel
+// row).
+func (be *Backend) planarTable(g convGeom, row int) []int32 {
 	mr := be.kern.tileRows
 	wp := g.w + g.d.PadLeft + g.d.PadRight
 	plane := (g.h + g.d.PadTop + g.d.PadBottom) * wp
@@ -30,13 +32,60 @@ func (be *Backend) planarTable(g convGeom) []int32 {
 			for ky := 0; ky < g.kh; ky++ {
 				for r := 0; r < mr; r++ {
 					o := min(o0+r, g.o-1) // rows past the last channel repeat it; their outputs are dropped
-					table = append(table, int32(((o*g.c+c)*g.kh+ky)*g.kw+g.kw))
+					table = append(table, int32(((o*g.c+c)*g.kh+ky)*row+row))
 				}
 				table = append(table, int32(c*plane+ky*wp))
 			}
 		}
 	}
 	return table
+}
+
+// planarRow is the length of a weight row (kernel width kw) in the
+// planar path's layout: kw, or in bfloat16 kw rounded up to pairs.
+func planarRow(kw int, bf16 bool) int {
+	if bf16 {
+		return (kw + 1) &^ 1
+	}
+	return kw
+}
+
+// In bfloat16 the roles keep their places: the weights, rounded, in rows
+// padded with a zero tap to an even width, are broadcast a pair of taps
+// at a time; the padded input plane is rounded into overlapping pairs,
+// word j holding pixels j and j+1, so that the pair of taps (2i, 2i+1) at
+// column col is word col + 2i: B's rows are 2 words apart.
+
+// planarWeightsBF16 returns w [o][c][kh][kw] rounded to bfloat16 in rows
+// of planarRow(kw, true), cached while w is unchanged.
+func (be *Backend) planarWeightsBF16(ws *workspace, w *Tensor, g convGeom) []uint16 {
+	row := planarRow(g.kw, true)
+	rows := g.o * g.c * g.kh
+	words, _ := be.cachedPack(ws, w, packPlanarBF16, (rows*row+1)/2, func(_ weightLayout, dst []float32) {
+		h := asBF16(dst)
+		for r := 0; r < rows; r++ {
+			for k := 0; k < row; k++ {
+				v := float32(0)
+				if k < g.kw {
+					v = w.Data[r*g.kw+k]
+				}
+				h[r*row+k] = bf16FromF32(v)
+			}
+		}
+	})
+	return asBF16(words)
+}
+
+// pairPixels rounds pad into overlapping pairs: dst[j] holds pad[j] in
+// its low half and pad[j+1] (0 past the end) in its high.
+func pairPixels(pad []float32, dst []uint32) {
+	for j := range dst {
+		hi := uint32(0)
+		if j+1 < len(pad) {
+			hi = uint32(bf16FromF32(pad[j+1]))
+		}
+		dst[j] = uint32(bf16FromF32(pad[j])) | hi<<16
+	}
 }
 
 func (be *Backend) planarForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
@@ -52,15 +101,36 @@ func (be *Backend) planarForward(pr *convPrimitive, ws *workspace, xs []float32,
 	oBlocks := (g.o + mr - 1) / mr
 	parts := min(be.opts.Threads, g.n*oBlocks)
 	pads := ws.take(parts * padSize)
+	bf16 := be.bf16(pr)
+	var w16 []uint16
+	var pairs []uint32
+	if bf16 {
+		w16 = be.planarWeightsBF16(ws, w, g)
+		pairs = asWords(ws.take(parts * padSize))
+	}
 	be.parallel(parts, func(lo, hi int) {
 		edge := make([]float32, mr*nr)
 		for part := lo; part < hi; part++ {
 			pad := pads[part*padSize : (part+1)*padSize]
+			var pair []uint32
+			if bf16 {
+				pair = pairs[part*padSize : (part+1)*padSize]
+			}
+			tile := func(tbl *int32, src int, c *float32, ldc int) {
+				if bf16 {
+					kern.bf16.tile(tbl, entries, planarRow(g.kw, true)/2, &w16[0], &pair[src], c, ldc, 2, 1)
+				} else {
+					kern.tile(tbl, entries, g.kw, &w.Data[0], &pad[src], c, ldc, 1, 1)
+				}
+			}
 			last := -1
 			for task := part * g.n * oBlocks / parts; task < (part+1)*g.n*oBlocks/parts; task++ {
 				img, ob := task/oBlocks, task%oBlocks
 				if img != last {
 					padImage(xs[img*g.c*g.h*g.w:(img+1)*g.c*g.h*g.w], g, hp, wp, pad)
+					if bf16 {
+						pairPixels(pad, pair)
+					}
 					last = img
 				}
 				o0 := ob * mr
@@ -69,12 +139,12 @@ func (be *Backend) planarForward(pr *convPrimitive, ws *workspace, xs []float32,
 				tbl := &table[ob*entries*(mr+1)]
 				for oy := 0; oy < g.oh; oy++ {
 					for ox := 0; ox < g.ow; ox += nr {
-						src := &pad[oy*wp+ox]
+						src := oy*wp + ox
 						if rows == mr && oy*g.ow+ox+nr <= p {
-							kern.tile(tbl, entries, g.kw, &w.Data[0], src, &out[oy*g.ow+ox], p, 1, 1)
+							tile(tbl, src, &out[oy*g.ow+ox], p)
 							continue
 						}
-						kern.tile(tbl, entries, g.kw, &w.Data[0], src, &edge[0], nr, 1, 1)
+						tile(tbl, src, &edge[0], nr)
 						cols := min(nr, g.ow-ox)
 						for r := 0; r < rows; r++ {
 							copy(out[r*p+oy*g.ow+ox:r*p+oy*g.ow+ox+cols], edge[r*nr:])

@@ -132,7 +132,7 @@ func (be *Backend) newPrimitive(g convGeom, pass backend.ConvPass, algo Algorith
 			p.plan = be.tilePlanOf(g, pass == backend.BackwardData)
 		}
 	case Planar:
-		p.planar = be.planarTable(g)
+		p.planar = be.planarTable(g, planarRow(g.kw, be.bf16(p)))
 	case Rows:
 		p.byPosition = tapsByPosition(g)
 		if pass == backend.Forward {

@@ -276,7 +276,8 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 		"number format for convolution products: f32; bf16 (native backends: both factors rounded to bfloat16,\n"+
 			"products summed in float32; weights, gradients and optimizer state stay float32). bf16 runs on\n"+
 			"AVX512-BF16 where the CPU has it"+bf16Note()+"; it covers the direct and Winograd convolutions'\n"+
-			"three passes (with even channel counts); the stem, 1x1 and fully connected layers stay f32;\n"+
+			"three passes (with even channel counts) and the stem's forward pass; the stem's weight gradient,\n"+
+			"1x1 and fully connected layers stay f32;\n"+
 			"or int8 (eval, predict, serve, bench: inference only, with a checkpoint calibrated by resgo quantize;\n"+
 			"bytes multiplied on AVX512-VNNI"+int8Note()+"). bench takes a list (f32,bf16,int8) and measures\n"+
 			"each. See docs/precision.md")
