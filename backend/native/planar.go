@@ -77,15 +77,15 @@ func (be *Backend) planarWeightsBF16(ws *workspace, w *Tensor, g convGeom) []uin
 }
 
 // pairPixels rounds pad into overlapping pairs: dst[j] holds pad[j] in
-// its low half and pad[j+1] (0 past the end) in its high.
-func pairPixels(pad []float32, dst []uint32) {
-	for j := range dst {
-		hi := uint32(0)
-		if j+1 < len(pad) {
-			hi = uint32(bf16FromF32(pad[j+1]))
-		}
-		dst[j] = uint32(bf16FromF32(pad[j])) | hi<<16
+// its low half and pad[j+1] (0 past the end) in its high; halves (as long
+// as pad) takes the rounded values first.
+func pairPixels(kern *kernels, pad []float32, halves []uint16, dst []uint32) {
+	kern.bf16.round(halves, pad)
+	last := len(pad) - 1
+	for j, h := range halves[:last] {
+		dst[j] = uint32(h) | uint32(halves[j+1])<<16
 	}
+	dst[last] = uint32(halves[last])
 }
 
 func (be *Backend) planarForward(pr *convPrimitive, ws *workspace, xs []float32, w *Tensor, bs []float32, relu bool, ys []float32) {
@@ -104,17 +104,21 @@ func (be *Backend) planarForward(pr *convPrimitive, ws *workspace, xs []float32,
 	bf16 := be.bf16(pr)
 	var w16 []uint16
 	var pairs []uint32
+	var halves []uint16
 	if bf16 {
 		w16 = be.planarWeightsBF16(ws, w, g)
 		pairs = asWords(ws.take(parts * padSize))
+		halves = asBF16(ws.take(parts * (padSize + 1) / 2))
 	}
 	be.parallel(parts, func(lo, hi int) {
 		edge := make([]float32, mr*nr)
 		for part := lo; part < hi; part++ {
 			pad := pads[part*padSize : (part+1)*padSize]
 			var pair []uint32
+			var half []uint16
 			if bf16 {
 				pair = pairs[part*padSize : (part+1)*padSize]
+				half = halves[part*padSize : (part+1)*padSize]
 			}
 			tile := func(tbl *int32, src int, c *float32, ldc int) {
 				if bf16 {
@@ -129,7 +133,7 @@ func (be *Backend) planarForward(pr *convPrimitive, ws *workspace, xs []float32,
 				if img != last {
 					padImage(xs[img*g.c*g.h*g.w:(img+1)*g.c*g.h*g.w], g, hp, wp, pad)
 					if bf16 {
-						pairPixels(pad, pair)
+						pairPixels(kern, pad, half, pair)
 					}
 					last = img
 				}
