@@ -56,8 +56,9 @@ func addGo(dst, src []float32) {
 }
 
 // addReLUGo is dst[i] = a[i] + b[i] (a nil: +0 + b[i], the sum with a
-// zero-padded channel), then max(0, dst[i]) when relu: the residual
-// block's merge, exactly as AddTo then ReLUForward compute it.
+// zero-padded channel), then Go's max(0, dst[i]) when relu: the residual
+// block's merge, exactly as a sum onto a (zero-padded) copy of the
+// shortcut and then the ReLU compute it.
 func addReLUGo(dst, a, b []float32, relu bool) {
 	b = b[:len(dst)]
 	if a != nil {
