@@ -92,6 +92,9 @@ type kernels struct {
 	addReLU          func(dst, a, b []float32, relu bool)
 	reluGrad         func(y, dy, dx []float32) // dx[i] = dy[i] where y[i] > 0, else 0
 	maxPairs         func(r0, r1, out []float32)
+	// update is one optimizer step on a chunk of a parameter (see
+	// updateGo): the training step's one pass over all the weights.
+	update func(w, g, v, e []float32, c *[4]float32)
 	// Winograd's transforms (see winograd.go).
 	winoInput  func(x []float32, offs *[36]int32, c int, v []float32, planeStride int)
 	winoOutput func(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool)
@@ -105,5 +108,5 @@ var genericKernels = kernels{isa: Generic, mr: 4, nr: 4, fn: kernel4x4Go, set: k
 	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4), u8s8: tileU8S8GoFunc(4, 8), u8s8Bytes: tileU8S8BytesGoFunc(4, 8),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
 	transpose8x8: transpose8x8Go, transpose8x8Down: transpose8x8DownGo, transposeEdge: transposeEdgeGo,
-	biasReLU: biasReLUGo, add: addGo, addReLU: addReLUGo, reluGrad: reluGradGo, maxPairs: maxPairsGo,
+	biasReLU: biasReLUGo, add: addGo, addReLU: addReLUGo, reluGrad: reluGradGo, maxPairs: maxPairsGo, update: updateGo,
 	winoInput: winoInputGo, winoOutput: winoOutputGo, winoGrad: winoGradGo}

@@ -30,7 +30,7 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 	u8s8: avx512U8S8(), u8s8Bytes: avx512U8S8Bytes(), u8s8Native: cpu.X86.HasAVX512VNNI,
 	quantizeU8: quantizeU8AVX512, quantizeQuads: quantizeQuadsAVX512,
 	transpose8x8: transpose8x8AVX, transpose8x8Down: transpose8x8DownAVX, transposeEdge: transposeEdgeAVX,
-	biasReLU: biasReLUAVX, add: addAVX, addReLU: addReLUAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX,
+	biasReLU: biasReLUAVX, add: addAVX, addReLU: addReLUAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX, update: updateAVX,
 	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
 
 var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
@@ -39,7 +39,7 @@ var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16), u8s8: tileU8S8GoFunc(6, 16), u8s8Bytes: tileU8S8BytesGoFunc(6, 16),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
 	transpose8x8: transpose8x8AVX, transpose8x8Down: transpose8x8DownAVX, transposeEdge: transposeEdgeAVX,
-	biasReLU: biasReLUAVX, add: addAVX, addReLU: addReLUAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX,
+	biasReLU: biasReLUAVX, add: addAVX, addReLU: addReLUAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX, update: updateAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
 
 // avx512BF16 returns the bfloat16 kernels of the AVX-512 set: the
@@ -156,6 +156,29 @@ func addAVX(dst, src []float32) {
 		asm.AddAVX(&dst[0], &src[0], n)
 	}
 	addGo(dst[n:], src[n:])
+}
+
+// updateAVX is updateGo with AVX on whole vectors, the tail in Go.
+func updateAVX(w, g, v, e []float32, c *[4]float32) {
+	g = g[:len(w)]
+	n := len(w) &^ 7
+	if n > 0 {
+		var vp, ep *float32
+		if v != nil {
+			vp = &v[:len(w)][0]
+		}
+		if e != nil {
+			ep = &e[:len(w)][0]
+		}
+		asm.UpdateAVX(&w[0], &g[0], vp, ep, n, c)
+	}
+	if v != nil {
+		v = v[n:]
+	}
+	if e != nil {
+		e = e[n:]
+	}
+	updateGo(w[n:], g[n:], v, e, c)
 }
 
 // addReLUAVX is addReLUGo with AVX on whole vectors, the tail in Go.

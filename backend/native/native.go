@@ -584,33 +584,50 @@ func (be *Backend) UpdateParams(us []backend.ParamUpdate) []float64 {
 // before the update (0 without the penalty).
 func (be *Backend) updateChunk(u backend.ParamUpdate, a, b int) float64 {
 	w, g := data(u.Value)[a:b:b], data(u.Grad)[a:b:b]
-	l2, alpha, m, t := u.L2, -u.LR, u.Momentum, u.EMA
+	var v, e []float32
+	if u.Velocity != nil {
+		v = data(u.Velocity)[a:b:b]
+	}
+	if u.Shadow != nil {
+		e = data(u.Shadow)[a:b:b]
+	}
 	var ss float64
-	if l2 != 0 {
+	if u.L2 != 0 {
 		ss = sumSquares(w)
-		for i, v := range w {
-			g[i] += l2 * v
+	}
+	be.kern.update(w, g, v, e, &[4]float32{u.L2, -u.LR, u.Momentum, u.EMA})
+	return ss
+}
+
+// updateGo is kernels.update in Go: with c = {l2, alpha, momentum, ema},
+// g += l2*w (l2 not 0), v = v*momentum + g (v not nil: the step is v,
+// else g), w += alpha*step, e += ema*(w - e) (e not nil), element by
+// element; v and e are nil or as long as w.
+func updateGo(w, g, v, e []float32, c *[4]float32) {
+	l2, alpha, m, t := c[0], c[1], c[2], c[3]
+	g = g[:len(w)]
+	if l2 != 0 {
+		for i, x := range w {
+			g[i] += l2 * x
 		}
 	}
 	step := g
-	if u.Velocity != nil {
-		v := data(u.Velocity)[a:b:b]
+	if v != nil {
+		v = v[:len(w)]
 		for i := range v {
-			v[i] *= m
+			v[i] = float32(v[i]*m) + g[i] // rounded, then added: as Scale, then AddTo
 		}
-		be.kern.add(v, g)
 		step = v
 	}
 	for i, d := range step {
 		w[i] += alpha * d
 	}
-	if u.Shadow != nil {
-		e := data(u.Shadow)[a:b:b]
-		for i, v := range w {
-			e[i] += t * (v - e[i])
+	if e != nil {
+		e = e[:len(w)]
+		for i, x := range w {
+			e[i] += t * (x - e[i])
 		}
 	}
-	return ss
 }
 
 func sumSquares(x []float32) float64 {

@@ -201,6 +201,15 @@ func ReLUGradAVX(y, dy, dx *float32, n int)
 //go:noescape
 func AddReLUAVX(dst, a, b *float32, n int, relu bool)
 
+// UpdateAVX is, for i < n (a multiple of 8), one optimizer step with c =
+// {l2, alpha, momentum, ema}: grad[i] += l2*w[i] (l2 not ±0), vel[i] =
+// vel[i]*momentum + grad[i] (vel not nil; the step is then vel[i], else
+// grad[i]), w[i] += alpha*step, avg[i] += ema*(w[i] - avg[i]) (avg not
+// nil), every operation rounded on its own (AVX).
+//
+//go:noescape
+func UpdateAVX(w, grad, vel, avg *float32, n int, c *[4]float32)
+
 // MaxPairsAVX is, for i < n (a multiple of 8),
 // out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]): a 2x2, stride-2 max
 // pool of two rows (AVX2).

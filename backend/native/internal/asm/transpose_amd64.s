@@ -411,3 +411,68 @@ rg1:
 rgdone:
 	VZEROUPPER
 	RET
+
+// func UpdateAVX(w, grad, vel, avg *float32, n int, c *[4]float32)
+//
+// One optimizer step on i < n (a multiple of 8), c holding l2, alpha,
+// momentum and ema: grad[i] += l2*w[i] where l2 is not ±0; vel[i] =
+// vel[i]*momentum + grad[i] where vel is not nil, the step being vel[i]
+// then, else grad[i]; w[i] += alpha*step; avg[i] += ema*(w[i] - avg[i])
+// where avg is not nil. Each product and sum is rounded on its own (no
+// FMA), as the Go loops round them.
+TEXT ·UpdateAVX(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ vel+16(FP), DX
+	MOVQ avg+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVQ c+40(FP), AX
+	VBROADCASTSS 0(AX), Y12  // l2
+	VBROADCASTSS 4(AX), Y13  // alpha
+	VBROADCASTSS 8(AX), Y14  // momentum
+	VBROADCASTSS 12(AX), Y15 // ema
+	MOVL 0(AX), R9
+	ANDL $0x7fffffff, R9     // 0 when l2 is ±0: no penalty
+	SHRQ $3, CX
+	JEQ upddone
+
+updloop:
+	VMOVUPS (DI), Y0
+	VMOVUPS (SI), Y1
+	TESTL R9, R9
+	JEQ updnol2
+	VMULPS Y0, Y12, Y2
+	VADDPS Y2, Y1, Y1
+	VMOVUPS Y1, (SI)
+
+updnol2:
+	TESTQ DX, DX
+	JEQ updnov
+	VMOVUPS (DX), Y3
+	VMULPS Y14, Y3, Y3
+	VADDPS Y1, Y3, Y1
+	VMOVUPS Y1, (DX)
+	ADDQ $32, DX
+
+updnov:
+	VMULPS Y1, Y13, Y2
+	VADDPS Y2, Y0, Y0
+	VMOVUPS Y0, (DI)
+	TESTQ R8, R8
+	JEQ updnoe
+	VMOVUPS (R8), Y4
+	VSUBPS Y4, Y0, Y5
+	VMULPS Y5, Y15, Y5
+	VADDPS Y5, Y4, Y4
+	VMOVUPS Y4, (R8)
+	ADDQ $32, R8
+
+updnoe:
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ CX
+	JNZ updloop
+
+upddone:
+	VZEROUPPER
+	RET
