@@ -85,7 +85,7 @@ type kernels struct {
 	quantizeQuads func(n int, src []float32, plane int, dst []uint32, inv float32, zero uint8)
 	// Layout changes, write-back and pooling (see transpose.go, pool.go).
 	transpose8x8     func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
-	transpose8x8Down func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
+	transpose8x8Steps func(src []float32, srcStride, srcStep int, dst []float32, dstStride, dstStep, blocks int)
 	transposeEdge    func(src []float32, srcStride int, dst []float32, dstStride, rows, cols int)
 	biasReLU         func(x []float32, bias float32, relu bool)
 	add              func(dst, src []float32) // dst[i] += src[i]
@@ -107,6 +107,6 @@ var genericKernels = kernels{isa: Generic, mr: 4, nr: 4, fn: kernel4x4Go, set: k
 	strided: kernel4x4GoStrided, stridedAdd: kernel4x4GoStridedAdd,
 	tileRows: 4, tileCols: 8, tile: tile4x8Go, bf16: bf16GoKernels(4, 8, 4, 4), u8s8: tileU8S8GoFunc(4, 8), u8s8Bytes: tileU8S8BytesGoFunc(4, 8),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
-	transpose8x8: transpose8x8Go, transpose8x8Down: transpose8x8DownGo, transposeEdge: transposeEdgeGo,
+	transpose8x8: transpose8x8Go, transpose8x8Steps: transpose8x8StepsGo, transposeEdge: transposeEdgeGo,
 	biasReLU: biasReLUGo, add: addGo, addReLU: addReLUGo, reluGrad: reluGradGo, maxPairs: maxPairsGo, update: updateGo,
 	winoInput: winoInputGo, winoOutput: winoOutputGo, winoGrad: winoGradGo}

@@ -29,7 +29,7 @@ var avx512Kernels = kernels{isa: AVX512, mr: 12, nr: 32,
 	tileRows: 12, tileCols: 32, tile: asm.Tile12x32AVX512, tileHalf: asm.Tile6x32AVX512Half, bf16: avx512BF16(),
 	u8s8: avx512U8S8(), u8s8Bytes: avx512U8S8Bytes(), u8s8Native: cpu.X86.HasAVX512VNNI,
 	quantizeU8: quantizeU8AVX512, quantizeQuads: quantizeQuadsAVX512,
-	transpose8x8: transpose8x8AVX, transpose8x8Down: transpose8x8DownAVX, transposeEdge: transposeEdgeAVX,
+	transpose8x8: transpose8x8AVX, transpose8x8Steps: transpose8x8StepsAVX, transposeEdge: transposeEdgeAVX,
 	biasReLU: biasReLUAVX, add: addAVX, addReLU: addReLUAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX, update: updateAVX,
 	winoInput: winoInputVector(16), winoOutput: winoOutputVector(16), winoGrad: winoGradVector(16)}
 
@@ -38,7 +38,7 @@ var avx2Kernels = kernels{isa: AVX2, mr: 6, nr: 16,
 	strided: asm.Kernel6x16AVX2Strided, stridedAdd: asm.Kernel6x16AVX2StridedAdd,
 	tileRows: 6, tileCols: 16, tile: asm.Tile6x16AVX2, bf16: bf16GoKernels(6, 16, 6, 16), u8s8: tileU8S8GoFunc(6, 16), u8s8Bytes: tileU8S8BytesGoFunc(6, 16),
 	quantizeU8: quantizeU8Go, quantizeQuads: quantizeQuadsGo,
-	transpose8x8: transpose8x8AVX, transpose8x8Down: transpose8x8DownAVX, transposeEdge: transposeEdgeAVX,
+	transpose8x8: transpose8x8AVX, transpose8x8Steps: transpose8x8StepsAVX, transposeEdge: transposeEdgeAVX,
 	biasReLU: biasReLUAVX, add: addAVX, addReLU: addReLUAVX, reluGrad: reluGradAVX, maxPairs: maxPairsAVX, update: updateAVX,
 	winoInput: winoInputVector(8), winoOutput: winoOutputVector(8), winoGrad: winoGradVector(8)}
 
@@ -115,14 +115,15 @@ func transpose8x8AVX(src []float32, srcStride int, dst []float32, dstStride, blo
 	asm.Transpose8x8AVX(&src[0], srcStride, 8, &dst[0], dstStride, 8*dstStride, blocks)
 }
 
-// transpose8x8DownAVX is transpose8x8DownGo in AVX.
-func transpose8x8DownAVX(src []float32, srcStride int, dst []float32, dstStride, blocks int) {
+// transpose8x8StepsAVX is transpose8x8StepsGo in AVX (steps and strides
+// not negative).
+func transpose8x8StepsAVX(src []float32, srcStride, srcStep int, dst []float32, dstStride, dstStep, blocks int) {
 	if blocks <= 0 {
 		return
 	}
-	_ = src[(8*blocks-1)*srcStride+7]
-	_ = dst[7*dstStride+8*blocks-1]
-	asm.Transpose8x8AVX(&src[0], srcStride, 8*srcStride, &dst[0], dstStride, 8, blocks)
+	_ = src[(blocks-1)*srcStep+7*srcStride+7]
+	_ = dst[(blocks-1)*dstStep+7*dstStride+7]
+	asm.Transpose8x8AVX(&src[0], srcStride, srcStep, &dst[0], dstStride, dstStep, blocks)
 }
 
 // transposeEdgeAVX is transposeEdgeGo in AVX.

@@ -24,7 +24,7 @@ func (be *Backend) toSlivers(src []float32, n, c, p, w int, dst []float32) {
 // time, each through all the sliver's channels, so that every row of dst
 // is written whole while it is in cache (channel by channel, through all
 // the positions, it went 3x slower: BenchmarkToSlivers); 8x8 blocks go
-// through transpose8x8Down, the edges through transposeEdge.
+// through transpose8x8Steps, the edges through transposeEdge.
 func sliverImage(kern *kernels, src []float32, n, c, p, w int, dst []float32, img int) {
 	rows, slivers := p*n, (c+w-1)/w
 	s := src[img*c*p : (img+1)*c*p]
@@ -37,7 +37,7 @@ func sliverImage(kern *kernels, src []float32, n, c, p, w int, dst []float32, im
 			r := min(8, p-q)
 			d := base[(q*n+img)*w:]
 			if r == 8 {
-				kern.transpose8x8Down(from[q:], p, d, n*w, whole/8)
+				kern.transpose8x8Steps(from[q:], p, 8*p, d, n*w, 8, whole/8)
 			} else {
 				for k := 0; k < whole; k += 8 {
 					kern.transposeEdge(from[k*p+q:], p, d[k:], n*w, 8, r)

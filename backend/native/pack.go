@@ -40,6 +40,12 @@ func (be *Backend) packTaps(w []float32, o, c, taps, nr int, transposed bool, la
 	})
 }
 
+// packChunk is how many output channels' slabs a transposed pack takes
+// through the 8x8 transposes at a time: 16 slabs of 32 columns x 9 taps
+// are 18 KB, in L1 with their packed rows while every tap block and
+// column block reads them.
+const packChunk = 16
+
 // packTapsBlock writes block j of packTaps' output into blk.
 func (be *Backend) packTapsBlock(w []float32, o, c, taps, nr int, transposed bool, layout weightLayout, j int, blk []float32) {
 	kc, cols := c, o
@@ -51,24 +57,33 @@ func (be *Backend) packTapsBlock(w []float32, o, c, taps, nr int, transposed boo
 		clear(blk)
 	}
 	if transposed {
-		// Per k, the [valid][taps] slab of columns becomes taps
-		// rows of nr: 8x8 blocks, then the edges.
-		full := taps / 8
+		// Per k, the [valid][taps] slab of columns becomes taps rows of
+		// nr: 8 columns by 8 taps at a time, each call taking the block
+		// of packChunk k's (a weight row apart in w, taps*nr apart in
+		// blk) while their slabs stay in L1. With taps not a multiple of
+		// 8 the last tap block overlaps the one before it (taps 1-8 of
+		// 9), writing rows again with the values they hold: whole blocks,
+		// no element loop (which took a third of the pack's time).
+		whole := 0
+		if taps >= 8 {
+			whole = valid / 8 * 8
+		}
+		for k0 := 0; k0 < kc; k0 += packChunk {
+			ks := min(packChunk, kc-k0)
+			for col := 0; col < whole; col += 8 {
+				for t0 := 0; t0 < taps; t0 += 8 {
+					t := min(t0, taps-8)
+					be.kern.transpose8x8Steps(w[(k0*c+j*nr+col)*taps+t:], taps, c*taps, blk[(k0*taps+t)*nr+col:], nr, taps*nr, ks)
+				}
+			}
+		}
+		// Columns left over (all of them with fewer than 8 taps).
 		for k := 0; k < kc; k++ {
 			src := w[(k*c+j*nr)*taps : (k*c+j*nr+valid)*taps]
 			rows := blk[k*taps*nr : (k+1)*taps*nr]
-			col := 0
-			for ; col+8 <= valid && full > 0; col += 8 {
-				be.kern.transpose8x8(src[col*taps:], taps, rows[col:], nr, full)
-			}
-			for ; col < valid; col++ {
-				for t, v := range src[col*taps : col*taps+8*full] {
+			for col := whole; col < valid; col++ {
+				for t, v := range src[col*taps : (col+1)*taps] {
 					rows[t*nr+col] = v
-				}
-			}
-			for col := 0; col < valid; col++ {
-				for t := 8 * full; t < taps; t++ {
-					rows[t*nr+col] = src[col*taps+t]
 				}
 			}
 		}

@@ -98,3 +98,19 @@ func BenchmarkWinoPack(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPackTaps times packing seed-resnet34's largest weights (512 x
+// 512 x 3x3) for the direct tile kernels, forward and transposed
+// (backward-data): both run every training step, the weights having
+// changed.
+func BenchmarkPackTaps(b *testing.B) {
+	be := New(2)
+	nr := be.kern.tileCols
+	w := randomTensors(5)(512, 512, 3, 3).Data
+	dst := make([]float32, 512*512*9)
+	for _, transposed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("transposed=%v", transposed), func(b *testing.B) {
+			timeWarm(b, func() { be.packTaps(w, 512, 512, 9, nr, transposed, weightLayout{}, dst) })
+		})
+	}
+}

@@ -13,12 +13,14 @@ func transpose8x8Go(src []float32, srcStride int, dst []float32, dstStride, bloc
 	}
 }
 
-// transpose8x8DownGo transposes blocks 8x8 blocks stacked down src's
-// rows into blocks side by side along dst's: for b < blocks,
-// dst[j*dstStride+8b+i] = src[(8b+i)*srcStride+j].
-func transpose8x8DownGo(src []float32, srcStride int, dst []float32, dstStride, blocks int) {
+// transpose8x8StepsGo transposes blocks 8x8 blocks, block b at
+// src[b*srcStep:] into dst[b*dstStep:]: dst[b*dstStep+j*dstStride+i] =
+// src[b*srcStep+i*srcStride+j]. Blocks stacked down src's rows (srcStep
+// 8*srcStride) go side by side along dst's (dstStep 8), as the layout
+// changes want; a weight pack steps from one output channel to the next.
+func transpose8x8StepsGo(src []float32, srcStride, srcStep int, dst []float32, dstStride, dstStep, blocks int) {
 	for b := 0; b < blocks; b++ {
-		transposeEdgeGo(src[8*b*srcStride:], srcStride, dst[8*b:], dstStride, 8, 8)
+		transposeEdgeGo(src[b*srcStep:], srcStride, dst[b*dstStep:], dstStride, 8, 8)
 	}
 }
 

@@ -35,29 +35,39 @@ func testTranspose8x8(t *testing.T, k *kernels) {
 	}
 }
 
-// TestTranspose8x8Down checks each instruction set's transpose of blocks
-// stacked down the source against the element-wise definition.
-func TestTranspose8x8Down(t *testing.T) { forEachISA(t, testTranspose8x8Down) }
+// TestTranspose8x8Steps checks each instruction set's stepped 8x8
+// transposes: blocks stacked down the source into blocks side by side
+// (the layout changes), and blocks a weight row apart into blocks a packed
+// row apart (the backward-data pack), in slices that end at the last
+// element touched, every other element of dst left as it was.
+func TestTranspose8x8Steps(t *testing.T) { forEachISA(t, testTranspose8x8Steps) }
 
-func testTranspose8x8Down(t *testing.T, k *kernels) {
-	const srcStride, dstStride, blocks = 11, 45, 4
-	src := make([]float32, (8*blocks-1)*srcStride+8)
-	for i := range src {
-		src[i] = float32(i)
-	}
-	got := make([]float32, 7*dstStride+8*blocks)
-	for i := range got {
-		got[i] = -1
-	}
-	k.transpose8x8Down(src, srcStride, got, dstStride, blocks)
-	for j := 0; j < 8; j++ {
-		for i := range dstStride {
-			want := float32(-1)
-			if i < 8*blocks {
-				want = src[i*srcStride+j]
+func testTranspose8x8Steps(t *testing.T, k *kernels) {
+	for _, c := range []struct{ srcStride, srcStep, dstStride, dstStep, blocks int }{
+		{11, 88, 45, 8, 4},    // down the source, along dst
+		{9, 4608, 32, 288, 5}, // a pack: 9 taps a weight column, 512 channels, 32 columns
+		{8, 64, 8, 64, 1},
+	} {
+		src := make([]float32, (c.blocks-1)*c.srcStep+7*c.srcStride+8)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		got := make([]float32, (c.blocks-1)*c.dstStep+7*c.dstStride+8)
+		want := make([]float32, len(got))
+		for i := range got {
+			got[i], want[i] = -1, -1
+		}
+		for b := 0; b < c.blocks; b++ {
+			for i := 0; i < 8; i++ {
+				for j := 0; j < 8; j++ {
+					want[b*c.dstStep+j*c.dstStride+i] = src[b*c.srcStep+i*c.srcStride+j]
+				}
 			}
-			if j*dstStride+i < len(got) && got[j*dstStride+i] != want {
-				t.Fatalf("dst (%d, %d) = %v, want %v", j, i, got[j*dstStride+i], want)
+		}
+		k.transpose8x8Steps(src, c.srcStride, c.srcStep, got, c.dstStride, c.dstStep, c.blocks)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%+v: dst[%d] = %v, want %v", c, i, got[i], want[i])
 			}
 		}
 	}
