@@ -84,14 +84,14 @@ type kernels struct {
 	quantizeU8    func(src []float32, dst []uint8, inv float32, zero uint8)
 	quantizeQuads func(n int, src []float32, plane int, dst []uint32, inv float32, zero uint8)
 	// Layout changes, write-back and pooling (see transpose.go, pool.go).
-	transpose8x8     func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
+	transpose8x8      func(src []float32, srcStride int, dst []float32, dstStride, blocks int)
 	transpose8x8Steps func(src []float32, srcStride, srcStep int, dst []float32, dstStride, dstStep, blocks int)
-	transposeEdge    func(src []float32, srcStride int, dst []float32, dstStride, rows, cols int)
-	biasReLU         func(x []float32, bias float32, relu bool)
-	add              func(dst, src []float32) // dst[i] += src[i]
-	addReLU          func(dst, a, b []float32, relu bool)
-	reluGrad         func(y, dy, dx []float32) // dx[i] = dy[i] where y[i] > 0, else 0
-	maxPairs         func(r0, r1, out []float32)
+	transposeEdge     func(src []float32, srcStride int, dst []float32, dstStride, rows, cols int)
+	biasReLU          func(x []float32, bias float32, relu bool)
+	add               func(dst, src []float32) // dst[i] += src[i]
+	addReLU           func(dst, a, b []float32, relu bool)
+	reluGrad          func(y, dy, dx []float32) // dx[i] = dy[i] where y[i] > 0, else 0
+	maxPairs          func(r0, r1, out []float32)
 	// update is one optimizer step on a chunk of a parameter (see
 	// updateGo): the training step's one pass over all the weights.
 	update func(w, g, v, e []float32, c *[4]float32)
