@@ -104,16 +104,27 @@ func (be *Backend) ConvForwardChain(x backend.Tensor, blocks []backend.ChainBloc
 
 // addRows adds the shortcut rows src (rows of c channels) to rows of dst
 // (co channels), from channel before on, then applies the ReLU to the
-// whole of dst's rows if relu: a residual block's sum in PNC rows.
+// whole of dst's rows if relu: a residual block's sum in PNC rows. With
+// the shapes alike, the sum and the ReLU are one pass (addReLU: the bits
+// of add, then biasReLU with a zero bias).
 func addRows(kern *kernels, dst []float32, co int, src []float32, c, rows, before int, relu bool) {
 	if before == 0 && c == co {
-		kern.add(dst[:rows*co], src[:rows*c])
-	} else {
-		for r := range rows {
-			kern.add(dst[r*co+before:r*co+before+c], src[r*c:(r+1)*c])
-		}
+		kern.addReLU(dst[:rows*co], dst[:rows*co], src[:rows*c], relu)
+		return
+	}
+	for r := range rows {
+		kern.add(dst[r*co+before:r*co+before+c], src[r*c:(r+1)*c])
 	}
 	if relu {
 		kern.biasReLU(dst[:rows*co], 0, true)
 	}
+}
+
+// addRowsParallel is addRows on the workers, each taking a share of the
+// rows: for a whole batch's rows (the direct and int8 chains), which one
+// thread summed while the others waited.
+func (be *Backend) addRowsParallel(dst []float32, co int, src []float32, c, rows, before int, relu bool) {
+	be.parallel(rows, func(lo, hi int) {
+		addRows(be.kern, dst[lo*co:], co, src[lo*c:], c, hi-lo, before, relu)
+	})
 }

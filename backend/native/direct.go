@@ -240,7 +240,7 @@ func (be *Backend) directChain(ws *workspace, plan []chainBlock, prs [][2]*convP
 		mid, _ := be.directStep(ws, prs[i][0], in, b.W1.(*Tensor), data(b.B1), b.D1.ReLU)
 		out, ld = be.directStep(ws, prs[i][1], mid, b.W2.(*Tensor), data(b.B2), b.D2.ReLU)
 		if b.Shortcut {
-			addRows(be.kern, out, ld, in, cb.c, cb.g2.n*cb.g2.p(), b.Before, b.ReLU)
+			be.addRowsParallel(out, ld, in, cb.c, cb.g2.n*cb.g2.p(), b.Before, b.ReLU)
 		}
 		in = out
 	}

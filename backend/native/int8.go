@@ -230,7 +230,7 @@ func (be *Backend) ConvForwardU8S8Chain(x backend.Tensor, blocks []backend.Chain
 		out := ws.take((len(p2.plan.starts) - 1) * be.kern.tileRows * blocks * nr)
 		be.runTiles(p2.plan, op2, blocks, out)
 		if b.Shortcut {
-			addRows(be.kern, out, blocks*nr, in, cb.c, g2.n*g2.p(), b.Before, b.ReLU)
+			be.addRowsParallel(out, blocks*nr, in, cb.c, g2.n*g2.p(), b.Before, b.ReLU)
 		}
 		in, ld = out, blocks*nr
 	}
