@@ -94,7 +94,7 @@ type kernels struct {
 	maxPairs          func(r0, r1, out []float32)
 	// update is one optimizer step on a chunk of a parameter (see
 	// updateGo): the training step's one pass over all the weights.
-	update func(w, g, v, e []float32, c *[4]float32)
+	update func(w, g, v, e []float32, c [4]float32)
 	// Winograd's transforms (see winograd.go).
 	winoInput  func(x []float32, offs *[36]int32, c int, v []float32, planeStride int)
 	winoOutput func(m []float32, planeStride, c int, y []float32, offs *[16]int32, bias []float32, relu bool)

@@ -160,7 +160,7 @@ func addAVX(dst, src []float32) {
 }
 
 // updateAVX is updateGo with AVX on whole vectors, the tail in Go.
-func updateAVX(w, g, v, e []float32, c *[4]float32) {
+func updateAVX(w, g, v, e []float32, c [4]float32) {
 	g = g[:len(w)]
 	n := len(w) &^ 7
 	if n > 0 {
@@ -171,7 +171,7 @@ func updateAVX(w, g, v, e []float32, c *[4]float32) {
 		if e != nil {
 			ep = &e[:len(w)][0]
 		}
-		asm.UpdateAVX(&w[0], &g[0], vp, ep, n, c)
+		asm.UpdateAVX(&w[0], &g[0], vp, ep, n, &c)
 	}
 	if v != nil {
 		v = v[n:]

@@ -595,7 +595,7 @@ func (be *Backend) updateChunk(u backend.ParamUpdate, a, b int) float64 {
 	if u.L2 != 0 {
 		ss = sumSquares(w)
 	}
-	be.kern.update(w, g, v, e, &[4]float32{u.L2, -u.LR, u.Momentum, u.EMA})
+	be.kern.update(w, g, v, e, [4]float32{u.L2, -u.LR, u.Momentum, u.EMA})
 	return ss
 }
 
@@ -603,7 +603,7 @@ func (be *Backend) updateChunk(u backend.ParamUpdate, a, b int) float64 {
 // g += l2*w (l2 not 0), v = v*momentum + g (v not nil: the step is v,
 // else g), w += alpha*step, e += ema*(w - e) (e not nil), element by
 // element; v and e are nil or as long as w.
-func updateGo(w, g, v, e []float32, c *[4]float32) {
+func updateGo(w, g, v, e []float32, c [4]float32) {
 	l2, alpha, m, t := c[0], c[1], c[2], c[3]
 	g = g[:len(w)]
 	if l2 != 0 {

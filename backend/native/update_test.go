@@ -52,8 +52,8 @@ func testUpdate(t *testing.T, k *kernels) {
 					}
 					w, g, v, e := arrays()
 					ww, wg, wv, we := arrays()
-					k.update(w, g, v, e, &c)
-					updateGo(ww, wg, wv, we, &c)
+					k.update(w, g, v, e, c)
+					updateGo(ww, wg, wv, we, c)
 					name := fmt.Sprintf("n %d l2 %v momentum %v average %v", n, l2, momentum, avg)
 					for _, p := range []struct {
 						what      string
