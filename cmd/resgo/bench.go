@@ -29,6 +29,9 @@ type benchRow struct {
 	GFLOPS    float64 `json:"gflops"`
 	PeakFrac  float64 `json:"peak_fraction"`
 	RSSMiB    float64 `json:"peak_rss_mib"`
+	// VsF32 is images/s over the f32 row of the same mode and batch, where
+	// one was measured before this row (--precision f32 first).
+	VsF32 float64 `json:"vs_f32,omitempty"`
 }
 
 type benchReport struct {
@@ -46,7 +49,8 @@ type benchReport struct {
 func runBench(args []string) error {
 	fs := newFlagSet("bench", "Measures training and inference throughput on random images (--input): ms per step,\n"+
 		"images/s, GFLOP/s (2 FLOPs per multiply-add; training counts 3x the forward pass) and the\n"+
-		"fraction of this machine's FMA peak, measured by a probe before the runs; and the peak RSS.")
+		"fraction of this machine's FMA peak, measured by a probe before the runs; and the peak RSS.\n"+
+		"With several --precision (f32 first), a last column gives each row's images/s over f32's.")
 	var bf backendFlags
 	bf.register(fs)
 	var mf modelFlags
@@ -146,7 +150,11 @@ func runBench(args []string) error {
 		fmt.Printf("GFLOP/s and %% of peak count a dense convolution's work (2 x multiply-adds); Winograd's\n" +
 			"algorithm does fewer multiplies than that, so \"effective\" figures can pass 100%%. The peak is\n" +
 			"float32's; bf16 products can run at twice it.\n\n")
-		fmt.Printf("%-6s %-9s %6s %10s %10s %15s %15s %10s\n", "mode", "precision", "batch", "ms/step", "images/s", "eff. GFLOP/s", "eff. % of peak", "peak RSS")
+		fmt.Printf("%-6s %-9s %6s %10s %10s %15s %15s %10s", "mode", "precision", "batch", "ms/step", "images/s", "eff. GFLOP/s", "eff. % of peak", "peak RSS")
+		if len(precisions) > 1 {
+			fmt.Printf(" %7s", "vs f32")
+		}
+		fmt.Println()
 	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
@@ -201,10 +209,26 @@ func runBench(args []string) error {
 		row := benchRow{Mode: c.mode, Precision: c.prec, Batch: c.batch, MsPerStep: seconds * 1e3, ImagesPS: float64(c.batch) / seconds,
 			GFLOPS: flops / seconds / 1e9, RSSMiB: peakRSSMiB()}
 		row.PeakFrac = row.GFLOPS / rep.PeakGF
+		for _, r := range rep.Rows {
+			if r.Precision == "f32" && r.Mode == row.Mode && r.Batch == row.Batch {
+				row.VsF32 = row.ImagesPS / r.ImagesPS
+			}
+		}
+		if row.Precision == "f32" {
+			row.VsF32 = 1
+		}
 		rep.Rows = append(rep.Rows, row)
 		if !asJSON {
-			fmt.Printf("%-6s %-9s %6d %10.1f %10.1f %15.1f %14.1f%% %6.0f MiB\n", c.mode, c.prec, c.batch, row.MsPerStep, row.ImagesPS,
+			fmt.Printf("%-6s %-9s %6d %10.1f %10.1f %15.1f %14.1f%% %6.0f MiB", c.mode, c.prec, c.batch, row.MsPerStep, row.ImagesPS,
 				row.GFLOPS, 100*row.PeakFrac, row.RSSMiB)
+			switch {
+			case len(precisions) == 1:
+			case row.VsF32 == 0:
+				fmt.Printf(" %7s", "-")
+			default:
+				fmt.Printf(" %6.2fx", row.VsF32)
+			}
+			fmt.Println()
 		}
 	}
 	if interleave {

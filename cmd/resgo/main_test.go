@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -405,7 +406,12 @@ func TestPrecisionBF16(t *testing.T) {
 	oneLineError(t, run(t, dir, "bench", "--backend", "reference", "--precision", "bf16"), "--precision bf16", "only the native backends")
 	b := run(t, dir, "bench", "--json", "--precision", "f32,bf16,int8", "--base-depth", "16", "--batch-sizes", "4", "--steps", "1", "--warmup", "0")
 	var rep struct {
-		Rows []struct{ Mode, Precision string } `json:"rows"`
+		Rows []struct {
+			Mode, Precision string
+			Batch           int
+			ImagesPS        float64 `json:"images_per_s"`
+			VsF32           float64 `json:"vs_f32"`
+		} `json:"rows"`
 	}
 	if err := json.Unmarshal([]byte(b.stdout), &rep); b.code != 0 || err != nil {
 		t.Fatalf("bench: exit %d, %v\n%s%s", b.code, err, b.stdout, b.stderr)
@@ -413,6 +419,14 @@ func TestPrecisionBF16(t *testing.T) {
 	var got []string
 	for _, r := range rep.Rows {
 		got = append(got, r.Mode+" "+r.Precision)
+		// Each row's speed over the f32 row of its mode and batch.
+		for _, f := range rep.Rows {
+			if f.Precision == "f32" && f.Mode == r.Mode && f.Batch == r.Batch {
+				if want := r.ImagesPS / f.ImagesPS; math.Abs(r.VsF32-want) > 1e-9*want {
+					t.Fatalf("bench %s %s: vs_f32 %v, want %v", r.Mode, r.Precision, r.VsF32, want)
+				}
+			}
+		}
 	}
 	if want := []string{"train f32", "infer f32", "train bf16", "infer bf16", "infer int8"}; !slices.Equal(got, want) {
 		t.Fatalf("bench rows %v, want %v", got, want)
